@@ -1,0 +1,64 @@
+import type { Cursor } from '../contracts/cursor';
+
+/** Arguments and results of the sync activities: ids, counts and cursors only (claim checks). */
+export interface PageRef {
+  pipeline: string;
+  syncId: string;
+  /** Page number within the whole sync (across continue-as-new). */
+  seq: number;
+}
+
+export interface BeginSyncResult {
+  pipeline: string;
+  family: string;
+  sourceEntity: string;
+  targetEntity: string;
+  mode: 'incremental' | 'full';
+  pageSize: number;
+  pagesPerRun: number;
+  /** Where this run reads from: the checkpoint minus lookback, or null for a full read. */
+  startCursor: Cursor | null;
+}
+
+export interface FetchPageResult {
+  pageId: string;
+  count: number;
+  nextCursor: Cursor | null;
+  hasMore: boolean;
+}
+
+export interface MapPageResult {
+  mappedPageId: string;
+  valid: number;
+  quarantined: number;
+}
+
+export interface PlanPageResult {
+  planPageId: string;
+  creates: number;
+  updates: number;
+  unchanged: number;
+}
+
+export interface WritePageResult {
+  created: number;
+  updated: number;
+  quarantined: number;
+}
+
+export interface StagedRecord {
+  key: string;
+  modifiedAt: string;
+  data: Record<string, unknown>;
+}
+
+export interface MappedRecord {
+  sourceKey: string;
+  fields: Record<string, unknown>;
+  hash: string;
+}
+
+export interface PlannedWrite extends MappedRecord {
+  op: 'create' | 'update';
+  targetKey?: string;
+}

@@ -1,0 +1,201 @@
+import { activityInfo, heartbeat, log } from '@temporalio/activity';
+import { applyLookback, type Cursor } from '../contracts/cursor';
+import { SyncError } from '../contracts/errors';
+import type { ConnectorPool, Registry } from '../pipelines/load';
+import type { Pipeline } from '../pipelines/schema';
+import type { QuarantineEntry, StateStore } from '../state/types';
+import { recordHash } from './hash';
+import type {
+  BeginSyncResult,
+  FetchPageResult,
+  MappedRecord,
+  MapPageResult,
+  PageRef,
+  PlannedWrite,
+  PlanPageResult,
+  StagedRecord,
+  WritePageResult,
+} from './sync-types';
+
+export interface SyncDeps {
+  registry: Registry;
+  connectors: ConnectorPool;
+  store: StateStore;
+}
+
+/**
+ * The steps of one sync. Each is an activity; each reads its input page from the state store
+ * (claim check) and stages its output there, so workflow history holds ids and counts only.
+ */
+export function createSyncActivities({ registry, connectors, store }: SyncDeps) {
+  const pipelineOf = (name: string): Pipeline => {
+    const p = registry.pipelines.get(name);
+    if (!p) {
+      throw new SyncError('ConfigError', `unknown pipeline "${name}"; this worker knows ${[...registry.pipelines.keys()].join(', ')}`, {
+        field: 'pipeline',
+      });
+    }
+    return p;
+  };
+
+  return {
+    async beginSync(input: { pipeline: string; mode?: 'incremental' | 'full'; pageSize?: number; pagesPerRun?: number }): Promise<BeginSyncResult> {
+      const p = pipelineOf(input.pipeline);
+      const mode = input.mode ?? p.mode;
+      const checkpoint = mode === 'full' ? null : await store.getCheckpoint(p.name);
+      return {
+        pipeline: p.name,
+        family: p.family,
+        sourceEntity: `${p.source.system}.${p.source.entity}`,
+        targetEntity: `${p.target.system}.${p.target.entity}`,
+        mode,
+        pageSize: input.pageSize ?? p.pageSize,
+        pagesPerRun: input.pagesPerRun ?? p.pagesPerRun,
+        startCursor: applyLookback(checkpoint, p.lookbackSeconds * 1000),
+      };
+    },
+
+    async fetchPage(ref: PageRef & { after: Cursor | null; limit: number }): Promise<FetchPageResult> {
+      const p = pipelineOf(ref.pipeline);
+      const page = await connectors.get(p.source.system).fetchChanges(p.source.entity, { after: ref.after, limit: ref.limit });
+      const staged: StagedRecord[] = page.records;
+      const pageId = await store.stagePage(ref.syncId, `${ref.seq}/raw`, staged);
+      return { pageId, count: staged.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
+    },
+
+    /** Map and validate: invalid records go to quarantine with their reasons, the rest go on. */
+    async mapPage(ref: PageRef & { pageId: string }): Promise<MapPageResult> {
+      const p = pipelineOf(ref.pipeline);
+      const mapping = registry.mappings.get(p.mapping)!;
+      const records = await store.loadPage<StagedRecord[]>(ref.pageId);
+      const valid: MappedRecord[] = [];
+      const bad: QuarantineEntry[] = [];
+      for (const r of records) {
+        const res = mapping.apply(r.data);
+        if (res.ok) {
+          valid.push({ sourceKey: r.key, fields: res.value, hash: recordHash(res.value) });
+        } else {
+          const first = res.issues[0]!;
+          bad.push({
+            pipeline: p.name,
+            syncId: ref.syncId,
+            sourceKey: r.key,
+            stage: 'map',
+            field: first.field,
+            rule: first.rule,
+            reason: res.issues.map((i) => `${i.field}: ${i.message} (${i.rule})`).join('; '),
+            record: r.data,
+          });
+        }
+      }
+      await store.quarantine(bad);
+      const mappedPageId = await store.stagePage(ref.syncId, `${ref.seq}/mapped`, valid);
+      return { mappedPageId, valid: valid.length, quarantined: bad.length };
+    },
+
+    /** Compare with what was last written (bindings + content hash): create, update or no-op. */
+    async planPage(ref: PageRef & { mappedPageId: string }): Promise<PlanPageResult> {
+      const p = pipelineOf(ref.pipeline);
+      const records = await store.loadPage<MappedRecord[]>(ref.mappedPageId);
+      const bindings = await store.getBindings(p.name, records.map((r) => r.sourceKey));
+      const plan: PlannedWrite[] = [];
+      let unchanged = 0;
+      const unchangedKeys: string[] = [];
+      for (const r of records) {
+        const b = bindings.get(r.sourceKey);
+        if (!b) plan.push({ ...r, op: 'create' });
+        else if (b.hash !== r.hash) plan.push({ ...r, op: 'update', targetKey: b.targetKey });
+        else {
+          unchanged++;
+          unchangedKeys.push(r.sourceKey);
+        }
+      }
+      await store.releaseQuarantine(p.name, unchangedKeys);
+      const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/plan`, plan);
+      const creates = plan.filter((w) => w.op === 'create').length;
+      return { planPageId, creates, updates: plan.length - creates, unchanged };
+    },
+
+    /**
+     * Write the plan in batches, idempotently (upsert by external key), recording bindings after
+     * each batch. Heartbeats the batch reached, so a retry resumes there instead of rewriting.
+     */
+    async writePage(ref: PageRef & { planPageId: string }): Promise<WritePageResult> {
+      const p = pipelineOf(ref.pipeline);
+      const target = connectors.get(p.target.system);
+      const plan = await store.loadPage<PlannedWrite[]>(ref.planPageId);
+      const batchSize = Math.max(1, target.describe().maxBatchSize);
+      type Progress = { next: number } & WritePageResult;
+      const resumed = activityInfo().heartbeatDetails as Progress | undefined;
+      const acc: Progress = resumed ?? { next: 0, created: 0, updated: 0, quarantined: 0 };
+      if (resumed) log.info('writePage resuming', { pipeline: p.name, seq: ref.seq, from: resumed.next });
+      for (let i = acc.next; i < plan.length; i += batchSize) {
+        const batch = plan.slice(i, i + batchSize);
+        const outcomes = await target.upsert(
+          p.target.entity,
+          batch.map((w) => ({ externalKey: w.sourceKey, ...(w.targetKey ? { targetKey: w.targetKey } : {}), fields: w.fields })),
+        );
+        const byKey = new Map(batch.map((w) => [w.sourceKey, w]));
+        const bindings: { sourceKey: string; targetKey: string; hash: string }[] = [];
+        const failed: QuarantineEntry[] = [];
+        for (const o of outcomes) {
+          const w = byKey.get(o.externalKey)!;
+          if (o.ok) {
+            bindings.push({ sourceKey: o.externalKey, targetKey: o.targetKey, hash: w.hash });
+            if (o.action === 'created') acc.created++;
+            else acc.updated++;
+          } else {
+            failed.push({
+              pipeline: p.name,
+              syncId: ref.syncId,
+              sourceKey: o.externalKey,
+              stage: 'write',
+              field: o.error.field ?? null,
+              rule: o.error.type,
+              reason: o.error.message,
+              record: w.fields,
+            });
+            acc.quarantined++;
+          }
+        }
+        await store.putBindings(p.name, bindings);
+        await store.quarantine(failed);
+        await store.releaseQuarantine(p.name, bindings.map((b) => b.sourceKey));
+        acc.next = i + batch.length;
+        heartbeat(acc);
+      }
+      return { created: acc.created, updated: acc.updated, quarantined: acc.quarantined };
+    },
+
+    /** Advance the checkpoint: only called after the page's writes are durable. */
+    async commitCheckpoint(input: { pipeline: string; syncId: string; cursor: Cursor | null }): Promise<void> {
+      await store.setCheckpoint(input.pipeline, input.cursor, input.syncId);
+    },
+
+    /** Record the run report and drop the sync's staged pages. */
+    async finishSync(input: {
+      pipeline: string;
+      syncId: string;
+      status: string;
+      startedAtMs: number;
+      totals: Record<string, number>;
+    }): Promise<{ droppedPages: number }> {
+      await store.saveRunReport({
+        pipeline: input.pipeline,
+        syncId: input.syncId,
+        status: input.status,
+        startedAt: new Date(input.startedAtMs).toISOString(),
+        finishedAt: new Date().toISOString(),
+        totals: input.totals,
+      });
+      return { droppedPages: await store.dropPages(input.syncId) };
+    },
+
+    /** Drop pages already processed (called at continue-as-new). */
+    async dropStagedPages(input: { syncId: string }): Promise<number> {
+      return store.dropPages(input.syncId);
+    },
+  };
+}
+
+export type SyncActivities = ReturnType<typeof createSyncActivities>;

@@ -1,0 +1,34 @@
+import { z } from 'zod';
+
+const ident = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a plain SQL identifier (letters, digits, _)');
+
+/** How one table is read and written. */
+export const SqlEntitySchema = z
+  .object({
+    table: ident,
+    /** Primary key column: the record's key when read, the target key when written. */
+    keyColumn: ident,
+    /** Whether keys compare as numbers or text (must match the column, for the cursor order). */
+    keyType: z.enum(['integer', 'text']).default('integer'),
+    /** ISO-8601 UTC text (SQLite) or timestamptz (PostgreSQL); drives incremental reads. */
+    modifiedAtColumn: ident,
+    /** Column holding the source's key when this table is a target (unique). */
+    externalKeyColumn: ident.optional(),
+    /** Columns to read (default: all). */
+    columns: z.array(ident).optional(),
+    /** Canonical field path → column, used when writing (e.g. {"address.countryCode": "country_code"}). */
+    fields: z.record(z.string(), ident).optional(),
+  })
+  .strict();
+export type SqlEntity = z.infer<typeof SqlEntitySchema>;
+
+export const SqlSystemSchema = z
+  .object({
+    kind: z.literal('sql'),
+    dialect: z.enum(['sqlite']),
+    /** SQLite file path, relative to the working directory. */
+    path: z.string().min(1),
+    entities: z.record(z.string(), SqlEntitySchema),
+  })
+  .strict();
+export type SqlSystem = z.infer<typeof SqlSystemSchema>;

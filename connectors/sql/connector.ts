@@ -1,0 +1,177 @@
+import type { Cursor } from '../../contracts/cursor';
+import { SyncError } from '../../contracts/errors';
+import type { Connector, FetchRequest, FetchResult, SourceRecord, WriteOutcome, WriteRequest } from '../types';
+import type { SqlEntity, SqlSystem } from './config';
+import type { SqlDialect, SqlValue } from './dialect';
+import { openSqlite } from './sqlite';
+import { translateSqlError } from './errors';
+
+function toIso(v: unknown): string {
+  if (v instanceof Date) return v.toISOString();
+  return String(v);
+}
+
+function readField(fields: Record<string, unknown>, path: string): unknown {
+  let cur: unknown = fields;
+  for (const p of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[p];
+  }
+  return cur;
+}
+
+function toSqlValue(v: unknown): SqlValue {
+  if (v === undefined || v === null) return null;
+  if (typeof v === 'boolean') return v ? 1 : 0;
+  if (typeof v === 'number' || typeof v === 'string' || typeof v === 'bigint') return v;
+  return JSON.stringify(v);
+}
+
+/**
+ * A declaratively configured SQL connector: each entity is a table with a key column, a
+ * modified-at column and (when written) an external-key column. Reads are keyset-paged on
+ * (modifiedAt, key); writes are batch upserts keyed by the external key, in one transaction.
+ */
+export function createSqlConnector(system: SqlSystem, systemName: string, dialect?: SqlDialect): Connector {
+  const db = dialect ?? openSqlite(system.path);
+  const q = db.quote;
+
+  const entityOf = (name: string): SqlEntity => {
+    const e = system.entities[name];
+    if (!e) {
+      throw new SyncError('ConfigError', `system "${systemName}" has no entity "${name}"; it has ${Object.keys(system.entities).join(', ')}`);
+    }
+    return e;
+  };
+  const keyParam = (e: SqlEntity, key: string): SqlValue => (e.keyType === 'integer' ? Number(key) : key);
+  const selectList = (e: SqlEntity): string => (e.columns ? e.columns.map(q).join(', ') : '*');
+  const toRecord = (e: SqlEntity, row: Record<string, unknown>): SourceRecord => ({
+    key: String(row[e.keyColumn]),
+    modifiedAt: toIso(row[e.modifiedAtColumn]),
+    data: row,
+  });
+  const guard = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      throw translateSqlError(err, `${systemName}: ${what}`);
+    }
+  };
+
+async function findByExternalKeys(entityName: string, externalKeys: string[]): Promise<Map<string, string>> {
+    const e = entityOf(entityName);
+    const ext = e.externalKeyColumn;
+    if (!ext) throw new SyncError('ConfigError', `${systemName}.${entityName} has no externalKeyColumn`);
+    const found = new Map<string, string>();
+    for (let i = 0; i < externalKeys.length; i += 500) {
+      const chunk = externalKeys.slice(i, i + 500);
+      const ph = chunk.map((_, j) => db.param(j)).join(', ');
+      const rows = await guard(`look up ${e.table}`, () =>
+        db.all(`SELECT ${q(e.keyColumn)} AS k, ${q(ext)} AS x FROM ${q(e.table)} WHERE ${q(ext)} IN (${ph})`, chunk),
+      );
+      for (const r of rows) found.set(String(r.x), String(r.k));
+    }
+    return found;
+  }
+
+  return {
+    describe: () => ({
+      system: systemName,
+      kind: `sql/${db.name}`,
+      maxBatchSize: 5000,
+      entities: Object.entries(system.entities).map(([name, e]) => ({
+        name,
+        canRead: true,
+        canWrite: e.externalKeyColumn !== undefined && e.fields !== undefined,
+        canDelete: true,
+        incremental: true,
+      })),
+    }),
+
+    async fetchChanges(entityName: string, { after, limit }: FetchRequest): Promise<FetchResult> {
+      const e = entityOf(entityName);
+      const m = q(e.modifiedAtColumn);
+      const k = q(e.keyColumn);
+      let where = '';
+      const params: SqlValue[] = [];
+      if (after) {
+        if (after.key === '') {
+          where = `WHERE ${m} >= ${db.param(0)}`;
+          params.push(after.modifiedAt);
+        } else {
+          where = `WHERE ${m} > ${db.param(0)} OR (${m} = ${db.param(1)} AND ${k} > ${db.param(2)})`;
+          params.push(after.modifiedAt, after.modifiedAt, keyParam(e, after.key));
+        }
+      }
+      params.push(limit);
+      const sql = `SELECT ${selectList(e)} FROM ${q(e.table)} ${where} ORDER BY ${m}, ${k} LIMIT ${db.param(params.length - 1)}`;
+      const rows = await guard(`read ${e.table}`, () => db.all(sql, params));
+      const records = rows.map((r) => toRecord(e, r));
+      const last = records.at(-1);
+      const next: Cursor | null = last ? { modifiedAt: last.modifiedAt, key: last.key } : after;
+      return { records, nextCursor: next, hasMore: records.length === limit };
+    },
+
+    async read(entityName, keys) {
+      const e = entityOf(entityName);
+      if (keys.length === 0) return [];
+      const ph = keys.map((_, i) => db.param(i)).join(', ');
+      const rows = await guard(`read ${e.table}`, () =>
+        db.all(`SELECT ${selectList(e)} FROM ${q(e.table)} WHERE ${q(e.keyColumn)} IN (${ph})`, keys.map((key) => keyParam(e, key))),
+      );
+      return rows.map((r) => toRecord(e, r));
+    },
+
+    findByExternalKeys,
+
+    async upsert(entityName: string, batch: WriteRequest[]): Promise<WriteOutcome[]> {
+      const e = entityOf(entityName);
+      const ext = e.externalKeyColumn;
+      if (!ext || !e.fields) {
+        throw new SyncError('ConfigError', `${systemName}.${entityName} is not writable: set externalKeyColumn and fields`);
+      }
+      if (batch.length === 0) return [];
+      const fieldEntries = Object.entries(e.fields);
+      const cols = [ext, ...fieldEntries.map(([, c]) => c), e.modifiedAtColumn];
+      const colList = cols.map(q).join(', ');
+      const ph = cols.map((_, i) => db.param(i)).join(', ');
+      const updates = cols.slice(1).map((c) => `${q(c)} = excluded.${q(c)}`).join(', ');
+      const sql = `INSERT INTO ${q(e.table)} (${colList}) VALUES (${ph}) ON CONFLICT (${q(ext)}) DO UPDATE SET ${updates} RETURNING ${q(e.keyColumn)} AS k`;
+      const existing = await findByExternalKeys(entityName, batch.map((b) => b.externalKey));
+      const now = new Date().toISOString();
+      return guard(`write ${e.table}`, () =>
+        db.transaction(async (tx) => {
+          const out: WriteOutcome[] = [];
+          for (const rec of batch) {
+            const params = [rec.externalKey, ...fieldEntries.map(([f]) => toSqlValue(readField(rec.fields, f))), now];
+            try {
+              const rows = await tx.isolated(sql, params);
+              out.push({
+                externalKey: rec.externalKey,
+                ok: true,
+                targetKey: String(rows[0]?.k),
+                action: existing.has(rec.externalKey) ? 'updated' : 'created',
+              });
+            } catch (err) {
+              const t = translateSqlError(err, `${systemName}: write ${e.table}`);
+              if (t.type !== 'ValidationError') throw t;
+              out.push({ externalKey: rec.externalKey, ok: false, error: { type: t.type, message: t.message, ...(t.field ? { field: t.field } : {}) } });
+            }
+          }
+          return out;
+        }),
+      );
+    },
+
+    async delete(entityName, targetKeys) {
+      const e = entityOf(entityName);
+      if (targetKeys.length === 0) return;
+      const ph = targetKeys.map((_, i) => db.param(i)).join(', ');
+      await guard(`delete ${e.table}`, () =>
+        db.transaction((tx) => tx.all(`DELETE FROM ${q(e.table)} WHERE ${q(e.keyColumn)} IN (${ph})`, targetKeys.map((k) => keyParam(e, k)))),
+      );
+    },
+
+    close: () => db.close(),
+  };
+}

@@ -1,0 +1,90 @@
+import type { Cursor } from '../contracts/cursor';
+import type { ErrorType } from '../contracts/errors';
+
+/**
+ * The connector contract. A connector is a plain client of one external system: it knows that
+ * system's transport, paging, batch limits and error shapes, and translates its errors into
+ * `SyncError`s of the shared vocabulary (contracts/errors.ts). It never imports @temporalio/*.
+ */
+
+/** One record read from a source, as the source spells it (mapped later by mappings/). */
+export interface SourceRecord {
+  /** The source system's key of the record (stringified). */
+  key: string;
+  /** ISO-8601 UTC timestamp of the last change, used for the incremental cursor. */
+  modifiedAt: string;
+  /** Raw fields, keyed by the source's field names. */
+  data: Record<string, unknown>;
+}
+
+export interface FetchRequest {
+  /** Read records strictly after this position; null = from the beginning. */
+  after: Cursor | null;
+  /** Maximum number of records to return. */
+  limit: number;
+}
+
+export interface FetchResult {
+  /** Records ordered by (modifiedAt, key). */
+  records: SourceRecord[];
+  /** The cursor after the last record returned (unchanged `after` when no records). */
+  nextCursor: Cursor | null;
+  /** True when more records may follow `nextCursor`. */
+  hasMore: boolean;
+}
+
+/** One record to write, already mapped to the target's canonical shape. */
+export interface WriteRequest {
+  /** The source key, stored in the target as its external key (idempotency). */
+  externalKey: string;
+  /** The target key if a binding already exists, so connectors can write by id. */
+  targetKey?: string;
+  /** Canonical fields (mappings/canonical.ts), not target columns. */
+  fields: Record<string, unknown>;
+}
+
+export type WriteOutcome =
+  | { externalKey: string; ok: true; targetKey: string; action: 'created' | 'updated' }
+  | {
+      externalKey: string;
+      ok: false;
+      error: { type: ErrorType; message: string; field?: string };
+    };
+
+export interface EntityDescription {
+  name: string;
+  /** Canonical entity written or read (Customer, Contact, Product, …). */
+  canonical?: string;
+  canRead: boolean;
+  canWrite: boolean;
+  canDelete: boolean;
+  incremental: boolean;
+}
+
+export interface ConnectorDescription {
+  system: string;
+  kind: string;
+  entities: EntityDescription[];
+  /** Largest batch `upsert` accepts in one call. */
+  maxBatchSize: number;
+  /** Requests per second the system tolerates, if it publishes a limit. */
+  rateLimitPerSecond?: number;
+}
+
+export interface Connector {
+  describe(): ConnectorDescription;
+  /** One page of changes after a cursor, ordered by (modifiedAt, key). */
+  fetchChanges(entity: string, request: FetchRequest): Promise<FetchResult>;
+  /** Read records by source key (missing keys are simply absent). */
+  read(entity: string, keys: string[]): Promise<SourceRecord[]>;
+  /**
+   * Create or update by external key; one outcome per request, in order. A record the target
+   * refuses yields `ok: false` (quarantined by the caller); a failure of the whole call throws.
+   */
+  upsert(entity: string, batch: WriteRequest[]): Promise<WriteOutcome[]>;
+  /** Look up target keys by external key (used to settle a crash between write and binding). */
+  findByExternalKeys(entity: string, externalKeys: string[]): Promise<Map<string, string>>;
+  /** Delete (or archive/deactivate) by target key. */
+  delete(entity: string, targetKeys: string[]): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,168 @@
+import type { z } from 'zod';
+import { CANONICAL_SCHEMAS, type CanonicalEntity } from '../canonical';
+import { MappingSpecSchema, type MappingSpec } from './spec';
+import { compileTransform, isBlank, readPath, TransformError, type CompiledTransform } from './transforms';
+
+/** Why one record could not be mapped or validated: shown in quarantine. */
+export interface RecordIssue {
+  /** Canonical field path, e.g. `phone` or `address.countryCode`. */
+  field: string;
+  /** The rule that refused it: a transform name, `required`, or `schema`. */
+  rule: string;
+  message: string;
+}
+
+export type MapResult = { ok: true; value: Record<string, unknown> } | { ok: false; issues: RecordIssue[] };
+
+export interface CompiledMapping {
+  name: string;
+  target: CanonicalEntity;
+  /** Map one raw source record to the canonical shape and validate it. Pure. */
+  apply(record: Record<string, unknown>): MapResult;
+}
+
+/** Raised at worker start for a mapping that cannot be compiled; names file, path and fix. */
+export class MappingConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`${file}: ${path ? `${path}: ` : ''}${detail}`);
+    this.name = 'MappingConfigError';
+  }
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
+}
+
+/** Does `path` name a field of the zod object schema? */
+function hasField(schema: z.ZodType, path: string[]): boolean {
+  let cur: z.ZodType = schema;
+  for (const part of path) {
+    // unwrap optional/default/nullable to reach the object
+    for (;;) {
+      const def = (cur as unknown as { def: { type: string; innerType?: z.ZodType } }).def;
+      if ((def.type === 'optional' || def.type === 'default' || def.type === 'nullable') && def.innerType) cur = def.innerType;
+      else break;
+    }
+    const shape = (cur as unknown as { shape?: Record<string, z.ZodType> }).shape;
+    if (!shape || !(part in shape)) return false;
+    cur = shape[part]!;
+  }
+  return true;
+}
+
+function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = target;
+  for (const part of path.slice(0, -1)) {
+    const next = cur[part];
+    if (next === undefined || next === null || typeof next !== 'object') cur[part] = {};
+    cur = cur[part] as Record<string, unknown>;
+  }
+  cur[path[path.length - 1]!] = value;
+}
+
+interface CompiledField {
+  field: string;
+  path: string[];
+  read: (record: Record<string, unknown>) => unknown;
+  transforms: { name: string; fn: CompiledTransform }[];
+  defaultValue: unknown;
+  required: boolean;
+  omitOnError: boolean;
+}
+
+function transformName(t: unknown): string {
+  return typeof t === 'string' ? t : Object.keys(t as object)[0] ?? 'transform';
+}
+
+/** Validate and compile a mapping file's content once; `file` is used in error messages. */
+export function compileMapping(raw: unknown, file: string): CompiledMapping {
+  const parsed = MappingSpecSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new MappingConfigError(file, formatPath(issue.path), issue.message);
+  }
+  const spec: MappingSpec = parsed.data;
+  const target = spec.target as CanonicalEntity;
+  const schema = CANONICAL_SCHEMAS[target];
+
+  const fields: CompiledField[] = Object.entries(spec.fields).map(([field, rule]) => {
+    const path = field.split('.');
+    if (!hasField(schema, path)) {
+      const known = Object.keys((schema as unknown as { shape: object }).shape).join(', ');
+      throw new MappingConfigError(file, `fields.${field}`, `${target} has no field "${field}"; its fields are ${known}`);
+    }
+    rule.transform.forEach((t, i) => {
+      if (typeof t === 'object' && 'lookup' in t && !(t.lookup in spec.lookups)) {
+        const tables = Object.keys(spec.lookups);
+        throw new MappingConfigError(
+          file,
+          `fields.${field}.transform[${i}].lookup`,
+          `unknown lookup table "${t.lookup}"; ${tables.length ? `defined tables: ${tables.join(', ')}` : 'add it under "lookups"'}`,
+        );
+      }
+    });
+    const from = rule.from;
+    const constant = rule.const;
+    const read =
+      from === undefined
+        ? () => constant
+        : Array.isArray(from)
+          ? (r: Record<string, unknown>) => from.map((f) => readPath(r, f))
+          : (r: Record<string, unknown>) => readPath(r, from);
+    return {
+      field,
+      path,
+      read,
+      transforms: rule.transform.map((t) => ({ name: transformName(t), fn: compileTransform(t) })),
+      defaultValue: rule.default,
+      required: rule.required,
+      omitOnError: rule.onError === 'omit',
+    };
+  });
+
+  return {
+    name: spec.name,
+    target,
+    apply(record) {
+      const out: Record<string, unknown> = {};
+      const issues: RecordIssue[] = [];
+      const ctx = { record, lookups: spec.lookups };
+      for (const f of fields) {
+        let v = f.read(record);
+        const blankInput = Array.isArray(v) ? v.every(isBlank) : isBlank(v);
+        if (!blankInput) {
+          try {
+            for (const t of f.transforms) {
+              v = t.fn(v, ctx);
+              if (isBlank(v)) break;
+            }
+          } catch (e) {
+            if (f.omitOnError) continue;
+            const rule = e instanceof TransformError ? e.rule : 'transform';
+            issues.push({ field: f.field, rule, message: (e as Error).message });
+            continue;
+          }
+        }
+        if (blankInput || isBlank(v)) v = f.defaultValue;
+        if (isBlank(v)) {
+          if (f.required) issues.push({ field: f.field, rule: 'required', message: `required value is missing` });
+          continue;
+        }
+        setPath(out, f.path, v);
+      }
+      if (issues.length) return { ok: false, issues };
+      const checked = schema.safeParse(out);
+      if (!checked.success) {
+        return {
+          ok: false,
+          issues: checked.error.issues.map((i) => ({ field: formatPath(i.path), rule: 'schema', message: i.message })),
+        };
+      }
+      return { ok: true, value: checked.data as Record<string, unknown> };
+    },
+  };
+}

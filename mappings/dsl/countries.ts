@@ -1,0 +1,43 @@
+import countries from 'i18n-iso-countries';
+import de from 'i18n-iso-countries/langs/de.json';
+import en from 'i18n-iso-countries/langs/en.json';
+import fr from 'i18n-iso-countries/langs/fr.json';
+
+countries.registerLocale(en);
+countries.registerLocale(de);
+countries.registerLocale(fr);
+
+/** Common spellings the ISO name tables do not carry. */
+const ALIASES: Record<string, string> = {
+  usa: 'US',
+  'u.s.a.': 'US',
+  'u.s.': 'US',
+  america: 'US',
+  uk: 'GB',
+  'u.k.': 'GB',
+  england: 'GB',
+  scotland: 'GB',
+  wales: 'GB',
+  'great britain': 'GB',
+  holland: 'NL',
+  'south korea': 'KR',
+  russia: 'RU',
+};
+
+/** Country name (English, German or French), alias, alpha-2 or alpha-3 → ISO 3166-1 alpha-2. */
+export function toCountryCode(input: string): string | undefined {
+  const s = input.trim();
+  if (s === '') return undefined;
+  if (/^[A-Za-z]{2}$/.test(s) && countries.isValid(s.toUpperCase())) return s.toUpperCase();
+  if (/^[A-Za-z]{3}$/.test(s)) {
+    const a2 = countries.alpha3ToAlpha2(s.toUpperCase());
+    if (a2) return a2;
+  }
+  const alias = ALIASES[s.toLowerCase()];
+  if (alias) return alias;
+  for (const lang of ['en', 'de', 'fr']) {
+    const code = countries.getAlpha2Code(s, lang);
+    if (code) return code;
+  }
+  return undefined;
+}

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import { CANONICAL_ENTITY_NAMES } from '../canonical';
+
+/** Transforms that take no options, written as plain strings: `"trim"`. */
+export const SIMPLE_TRANSFORMS = [
+  'trim',
+  'lower',
+  'upper',
+  'title',
+  'toString',
+  'toNumber',
+  'toInteger',
+  'toBoolean',
+  'emptyToNull',
+  'countryCode',
+  'phoneE164',
+] as const;
+
+const DATE_FORMATS = ['iso', 'YYYY-MM-DD', 'DD.MM.YYYY', 'MM/DD/YYYY', 'DD/MM/YYYY', 'epochMillis', 'epochSeconds'] as const;
+
+const ParamTransformSchema = z.union([
+  z.object({ phoneE164: z.object({ defaultCountry: z.string().length(2).optional(), defaultCountryFrom: z.string().optional() }).strict() }).strict(),
+  z.object({ split: z.object({ separator: z.string().min(1), index: z.number().int() }).strict() }).strict(),
+  z.object({ splitName: z.enum(['first', 'last']) }).strict(),
+  z.object({ join: z.string() }).strict(),
+  z.object({ truncate: z.number().int().min(1) }).strict(),
+  z.object({ money: z.object({ currency: z.string().length(3).optional(), currencyFrom: z.string().optional() }).strict() }).strict(),
+  z.object({ date: z.object({ format: z.enum(DATE_FORMATS), output: z.enum(['date', 'datetime']).default('date') }).strict() }).strict(),
+  z
+    .object({
+      valueMap: z
+        .object({
+          map: z.record(z.string(), z.unknown()),
+          /** Value for inputs not in `map`; without it an unknown input is an error. */
+          default: z.unknown().optional(),
+        })
+        .strict(),
+    })
+    .strict(),
+  z.object({ lookup: z.string().min(1) }).strict(),
+]);
+
+export const TransformSchema = z.union([z.enum(SIMPLE_TRANSFORMS), ParamTransformSchema], {
+  error: `expected one of ${SIMPLE_TRANSFORMS.join(', ')} or an object such as {"phoneE164":{…}}, {"split":{…}}, {"splitName":"first"}, {"join":" "}, {"truncate":n}, {"money":{…}}, {"date":{…}}, {"valueMap":{…}}, {"lookup":"table"}`,
+});
+export type Transform = z.infer<typeof TransformSchema>;
+
+export const FieldRuleSchema = z
+  .object({
+    /** Source field name (dotted for nested), or several to combine with `join`. */
+    from: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+    /** A constant value instead of `from`. */
+    const: z.unknown().optional(),
+    /** Applied in order. */
+    transform: z.array(TransformSchema).default([]),
+    /** Used when the source value is missing or empty. */
+    default: z.unknown().optional(),
+    /** A missing value quarantines the record. */
+    required: z.boolean().default(false),
+    /** What a failing transform does: quarantine the record (default) or drop the field. */
+    onError: z.enum(['quarantine', 'omit']).default('quarantine'),
+  })
+  .strict()
+  .refine((r) => r.from !== undefined || r.const !== undefined, {
+    message: 'a field rule needs "from" (a source field) or "const" (a fixed value)',
+  });
+export type FieldRule = z.infer<typeof FieldRuleSchema>;
+
+/** A mapping file (mappings/definitions/*.json): data, validated when the worker starts. */
+export const MappingSpecSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]*$/, 'expected lowercase letters, digits and dashes'),
+    description: z.string().optional(),
+    /** The canonical entity this mapping produces. */
+    target: z.enum(CANONICAL_ENTITY_NAMES as [string, ...string[]]),
+    /** Named value tables for the `lookup` transform. */
+    lookups: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
+    /** Canonical field path (dotted, e.g. `address.countryCode`) → rule. */
+    fields: z.record(z.string(), FieldRuleSchema),
+  })
+  .strict();
+export type MappingSpec = z.infer<typeof MappingSpecSchema>;

@@ -1,0 +1,155 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import type { z } from 'zod';
+import { compileMapping, MappingConfigError, type CompiledMapping } from '../mappings/dsl/compile';
+import type { Connector } from '../connectors/types';
+import { interpolateEnv } from './env';
+import { PipelineSchema, type Pipeline } from './schema';
+import { CONNECTOR_KINDS } from './systems';
+
+/** A config file is wrong: the message names the file, the path inside it and the fix. */
+export class ConfigFileError extends Error {
+  constructor(
+    readonly file: string,
+    readonly path: string,
+    detail: string,
+  ) {
+    super(`${file}: ${path ? `${path}: ` : ''}${detail}`);
+    this.name = 'ConfigFileError';
+  }
+}
+
+export interface SystemEntry {
+  name: string;
+  kind: string;
+  config: unknown;
+}
+
+/** Everything a worker needs to run pipelines, validated and compiled once at start. */
+export interface Registry {
+  pipelines: Map<string, Pipeline>;
+  mappings: Map<string, CompiledMapping>;
+  systems: Map<string, SystemEntry>;
+}
+
+export interface LoadOptions {
+  /** Folder with systems.json and pipelines/. @default "config" */
+  configDir: string;
+  /** Folder with mapping definitions. @default "mappings/definitions" */
+  mappingsDir: string;
+  env: NodeJS.ProcessEnv;
+}
+
+function pathOf(p: readonly PropertyKey[]): string {
+  return p.map((s) => (typeof s === 'number' ? `[${s}]` : `.${String(s)}`)).join('').replace(/^\./, '');
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new ConfigFileError(file, '', `cannot read: ${(e as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new ConfigFileError(file, '', `not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function parseWith<S extends z.ZodType>(schema: S, value: unknown, file: string, prefix = ''): z.infer<S> {
+  const r = schema.safeParse(value);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    throw new ConfigFileError(file, [prefix, pathOf(issue.path)].filter(Boolean).join('.'), issue.message);
+  }
+  return r.data;
+}
+
+function jsonFiles(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((f) => f.endsWith('.json')).sort().map((f) => path.join(dir, f));
+  } catch {
+    return [];
+  }
+}
+
+export function loadRegistry(opts: LoadOptions): Registry {
+  const systemsFile = path.join(opts.configDir, 'systems.json');
+  const rawSystems = readJson(systemsFile);
+  if (!rawSystems || typeof rawSystems !== 'object' || Array.isArray(rawSystems)) {
+    throw new ConfigFileError(systemsFile, '', 'expected an object of system name → system config');
+  }
+  const systems = new Map<string, SystemEntry>();
+  for (const [name, raw] of Object.entries(rawSystems as Record<string, unknown>)) {
+    if (name.startsWith('$')) continue;
+    const k = (raw as { kind?: unknown } | null)?.kind;
+    const kind = typeof k === 'string' ? CONNECTOR_KINDS[k] : undefined;
+    if (!kind) {
+      throw new ConfigFileError(systemsFile, `${name}.kind`, `expected one of ${Object.keys(CONNECTOR_KINDS).join(', ')}, got ${JSON.stringify(k)}`);
+    }
+    const resolved = interpolateEnv(raw, opts.env, (v) => {
+      throw new ConfigFileError(systemsFile, name, `environment variable ${v} is not set (give it a value or a default: \${${v}:-value})`);
+    });
+    systems.set(name, { name, kind: String(k), config: parseWith(kind.schema, resolved, systemsFile, name) });
+  }
+
+  const mappings = new Map<string, CompiledMapping>();
+  for (const file of jsonFiles(opts.mappingsDir)) {
+    try {
+      const m = compileMapping(readJson(file), file);
+      mappings.set(m.name, m);
+    } catch (e) {
+      if (e instanceof MappingConfigError) throw new ConfigFileError(e.file, e.path, e.message.replace(`${e.file}: ${e.path ? `${e.path}: ` : ''}`, ''));
+      throw e;
+    }
+  }
+
+  const pipelines = new Map<string, Pipeline>();
+  for (const file of jsonFiles(path.join(opts.configDir, 'pipelines'))) {
+    const p = parseWith(PipelineSchema, readJson(file), file);
+    for (const side of ['source', 'target'] as const) {
+      const sys = systems.get(p[side].system);
+      if (!sys) {
+        throw new ConfigFileError(file, `${side}.system`, `unknown system "${p[side].system}"; systems.json defines ${[...systems.keys()].join(', ')}`);
+      }
+      const entities = (sys.config as { entities?: Record<string, unknown> }).entities;
+      if (entities && !(p[side].entity in entities)) {
+        throw new ConfigFileError(file, `${side}.entity`, `system "${sys.name}" has no entity "${p[side].entity}"; it has ${Object.keys(entities).join(', ')}`);
+      }
+    }
+    if (!mappings.has(p.mapping)) {
+      throw new ConfigFileError(file, 'mapping', `unknown mapping "${p.mapping}"; ${opts.mappingsDir} defines ${[...mappings.keys()].join(', ') || 'none'}`);
+    }
+    if (pipelines.has(p.name)) throw new ConfigFileError(file, 'name', `pipeline "${p.name}" is defined twice`);
+    pipelines.set(p.name, p);
+  }
+  return { pipelines, mappings, systems };
+}
+
+/** Connectors built on first use and shared by every activity of the worker. */
+export class ConnectorPool {
+  private readonly open = new Map<string, Connector>();
+  constructor(
+    private readonly registry: Registry,
+    private readonly env: NodeJS.ProcessEnv,
+  ) {}
+
+  get(systemName: string): Connector {
+    let c = this.open.get(systemName);
+    if (!c) {
+      const sys = this.registry.systems.get(systemName);
+      if (!sys) throw new Error(`unknown system ${systemName}`);
+      c = CONNECTOR_KINDS[sys.kind]!.create(sys.config, systemName, this.env);
+      this.open.set(systemName, c);
+    }
+    return c;
+  }
+
+  async closeAll(): Promise<void> {
+    const all = [...this.open.values()];
+    this.open.clear();
+    await Promise.all(all.map((c) => c.close()));
+  }
+}

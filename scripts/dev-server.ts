@@ -1,0 +1,126 @@
+/**
+ * Starts a Temporal dev server (the pinned CLI) with a SQLite file and the project's search
+ * attributes, on loopback. `npm run temporal` runs it in the foreground with the Web UI.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { SEARCH_ATTRIBUTE_FLAGS } from '../contracts/search-attributes';
+import { ensureTemporalCli } from './toolchain';
+
+export interface DevServer {
+  address: string;
+  uiUrl: string | null;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export interface DevServerOptions {
+  /** SQLite file for persistence; omit for in-memory. */
+  dbFile?: string;
+  port?: number;
+  /** Web UI port; null = headless. */
+  uiPort?: number | null;
+  /** Where the server's output goes (a file), else ignored. */
+  logFile?: string;
+  /** Keep the server running after this process exits (the demo leaves the UI up). */
+  detached?: boolean;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function portAnswers(port: number, host = '127.0.0.1', timeoutMs = 500): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = net.connect({ port, host });
+    const done = (ok: boolean) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
+async function waitReady(cli: string, address: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  const { execFile } = await import('node:child_process');
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`temporal dev server exited with code ${child.exitCode}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      execFile(cli, ['operator', 'cluster', 'health', '--address', address], { timeout: 5000 }, (err, stdout) =>
+        resolve(!err && /SERVING/.test(stdout)),
+      );
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`temporal dev server at ${address} not ready after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  const cli = ensureTemporalCli();
+  const port = opts.port ?? (await freePort());
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
+  if (opts.dbFile) {
+    mkdirSync(path.dirname(path.resolve(opts.dbFile)), { recursive: true });
+    args.push('--db-filename', opts.dbFile);
+  }
+  if (opts.uiPort) args.push('--ui-port', String(opts.uiPort), '--ui-ip', '127.0.0.1');
+  else args.push('--headless');
+  for (const sa of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', sa);
+  args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
+  args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true');
+  let out: 'ignore' | number = 'ignore';
+  if (opts.logFile) {
+    mkdirSync(path.dirname(path.resolve(opts.logFile)), { recursive: true });
+    out = openSync(opts.logFile, 'a');
+  }
+  const child = spawn(cli, args, { stdio: ['ignore', out, out], detached: opts.detached ?? false });
+  if (opts.detached) child.unref();
+  const address = `127.0.0.1:${port}`;
+  try {
+    await waitReady(cli, address, child, 60_000);
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    address,
+    uiUrl: opts.uiPort ? `http://127.0.0.1:${opts.uiPort}` : null,
+    pid: child.pid!,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+        setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 10_000).unref();
+      }),
+  };
+}
+
+if (require.main === module) {
+  const port = Number(process.env.TEMPORAL_PORT ?? 7233);
+  const uiPort = Number(process.env.TEMPORAL_UI_PORT ?? 8233);
+  startDevServer({ dbFile: process.env.TEMPORAL_DB_FILE ?? '.data/temporal.db', port, uiPort })
+    .then((s) => {
+      console.log(`Temporal dev server on ${s.address}, Web UI ${s.uiUrl} (pid ${s.pid}); Ctrl-C stops it`);
+      const stop = () => void s.stop().then(() => process.exit(0));
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    })
+    .catch((err: unknown) => {
+      console.error(String(err));
+      process.exit(1);
+    });
+}

@@ -1,0 +1,151 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import type { Cursor } from '../contracts/cursor';
+import { SyncError } from '../contracts/errors';
+import type { Binding, QuarantineEntry, RunReport, StateStore } from './types';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS checkpoints (pipeline TEXT PRIMARY KEY, cursor TEXT, sync_id TEXT, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS staged_pages (id TEXT PRIMARY KEY, sync_id TEXT NOT NULL, payload TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS staged_pages_sync ON staged_pages (sync_id);
+CREATE TABLE IF NOT EXISTS bindings (pipeline TEXT NOT NULL, source_key TEXT NOT NULL, target_key TEXT NOT NULL, hash TEXT NOT NULL,
+  updated_at TEXT NOT NULL, PRIMARY KEY (pipeline, source_key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS quarantine (pipeline TEXT NOT NULL, source_key TEXT NOT NULL, sync_id TEXT NOT NULL, stage TEXT NOT NULL,
+  field TEXT, rule TEXT NOT NULL, reason TEXT NOT NULL, record TEXT, first_seen_at TEXT NOT NULL, last_seen_at TEXT NOT NULL,
+  attempts INTEGER NOT NULL DEFAULT 1, resolved_at TEXT, PRIMARY KEY (pipeline, source_key));
+CREATE TABLE IF NOT EXISTS run_reports (sync_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL, started_at TEXT NOT NULL,
+  finished_at TEXT NOT NULL, totals TEXT NOT NULL);
+`;
+
+/** The embedded state store: one SQLite file (WAL), safe for several processes on one host. */
+export function openSqliteStateStore(file: string): StateStore {
+  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('busy_timeout = 10000');
+  db.exec(SCHEMA);
+  const now = () => new Date().toISOString();
+
+  const getCheckpoint = db.prepare('SELECT cursor FROM checkpoints WHERE pipeline = ?');
+  const setCheckpoint = db.prepare(
+    `INSERT INTO checkpoints (pipeline, cursor, sync_id, updated_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (pipeline) DO UPDATE SET cursor = excluded.cursor, sync_id = excluded.sync_id, updated_at = excluded.updated_at`,
+  );
+  const stage = db.prepare(
+    'INSERT INTO staged_pages (id, sync_id, payload, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET payload = excluded.payload',
+  );
+  const load = db.prepare('SELECT payload FROM staged_pages WHERE id = ?');
+  const drop = db.prepare('DELETE FROM staged_pages WHERE sync_id = ?');
+  const putBinding = db.prepare(
+    `INSERT INTO bindings (pipeline, source_key, target_key, hash, updated_at) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (pipeline, source_key) DO UPDATE SET target_key = excluded.target_key, hash = excluded.hash, updated_at = excluded.updated_at`,
+  );
+  const quarantine = db.prepare(
+    `INSERT INTO quarantine (pipeline, source_key, sync_id, stage, field, rule, reason, record, first_seen_at, last_seen_at)
+     VALUES (@pipeline, @sourceKey, @syncId, @stage, @field, @rule, @reason, @record, @now, @now)
+     ON CONFLICT (pipeline, source_key) DO UPDATE SET sync_id = excluded.sync_id, stage = excluded.stage, field = excluded.field,
+       rule = excluded.rule, reason = excluded.reason, record = excluded.record, last_seen_at = excluded.last_seen_at,
+       attempts = CASE WHEN quarantine.resolved_at IS NULL THEN quarantine.attempts + 1 ELSE 1 END, resolved_at = NULL`,
+  );
+  const release = db.prepare('UPDATE quarantine SET resolved_at = ? WHERE pipeline = ? AND source_key = ? AND resolved_at IS NULL');
+  const listQ = db.prepare(
+    `SELECT * FROM quarantine WHERE pipeline = ? AND resolved_at IS NULL ORDER BY last_seen_at DESC, source_key LIMIT ?`,
+  );
+  const saveReport = db.prepare(
+    `INSERT OR REPLACE INTO run_reports (sync_id, pipeline, status, started_at, finished_at, totals) VALUES (?, ?, ?, ?, ?, ?)`,
+  );
+  const listReports = db.prepare('SELECT * FROM run_reports WHERE pipeline = ? ORDER BY finished_at DESC LIMIT ?');
+
+  const putBindings = db.transaction((pipeline: string, items: (Binding & { sourceKey: string })[]) => {
+    const t = now();
+    for (const i of items) putBinding.run(pipeline, i.sourceKey, i.targetKey, i.hash, t);
+  });
+  const addQuarantine = db.transaction((entries: QuarantineEntry[]) => {
+    const t = now();
+    for (const e of entries) {
+      quarantine.run({ ...e, field: e.field, record: JSON.stringify(e.record ?? null), now: t });
+    }
+  });
+  const releaseMany = db.transaction((pipeline: string, keys: string[]) => {
+    const t = now();
+    for (const k of keys) release.run(t, pipeline, k);
+  });
+
+  return {
+    async getCheckpoint(pipeline) {
+      const row = getCheckpoint.get(pipeline) as { cursor: string | null } | undefined;
+      return row?.cursor ? (JSON.parse(row.cursor) as Cursor) : null;
+    },
+    async setCheckpoint(pipeline, cursor, syncId) {
+      setCheckpoint.run(pipeline, cursor ? JSON.stringify(cursor) : null, syncId, now());
+    },
+    async stagePage(syncId, name, payload) {
+      const id = `${syncId}/${name}`;
+      stage.run(id, syncId, JSON.stringify(payload), now());
+      return id;
+    },
+    async loadPage<T>(pageId: string) {
+      const row = load.get(pageId) as { payload: string } | undefined;
+      if (!row) throw new SyncError('NotFound', `staged page ${pageId} not found (dropped, or staged by another state store)`);
+      return JSON.parse(row.payload) as T;
+    },
+    async dropPages(syncId) {
+      return drop.run(syncId).changes;
+    },
+    async getBindings(pipeline, sourceKeys) {
+      const out = new Map<string, Binding>();
+      for (let i = 0; i < sourceKeys.length; i += 500) {
+        const chunk = sourceKeys.slice(i, i + 500);
+        const rows = db
+          .prepare(`SELECT source_key, target_key, hash FROM bindings WHERE pipeline = ? AND source_key IN (${chunk.map(() => '?').join(',')})`)
+          .all(pipeline, ...chunk) as { source_key: string; target_key: string; hash: string }[];
+        for (const r of rows) out.set(r.source_key, { targetKey: r.target_key, hash: r.hash });
+      }
+      return out;
+    },
+    async putBindings(pipeline, items) {
+      putBindings(pipeline, items);
+    },
+    async quarantine(entries) {
+      if (entries.length) addQuarantine(entries);
+    },
+    async releaseQuarantine(pipeline, keys) {
+      if (keys.length) releaseMany(pipeline, keys);
+    },
+    async listQuarantine(pipeline, limit = 100) {
+      const rows = listQ.all(pipeline, limit) as Record<string, unknown>[];
+      return rows.map((r) => ({
+        pipeline: String(r.pipeline),
+        syncId: String(r.sync_id),
+        sourceKey: String(r.source_key),
+        stage: r.stage as 'map' | 'write',
+        field: (r.field as string | null) ?? null,
+        rule: String(r.rule),
+        reason: String(r.reason),
+        record: r.record ? JSON.parse(String(r.record)) : null,
+        firstSeenAt: String(r.first_seen_at),
+        lastSeenAt: String(r.last_seen_at),
+        attempts: Number(r.attempts),
+      }));
+    },
+    async saveRunReport(r: RunReport) {
+      saveReport.run(r.syncId, r.pipeline, r.status, r.startedAt, r.finishedAt, JSON.stringify(r.totals));
+    },
+    async listRunReports(pipeline, limit = 20) {
+      const rows = listReports.all(pipeline, limit) as Record<string, string>[];
+      return rows.map((r) => ({
+        syncId: r.sync_id!,
+        pipeline: r.pipeline!,
+        status: r.status!,
+        startedAt: r.started_at!,
+        finishedAt: r.finished_at!,
+        totals: JSON.parse(r.totals!) as Record<string, number>,
+      }));
+    },
+    async close() {
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,63 @@
+import type { Cursor } from '../contracts/cursor';
+
+export interface Binding {
+  /** Target system's key of the record written for this source key. */
+  targetKey: string;
+  /** Hash of the canonical record last written: equal hash = nothing to write. */
+  hash: string;
+}
+
+export interface QuarantineEntry {
+  pipeline: string;
+  syncId: string;
+  sourceKey: string;
+  /** `map` (mapping or validation refused it) or `write` (the target refused it). */
+  stage: 'map' | 'write';
+  field: string | null;
+  rule: string;
+  reason: string;
+  /** The raw source record, so it can be fixed and replayed. */
+  record: unknown;
+}
+
+export interface QuarantineRow extends QuarantineEntry {
+  firstSeenAt: string;
+  lastSeenAt: string;
+  attempts: number;
+}
+
+export interface RunReport {
+  pipeline: string;
+  syncId: string;
+  status: string;
+  startedAt: string;
+  finishedAt: string;
+  totals: Record<string, number>;
+}
+
+/**
+ * Everything a sync remembers between activities and runs. SQLite is the embedded default
+ * (one worker host); PostgreSQL implements the same interface for several workers.
+ */
+export interface StateStore {
+  getCheckpoint(pipeline: string): Promise<Cursor | null>;
+  setCheckpoint(pipeline: string, cursor: Cursor | null, syncId: string): Promise<void>;
+
+  /** Claim check: store a page's payload, get a small id to pass through workflow history. */
+  stagePage(syncId: string, name: string, payload: unknown): Promise<string>;
+  loadPage<T>(pageId: string): Promise<T>;
+  dropPages(syncId: string): Promise<number>;
+
+  getBindings(pipeline: string, sourceKeys: string[]): Promise<Map<string, Binding>>;
+  putBindings(pipeline: string, items: (Binding & { sourceKey: string })[]): Promise<void>;
+
+  /** Add or refresh quarantine entries (one open entry per pipeline and source key). */
+  quarantine(entries: QuarantineEntry[]): Promise<void>;
+  /** Close open entries of records that have now synced. */
+  releaseQuarantine(pipeline: string, sourceKeys: string[]): Promise<void>;
+  listQuarantine(pipeline: string, limit?: number): Promise<QuarantineRow[]>;
+
+  saveRunReport(report: RunReport): Promise<void>;
+  listRunReports(pipeline: string, limit?: number): Promise<RunReport[]>;
+  close(): Promise<void>;
+}

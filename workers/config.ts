@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { PIPELINE_FAMILIES, type PipelineFamily } from '../contracts/queues';
+
+/** Booleans from the environment: only these spellings, so `"false"` can never mean true. */
+const envBool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
+
+/** Worker configuration from the environment, documented in .env.example. */
+export const WorkerEnvSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  /** Comma-separated pipeline families this worker serves (a task queue each). */
+  WORKER_FAMILIES: z
+    .string()
+    .default('sql')
+    .transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean))
+    .pipe(z.array(z.enum(PIPELINE_FAMILIES as [PipelineFamily, ...PipelineFamily[]], { error: `expected families among ${PIPELINE_FAMILIES.join(', ')}` })).min(1)),
+  /** Folder with systems.json and pipelines/. */
+  SYNC_CONFIG_DIR: z.string().default('config'),
+  /** Folder with mapping definitions. */
+  SYNC_MAPPINGS_DIR: z.string().default('mappings/definitions'),
+  /** SQLite file of the embedded state store. */
+  SYNC_STATE_DB: z.string().default('.data/state.db'),
+  WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(20),
+  /** Seconds running activities get to finish on SIGTERM/SIGINT before they are cancelled. */
+  WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).default(10),
+  WORKER_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  WORKER_PROMETHEUS_ADDRESS: z.string().optional(),
+  TEMPORAL_TLS: envBool.default(false),
+});
+export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;
+
+export function parseWorkerEnv(env: NodeJS.ProcessEnv): WorkerEnv {
+  const r = WorkerEnvSchema.safeParse(env);
+  if (r.success) return r.data;
+  const lines = r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  throw new Error(`invalid worker environment (see .env.example):\n${lines.join('\n')}`);
+}

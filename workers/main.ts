@@ -1,0 +1,37 @@
+/** Worker entry point: `npm run worker`. Configuration from the environment (.env.example). */
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { parseWorkerEnv } from './config';
+import { createSyncWorkers } from './worker';
+
+async function main(): Promise<void> {
+  const env = parseWorkerEnv(process.env);
+  Runtime.install({
+    logger: new DefaultLogger(env.WORKER_LOG_LEVEL),
+    ...(env.WORKER_PROMETHEUS_ADDRESS ? { telemetryOptions: { metrics: { prometheus: { bindAddress: env.WORKER_PROMETHEUS_ADDRESS } } } } : {}),
+  });
+  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS, ...(env.TEMPORAL_TLS ? { tls: true } : {}) });
+  try {
+    const sync = await createSyncWorkers({
+      connection,
+      namespace: env.TEMPORAL_NAMESPACE,
+      families: env.WORKER_FAMILIES,
+      configDir: env.SYNC_CONFIG_DIR,
+      mappingsDir: env.SYNC_MAPPINGS_DIR,
+      stateDb: env.SYNC_STATE_DB,
+      env: process.env,
+      maxConcurrentActivities: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
+      shutdownGraceSeconds: env.WORKER_SHUTDOWN_GRACE_SECONDS,
+    });
+    console.log(
+      `worker ready: ${sync.registry.pipelines.size} pipelines, queues ${sync.workers.map((w) => w.options.taskQueue).join(', ')} on ${env.TEMPORAL_ADDRESS}`,
+    );
+    await sync.run(); // SIGINT/SIGTERM → Runtime shuts the workers down gracefully
+  } finally {
+    await connection.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});

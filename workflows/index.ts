@@ -1,0 +1,2 @@
+/** The worker's workflowsPath: every workflow type the project registers. */
+export { syncPipeline } from './sync-pipeline';

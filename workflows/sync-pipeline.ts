@@ -1,0 +1,225 @@
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { Cursor } from '../contracts/cursor';
+import { SA_ENTITY, SA_PIPELINE, SA_RECORDS_READ, SA_STATUS } from '../contracts/search-attributes';
+import {
+  cancelSignal,
+  EMPTY_TOTALS,
+  pauseSignal,
+  progressQuery,
+  resumeSignal,
+  SyncPipelineInputSchema,
+  type SyncPipelineInput,
+  type SyncProgress,
+  type SyncResult,
+  type SyncStatus,
+  type SyncTotals,
+} from '../contracts/sync';
+import { parseWorkflowInput } from './input';
+import { BOOKKEEPING, FETCH, TRANSFORM, WRITE } from './options';
+
+const fetching = proxyActivities<Activities>(FETCH);
+const transforming = proxyActivities<Activities>(TRANSFORM);
+const writing = proxyActivities<Activities>(WRITE);
+const bookkeeping = proxyLocalActivities<Activities>(BOOKKEEPING);
+
+/** Continue-as-new before this many history events, whatever pagesPerRun says. */
+const HISTORY_SOFT_LIMIT = 1500;
+const EXAMPLE_INPUT = '{"pipeline":"demo-accounts"}';
+
+/**
+ * One pipeline run: load checkpoint → repeat { fetch page → map+validate → plan → write →
+ * commit cursor } until the source has no more changes. Pages travel as claim checks; the next
+ * page is fetched and mapped while the current one is written; every `pagesPerRun` pages the
+ * workflow continues as new so no run's history grows large.
+ */
+export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncResult> {
+  const input = parseWorkflowInput(SyncPipelineInputSchema, rawInput, EXAMPLE_INPUT);
+  const info = workflowInfo();
+  const cont = input.continuation;
+  const syncId = cont?.syncId ?? `${info.workflowId}@${info.firstExecutionRunId}`;
+  const startedAtMs = cont?.startedAtMs ?? Date.now();
+  const runIndex = cont?.runIndex ?? 1;
+  const totals: SyncTotals = { ...(cont?.totals ?? EMPTY_TOTALS) };
+
+  let status: SyncStatus = 'starting';
+  let step = 'starting';
+  let paused = false;
+  let pausedBy: string | null = null;
+  let stopRequested = false;
+  let cursor: Cursor | null = cont?.cursor ?? null;
+  let pagesThisRun = 0;
+
+  const setStatus = (s: SyncStatus): void => {
+    status = s;
+    upsertSearchAttributes([{ key: SA_STATUS, value: s }]);
+  };
+
+  setHandler(progressQuery, (): SyncProgress => ({
+    pipeline: input.pipeline,
+    syncId,
+    status,
+    step,
+    totals: { ...totals },
+    runIndex,
+    pagesThisRun,
+    cursor,
+    estimatedRemaining: null,
+    pausedBy,
+    startedAtMs,
+  }));
+  setHandler(pauseSignal, (args) => {
+    paused = true;
+    pausedBy = args?.by ?? 'unknown';
+    log.info('pause requested', { by: pausedBy, reason: args?.reason });
+  });
+  setHandler(resumeSignal, (args) => {
+    paused = false;
+    pausedBy = null;
+    log.info('resume requested', { by: args?.by ?? 'unknown' });
+  });
+  setHandler(cancelSignal, (args) => {
+    stopRequested = true;
+    log.info('stop requested', { by: args?.by ?? 'unknown', reason: args?.reason });
+  });
+
+  const finish = async (final: 'completed' | 'cancelled' | 'failed'): Promise<void> => {
+    await CancellationScope.nonCancellable(async () => {
+      step = 'finishing';
+      await bookkeeping.finishSync({ pipeline: input.pipeline, syncId, status: final, startedAtMs, totals: { ...totals } });
+      setStatus(final);
+    });
+  };
+
+  try {
+    step = 'loading checkpoint';
+    const begin = await bookkeeping.beginSync({
+      pipeline: input.pipeline,
+      ...(input.mode ? { mode: input.mode } : {}),
+      ...(input.pageSize ? { pageSize: input.pageSize } : {}),
+      ...(input.pagesPerRun ? { pagesPerRun: input.pagesPerRun } : {}),
+    });
+    if (!cont) cursor = begin.startCursor;
+    upsertSearchAttributes([
+      { key: SA_PIPELINE, value: begin.pipeline },
+      { key: SA_ENTITY, value: begin.targetEntity },
+    ]);
+    setStatus('running');
+
+    const ref = (seq: number) => ({ pipeline: begin.pipeline, syncId, seq });
+    const fetchAndMap = async (seq: number, after: Cursor | null) => {
+      const fetched = await fetching.fetchPage({ ...ref(seq), after, limit: begin.pageSize });
+      if (fetched.count === 0) return { fetched, mapped: null };
+      const mapped = await transforming.mapPage({ ...ref(seq), pageId: fetched.pageId });
+      return { fetched, mapped };
+    };
+
+    type Page = Awaited<ReturnType<typeof fetchAndMap>>;
+    let next: Promise<Page> | null = fetchAndMap(totals.pages, cursor);
+    for (;;) {
+      step = 'fetching';
+      const { fetched, mapped }: Page = await (next ?? fetchAndMap(totals.pages, cursor));
+      next = null;
+      const seq = totals.pages;
+      const reachedMax = input.maxPages !== undefined && seq + 1 >= input.maxPages;
+      const more = fetched.hasMore && !reachedMax;
+      const runFull =
+        pagesThisRun + 1 >= begin.pagesPerRun || workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_SOFT_LIMIT;
+      if (more && !runFull && !paused && !stopRequested) {
+        next = fetchAndMap(seq + 1, fetched.nextCursor); // overlap: read ahead while writing
+        next.catch(() => undefined); // a failure surfaces when it is awaited
+      }
+
+      totals.read += fetched.count;
+      if (mapped) {
+        totals.quarantined += mapped.quarantined;
+        if (mapped.valid > 0) {
+          step = 'planning';
+          const plan = await transforming.planPage({ ...ref(seq), mappedPageId: mapped.mappedPageId });
+          totals.unchanged += plan.unchanged;
+          if (plan.creates + plan.updates > 0) {
+            step = 'writing';
+            const written = await writing.writePage({ ...ref(seq), planPageId: plan.planPageId });
+            totals.created += written.created;
+            totals.updated += written.updated;
+            totals.quarantined += written.quarantined;
+          }
+        }
+      }
+      if (fetched.count > 0) {
+        step = 'committing checkpoint';
+        await bookkeeping.commitCheckpoint({ pipeline: begin.pipeline, syncId, cursor: fetched.nextCursor });
+        cursor = fetched.nextCursor;
+      }
+      totals.pages += 1;
+      pagesThisRun += 1;
+      upsertSearchAttributes([{ key: SA_RECORDS_READ, value: totals.read }]);
+
+      if (!more) break;
+      if (stopRequested) break;
+      if (paused) {
+        setStatus('paused');
+        step = 'paused';
+        await condition(() => !paused || stopRequested);
+        if (stopRequested) break;
+        setStatus('running');
+      }
+      if (runFull) {
+        step = 'continuing as new';
+        await bookkeeping.dropStagedPages({ syncId });
+        await condition(allHandlersFinished);
+        return await continueAsNew<typeof syncPipeline>({
+          ...input,
+          continuation: { syncId, startedAtMs, runIndex: runIndex + 1, cursor, totals },
+        });
+      }
+    }
+
+    const final = stopRequested ? 'cancelled' : 'completed';
+    await finish(final);
+    return {
+      pipeline: input.pipeline,
+      syncId,
+      status: final,
+      mode: begin.mode,
+      totals,
+      runs: runIndex,
+      durationMs: Date.now() - startedAtMs,
+      cursor,
+    };
+  } catch (err) {
+    if (isCancellation(err)) {
+      await finish('cancelled');
+      throw err;
+    }
+    await finish('failed');
+    throw describeFailure(err, step);
+  }
+}
+
+/** Surface the root cause's type and message on the workflow failure, with the step it hit. */
+function describeFailure(err: unknown, step: string): unknown {
+  if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+    return ApplicationFailure.create({
+      type: err.cause.type ?? 'Transient',
+      nonRetryable: true,
+      message: `${step} failed: ${err.cause.message}`,
+      cause: err,
+    });
+  }
+  return err;
+}
