@@ -1,4 +1,4 @@
-import { NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { TASK_QUEUES, type PipelineFamily } from '../contracts/queues';
 import { ConnectorPool, loadRegistry, type Registry } from '../pipelines/load';

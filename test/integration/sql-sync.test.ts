@@ -1,5 +1,5 @@
 import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { type ApplicationFailure } from '@temporalio/common';
 import Database from 'better-sqlite3';
 import path from 'node:path';
 import { TASK_QUEUES } from '../../contracts/queues';
