@@ -1,0 +1,162 @@
+import { SyncError } from '../../contracts/errors';
+import { decodeValue, encodeValue } from './codec';
+import { translateHttpStatus, translateNetworkError, translateRpcError } from './errors';
+
+export interface TrytonClientOptions {
+  /** Base URL of trytond, e.g. `http://127.0.0.1:8000`. */
+  url: string;
+  database: string;
+  user: string;
+  password: string;
+  /** @default 'en' */
+  language?: string;
+  /** Per-request timeout. @default 60000 */
+  timeoutMs?: number;
+  /** Injected for tests. @default globalThis.fetch */
+  fetch?: typeof fetch;
+}
+
+export type Context = Record<string, unknown>;
+
+/**
+ * JSON-RPC transport for one Tryton database and user. It logs in lazily with a session, sends
+ * the user's preferences as the context of every model call (the server does not add them; the
+ * GUI client does the same), logs in again once when the session is refused (sessions expire
+ * and `fresh_session` methods drop idle ones), and serializes calls: trytond is GIL-bound, so
+ * parallel calls add no throughput, and on SQLite concurrent writers collide on sequences.
+ */
+export class TrytonClient {
+  private readonly opts: Required<Omit<TrytonClientOptions, 'fetch'>> & { fetch: typeof fetch };
+  private auth: string | null = null;
+  private prefs: Context | null = null;
+  private userId: number | null = null;
+  private nextId = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(options: TrytonClientOptions) {
+    this.opts = {
+      language: 'en',
+      timeoutMs: 60_000,
+      ...options,
+      url: options.url.replace(/\/+$/, ''),
+      fetch: options.fetch ?? globalThis.fetch,
+    };
+  }
+
+  /** The logged-in user's id (after the first call). */
+  get uid(): number | null {
+    return this.userId;
+  }
+
+  /** The user's preferences used as the base context (company, employee, language…). */
+  async context(): Promise<Context> {
+    await this.ensureSession();
+    return { ...(this.prefs ?? {}) };
+  }
+
+  /** Calls `model.<model>.<method>` with `args` and the user context (merged with `extra`). */
+  async model<T>(model: string, method: string, args: unknown[], extra: Context = {}): Promise<T> {
+    return this.withSession(`model.${model}.${method}`, (ctx) => [...args, { ...ctx, ...extra }]);
+  }
+
+  /** Calls `wizard.<name>.<method>` with `args` and the user context (merged with `extra`). */
+  async wizard<T>(name: string, method: string, args: unknown[], extra: Context = {}): Promise<T> {
+    return this.withSession(`wizard.${name}.${method}`, (ctx) => [...args, { ...ctx, ...extra }]);
+  }
+
+  /** Server-level call on `/` (no database, no session), e.g. `common.server.version`. */
+  async server<T>(method: string, params: unknown[] = []): Promise<T> {
+    return this.serial(() => this.rpc<T>(`${this.opts.url}/`, method, params, null));
+  }
+
+  async logout(): Promise<void> {
+    if (!this.auth) return;
+    const auth = this.auth;
+    this.auth = null;
+    this.prefs = null;
+    await this.serial(() => this.rpc(this.dbUrl(), 'common.db.logout', [], auth)).catch(() => undefined);
+  }
+
+  private dbUrl(): string {
+    return `${this.opts.url}/${encodeURIComponent(this.opts.database)}/`;
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async withSession<T>(method: string, params: (ctx: Context) => unknown[]): Promise<T> {
+    return this.serial(async () => {
+      await this.ensureSessionUnlocked();
+      try {
+        return await this.rpc<T>(this.dbUrl(), method, params(this.prefs ?? {}), this.auth);
+      } catch (err) {
+        // 401 means the call never ran (auth is checked first), so one retry is safe.
+        if (!(err instanceof SyncError) || err.details?.status !== 401) throw err;
+        this.auth = null;
+        await this.ensureSessionUnlocked();
+        return this.rpc<T>(this.dbUrl(), method, params(this.prefs ?? {}), this.auth);
+      }
+    });
+  }
+
+  private async ensureSession(): Promise<void> {
+    if (this.auth && this.prefs) return;
+    await this.serial(() => this.ensureSessionUnlocked());
+  }
+
+  private async ensureSessionUnlocked(): Promise<void> {
+    if (this.auth && this.prefs) return;
+    const { user, password, language } = this.opts;
+    let result: unknown;
+    try {
+      result = await this.rpc(this.dbUrl(), 'common.db.login', [user, { password }, language], null);
+    } catch (err) {
+      if (err instanceof SyncError && err.details?.status === 401) {
+        throw new SyncError('AuthError', `Tryton login refused for user "${user}" on database "${this.opts.database}"`, {
+          details: { method: 'common.db.login', status: 401 },
+        });
+      }
+      throw err;
+    }
+    if (!Array.isArray(result) || typeof result[0] !== 'number' || typeof result[1] !== 'string') {
+      throw new SyncError('AuthError', `Tryton login for user "${user}" returned no session`);
+    }
+    this.userId = result[0];
+    this.auth = `Session ${Buffer.from(`${user}:${result[0]}:${result[1]}`).toString('base64')}`;
+    const prefs = await this.rpc<Context>(this.dbUrl(), 'model.res.user.get_preferences', [true, {}], this.auth);
+    // Keep only what a context needs; `groups` and labels (`*.rec_name`) are noise.
+    this.prefs = Object.fromEntries(
+      Object.entries(prefs).filter(([k]) => !k.includes('.') && k !== 'groups' && k !== 'actions' && k !== 'pyson_menu'),
+    );
+  }
+
+  private async rpc<T>(url: string, method: string, params: unknown[], auth: string | null): Promise<T> {
+    const id = ++this.nextId;
+    let res: Response;
+    try {
+      res = await this.opts.fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', ...(auth ? { Authorization: auth } : {}) },
+        body: JSON.stringify({ id, method, params: encodeValue(params) }),
+        signal: AbortSignal.timeout(this.opts.timeoutMs),
+      });
+    } catch (err) {
+      throw translateNetworkError(method, err);
+    }
+    if (res.status !== 200) {
+      await res.body?.cancel().catch(() => undefined);
+      throw translateHttpStatus(method, res.status, res.headers.get('retry-after'));
+    }
+    let body: { id?: unknown; result?: unknown; error?: unknown };
+    try {
+      body = (await res.json()) as typeof body;
+    } catch {
+      throw new SyncError('Transient', `Tryton sent an unreadable response to ${method}`, { details: { method } });
+    }
+    if (body.error !== undefined && body.error !== null) throw translateRpcError(method, body.error);
+    return decodeValue(body.result) as T;
+  }
+}

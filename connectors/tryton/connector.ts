@@ -1,0 +1,80 @@
+import { SyncError } from '../../contracts/errors';
+import type { Connector, ConnectorDescription } from '../types';
+import { TrytonClient, type TrytonClientOptions } from './client';
+import { createCustomers } from './customers';
+import type { EntityDeps, EntityHandler } from './entity';
+import { createInvoices } from './invoices';
+import { Lookups } from './lookups';
+import { createProducts } from './products';
+import { runSaleTransition, type SaleTransitionOutcome } from './sale-workflow';
+import { createSalesOrders } from './sales-orders';
+
+export interface TrytonConnectorConfig extends TrytonClientOptions {
+  /** Prefix of the party code that holds a customer's external key. @default 'CRM-' */
+  customerCodePrefix?: string;
+  /** Name of the accounting product category for new products. @default the first one */
+  productCategory?: string;
+  /** Largest batch per upsert call (Tryton gains little above ~100). @default 100 */
+  maxBatchSize?: number;
+}
+
+/** The Connector contract plus the sales-order workflow steps. */
+export interface TrytonConnector extends Connector {
+  /** draft → quotation (assigns the number). */
+  quoteSalesOrders(targetKeys: string[]): Promise<SaleTransitionOutcome[]>;
+  /** quotation → confirmed → processing (creates invoice and shipment); ok only when processing. */
+  confirmSalesOrders(targetKeys: string[]): Promise<SaleTransitionOutcome[]>;
+  /** draft/quotation → cancelled (the compensation of a created order). */
+  cancelSalesOrders(targetKeys: string[]): Promise<SaleTransitionOutcome[]>;
+  /** The transport, for test helpers and diagnostics. */
+  readonly client: TrytonClient;
+}
+
+export function createTrytonConnector(config: TrytonConnectorConfig): TrytonConnector {
+  const client = new TrytonClient(config);
+  const deps: EntityDeps = {
+    client,
+    lookups: new Lookups(client, config.productCategory),
+    customerCodePrefix: config.customerCodePrefix ?? 'CRM-',
+  };
+  const entities: Record<string, EntityHandler> = {
+    customers: createCustomers(deps),
+    products: createProducts(deps),
+    salesOrders: createSalesOrders(deps),
+    invoices: createInvoices(deps),
+  };
+  const maxBatchSize = config.maxBatchSize ?? 100;
+
+  const entity = (name: string): EntityHandler => {
+    const e = entities[name];
+    if (!e) throw new SyncError('ConfigError', `the Tryton connector has no entity "${name}" (known: ${Object.keys(entities).join(', ')})`);
+    return e;
+  };
+
+  const description: ConnectorDescription = {
+    system: 'tryton',
+    kind: 'erp',
+    entities: Object.values(entities).map((e) => e.description),
+    maxBatchSize,
+  };
+
+  return {
+    client,
+    describe: () => description,
+    fetchChanges: (name, request) => entity(name).fetchChanges(request),
+    read: (name, keys) => (keys.length ? entity(name).read(keys) : Promise.resolve([])),
+    async upsert(name, batch) {
+      const e = entity(name);
+      if (batch.length > maxBatchSize) {
+        throw new SyncError('InvalidInput', `batch of ${batch.length} exceeds the Tryton connector's maxBatchSize ${maxBatchSize}`);
+      }
+      return batch.length ? e.upsert(batch) : [];
+    },
+    findByExternalKeys: (name, keys) => (keys.length ? entity(name).findByExternalKeys(keys) : Promise.resolve(new Map())),
+    delete: (name, keys) => (keys.length ? entity(name).delete(keys) : Promise.resolve()),
+    close: () => client.logout(),
+    quoteSalesOrders: (keys) => runSaleTransition(client, 'quote', keys),
+    confirmSalesOrders: (keys) => runSaleTransition(client, 'confirm', keys),
+    cancelSalesOrders: (keys) => runSaleTransition(client, 'cancel', keys),
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Local Tryton test bed: `npx tsx scripts/tryton.ts <install|start|stop|status> [--port N] [--fresh]`.
+ *
+ * - install: apt-get the pinned packages of toolchain.json (no-op when present) and build the
+ *   cached pristine database under .data/tryton/.
+ * - start:   run trytond on 127.0.0.1 with the database in .data/tryton/dev (kept across starts;
+ *   `--fresh` copies the pristine one again). Prints URL, database and the connector user.
+ * - stop / status: by the PID recorded in .data/tryton/dev, never by process name.
+ *
+ * Importable API: ensureTrytonInstalled(), ensurePristineDatabase(), startTryton().
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureTrytonInstalled } from './tryton/install';
+import { startTryton } from './tryton/instance';
+import { ensurePristineDatabase } from './tryton/pristine';
+import { isAlive, readPidFile, stopPid } from './tryton/process';
+import { TRYTON_DATA_ROOT, instancePaths } from './tryton/settings';
+
+export { ensureTrytonInstalled } from './tryton/install';
+export { startTryton, type StartTrytonOptions, type TrytonInstance } from './tryton/instance';
+export { ensurePristineDatabase } from './tryton/pristine';
+
+const DEV_DIR = join(TRYTON_DATA_ROOT, 'dev');
+const log = (msg: string): void => console.error(`[tryton] ${msg}`);
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function main(command: string | undefined): Promise<number> {
+  const p = instancePaths(DEV_DIR);
+  const pid = readPidFile(p);
+  const running = pid !== null && isAlive(pid);
+  switch (command) {
+    case 'install': {
+      const t0 = Date.now();
+      await ensureTrytonInstalled(log);
+      await ensurePristineDatabase(log);
+      log(`installed and initialised in ${Date.now() - t0} ms`);
+      return 0;
+    }
+    case 'start': {
+      if (running) {
+        log(`already running (pid ${pid})`);
+        console.log(readFileSync(p.stateFile, 'utf8'));
+        return 0;
+      }
+      const t0 = Date.now();
+      const portArg = arg('--port');
+      const inst = await startTryton({
+        dataDir: DEV_DIR,
+        reuseDatabase: !process.argv.includes('--fresh'),
+        removeOnStop: false,
+        log,
+        ...(portArg ? { port: Number(portArg) } : {}),
+      });
+      log(`started in ${Date.now() - t0} ms (pid ${inst.pid}, log ${inst.logFile})`);
+      console.log(JSON.stringify({ url: inst.url, database: inst.database, pid: inst.pid, user: inst.user }, null, 2));
+      return 0;
+    }
+    case 'stop': {
+      if (pid === null || !running) {
+        log('not running');
+        return 0;
+      }
+      await stopPid(pid);
+      log(`stopped pid ${pid}`);
+      return 0;
+    }
+    case 'status': {
+      if (!running) {
+        log('not running');
+        return 3;
+      }
+      console.log(existsSync(p.stateFile) ? readFileSync(p.stateFile, 'utf8') : JSON.stringify({ pid }));
+      return 0;
+    }
+    default:
+      console.error('usage: npx tsx scripts/tryton.ts <install|start|stop|status> [--port N] [--fresh]');
+      return 2;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv[2]).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      console.error(`[tryton] ${err instanceof Error ? err.message : String(err)}`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,111 @@
+import type { TrytonClient } from '../../connectors/tryton/client';
+import { TrytonDate, TrytonDecimal } from '../../connectors/tryton/codec';
+import { COMPANY_CURRENCY, COMPANY_NAME, SYNC_LOGIN } from './settings';
+
+/**
+ * Business setup that sales orders and invoices need on a fresh database (reference/tryton.md
+ * §4): currencies, a few countries, the company with the admin in it and an employee, the
+ * minimal English chart of accounts with default receivable/payable, fiscal years with
+ * sequences and periods, a product account category, a cash payment method, and the connector's
+ * least-privilege user. Runs once per pristine database, as admin.
+ */
+
+type Ids = number[];
+const COUNTRIES: Array<[string, string]> = [
+  ['DE', 'Germany'], ['FR', 'France'], ['GB', 'United Kingdom'], ['NL', 'Netherlands'],
+  ['US', 'United States'], ['ES', 'Spain'], ['IT', 'Italy'], ['CH', 'Switzerland'],
+];
+/** Groups of the connector user: parties, products, sales (quote/confirm), invoice reads. */
+export const SYNC_USER_GROUPS = ['Sales', 'Product Administration'];
+
+async function one(c: TrytonClient, model: string, domain: unknown[]): Promise<number> {
+  const ids = await c.model<Ids>(model, 'search', [domain, 0, 2, null]);
+  if (ids.length !== 1 || ids[0] === undefined) throw new Error(`bootstrap: expected one ${model} for ${JSON.stringify(domain)}, got ${ids.length}`);
+  return ids[0];
+}
+
+async function create(c: TrytonClient, model: string, values: Record<string, unknown>[]): Promise<Ids> {
+  return c.model<Ids>(model, 'create', [values]);
+}
+
+async function currencies(c: TrytonClient): Promise<number> {
+  const [eur, usd] = await create(c, 'currency.currency', [
+    { name: 'Euro', code: 'EUR', symbol: '€', rounding: new TrytonDecimal('0.01'), digits: 2 },
+    { name: 'US Dollar', code: 'USD', symbol: '$', rounding: new TrytonDecimal('0.01'), digits: 2 },
+  ]);
+  const since = new TrytonDate('2000-01-01');
+  await create(c, 'currency.currency.rate', [
+    { currency: eur, date: since, rate: new TrytonDecimal('1') },
+    { currency: usd, date: since, rate: new TrytonDecimal('1.1') },
+  ]);
+  const byCode: Record<string, number | undefined> = { EUR: eur, USD: usd };
+  const id = byCode[COMPANY_CURRENCY];
+  if (id === undefined) throw new Error(`bootstrap: unsupported company currency ${COMPANY_CURRENCY}`);
+  return id;
+}
+
+async function chartOfAccounts(c: TrytonClient, company: number): Promise<Record<string, unknown>> {
+  const template = await one(c, 'account.account.template', [['name', '=', 'Minimal Account Chart'], ['parent', '=', null]]);
+  const [session] = await c.wizard<[number, string, string]>('account.create_chart', 'create', []);
+  const step = await c.wizard<{ view?: { defaults?: Record<string, unknown> } }>('account.create_chart', 'execute', [
+    session, { account: { company, account_template: template } }, 'create_account',
+  ]);
+  const defaults = Object.fromEntries(Object.entries(step.view?.defaults ?? {}).filter(([k]) => !k.includes('.')));
+  await c.wizard('account.create_chart', 'execute', [session, { properties: { ...defaults, company } }, 'create_properties']);
+  await c.wizard('account.create_chart', 'delete', [session]);
+  return defaults;
+}
+
+async function fiscalYears(c: TrytonClient, company: number, years: number[]): Promise<void> {
+  const moveType = await one(c, 'ir.sequence.type', [['name', '=', 'Account Move']]);
+  const invoiceType = await one(c, 'ir.sequence.type', [['name', '=', 'Invoice']]);
+  for (const year of years) {
+    const [moveSeq] = await create(c, 'ir.sequence', [{ name: `Account Move ${year}`, sequence_type: moveType, company }]);
+    const [invSeq] = await create(c, 'ir.sequence.strict', [
+      { name: `Invoice ${year}`, sequence_type: invoiceType, company, prefix: `INV${year}-` },
+    ]);
+    const [fy] = await create(c, 'account.fiscalyear', [{
+      name: String(year), company, post_move_sequence: moveSeq,
+      start_date: new TrytonDate(`${year}-01-01`), end_date: new TrytonDate(`${year}-12-31`),
+      invoice_sequences: [['create', [{
+        company, out_invoice_sequence: invSeq, out_credit_note_sequence: invSeq,
+        in_invoice_sequence: invSeq, in_credit_note_sequence: invSeq,
+      }]]],
+    }]);
+    await c.model('account.fiscalyear', 'create_period', [[fy]]);
+  }
+}
+
+/** Runs the whole setup as admin; returns ids useful to test helpers. */
+export async function bootstrapBusiness(admin: TrytonClient, syncPassword: string): Promise<void> {
+  const currency = await currencies(admin);
+  await create(admin, 'country.country', COUNTRIES.map(([code, name]) => ({ code, name })));
+  const [companyParty, employeeParty] = await create(admin, 'party.party', [{ name: COMPANY_NAME }, { name: 'Sync Lab Employee' }]);
+  const [company] = await create(admin, 'company.company', [{ party: companyParty, currency }]);
+  if (company === undefined) throw new Error('bootstrap: company not created');
+  const [employee] = await create(admin, 'company.employee', [{ party: employeeParty, company }]);
+  const adminId = await one(admin, 'res.user', [['login', '=', 'admin']]);
+  await admin.model('res.user', 'write', [[adminId], {
+    companies: [['add', [company]]], company, employees: [['add', [employee]]], employee,
+  }]);
+  // Record rules read the stored company: log in again so the context carries it.
+  await admin.logout();
+  const accounts = await chartOfAccounts(admin, company);
+  const year = new Date().getUTCFullYear();
+  await fiscalYears(admin, company, [year - 1, year, year + 1]);
+  await create(admin, 'product.category', [{
+    name: 'Goods', accounting: true,
+    account_revenue: accounts.category_account_revenue, account_expense: accounts.category_account_expense,
+  }]);
+  const cashJournal = await one(admin, 'account.journal', [['type', '=', 'cash']]);
+  const cashAccount = await one(admin, 'account.account', [['name', '=', 'Main Cash'], ['company', '=', company]]);
+  await create(admin, 'account.invoice.payment.method', [{
+    company, name: 'Cash', journal: cashJournal, credit_account: cashAccount, debit_account: cashAccount,
+  }]);
+  const groups = await admin.model<Ids>('res.group', 'search', [[['name', 'in', SYNC_USER_GROUPS]], 0, null, null]);
+  if (groups.length !== SYNC_USER_GROUPS.length) throw new Error('bootstrap: connector user groups not found');
+  await create(admin, 'res.user', [{
+    name: 'CRM Sync (connector)', login: SYNC_LOGIN, password: syncPassword,
+    groups: [['add', groups]], companies: [['add', [company]]], company,
+  }]);
+}
