@@ -1,0 +1,205 @@
+import type {
+  FilterOperatorEnum,
+  SimplePublicObject,
+  StandardError,
+} from '@hubspot/api-client/lib/codegen/crm/objects';
+import { SyncError } from '../../contracts/errors';
+import type { Connector, FetchRequest, FetchResult, SourceRecord, WriteOutcome, WriteRequest } from '../types';
+import { cleanMessage, fieldOf, typeForCategory } from './errors';
+import { describeEntity, HUBSPOT_ENTITIES } from './entities';
+import type { HubSpotEntity } from './entities';
+import { readIncremental } from './incremental';
+import type { SearchHit, WindowQuery } from './incremental';
+import { HubSpotTransport } from './transport';
+import type { TransportOptions } from './transport';
+
+export const HUBSPOT_MAX_BATCH = 100;
+
+export interface HubSpotConnectorOptions extends TransportOptions {
+  /** Entities served; defaults to companies, contacts, products, deals, line_items. */
+  entities?: Record<string, HubSpotEntity>;
+  /** Search page size. @default 200 (HubSpot's maximum) */
+  searchPageSize?: number;
+  /** The app's burst limit, reported by describe(). @default 190 */
+  rateLimitPer10s?: number;
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function parseMs(value: string | null | undefined): number | undefined {
+  if (value === null || value === undefined || value === '') return undefined;
+  const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+function modifiedMs(o: SimplePublicObject, prop: string): number {
+  return parseMs(o.properties[prop]) ?? parseMs(o.properties.hs_lastmodifieddate) ?? new Date(o.updatedAt).getTime();
+}
+
+/** Plain JSON of a client model: drops class instances and undefined. */
+function data(properties: Record<string, string | null>): Record<string, unknown> {
+  return { ...properties };
+}
+
+export function createHubSpotConnector(options: HubSpotConnectorOptions): Connector {
+  const transport = new HubSpotTransport(options);
+  const entities = options.entities ?? HUBSPOT_ENTITIES;
+  const pageSize = options.searchPageSize ?? 200;
+
+  const entityOf = (name: string): HubSpotEntity => {
+    const e = entities[name];
+    if (!e) throw new SyncError('ConfigError', `HubSpot connector has no entity '${name}' (known: ${Object.keys(entities).join(', ')})`);
+    return e;
+  };
+  const writable = (e: HubSpotEntity): { keyProperty: string; toProperties: (f: Record<string, unknown>) => Record<string, string> } => {
+    if (!e.keyProperty || !e.toProperties) throw new SyncError('ConfigError', `HubSpot entity '${e.name}' is read-only`);
+    return { keyProperty: e.keyProperty, toProperties: e.toProperties };
+  };
+  const readProps = (e: HubSpotEntity): string[] => [...new Set([...e.readProperties, e.modifiedProperty, 'hs_lastmodifieddate'])];
+
+  const toRecord = (e: HubSpotEntity, o: SimplePublicObject): SourceRecord => ({
+    key: o.id,
+    modifiedAt: new Date(modifiedMs(o, e.modifiedProperty)).toISOString(),
+    data: data(o.properties),
+  });
+
+  async function searchWindow(e: HubSpotEntity, q: WindowQuery): Promise<SearchHit[]> {
+    const res = await transport.call('search', `search ${e.objectType}`, (api) =>
+      api.searchApi.doSearch(e.objectType, {
+        filterGroups:
+          q.filters.length > 0
+            ? [{ filters: q.filters.map((f) => ({ propertyName: f.propertyName, operator: f.operator as FilterOperatorEnum, value: f.value })) }]
+            : [],
+        // The client types `sorts` as string[]; HubSpot takes {propertyName, direction} objects.
+        sorts: [{ propertyName: q.sortProperty, direction: 'ASCENDING' }] as unknown as string[],
+        properties: readProps(e),
+        limit: q.limit,
+        after: '0',
+      }),
+    );
+    return res.results.map((o) => ({ id: o.id, modifiedMs: modifiedMs(o, e.modifiedProperty), properties: o.properties }));
+  }
+
+  async function upsertChunk(e: HubSpotEntity, batch: WriteRequest[]): Promise<Map<string, WriteOutcome>> {
+    const { keyProperty, toProperties } = writable(e);
+    // HubSpot refuses a batch with the same id twice: the last write of a key wins.
+    const byKey = new Map<string, WriteRequest>();
+    for (const w of batch) byKey.set(w.externalKey, w);
+    const inputs = [...byKey.values()].map((w) => ({
+      id: w.externalKey,
+      idProperty: keyProperty,
+      objectWriteTraceId: w.externalKey,
+      properties: { ...toProperties(w.fields), [keyProperty]: w.externalKey },
+    }));
+    const outcomes = new Map<string, WriteOutcome>();
+    let res;
+    try {
+      res = await transport.call('general', `batch upsert ${e.objectType}`, (api) => api.batchApi.upsert(e.objectType, { inputs }));
+    } catch (err) {
+      // A one-record batch refused as a whole is that record's failure, not the call's.
+      const only = inputs[0];
+      if (inputs.length === 1 && only && err instanceof SyncError && (err.type === 'ValidationError' || err.type === 'Conflict')) {
+        outcomes.set(only.id, { externalKey: only.id, ok: false, error: { type: err.type, message: err.message, ...(err.field ? { field: err.field } : {}) } });
+        return outcomes;
+      }
+      throw err;
+    }
+    for (const r of res.results) {
+      const key = r.objectWriteTraceId ?? r.properties[keyProperty];
+      if (key !== undefined) outcomes.set(key, { externalKey: key, ok: true, targetKey: r.id, action: r._new ? 'created' : 'updated' });
+    }
+    const errors: StandardError[] = 'errors' in res && Array.isArray(res.errors) ? res.errors : [];
+    for (const err of errors) {
+      const keys = err.context?.objectWriteTraceId ?? err.context?.ids ?? [];
+      const field = fieldOf(err);
+      for (const key of keys) {
+        outcomes.set(key, {
+          externalKey: key,
+          ok: false,
+          error: { type: typeForCategory(err.category), message: cleanMessage(err.message, [options.accessToken]), ...(field ? { field } : {}) },
+        });
+      }
+    }
+    return outcomes;
+  }
+
+  return {
+    describe: () => ({
+      system: 'hubspot',
+      kind: 'crm',
+      entities: Object.values(entities).map(describeEntity),
+      maxBatchSize: HUBSPOT_MAX_BATCH,
+      rateLimitPerSecond: (options.rateLimitPer10s ?? 190) / 10,
+    }),
+
+    async fetchChanges(entity: string, request: FetchRequest): Promise<FetchResult> {
+      const e = entityOf(entity);
+      if (!Number.isInteger(request.limit) || request.limit < 1) {
+        throw new SyncError('InvalidInput', `limit must be a positive integer, got ${request.limit}`, { field: 'limit' });
+      }
+      const page = await readIncremental((q) => searchWindow(e, q), { modifiedProperty: e.modifiedProperty, pageSize }, request.after, request.limit);
+      const records = page.hits.map((h) => ({ key: h.id, modifiedAt: new Date(h.modifiedMs).toISOString(), data: data(h.properties) }));
+      const last = records[records.length - 1];
+      return { records, nextCursor: last ? { modifiedAt: last.modifiedAt, key: last.key } : request.after, hasMore: page.hasMore };
+    },
+
+    async read(entity: string, keys: string[]): Promise<SourceRecord[]> {
+      const e = entityOf(entity);
+      const out: SourceRecord[] = [];
+      for (const part of chunks([...new Set(keys)], HUBSPOT_MAX_BATCH)) {
+        const res = await transport.call('general', `batch read ${e.objectType}`, (api) =>
+          api.batchApi.read(e.objectType, { inputs: part.map((id) => ({ id })), properties: readProps(e), propertiesWithHistory: [] }, false),
+        );
+        out.push(...res.results.map((o) => toRecord(e, o)));
+      }
+      return out;
+    },
+
+    async upsert(entity: string, batch: WriteRequest[]): Promise<WriteOutcome[]> {
+      const e = entityOf(entity);
+      writable(e);
+      const outcomes = new Map<string, WriteOutcome>();
+      for (const part of chunks(batch, HUBSPOT_MAX_BATCH)) {
+        for (const [k, v] of await upsertChunk(e, part)) outcomes.set(k, v);
+      }
+      return batch.map(
+        (w) =>
+          outcomes.get(w.externalKey) ?? {
+            externalKey: w.externalKey,
+            ok: false,
+            error: { type: 'Transient', message: 'HubSpot batch upsert returned neither a result nor an error for this record' },
+          },
+      );
+    },
+
+    async findByExternalKeys(entity: string, externalKeys: string[]): Promise<Map<string, string>> {
+      const e = entityOf(entity);
+      const { keyProperty } = writable(e);
+      const found = new Map<string, string>();
+      for (const part of chunks([...new Set(externalKeys)], HUBSPOT_MAX_BATCH)) {
+        const res = await transport.call('general', `batch read ${e.objectType} by ${keyProperty}`, (api) =>
+          api.batchApi.read(e.objectType, { inputs: part.map((id) => ({ id })), idProperty: keyProperty, properties: [keyProperty], propertiesWithHistory: [] }, false),
+        );
+        for (const o of res.results) {
+          const key = o.properties[keyProperty];
+          if (key) found.set(key, o.id);
+        }
+      }
+      return found;
+    },
+
+    async delete(entity: string, targetKeys: string[]): Promise<void> {
+      const e = entityOf(entity);
+      writable(e);
+      for (const part of chunks([...new Set(targetKeys)], HUBSPOT_MAX_BATCH)) {
+        await transport.call('general', `batch archive ${e.objectType}`, (api) => api.batchApi.archive(e.objectType, { inputs: part.map((id) => ({ id })) }));
+      }
+    },
+
+    close: () => Promise.resolve(),
+  };
+}

@@ -1,0 +1,7 @@
+export { createHubSpotConnector, HUBSPOT_MAX_BATCH } from './connector';
+export type { HubSpotConnectorOptions } from './connector';
+export { HUBSPOT_ENTITIES } from './entities';
+export type { HubSpotEntity } from './entities';
+export { createSqliteGovernor, hubSpotPolicies, SqliteReservationStore, unlimitedGovernor, WindowGovernor } from './governor';
+export type { GovernorBucket, RateGovernor, ReservationStore, WindowPolicy } from './governor';
+export { toSyncError, cleanMessage } from './errors';

@@ -1,0 +1,54 @@
+import { Client } from '@hubspot/api-client';
+import type { SyncError } from '../../contracts/errors';
+import { toSyncError } from './errors';
+import type { GovernorBucket, RateGovernor } from './governor';
+
+/**
+ * The one place that talks to HubSpot: every call takes a governor slot first and has its
+ * failure translated. The client's own retry decorator and Bottleneck limiter stay off
+ * (`numberOfApiCallRetries: 0`, no `limiterOptions`): the retry would sleep 10 s × attempt on
+ * a 429 and hide it from the governor and the workflow, and the per-process limiter would
+ * double-limit against the shared governor.
+ */
+
+export interface TransportOptions {
+  accessToken: string;
+  /** Origin only, e.g. `http://127.0.0.1:4010`. @default https://api.hubapi.com */
+  basePath?: string;
+  governor: RateGovernor;
+  /** Called after each throttled response (metrics, benches). */
+  onRateLimited?: (error: SyncError) => void;
+}
+
+export class HubSpotTransport {
+  readonly client: Client;
+  /** Generic CRM object APIs (/crm/v3/objects/{objectType}/…). */
+  readonly objects: Client['crm']['objects'];
+  private readonly secrets: string[];
+
+  constructor(private readonly options: TransportOptions) {
+    this.client = new Client({
+      accessToken: options.accessToken,
+      ...(options.basePath !== undefined ? { basePath: options.basePath } : {}),
+      numberOfApiCallRetries: 0,
+    });
+    // The client applies decorators from a process-wide singleton when an API is first touched;
+    // touch ours now, while the singleton holds this client's (empty) decorator list.
+    this.objects = this.client.crm.objects;
+    this.secrets = [options.accessToken];
+  }
+
+  async call<T>(bucket: GovernorBucket, operation: string, fn: (objects: Client['crm']['objects']) => Promise<T>): Promise<T> {
+    await this.options.governor.acquire(bucket);
+    try {
+      return await fn(this.objects);
+    } catch (err) {
+      const error = toSyncError(err, operation, this.secrets);
+      if (error.type === 'RateLimited') {
+        this.options.onRateLimited?.(error);
+        await this.options.governor.backoff(bucket, error.retryAfterMs ?? 1000);
+      }
+      throw error;
+    }
+  }
+}

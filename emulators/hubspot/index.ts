@@ -1,0 +1,2 @@
+export { startHubSpotEmulator } from './server';
+export type { HubSpotEmulator, HubSpotEmulatorOptions } from './server';
