@@ -1,6 +1,9 @@
-import type { z } from 'zod';
+import { z } from 'zod';
+import { createHubSpotConnector, createSqliteGovernor } from '../connectors/hubspot';
 import { SqlSystemSchema } from '../connectors/sql/config';
 import { createSqlConnector } from '../connectors/sql/connector';
+import { SyncError } from '../contracts/errors';
+import { createTrytonConnector } from '../connectors/tryton/connector';
 import type { Connector } from '../connectors/types';
 
 /** A kind of external system: how its config is validated and its connector built. */
@@ -14,7 +17,67 @@ function kind<S extends z.ZodType>(k: ConnectorKind<S>): ConnectorKind {
   return k as unknown as ConnectorKind;
 }
 
+/** Names an environment variable that holds a secret; the value never enters config or history. */
+const secretEnv = z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'expected the NAME of an environment variable holding the secret');
+
+function secret(env: NodeJS.ProcessEnv, name: string, system: string): string {
+  const v = env[name];
+  if (!v) throw new SyncError('AuthError', `system "${system}": environment variable ${name} (its secret) is not set`);
+  return v;
+}
+
+export const TrytonSystemSchema = z
+  .object({
+    kind: z.literal('tryton'),
+    url: z.url(),
+    database: z.string().min(1),
+    user: z.string().min(1),
+    /** Environment variable with the user's password. */
+    passwordEnv: secretEnv,
+    customerCodePrefix: z.string().optional(),
+    maxBatchSize: z.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+
+export const HubSpotSystemSchema = z
+  .object({
+    kind: z.literal('hubspot'),
+    /** API origin; point it at the emulator for a local trial. @default https://api.hubapi.com */
+    basePath: z.url().optional(),
+    /** Environment variable with the private app's access token. */
+    tokenEnv: secretEnv,
+    /** The HubSpot account whose limits all workers share. */
+    account: z.string().min(1),
+    /** Requests per rolling 10 s for the app (100 or 190 by subscription). */
+    rateLimitPer10s: z.number().int().min(1).default(100),
+    /** SQLite file every worker on this host shares for the rate governor. */
+    governorDb: z.string().min(1),
+  })
+  .strict();
+
 /** Every connector kind the worker knows, by the `kind` field of config/systems.json. */
 export const CONNECTOR_KINDS: Record<string, ConnectorKind> = {
   sql: kind({ schema: SqlSystemSchema, create: (c, name) => createSqlConnector(c, name) }),
+  tryton: kind({
+    schema: TrytonSystemSchema,
+    create: (c, name, env) =>
+      createTrytonConnector({
+        url: c.url,
+        database: c.database,
+        user: c.user,
+        password: secret(env, c.passwordEnv, name),
+        ...(c.customerCodePrefix !== undefined ? { customerCodePrefix: c.customerCodePrefix } : {}),
+        ...(c.maxBatchSize !== undefined ? { maxBatchSize: c.maxBatchSize } : {}),
+      }),
+  }),
+  hubspot: kind({
+    schema: HubSpotSystemSchema,
+    create: (c, name, env) =>
+      createHubSpotConnector({
+        accessToken: secret(env, c.tokenEnv, name),
+        ...(c.basePath !== undefined ? { basePath: c.basePath } : {}),
+        governor: createSqliteGovernor({ path: c.governorDb, account: c.account, per10s: c.rateLimitPer10s }),
+        rateLimitPer10s: c.rateLimitPer10s,
+      }),
+  }),
 };
