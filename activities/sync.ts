@@ -168,8 +168,10 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
     },
 
     /** Advance the checkpoint: only called after the page's writes are durable. */
-    async commitCheckpoint(input: { pipeline: string; syncId: string; cursor: Cursor | null }): Promise<void> {
+    async commitCheckpoint(input: { pipeline: string; syncId: string; seq: number; cursor: Cursor | null }): Promise<void> {
       await store.setCheckpoint(input.pipeline, input.cursor, input.syncId);
+      // The page is written and its cursor committed: its claim checks are no longer needed.
+      await store.dropPages(input.syncId, `${input.seq}/`);
     },
 
     /** Record the run report and drop the sync's staged pages. */

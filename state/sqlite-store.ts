@@ -27,6 +27,14 @@ export function openSqliteStateStore(file: string): StateStore {
   db.pragma('busy_timeout = 10000');
   db.exec(SCHEMA);
   const now = () => new Date().toISOString();
+  // Pages are usually read back by the same worker a moment later: keep the last few parsed
+  // (the SQLite copy stays the durable claim check for retries on another worker).
+  const recent = new Map<string, unknown>();
+  const remember = (id: string, payload: unknown) => {
+    recent.delete(id);
+    recent.set(id, payload);
+    if (recent.size > 8) recent.delete(recent.keys().next().value!);
+  };
 
   const getCheckpoint = db.prepare('SELECT cursor FROM checkpoints WHERE pipeline = ?');
   const setCheckpoint = db.prepare(
@@ -38,6 +46,7 @@ export function openSqliteStateStore(file: string): StateStore {
   );
   const load = db.prepare('SELECT payload FROM staged_pages WHERE id = ?');
   const drop = db.prepare('DELETE FROM staged_pages WHERE sync_id = ?');
+  const dropPrefix = db.prepare('DELETE FROM staged_pages WHERE sync_id = ? AND id LIKE ?');
   const putBinding = db.prepare(
     `INSERT INTO bindings (pipeline, source_key, target_key, hash, updated_at) VALUES (?, ?, ?, ?, ?)
      ON CONFLICT (pipeline, source_key) DO UPDATE SET target_key = excluded.target_key, hash = excluded.hash, updated_at = excluded.updated_at`,
@@ -84,15 +93,19 @@ export function openSqliteStateStore(file: string): StateStore {
     async stagePage(syncId, name, payload) {
       const id = `${syncId}/${name}`;
       stage.run(id, syncId, JSON.stringify(payload), now());
+      remember(id, payload);
       return id;
     },
     async loadPage<T>(pageId: string) {
+      if (recent.has(pageId)) return recent.get(pageId) as T;
       const row = load.get(pageId) as { payload: string } | undefined;
       if (!row) throw new SyncError('NotFound', `staged page ${pageId} not found (dropped, or staged by another state store)`);
       return JSON.parse(row.payload) as T;
     },
-    async dropPages(syncId) {
-      return drop.run(syncId).changes;
+    async dropPages(syncId, prefix) {
+      for (const id of recent.keys()) if (id.startsWith(`${syncId}/${prefix ?? ''}`)) recent.delete(id);
+      if (prefix === undefined) return drop.run(syncId).changes;
+      return dropPrefix.run(syncId, `${syncId}/${prefix}%`).changes;
     },
     async getBindings(pipeline, sourceKeys) {
       const out = new Map<string, Binding>();

@@ -46,7 +46,8 @@ export interface StateStore {
   /** Claim check: store a page's payload, get a small id to pass through workflow history. */
   stagePage(syncId: string, name: string, payload: unknown): Promise<string>;
   loadPage<T>(pageId: string): Promise<T>;
-  dropPages(syncId: string): Promise<number>;
+  /** Drop a sync's staged pages, or only those whose name starts with `prefix` (e.g. `12/`). */
+  dropPages(syncId: string, prefix?: string): Promise<number>;
 
   getBindings(pipeline: string, sourceKeys: string[]): Promise<Map<string, Binding>>;
   putBindings(pipeline: string, items: (Binding & { sourceKey: string })[]): Promise<void>;

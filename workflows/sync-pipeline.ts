@@ -162,7 +162,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       }
       if (fetched.count > 0) {
         step = 'committing checkpoint';
-        await bookkeeping.commitCheckpoint({ pipeline: begin.pipeline, syncId, cursor: fetched.nextCursor });
+        await bookkeeping.commitCheckpoint({ pipeline: begin.pipeline, syncId, seq, cursor: fetched.nextCursor });
         cursor = fetched.nextCursor;
       }
       totals.pages += 1;

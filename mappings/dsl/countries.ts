@@ -24,8 +24,17 @@ const ALIASES: Record<string, string> = {
   russia: 'RU',
 };
 
+const memo = new Map<string, string | undefined>();
+
 /** Country name (English, German or French), alias, alpha-2 or alpha-3 → ISO 3166-1 alpha-2. */
 export function toCountryCode(input: string): string | undefined {
+  if (memo.has(input)) return memo.get(input);
+  const code = lookup(input);
+  if (memo.size < 10_000) memo.set(input, code);
+  return code;
+}
+
+function lookup(input: string): string | undefined {
   const s = input.trim();
   if (s === '') return undefined;
   if (/^[A-Za-z]{2}$/.test(s) && countries.isValid(s.toUpperCase())) return s.toUpperCase();

@@ -1,0 +1,84 @@
+import Database from 'better-sqlite3';
+import { CRM_SCHEMA } from '../demo/schema';
+import type { Cursor } from '../contracts/cursor';
+import { SyncError } from '../contracts/errors';
+import type { DealSnapshot } from '../contracts/orders';
+
+/** Write-back columns of the demo CRM's deals table. */
+export interface DealWriteBack {
+  erp_order_number?: string | null;
+  erp_order_status?: string | null;
+  erp_invoice_number?: string | null;
+  erp_invoice_amount?: string | null;
+  erp_payment_status?: string | null;
+  last_sync_error?: string | null;
+}
+
+const toMinor = (v: unknown, field: string): number => {
+  const n = Number(v);
+  if (typeof v !== 'string' && typeof v !== 'number') throw new SyncError('ValidationError', `${field} is missing`, { field });
+  if (!Number.isFinite(n)) throw new SyncError('ValidationError', `${field} "${String(v)}" is not a number`, { field });
+  return Math.round(n * 100);
+};
+
+/**
+ * The demo CRM's deals, over its SQLite file. Each call opens and closes the file: calls are
+ * rare (a few per saga) and this keeps no handle across worker restarts or tests.
+ */
+export class DealsDb {
+  constructor(private readonly file: string) {}
+
+  private with<T>(fn: (db: Database.Database) => T): T {
+    const db = new Database(this.file);
+    try {
+      db.pragma('busy_timeout = 5000');
+      db.exec(CRM_SCHEMA);
+      return fn(db);
+    } finally {
+      db.close();
+    }
+  }
+
+  deal(dealId: string): DealSnapshot {
+    return this.with((db) => {
+      const d = db.prepare('SELECT * FROM deals WHERE id = ?').get(dealId) as Record<string, unknown> | undefined;
+      if (!d) throw new SyncError('NotFound', `deal ${dealId} does not exist in the CRM`, { field: 'dealId' });
+      const lines = db.prepare('SELECT * FROM deal_lines WHERE deal_id = ? ORDER BY line_no').all(dealId) as Record<string, unknown>[];
+      if (!lines.length) throw new SyncError('ValidationError', `deal ${dealId} has no lines`, { field: 'lines' });
+      return {
+        dealId: String(d.id), accountId: String(d.account_id), name: String(d.name), stage: String(d.stage), currency: String(d.currency ?? 'EUR'),
+        amountMinor: toMinor(d.amount, 'amount'), discountPercent: Number(d.discount ?? 0) || 0,
+        lines: lines.map((l, n) => ({
+          productId: String(l.product_id), quantity: Number(l.quantity), unitPriceMinor: toMinor(l.unit_price, `lines.${n}.unit_price`),
+          discountPercent: Number(l.discount ?? 0) || 0,
+        })),
+      };
+    });
+  }
+
+  row(table: 'accounts' | 'products', id: string): Record<string, unknown> | undefined {
+    return this.with((db) => db.prepare(`SELECT * FROM ${table} WHERE id = ?`).get(id) as Record<string, unknown> | undefined);
+  }
+
+  writeBack(dealId: string, values: DealWriteBack): void {
+    const cols = Object.keys(values) as (keyof DealWriteBack)[];
+    if (!cols.length) return;
+    this.with((db) => {
+      const set = cols.map((c) => `${c} = @${c}`).join(', ');
+      db.prepare(`UPDATE deals SET ${set} WHERE id = @id`).run({ ...values, id: dealId });
+    });
+  }
+
+  /** Won deals after the cursor, ordered by (updated_at, id); the cursor key is the deal id. */
+  wonAfter(after: Cursor | null, limit: number): { ids: string[]; next: Cursor | null; hasMore: boolean } {
+    return this.with((db) => {
+      const rows = (after
+        ? db.prepare("SELECT id, updated_at FROM deals WHERE stage = 'won' AND (updated_at > ? OR (updated_at = ? AND id > ?)) ORDER BY updated_at, id LIMIT ?")
+            .all(after.modifiedAt, after.modifiedAt, Number(after.key), limit + 1)
+        : db.prepare("SELECT id, updated_at FROM deals WHERE stage = 'won' ORDER BY updated_at, id LIMIT ?").all(limit + 1)) as { id: number; updated_at: string }[];
+      const page = rows.slice(0, limit);
+      const last = page[page.length - 1];
+      return { ids: page.map((r) => String(r.id)), next: last ? { modifiedAt: last.updated_at, key: String(last.id) } : after, hasMore: rows.length > limit };
+    });
+  }
+}

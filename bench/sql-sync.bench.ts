@@ -1,0 +1,170 @@
+/**
+ * 100,000 accounts SQLite → SQLite, through Temporal (dev server + worker) and, in the same
+ * run, through the same connectors, mapping and state store in a plain loop without Temporal.
+ * Prints records/s for both, their ratio (goal ≥ 0.7) and the worker's peak RSS.
+ *   npm run bench            (BENCH_ACCOUNTS=20000 npm run bench for a quick look)
+ */
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { recordHash } from '../activities/hash';
+import { TASK_QUEUES } from '../contracts/queues';
+import type { SyncResult } from '../contracts/sync';
+import { seedDemo } from '../demo/seed';
+import { ConnectorPool, loadRegistry } from '../pipelines/load';
+import { startDevServer } from '../scripts/dev-server';
+import { openSqliteStateStore } from '../state/sqlite-store';
+import { createSyncWorkers } from '../workers/worker';
+
+const ROOT = path.resolve(__dirname, '..');
+const N = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
+const PAGE = Number(process.env.BENCH_PAGE_SIZE ?? 2000);
+
+function registryFor(dir: string) {
+  const env = { DEMO_DATA_DIR: dir };
+  return { env, registry: loadRegistry({ configDir: path.join(ROOT, 'config'), mappingsDir: path.join(ROOT, 'mappings/definitions'), env }) };
+}
+
+/** The baseline: the same connector calls, mapping, plan and bindings, in one loop. */
+async function plainLoop(dir: string): Promise<{ ms: number; written: number }> {
+  const { env, registry } = registryFor(dir);
+  const pool = new ConnectorPool(registry, env);
+  const store = openSqliteStateStore(path.join(dir, 'plain-state.db'));
+  const p = registry.pipelines.get('demo-accounts')!;
+  const mapping = registry.mappings.get(p.mapping)!;
+  const source = pool.get(p.source.system);
+  const target = pool.get(p.target.system);
+  const t0 = performance.now();
+  let cursor = null as Awaited<ReturnType<typeof store.getCheckpoint>>;
+  let written = 0;
+  for (;;) {
+    const page = await source.fetchChanges(p.source.entity, { after: cursor, limit: PAGE });
+    const valid = [];
+    const bad = [];
+    for (const r of page.records) {
+      const m = mapping.apply(r.data);
+      if (m.ok) valid.push({ sourceKey: r.key, fields: m.value, hash: recordHash(m.value) });
+      else bad.push({ pipeline: p.name, syncId: 'plain', sourceKey: r.key, stage: 'map' as const, field: m.issues[0]!.field, rule: m.issues[0]!.rule, reason: m.issues[0]!.message, record: r.data });
+    }
+    await store.quarantine(bad);
+    const bindings = await store.getBindings(p.name, valid.map((v) => v.sourceKey));
+    const plan = valid.filter((v) => bindings.get(v.sourceKey)?.hash !== v.hash);
+    const outcomes = await target.upsert(p.target.entity, plan.map((v) => ({ externalKey: v.sourceKey, fields: v.fields })));
+    const hashes = new Map(plan.map((v) => [v.sourceKey, v.hash]));
+    const ok = outcomes.flatMap((o) => (o.ok ? [{ sourceKey: o.externalKey, targetKey: o.targetKey, hash: hashes.get(o.externalKey)! }] : []));
+    await store.putBindings(p.name, ok);
+    written += ok.length;
+    cursor = page.nextCursor;
+    await store.setCheckpoint(p.name, cursor, 'plain');
+    if (!page.hasMore) break;
+  }
+  const ms = performance.now() - t0;
+  await pool.closeAll();
+  await store.close();
+  return { ms, written };
+}
+
+async function throughTemporal(dir: string): Promise<{ ms: number; written: number; peakRssMb: number }> {
+  const server = await startDevServer({ dbFile: path.join(dir, 'temporal.db') });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const native = await NativeConnection.connect({ address: server.address });
+  const { env } = registryFor(dir);
+  const sync = await createSyncWorkers({
+    connection: native,
+    namespace: 'default',
+    families: ['sql'],
+    configDir: path.join(ROOT, 'config'),
+    mappingsDir: path.join(ROOT, 'mappings/definitions'),
+    stateDb: path.join(dir, 'temporal-state.db'),
+    env,
+  });
+  const running = sync.run();
+  let peak = process.memoryUsage().rss;
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
+  // warm the worker (bundle loaded, connections open) outside the measurement
+  await client.workflow.execute('syncPipeline', { taskQueue: TASK_QUEUES.sql, workflowId: 'bench-warmup', args: [{ pipeline: 'demo-products' }] });
+  const t0 = performance.now();
+  const result = (await client.workflow.execute('syncPipeline', {
+    taskQueue: TASK_QUEUES.sql,
+    workflowId: 'bench-accounts',
+    args: [{ pipeline: 'demo-accounts', pageSize: PAGE }],
+  })) as SyncResult;
+  const ms = performance.now() - t0;
+  clearInterval(sampler);
+  if (process.env.BENCH_PROFILE) await profile(client, 'bench-accounts');
+  sync.shutdown();
+  await running;
+  await native.close();
+  await connection.close();
+  await server.stop();
+  return { ms, written: result.totals.created + result.totals.updated, peakRssMb: peak / 2 ** 20 };
+}
+
+/** Time spent per activity type (queue wait and execution), from the workflow's histories. */
+async function profile(client: Client, workflowId: string): Promise<void> {
+  const ms = (t: unknown): number => {
+    const ts = t as { seconds?: { toNumber(): number } | number; nanos?: number } | null;
+    const sec = typeof ts?.seconds === 'number' ? ts.seconds : (ts?.seconds?.toNumber() ?? 0);
+    return sec * 1000 + (ts?.nanos ?? 0) / 1e6;
+  };
+  const stats = new Map<string, { n: number; wait: number; run: number }>();
+  let runId: string | undefined = (await client.workflow.getHandle(workflowId).describe()).runId;
+  const desc = await client.workflow.getHandle(workflowId).describe();
+  runId = desc.raw.workflowExecutionInfo?.firstRunId ?? runId;
+  let wft = 0;
+  while (runId) {
+    const h = await client.workflow.getHandle(workflowId, runId).fetchHistory();
+    const scheduled = new Map<string, { type: string; at: number; startedAt?: number }>();
+    let next: string | undefined;
+    for (const e of h.events ?? []) {
+      const id = String(e.eventId);
+      if (e.activityTaskScheduledEventAttributes) scheduled.set(id, { type: e.activityTaskScheduledEventAttributes.activityType?.name ?? '?', at: ms(e.eventTime) });
+      if (e.activityTaskStartedEventAttributes) scheduled.get(String(e.activityTaskStartedEventAttributes.scheduledEventId))!.startedAt = ms(e.eventTime);
+      if (e.activityTaskCompletedEventAttributes) {
+        const s = scheduled.get(String(e.activityTaskCompletedEventAttributes.scheduledEventId))!;
+        const st = stats.get(s.type) ?? { n: 0, wait: 0, run: 0 };
+        st.n++;
+        st.wait += (s.startedAt ?? s.at) - s.at;
+        st.run += ms(e.eventTime) - (s.startedAt ?? s.at);
+        stats.set(s.type, st);
+      }
+      if (e.workflowTaskCompletedEventAttributes) wft++;
+      next = e.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? next;
+    }
+    runId = next;
+  }
+  for (const [type, s] of stats) console.log(`  ${type.padEnd(12)} n=${s.n} wait ${(s.wait / s.n).toFixed(1)} ms, run ${(s.run / s.n).toFixed(1)} ms (avg)`);
+  console.log(`  workflow tasks: ${wft}`);
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const base = mkdtempSync(path.join(os.tmpdir(), 'bench-sql-'));
+  const a = path.join(base, 'a');
+  const b = path.join(base, 'b');
+  const c = path.join(base, 'c');
+  const size = { accounts: N, contacts: 0, products: 200 };
+  for (const d of [a, b, c]) seedDemo(d, size);
+  console.log(`bench: ${N} accounts, page ${PAGE}, node ${process.version}, ${os.cpus().length} cpus`);
+  // plain, Temporal, plain: the baseline brackets the Temporal run so drift in machine load shows
+  const plain1 = await plainLoop(b);
+  const temporal = await throughTemporal(a);
+  const plain2 = await plainLoop(c);
+  console.log(`plain runs: ${(plain1.ms / 1000).toFixed(2)} s and ${(plain2.ms / 1000).toFixed(2)} s`);
+  const plain = { written: plain1.written, ms: (plain1.ms + plain2.ms) / 2 };
+  const plainRate = plain.written / (plain.ms / 1000);
+  const temporalRate = temporal.written / (temporal.ms / 1000);
+  console.log(`plain loop : ${plain.written} written in ${(plain.ms / 1000).toFixed(2)} s = ${plainRate.toFixed(0)} records/s`);
+  console.log(`temporal   : ${temporal.written} written in ${(temporal.ms / 1000).toFixed(2)} s = ${temporalRate.toFixed(0)} records/s`);
+  console.log(`ratio temporal/plain = ${(temporalRate / plainRate).toFixed(2)} (goal >= 0.7); worker peak RSS ${temporal.peakRssMb.toFixed(0)} MiB`);
+  if (plain.written !== temporal.written) console.log(`WARNING: written counts differ (${plain.written} vs ${temporal.written})`);
+  rmSync(base, { recursive: true, force: true });
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
