@@ -18,6 +18,8 @@ export interface BeginSyncResult {
   pagesPerRun: number;
   /** Where this run reads from: the checkpoint minus lookback, or null for a full read. */
   startCursor: Cursor | null;
+  /** Records the source says are waiting, when it can count them cheaply. */
+  estimatedTotal: number | null;
 }
 
 export interface FetchPageResult {

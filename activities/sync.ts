@@ -43,6 +43,9 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       const p = pipelineOf(input.pipeline);
       const mode = input.mode ?? p.mode;
       const checkpoint = mode === 'full' ? null : await store.getCheckpoint(p.name);
+      const startCursor = applyLookback(checkpoint, p.lookbackSeconds * 1000);
+      const source = connectors.get(p.source.system);
+      const estimatedTotal = source.countChanges ? await source.countChanges(p.source.entity, startCursor) : null;
       return {
         pipeline: p.name,
         family: p.family,
@@ -51,7 +54,8 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
         mode,
         pageSize: input.pageSize ?? p.pageSize,
         pagesPerRun: input.pagesPerRun ?? p.pagesPerRun,
-        startCursor: applyLookback(checkpoint, p.lookbackSeconds * 1000),
+        startCursor,
+        estimatedTotal,
       };
     },
 

@@ -75,6 +75,8 @@ export interface Connector {
   describe(): ConnectorDescription;
   /** One page of changes after a cursor, ordered by (modifiedAt, key). */
   fetchChanges(entity: string, request: FetchRequest): Promise<FetchResult>;
+  /** How many records `fetchChanges` would return after `after` in total, if cheap to know. */
+  countChanges?(entity: string, after: Cursor | null): Promise<number>;
   /** Read records by source key (missing keys are simply absent). */
   read(entity: string, keys: string[]): Promise<SourceRecord[]>;
   /**

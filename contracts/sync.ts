@@ -26,6 +26,7 @@ export const ContinuationSchema = z.object({
   runIndex: z.number().int().min(1),
   cursor: CursorSchema.nullable(),
   totals: SyncTotalsSchema,
+  estimatedTotal: z.number().int().nullable().default(null),
 });
 export type Continuation = z.infer<typeof ContinuationSchema>;
 
@@ -84,8 +85,8 @@ export interface SyncProgress {
   runIndex: number;
   pagesThisRun: number;
   cursor: z.infer<typeof CursorSchema> | null;
-  /** Records the source reported still to read, when it knows (else null). */
-  estimatedRemaining: number | null;
+  /** Records the source reported waiting when the sync began, when it can tell (else null). */
+  estimatedTotal: number | null;
   pausedBy: string | null;
   startedAtMs: number;
 }

@@ -1,10 +1,14 @@
 /** Worker entry point: `npm run worker`. Configuration from the environment (.env.example). */
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { loadRegistry } from '../pipelines/load';
 import { parseWorkerEnv } from './config';
 import { createSyncWorkers } from './worker';
 
 async function main(): Promise<void> {
   const env = parseWorkerEnv(process.env);
+  // Validate every pipeline, system and mapping file before anything else: a broken file stops
+  // the worker here with its name and the path inside it.
+  loadRegistry({ configDir: env.SYNC_CONFIG_DIR, mappingsDir: env.SYNC_MAPPINGS_DIR, env: process.env });
   Runtime.install({
     logger: new DefaultLogger(env.WORKER_LOG_LEVEL),
     ...(env.WORKER_PROMETHEUS_ADDRESS ? { telemetryOptions: { metrics: { prometheus: { bindAddress: env.WORKER_PROMETHEUS_ADDRESS } } } } : {}),

@@ -63,6 +63,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
   let stopRequested = false;
   let cursor: Cursor | null = cont?.cursor ?? null;
   let pagesThisRun = 0;
+  let estimatedTotal: number | null = cont?.estimatedTotal ?? null;
 
   const setStatus = (s: SyncStatus): void => {
     status = s;
@@ -78,7 +79,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
     runIndex,
     pagesThisRun,
     cursor,
-    estimatedRemaining: null,
+    estimatedTotal,
     pausedBy,
     startedAtMs,
   }));
@@ -113,7 +114,10 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       ...(input.pageSize ? { pageSize: input.pageSize } : {}),
       ...(input.pagesPerRun ? { pagesPerRun: input.pagesPerRun } : {}),
     });
-    if (!cont) cursor = begin.startCursor;
+    if (!cont) {
+      cursor = begin.startCursor;
+      estimatedTotal = begin.estimatedTotal;
+    }
     upsertSearchAttributes([
       { key: SA_PIPELINE, value: begin.pipeline },
       { key: SA_ENTITY, value: begin.targetEntity },
@@ -184,7 +188,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
         await condition(allHandlersFinished);
         return await continueAsNew<typeof syncPipeline>({
           ...input,
-          continuation: { syncId, startedAtMs, runIndex: runIndex + 1, cursor, totals },
+          continuation: { syncId, startedAtMs, runIndex: runIndex + 1, cursor, totals, estimatedTotal },
         });
       }
     }

@@ -112,6 +112,23 @@ async function findByExternalKeys(entityName: string, externalKeys: string[]): P
       return { records, nextCursor: next, hasMore: records.length === limit };
     },
 
+    async countChanges(entityName: string, after: Cursor | null): Promise<number> {
+      const e = entityOf(entityName);
+      const m = q(e.modifiedAtColumn);
+      const k = q(e.keyColumn);
+      let where = '';
+      const params: SqlValue[] = [];
+      if (after && after.key === '') {
+        where = `WHERE ${m} >= ${db.param(0)}`;
+        params.push(after.modifiedAt);
+      } else if (after) {
+        where = `WHERE ${m} > ${db.param(0)} OR (${m} = ${db.param(1)} AND ${k} > ${db.param(2)})`;
+        params.push(after.modifiedAt, after.modifiedAt, keyParam(e, after.key));
+      }
+      const rows = await guard(`count ${e.table}`, () => db.all(`SELECT count(*) AS c FROM ${q(e.table)} ${where}`, params));
+      return Number(rows[0]?.c ?? 0);
+    },
+
     async read(entityName, keys) {
       const e = entityOf(entityName);
       if (keys.length === 0) return [];

@@ -1,0 +1,110 @@
+/**
+ * The main job on the embedded default: `npm start`.
+ * Starts a Temporal dev server if none answers at TEMPORAL_ADDRESS, seeds the demo CRM and ERP
+ * (SQLite, deterministic), runs a worker and the demo pipelines with live progress, prints the
+ * summary and the Web UI link, and keeps the UI up until Ctrl-C. Run it again after changing
+ * CRM rows (or with `-- --touch 100`) and only the changes are synced.
+ */
+import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import path from 'node:path';
+import { TASK_QUEUES } from '../contracts/queues';
+import { progressQuery, type SyncProgress, type SyncResult } from '../contracts/sync';
+import { seedDemo, touchAccounts } from '../demo/seed';
+import { portAnswers, startDevServer, type DevServer } from '../scripts/dev-server';
+import { parseWorkerEnv } from './config';
+import { progressLine, summaryTable } from './demo/progress';
+import { createSyncWorkers } from './worker';
+
+const PIPELINES = ['demo-accounts', 'demo-contacts', 'demo-products'];
+
+async function main(): Promise<void> {
+  const env = parseWorkerEnv(process.env);
+  const dataDir = process.env.DEMO_DATA_DIR ?? '.data/demo';
+  const touchArg = process.argv.indexOf('--touch');
+  const touch = touchArg > 0 ? Number(process.argv[touchArg + 1] ?? 100) : 0;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+
+  const [host, portText] = env.TEMPORAL_ADDRESS.split(':');
+  let server: DevServer | null = null;
+  let uiUrl = process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233';
+  if (!(await portAnswers(Number(portText ?? 7233), host))) {
+    console.log(`No Temporal server at ${env.TEMPORAL_ADDRESS}: starting a dev server (data in .data/temporal.db)…`);
+    server = await startDevServer({ dbFile: '.data/temporal.db', port: Number(portText ?? 7233), uiPort: 8233, logFile: '.data/temporal.log' });
+    uiUrl = server.uiUrl!;
+  }
+
+  if (seedDemo(dataDir)) console.log(`Seeded demo CRM and ERP in ${dataDir} (10,000 accounts, 30,000 contacts, 2,000 products, with defects)`);
+  if (touch > 0) console.log(`Changed ${touchAccounts(dataDir, touch).length} CRM accounts`);
+
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
+  const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  const native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const sync = await createSyncWorkers({
+    connection: native,
+    namespace: env.TEMPORAL_NAMESPACE,
+    families: ['sql'],
+    configDir: env.SYNC_CONFIG_DIR,
+    mappingsDir: env.SYNC_MAPPINGS_DIR,
+    stateDb: path.join(dataDir, 'state.db'),
+    env: { ...process.env, DEMO_DATA_DIR: dataDir },
+  });
+  const running = sync.run();
+
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  const handles = await Promise.all(
+    PIPELINES.map((pipeline) =>
+      client.workflow.start('syncPipeline', {
+        taskQueue: TASK_QUEUES.sql,
+        workflowId: `demo:${pipeline}:${stamp}`,
+        args: [{ pipeline }],
+        workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      }),
+    ),
+  );
+
+  const tty = process.stdout.isTTY;
+  let lines = 0;
+  const render = async (): Promise<SyncProgress[]> => {
+    const ps = await Promise.all(handles.map((h) => h.query(progressQuery).catch(() => null)));
+    const text = ps.filter((p): p is SyncProgress => p !== null).map(progressLine);
+    if (tty) {
+      if (lines) process.stdout.write(`\x1b[${lines}A`);
+      process.stdout.write(text.map((l) => `\x1b[2K${l}\n`).join(''));
+      lines = text.length;
+    }
+    return ps.filter((p): p is SyncProgress => p !== null);
+  };
+  const timer = setInterval(() => void render(), tty ? 200 : 2000);
+  let results: SyncResult[];
+  try {
+    results = (await Promise.all(handles.map((h) => h.result()))) as SyncResult[];
+  } finally {
+    clearInterval(timer);
+  }
+  if (tty) await render();
+
+  console.log(`\n${summaryTable(results)}\n`);
+  for (const r of results) {
+    const q = await sync.store.listQuarantine(r.pipeline, 3);
+    for (const e of q) console.log(`  quarantined ${r.pipeline} #${e.sourceKey}: ${e.reason}`);
+  }
+  console.log(`\nWeb UI: ${uiUrl}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows?query=${encodeURIComponent('SyncPipeline STARTS_WITH "demo-"')}`);
+  console.log(`Start one yourself: temporal workflow start --type syncPipeline --task-queue ${TASK_QUEUES.sql} --input '{"pipeline":"demo-accounts"}'`);
+  console.log('The worker keeps serving; Ctrl-C stops it' + (server ? ' and the dev server.' : '.'));
+
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  sync.shutdown();
+  await running;
+  await native.close();
+  await connection.close();
+  if (server) await server.stop();
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
