@@ -206,12 +206,13 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       cursor,
     };
   } catch (err) {
+    const failedStep = step;
     if (isCancellation(err)) {
       await finish('cancelled');
       throw err;
     }
     await finish('failed');
-    throw describeFailure(err, step);
+    throw describeFailure(err, failedStep);
   }
 }
 

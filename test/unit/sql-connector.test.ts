@@ -1,0 +1,60 @@
+import { createSqlConnector } from '../../connectors/sql/connector';
+import { openSqlite } from '../../connectors/sql/sqlite';
+import type { SqlSystem } from '../../connectors/sql/config';
+
+function setup() {
+  const db = openSqlite(':memory:');
+  const system: SqlSystem = {
+    kind: 'sql',
+    dialect: 'sqlite',
+    path: ':memory:',
+    entities: {
+      src: { table: 'src', keyColumn: 'id', keyType: 'integer', modifiedAtColumn: 'm' },
+      dst: { table: 'dst', keyColumn: 'id', keyType: 'integer', modifiedAtColumn: 'm', externalKeyColumn: 'ext', fields: { name: 'name', 'price.amountMinor': 'price' } },
+    },
+  };
+  return { db, connector: createSqlConnector(system, 'test', db) };
+}
+
+test('keyset paging on (modifiedAt, id) never skips or repeats rows sharing a timestamp', async () => {
+  const { db, connector } = setup();
+  await db.transaction(async (tx) => {
+    await tx.all('CREATE TABLE src (id INTEGER PRIMARY KEY, m TEXT NOT NULL)', []);
+    // ids 2 and 10 compare differently as text and as numbers: order must follow the column type
+    for (let id = 1; id <= 25; id++) await tx.all('INSERT INTO src VALUES (?, ?)', [id, `2026-01-01T00:00:0${id % 3}.000Z`]);
+  });
+  const seen: string[] = [];
+  let after = null;
+  for (;;) {
+    const page = await connector.fetchChanges('src', { after, limit: 4 });
+    seen.push(...page.records.map((r) => r.key));
+    after = page.nextCursor;
+    if (!page.hasMore) break;
+  }
+  expect(seen).toHaveLength(25);
+  expect(new Set(seen).size).toBe(25);
+  expect(await connector.countChanges!('src', null)).toBe(25);
+});
+
+test('upsert by external key creates, then updates the same row; a refused row does not stop the batch', async () => {
+  const { db, connector } = setup();
+  await db.transaction((tx) => tx.all('CREATE TABLE dst (id INTEGER PRIMARY KEY AUTOINCREMENT, ext TEXT UNIQUE NOT NULL, name TEXT NOT NULL, price INTEGER, m TEXT)', []));
+  const first = await connector.upsert('dst', [
+    { externalKey: 'a', fields: { name: 'A', price: { amountMinor: 100 } } },
+    { externalKey: 'b', fields: { price: { amountMinor: 5 } } }, // name missing → NOT NULL refuses it
+    { externalKey: 'c', fields: { name: 'C' } },
+  ]);
+  expect(first.map((o) => (o.ok ? o.action : o.error.type))).toEqual(['created', 'ValidationError', 'created']);
+  const again = await connector.upsert('dst', [{ externalKey: 'a', fields: { name: 'A2' } }]);
+  expect(again[0]).toMatchObject({ ok: true, action: 'updated', targetKey: first[0]!.ok ? first[0]!.targetKey : '' });
+  expect(await db.all('SELECT ext, name FROM dst ORDER BY id', [])).toEqual([
+    { ext: 'a', name: 'A2' },
+    { ext: 'c', name: 'C' },
+  ]);
+  expect(await connector.findByExternalKeys('dst', ['a', 'b', 'c'])).toEqual(new Map([['a', '1'], ['c', '2']]));
+});
+
+test('an unknown entity is a ConfigError naming the known ones', async () => {
+  const { connector } = setup();
+  await expect(connector.fetchChanges('nope', { after: null, limit: 1 })).rejects.toMatchObject({ type: 'ConfigError', message: expect.stringContaining('has src, dst') });
+});
