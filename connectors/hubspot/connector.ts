@@ -59,7 +59,8 @@ export function createHubSpotConnector(options: HubSpotConnectorOptions): Connec
     if (!e.keyProperty || !e.toProperties) throw new SyncError('ConfigError', `HubSpot entity '${e.name}' is read-only`);
     return { keyProperty: e.keyProperty, toProperties: e.toProperties };
   };
-  const readProps = (e: HubSpotEntity): string[] => [...new Set([...e.readProperties, e.modifiedProperty, 'hs_lastmodifieddate'])];
+  // hs_object_id is what pipelines reading HubSpot map to the canonical externalKey.
+  const readProps = (e: HubSpotEntity): string[] => [...new Set(['hs_object_id', ...e.readProperties, e.modifiedProperty, 'hs_lastmodifieddate'])];
 
   const toRecord = (e: HubSpotEntity, o: SimplePublicObject): SourceRecord => ({
     key: o.id,

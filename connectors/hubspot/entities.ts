@@ -110,7 +110,7 @@ export const HUBSPOT_ENTITIES: Record<string, HubSpotEntity> = {
     canonical: 'Contact',
     keyProperty: 'erp_contact_id',
     modifiedProperty: 'lastmodifieddate',
-    readProperties: ['firstname', 'lastname', 'email', 'phone', 'jobtitle', 'erp_contact_id', 'erp_customer_id'],
+    readProperties: ['firstname', 'lastname', 'email', 'phone', 'jobtitle', 'associatedcompanyid', 'erp_contact_id', 'erp_customer_id'],
     toProperties: contactProperties,
   },
   products: {

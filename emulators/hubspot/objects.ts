@@ -25,7 +25,7 @@ export function createObject(store: HubSpotStore, type: ObjectType, input: { pro
     });
   });
   const o = store.create(type, asObject(input.properties), at);
-  for (const r of resolved) store.associate(type, o.id, r.toType, r.toId, r.typeId, defaultAssociationTypeId(r.toType, type));
+  for (const r of resolved) store.associate(type, o.id, r.toType, r.toId, r.typeId, defaultAssociationTypeId(r.toType, type), at);
   return o;
 }
 

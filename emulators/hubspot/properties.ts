@@ -1,4 +1,4 @@
-import { validationError } from './errors';
+import { notFound, validationError } from './errors';
 import { asObject } from './http-types';
 import type { EmulatorRequest, EmulatorResponse } from './http-types';
 import type { ObjectType, PropertyDefinition, PropertyType } from './schema';
@@ -22,7 +22,18 @@ function toPublic(def: PropertyDefinition): Record<string, unknown> {
   };
 }
 
-export function handleProperties(store: HubSpotStore, type: ObjectType, req: EmulatorRequest): EmulatorResponse {
+export function handleProperties(store: HubSpotStore, type: ObjectType, req: EmulatorRequest, name?: string): EmulatorResponse {
+  if (name !== undefined) {
+    const current = store.property(type, name);
+    if (!current) throw notFound(`Property ${name} does not exist`);
+    if (req.method === 'GET') return { status: 200, body: toPublic(current) };
+    if (req.method === 'PATCH') {
+      const b = asObject(req.body);
+      const options = Array.isArray(b.options) ? b.options.map((o) => String(asObject(o).value)) : undefined;
+      return { status: 200, body: toPublic(store.updateProperty(type, name, options ? { options } : {})) };
+    }
+    return { status: 405, body: { status: 'error', message: `Method ${req.method} not allowed`, category: 'VALIDATION_ERROR' } };
+  }
   if (req.method === 'GET') return { status: 200, body: { results: store.properties(type).map(toPublic) } };
   if (req.method === 'POST') {
     const b = asObject(req.body);

@@ -39,6 +39,9 @@ function dispatch(deps: RouterDeps, req: EmulatorRequest): EmulatorResponse {
     if (s.length === 5) return handleObjects(deps.store, type, decodeURIComponent(s[4] ?? ''), req);
   }
   if (s[1] === 'v3' && s[2] === 'properties' && s.length === 4) return handleProperties(deps.store, objectType(s[3]), req);
+  if (s[1] === 'v3' && s[2] === 'properties' && s.length === 5) {
+    return handleProperties(deps.store, objectType(s[3]), req, decodeURIComponent(s[4] ?? ''));
+  }
   if (s[1] === 'v4' && s[2] === 'objects' && s[5] === 'associations') return handleAssociations(deps.store, s.slice(3), req);
   throw new HttpError(404, errorBody('OBJECT_NOT_FOUND', `No route for ${req.method} /${s.join('/')}`));
 }

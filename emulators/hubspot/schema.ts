@@ -66,6 +66,8 @@ export const DEFAULT_PROPERTIES: Record<ObjectType, PropertyDefinition[]> = {
     s('firstname'), s('lastname'), s('email', { hasUniqueValue: true, format: 'email' }), s('phone'), s('jobtitle'),
     s('company'), { name: 'lastmodifieddate', type: 'datetime', hasUniqueValue: false, readOnly: true },
     s('erp_contact_id', { hasUniqueValue: true }), s('erp_customer_id'),
+    // HubSpot's "Primary Associated Company ID": kept in step with the contact→company association.
+    n('associatedcompanyid'),
   ],
   deals: [
     s('dealname'), n('amount'), { name: 'closedate', type: 'datetime', hasUniqueValue: false }, s('pipeline'),

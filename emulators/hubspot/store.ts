@@ -194,16 +194,47 @@ export class HubSpotStore {
     return rows.map(fromRow);
   }
 
-  associate(fromType: ObjectType, fromId: number, toType: ObjectType, toId: number, typeId: number, reverseTypeId?: number): void {
+  associate(fromType: ObjectType, fromId: number, toType: ObjectType, toId: number, typeId: number, reverseTypeId?: number, at = Date.now()): void {
     const stmt = this.db.prepare('INSERT OR IGNORE INTO associations (from_type, from_id, to_type, to_id, type_id) VALUES (?, ?, ?, ?, ?)');
     stmt.run(fromType, fromId, toType, toId, typeId);
     if (reverseTypeId !== undefined) stmt.run(toType, toId, fromType, fromId, reverseTypeId);
+    const link = primaryCompanyLink(fromType, fromId, toType, toId);
+    if (link) {
+      // Like HubSpot: the first company associated to a contact becomes its primary company,
+      // shown in `associatedcompanyid`, and the contact counts as modified.
+      const contact = this.get('contacts', link.contactId);
+      if (contact && !contact.props.associatedcompanyid) this.setPrimaryCompany(contact, String(link.companyId), at);
+    }
   }
 
-  dissociate(fromType: ObjectType, fromId: number, toType: ObjectType, toId: number): void {
+  dissociate(fromType: ObjectType, fromId: number, toType: ObjectType, toId: number, at = Date.now()): void {
     const stmt = this.db.prepare('DELETE FROM associations WHERE from_type = ? AND from_id = ? AND to_type = ? AND to_id = ?');
     stmt.run(fromType, fromId, toType, toId);
     stmt.run(toType, toId, fromType, fromId);
+    const link = primaryCompanyLink(fromType, fromId, toType, toId);
+    if (link) {
+      const contact = this.get('contacts', link.contactId);
+      if (contact && contact.props.associatedcompanyid === String(link.companyId)) {
+        const next = this.associations('contacts', link.contactId, 'companies', 0, 1)[0];
+        this.setPrimaryCompany(contact, next ? String(next.toId) : '', at);
+      }
+    }
+  }
+
+  private setPrimaryCompany(contact: StoredObject, companyId: string, at: number): void {
+    const props = dropEmpty({ ...contact.props, associatedcompanyid: companyId });
+    this.db.prepare('UPDATE objects SET props = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(props), at, contact.id);
+  }
+
+  /** Redefines a property, e.g. new options of an enumeration (PATCH /crm/v3/properties/{type}/{name}). */
+  updateProperty(type: ObjectType, name: string, patch: Partial<Omit<PropertyDefinition, 'name'>>): PropertyDefinition {
+    const current = this.property(type, name);
+    if (!current) throw notFound(`Property ${name} does not exist`);
+    if (current.readOnly) throw validationError(`${name} is a read only property; its definition cannot be changed.`);
+    const def: PropertyDefinition = { ...current, ...patch, name };
+    this.db.prepare('UPDATE properties SET definition = ? WHERE type = ? AND name = ?').run(JSON.stringify(def), type, name);
+    this.registry.set(`${type}.${name}`, def);
+    return def;
   }
 
   associations(fromType: ObjectType, fromId: number, toType: ObjectType, afterId: number, limit: number): { toId: number; typeIds: number[] }[] {
@@ -233,6 +264,13 @@ export class HubSpotStore {
       if (value !== '' && this.property(type, name)?.hasUniqueValue) stmt.run(type, name, value, id);
     }
   }
+}
+
+/** The contact and company of a contact↔company association, else undefined. */
+function primaryCompanyLink(fromType: ObjectType, fromId: number, toType: ObjectType, toId: number): { contactId: number; companyId: number } | undefined {
+  if (fromType === 'contacts' && toType === 'companies') return { contactId: fromId, companyId: toId };
+  if (fromType === 'companies' && toType === 'contacts') return { contactId: toId, companyId: fromId };
+  return undefined;
 }
 
 function dropEmpty(props: Record<string, string>): Record<string, string> {
