@@ -13,6 +13,17 @@ CREATE TABLE IF NOT EXISTS products (
   id INTEGER PRIMARY KEY, sku TEXT, name TEXT, description TEXT, price TEXT, currency TEXT, unit TEXT, active TEXT,
   updated_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS products_cursor ON products (updated_at, id);
+CREATE TABLE IF NOT EXISTS erp_invoices (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, external_key TEXT UNIQUE NOT NULL, number TEXT, customer_external_key TEXT,
+  invoice_date TEXT, total_minor INTEGER, amount_due_minor INTEGER, currency TEXT, state TEXT, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS deals (
+  id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL, name TEXT NOT NULL, stage TEXT NOT NULL, amount TEXT, currency TEXT,
+  discount TEXT, close_date TEXT, erp_order_number TEXT, erp_order_status TEXT, erp_invoice_number TEXT,
+  erp_invoice_amount TEXT, erp_payment_status TEXT, last_sync_error TEXT, updated_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS deals_cursor ON deals (updated_at, id);
+CREATE TABLE IF NOT EXISTS deal_lines (
+  deal_id INTEGER NOT NULL, line_no INTEGER NOT NULL, product_id INTEGER NOT NULL, quantity REAL NOT NULL,
+  unit_price TEXT NOT NULL, discount TEXT, PRIMARY KEY (deal_id, line_no));
 `;
 
 export const ERP_SCHEMA = `

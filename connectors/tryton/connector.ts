@@ -1,6 +1,7 @@
 import { SyncError } from '../../contracts/errors';
 import type { Connector, ConnectorDescription } from '../types';
 import { TrytonClient, type TrytonClientOptions } from './client';
+import { createContacts } from './contacts';
 import { createCustomers } from './customers';
 import type { EntityDeps, EntityHandler } from './entity';
 import { createInvoices } from './invoices';
@@ -42,6 +43,7 @@ export function createTrytonConnector(config: TrytonConnectorConfig): TrytonConn
     products: createProducts(deps),
     salesOrders: createSalesOrders(deps),
     invoices: createInvoices(deps),
+    contacts: createContacts(deps),
   };
   const maxBatchSize = config.maxBatchSize ?? 100;
 
