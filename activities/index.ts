@@ -1,11 +1,26 @@
 import { withFailureTranslation } from './failures';
+import { createOrderActivities, type OrdersDeps } from './orders';
+import { createWatcherActivities, type WatcherDeps } from './orders-watcher';
 import { createSyncActivities, type SyncDeps } from './sync';
 
 export type { SyncDeps } from './sync';
+export type { OrdersDeps } from './orders';
+export type { WatcherDeps } from './orders-watcher';
+
+export interface ActivityDeps extends SyncDeps {
+  /** The order-to-cash saga's ERP and CRM (resolved lazily). */
+  orders?: OrdersDeps;
+  /** The deal watcher's CRM, checkpoint store and Temporal client. */
+  watcher?: WatcherDeps;
+}
 
 /** All activities, built over injected connectors and state store (called only by workers). */
-export function createActivities(deps: SyncDeps) {
-  return withFailureTranslation({ ...createSyncActivities(deps) });
+export function createActivities(deps: ActivityDeps) {
+  return withFailureTranslation({
+    ...createSyncActivities(deps),
+    ...(deps.orders ? createOrderActivities(deps.orders) : {}),
+    ...(deps.watcher ? createWatcherActivities(deps.watcher) : {}),
+  });
 }
 
 export type Activities = ReturnType<typeof createActivities>;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { PipelineNameSchema } from '../contracts/sync';
 import { PIPELINE_FAMILIES } from '../contracts/queues';
+import { PipelineScheduleSchema } from '../contracts/schedules';
 
 const EndpointSchema = z
   .object({
@@ -29,6 +30,8 @@ export const PipelineSchema = z
     pagesPerRun: z.number().int().min(1).max(200).default(50),
     /** Re-read this far behind the checkpoint at each run, for late commits. @default 0 */
     lookbackSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(0),
+    /** Run on a Temporal Schedule (applied by `npm run schedules`). */
+    schedule: PipelineScheduleSchema.optional(),
   })
   .strict();
 export type Pipeline = z.infer<typeof PipelineSchema>;

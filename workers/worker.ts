@@ -1,5 +1,9 @@
+import { Client } from '@temporalio/client';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import type { OrdersErp } from '../activities/orders';
+import { DealsDb } from '../activities/orders-crm';
+import { SyncError } from '../contracts/errors';
 import { TASK_QUEUES, type PipelineFamily } from '../contracts/queues';
 import { ConnectorPool, loadRegistry, type Registry } from '../pipelines/load';
 import { openSqliteStateStore } from '../state/sqlite-store';
@@ -17,6 +21,19 @@ export interface SyncWorkerOptions {
   shutdownGraceSeconds?: number;
   /** A prebuilt workflow bundle (tests bundle once per suite); default: bundle from source. */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** Where the order-to-cash saga and the deal watcher find the CRM and the ERP. */
+  orders?: OrdersWiring;
+}
+
+export interface OrdersWiring {
+  /** A sql system of config/systems.json holding the deals tables. @default "demo-crm" */
+  crmSystem?: string;
+  /** The ERP system (a Tryton connector). @default "tryton" */
+  erpSystem?: string;
+  /** Use this ERP instead of the configured one (tests). */
+  erp?: OrdersErp;
+  /** Use this CRM SQLite file instead of the configured one (tests). */
+  crmPath?: string;
 }
 
 export interface SyncWorkers {
@@ -36,7 +53,7 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
   const registry = loadRegistry({ configDir: opts.configDir, mappingsDir: opts.mappingsDir, env: opts.env });
   const store = openSqliteStateStore(opts.stateDb);
   const connectors = new ConnectorPool(registry, opts.env);
-  const activities = createActivities({ registry, connectors, store });
+  const activities = createActivities({ registry, connectors, store, ...ordersDeps(registry, connectors, store, opts) });
   const workers = await Promise.all(
     opts.families.map((family) =>
       Worker.create({
@@ -64,6 +81,37 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
     },
     shutdown() {
       for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+    },
+  };
+}
+
+/** Lazy wiring of the orders family: nothing is opened until a saga or watcher needs it. */
+function ordersDeps(registry: Registry, connectors: ConnectorPool, store: StateStore, opts: SyncWorkerOptions) {
+  const o = opts.orders ?? {};
+  let client: Client | undefined;
+  const deals = (): DealsDb => {
+    if (o.crmPath) return new DealsDb(o.crmPath);
+    const name = o.crmSystem ?? 'demo-crm';
+    const file = (registry.systems.get(name)?.config as { path?: unknown } | undefined)?.path;
+    if (typeof file !== 'string') throw new SyncError('ConfigError', `system "${name}" is not a SQLite CRM with a path (config/systems.json)`);
+    return new DealsDb(file);
+  };
+  const mapping = (name: string) => () => {
+    const m = registry.mappings.get(name);
+    if (!m) throw new SyncError('ConfigError', `mapping "${name}" is missing from ${opts.mappingsDir}`);
+    return m;
+  };
+  return {
+    orders: {
+      erp: () => o.erp ?? (connectors.get(o.erpSystem ?? 'tryton') as unknown as OrdersErp),
+      deals,
+      customerMapping: mapping('crm-account-to-customer'),
+      productMapping: mapping('crm-product-to-product'),
+    },
+    watcher: {
+      deals,
+      store,
+      client: () => (client ??= new Client({ connection: opts.connection, namespace: opts.namespace })),
     },
   };
 }

@@ -1,2 +1,4 @@
 /** The worker's workflowsPath: every workflow type the project registers. */
 export { syncPipeline } from './sync-pipeline';
+export { orderToCash } from './order-to-cash';
+export { dealWatcher } from './order-to-cash-watcher';

@@ -1,0 +1,126 @@
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { z } from 'zod';
+
+const UNIT_MS: Record<string, number> = {
+  ms: 1, millisecond: 1, s: 1000, sec: 1000, second: 1000, m: 60_000, min: 60_000, minute: 60_000,
+  h: 3_600_000, hr: 3_600_000, hour: 3_600_000, d: 86_400_000, day: 86_400_000, w: 604_800_000, week: 604_800_000,
+};
+
+/** Milliseconds of "2 days", "36h", "15 minutes", "1.5 hours"; NaN when not understood. */
+export function durationMs(text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+?)s?\s*$/i.exec(text);
+  const unit = m ? UNIT_MS[m[2]!.toLowerCase()] : undefined;
+  return m && unit !== undefined ? Math.round(Number(m[1]) * unit) : Number.NaN;
+}
+
+/** A duration such as "2 days", "36h" or "15 minutes". */
+export const DurationSchema = z.string().refine((t) => durationMs(t) > 0, 'expected a duration such as "2 days", "36h" or "15 minutes"');
+
+/** Who may decide, and for how long the gate waits for them. */
+export const ApprovalStageSchema = z
+  .object({
+    /** Identities (or group members) allowed to decide at this stage. */
+    approvers: z.array(z.string().min(1)).min(1, 'expected at least one approver'),
+    /** How long this stage waits for a decision. */
+    timeout: DurationSchema,
+  })
+  .strict();
+
+/**
+ * The gate's policy: the first stage's approvers decide; when nobody answers within its timeout
+ * the gate either rejects, or escalates to the next approver group with its own timeout.
+ */
+export const ApprovalPolicySchema = ApprovalStageSchema.extend({
+  onTimeout: z.discriminatedUnion('action', [
+    z.object({ action: z.literal('reject') }).strict(),
+    z.object({ action: z.literal('escalate'), approvers: z.array(z.string().min(1)).min(1), timeout: DurationSchema }).strict(),
+  ]),
+}).strict();
+export type ApprovalPolicy = z.infer<typeof ApprovalPolicySchema>;
+
+/** What an approver sends: who, why, and the hash of the plan they looked at. */
+export interface ApprovalDecisionArgs {
+  approver: string;
+  comment?: string;
+  /** The `planHash` shown by the `pendingApproval` query; a stale hash is refused. */
+  planHash: string;
+}
+
+/** The signal form carries the decision in the payload (fire-and-forget). */
+export interface ApprovalSignalArgs extends ApprovalDecisionArgs {
+  decision: 'approve' | 'reject';
+}
+
+export interface DecisionRecord {
+  gate: string;
+  planHash: string;
+  decision: 'approve' | 'reject' | 'timeout' | 'escalate';
+  /** `update`, `signal` or `timer` (a timeout policy decided). */
+  via: 'update' | 'signal' | 'timer';
+  approver: string | null;
+  comment: string | null;
+  /** False when the decision was refused (not allowed, stale plan, nothing pending). */
+  accepted: boolean;
+  refusal: string | null;
+  /** Workflow time, ISO-8601. */
+  at: string;
+}
+
+export interface PendingApproval {
+  gate: string;
+  planHash: string;
+  /** Why the gate is closed, e.g. "amount 12000.00 EUR above limit 10000.00". */
+  reasons: string[];
+  /** A short, human summary of the plan being approved. */
+  summary: string;
+  approvers: string[];
+  /** 1 for the first approver group, 2 after escalation. */
+  stage: number;
+  requestedAt: string;
+  deadline: string;
+}
+
+export interface ApprovalState {
+  pending: PendingApproval | null;
+  decisions: DecisionRecord[];
+}
+
+export interface ApprovalOutcome {
+  gate: string;
+  planHash: string;
+  approved: boolean;
+  decidedBy: string | null;
+  comment: string | null;
+  /** `timeout` when the policy decided for nobody. */
+  via: DecisionRecord['via'];
+  escalated: boolean;
+  at: string;
+}
+
+/** Synchronous decisions: the caller learns at once whether it was accepted, or why not. */
+export const approveUpdate = defineUpdate<ApprovalOutcome, [ApprovalDecisionArgs]>('approve');
+export const rejectUpdate = defineUpdate<ApprovalOutcome, [ApprovalDecisionArgs]>('reject');
+/** Fire-and-forget decisions; refused ones are recorded in the decision log. */
+export const approvalDecisionSignal = defineSignal<[ApprovalSignalArgs]>('approvalDecision');
+export const pendingApprovalQuery = defineQuery<ApprovalState>('pendingApproval');
+
+/** Order-independent JSON (keys sorted), for hashing plans. */
+function stable(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${stable(o[k])}`).join(',')}}`;
+}
+
+/** Deterministic 64-bit FNV-1a hash of a plan (pure, usable inside workflows). */
+export function planHash(plan: unknown): string {
+  const text = stable(plan);
+  let h1 = 0x811c9dc5;
+  let h2 = 0x01000193;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
+    h2 = Math.imul(h2 ^ c, 0x811c9dc5) >>> 0;
+  }
+  return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
+}

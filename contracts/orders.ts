@@ -1,0 +1,156 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { z } from 'zod';
+import { ApprovalPolicySchema, DurationSchema, type ApprovalState } from './approval';
+
+/** `order-to-cash:<dealId>`: one saga per won deal, so a deal seen twice starts one workflow. */
+export const orderWorkflowId = (dealId: string): string => `order-to-cash:${dealId}`;
+
+export const DealIdSchema = z
+  .string({ error: 'expected the CRM deal id as a string, e.g. "42"' })
+  .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected letters, digits, "-" or "_", e.g. "42"');
+
+/** When an order needs a human: any limit crossed closes the gate. */
+export const ApprovalLimitsSchema = z
+  .object({
+    /** Net order amount above which approval is needed (minor units, deal currency). */
+    maxAmountMinor: z.number().int().min(0).optional(),
+    /** Deal or line discount (percent) above which approval is needed. */
+    maxDiscountPercent: z.number().min(0).max(100).optional(),
+    /** Orders for a customer created by this saga need approval. @default true */
+    newCustomer: z.boolean().default(true),
+    policy: ApprovalPolicySchema,
+  })
+  .strict();
+export type ApprovalLimits = z.infer<typeof ApprovalLimitsSchema>;
+
+export const OrderToCashInputSchema = z
+  .object({
+    dealId: DealIdSchema,
+    /** Approval limits and policy; omit to use the worker's defaults (DEFAULT_APPROVAL). */
+    approval: ApprovalLimitsSchema.optional(),
+    /** Durable waits for invoice and payment (polled; an `erpEvent` signal polls at once). */
+    waits: z
+      .object({
+        pollEvery: DurationSchema.default('4 hours'),
+        invoiceWithin: DurationSchema.default('30 days'),
+        paymentWithin: DurationSchema.default('60 days'),
+      })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+export type OrderToCashInput = z.input<typeof OrderToCashInputSchema>;
+export type ParsedOrderToCashInput = z.infer<typeof OrderToCashInputSchema>;
+
+export const DEFAULT_APPROVAL: ApprovalLimits = {
+  maxAmountMinor: 1_000_000,
+  maxDiscountPercent: 15,
+  newCustomer: true,
+  policy: { approvers: ['sales-manager'], timeout: '2 days', onTimeout: { action: 'escalate', approvers: ['sales-director'], timeout: '1 day' } },
+};
+
+/** A won deal as the CRM holds it, read by the `loadDeal` activity. */
+export interface DealSnapshot {
+  dealId: string;
+  accountId: string;
+  name: string;
+  stage: string;
+  currency: string;
+  amountMinor: number;
+  discountPercent: number;
+  lines: { productId: string; quantity: number; unitPriceMinor: number; discountPercent: number }[];
+}
+
+/** Pure: why this order needs approval (empty = no gate). */
+export function approvalReasons(deal: DealSnapshot, newCustomer: boolean, limits: ApprovalLimits): string[] {
+  const reasons: string[] = [];
+  const money = (m: number) => `${(m / 100).toFixed(2)} ${deal.currency}`;
+  if (limits.maxAmountMinor !== undefined && deal.amountMinor > limits.maxAmountMinor) {
+    reasons.push(`amount ${money(deal.amountMinor)} above limit ${money(limits.maxAmountMinor)}`);
+  }
+  const discount = Math.max(deal.discountPercent, ...deal.lines.map((l) => l.discountPercent));
+  if (limits.maxDiscountPercent !== undefined && discount > limits.maxDiscountPercent) {
+    reasons.push(`discount ${discount}% above limit ${limits.maxDiscountPercent}%`);
+  }
+  if (limits.newCustomer && newCustomer) reasons.push('new customer created for this order');
+  return reasons;
+}
+
+export const ORDER_STEPS = [
+  'load deal', 'ensure customer', 'ensure products', 'create draft order', 'approval', 'quote order', 'confirm order',
+  'write back order', 'wait for invoice', 'write back invoice', 'wait for payment', 'write back payment',
+] as const;
+export type OrderStep = (typeof ORDER_STEPS)[number] | 'compensating' | 'done';
+
+export interface StepRecord {
+  step: string;
+  status: 'started' | 'completed' | 'failed' | 'compensated' | 'compensation failed' | 'skipped';
+  at: string;
+  detail?: string;
+}
+
+export interface CompensationReport {
+  undo: string;
+  ok: boolean;
+  error?: string;
+}
+
+export type OrderOutcome = 'paid' | 'rejected' | 'lost' | 'failed' | 'cancelled' | 'invoice-timeout' | 'payment-timeout';
+
+export interface OrderStatus {
+  dealId: string;
+  step: OrderStep;
+  waitingFor: string | null;
+  orderKey: string | null;
+  orderNumber: string | null;
+  orderState: string | null;
+  invoiceNumber: string | null;
+  paymentStatus: string | null;
+  history: StepRecord[];
+  compensations: CompensationReport[];
+  approval: ApprovalState;
+  outcome: OrderOutcome | null;
+}
+
+export interface OrderToCashResult {
+  dealId: string;
+  outcome: OrderOutcome;
+  orderKey: string | null;
+  orderNumber: string | null;
+  invoiceNumber: string | null;
+  /** Set when the saga stopped early: the step and why. */
+  failure: { step: string; type: string; message: string } | null;
+  compensations: CompensationReport[];
+  history: StepRecord[];
+}
+
+/** Pushed by ERPs that can notify: the saga polls at once instead of at the next interval. */
+export interface ErpEvent {
+  kind: 'invoice-posted' | 'invoice-paid' | 'order-changed' | (string & {});
+  reference?: string;
+}
+export const erpEventSignal = defineSignal<[ErpEvent]>('erpEvent');
+/** The deal was lost in the CRM: before confirmation the saga compensates; after, it is recorded. */
+export const dealLostSignal = defineSignal<[{ by?: string; reason?: string }?]>('dealLost');
+export const orderStatusQuery = defineQuery<OrderStatus>('status');
+
+/** Input of `dealWatcher`: reads newly won deals since its checkpoint and starts their sagas. */
+export const DealWatcherInputSchema = z
+  .object({
+    /** Checkpoint name in the state store. @default "deal-watcher" */
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/).default('deal-watcher'),
+    /** Deals read per page. @default 100 */
+    pageSize: z.number().int().min(1).max(1000).default(100),
+    /** Approval limits passed to every saga started. */
+    approval: ApprovalLimitsSchema.optional(),
+  })
+  .strict();
+export type DealWatcherInput = z.input<typeof DealWatcherInputSchema>;
+
+export interface DealWatcherResult {
+  read: number;
+  started: number;
+  /** Deals whose saga already finished (never started twice). */
+  alreadyClosed: number;
+  pages: number;
+}

@@ -1,0 +1,272 @@
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import type { InvoiceState, OrderActivities } from '../../activities/orders';
+import { approvalDecisionSignal, approveUpdate, pendingApprovalQuery, rejectUpdate, type ApprovalPolicy } from '../../contracts/approval';
+import { dealLostSignal, erpEventSignal, orderStatusQuery, type DealSnapshot, type OrderToCashInput, type OrderToCashResult } from '../../contracts/orders';
+import { ensureTestServer } from '../../scripts/toolchain';
+import { installTestRuntime } from '../helpers/env';
+
+jest.setTimeout(120_000);
+
+let env: TestWorkflowEnvironment;
+let bundle: { code: string };
+beforeAll(async () => {
+  installTestRuntime();
+  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: ensureTestServer() } } });
+  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
+});
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const DEAL: DealSnapshot = {
+  dealId: '42', accountId: '7', name: 'Big deal', stage: 'won', currency: 'EUR', amountMinor: 250_000, discountPercent: 0,
+  lines: [{ productId: '3', quantity: 2, unitPriceMinor: 125_000, discountPercent: 0 }],
+};
+const UNDO_NAMES = ['cancelDraftOrder', 'archiveProducts', 'deactivateCustomer', 'recordDealFailure'];
+const invoice = (paid: boolean): InvoiceState => ({
+  invoiceKey: '9', number: 'INV-1', state: paid ? 'paid' : 'posted', posted: true, paid, totalMinor: 250_000, amountDueMinor: paid ? 0 : 250_000, currency: 'EUR',
+});
+
+interface FakeOptions {
+  failAt?: keyof OrderActivities;
+  failUndo?: keyof OrderActivities;
+  /** checkInvoice answers, in order (the last one repeats). */
+  invoices?: (InvoiceState | null)[];
+}
+
+/** Test doubles of the saga's activities: record every call, fail where told. */
+function fakes(opts: FakeOptions = {}) {
+  const calls: string[] = [];
+  let polls = 0;
+  const answers = opts.invoices ?? [null, invoice(false), invoice(true)];
+  const act = <A extends unknown[], R>(name: keyof OrderActivities, fn: (...a: A) => R) => async (...a: A): Promise<Awaited<R>> => {
+    calls.push(name);
+    if (opts.failAt === name || opts.failUndo === name) throw ApplicationFailure.nonRetryable(`${name} exploded`, 'ValidationError');
+    return await fn(...a);
+  };
+  const activities: OrderActivities = {
+    loadDeal: act('loadDeal', () => DEAL),
+    ensureCustomer: act('ensureCustomer', () => ({ customerKey: '7', targetKey: '70', created: true })),
+    ensureProducts: act('ensureProducts', () => ({ createdTargetKeys: ['30'], existing: 0 })),
+    createDraftOrder: act('createDraftOrder', () => ({ orderKey: '500', externalKey: 'DEAL-42' })),
+    quoteOrder: act('quoteOrder', () => ({ state: 'quotation', number: 'SO-500' })),
+    confirmOrder: act('confirmOrder', () => ({ state: 'processing', number: 'SO-500' })),
+    writeBackOrder: act('writeBackOrder', () => undefined),
+    checkInvoice: act('checkInvoice', () => answers[Math.min(polls++, answers.length - 1)] ?? null),
+    writeBackInvoice: act('writeBackInvoice', () => undefined),
+    writeBackPayment: act('writeBackPayment', () => undefined),
+    cancelDraftOrder: act('cancelDraftOrder', () => undefined),
+    archiveProducts: act('archiveProducts', () => undefined),
+    deactivateCustomer: act('deactivateCustomer', () => undefined),
+    recordDealFailure: act('recordDealFailure', () => undefined),
+  };
+  return { calls, activities, undos: () => calls.filter((c) => UNDO_NAMES.includes(c)) };
+}
+
+const POLICY: ApprovalPolicy = { approvers: ['manager'], timeout: '3 days', onTimeout: { action: 'reject' } };
+const NO_GATE: OrderToCashInput['approval'] = { maxAmountMinor: 10_000_000, newCustomer: false, policy: POLICY };
+const GATE = (policy: ApprovalPolicy = POLICY): OrderToCashInput['approval'] => ({ maxAmountMinor: 100_000, policy });
+
+let n = 0;
+async function withWorker<T>(activities: OrderActivities, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = `otc-${++n}`;
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
+  return worker.runUntil(fn(taskQueue));
+}
+
+function start(taskQueue: string, input: OrderToCashInput) {
+  return env.client.workflow.start('orderToCash', { taskQueue, workflowId: `order-to-cash:${input.dealId}-${n}`, args: [input] });
+}
+
+async function untilPending(h: Awaited<ReturnType<typeof start>>) {
+  for (let i = 0; i < 200; i++) {
+    const s = await h.query(pendingApprovalQuery);
+    if (s.pending) return s.pending;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('no approval became pending');
+}
+
+test('happy path: customer, products, draft, quote, confirm, write-back, invoice then payment', async () => {
+  const f = fakes();
+  const result = await withWorker(f.activities, async (tq) => {
+    const h = await start(tq, { dealId: '42', approval: NO_GATE, waits: { pollEvery: '6 hours' } });
+    return (await h.result()) as OrderToCashResult;
+  });
+  expect(result).toMatchObject({ outcome: 'paid', orderKey: '500', orderNumber: 'SO-500', invoiceNumber: 'INV-1', failure: null, compensations: [] });
+  expect(f.calls).toEqual([
+    'loadDeal', 'ensureCustomer', 'ensureProducts', 'createDraftOrder', 'quoteOrder', 'confirmOrder', 'writeBackOrder',
+    'checkInvoice', 'checkInvoice', 'writeBackInvoice', 'checkInvoice', 'writeBackPayment',
+  ]);
+  expect(result.history.filter((s) => s.status === 'completed').map((s) => s.step)).toEqual([
+    'load deal', 'ensure customer', 'ensure products', 'create draft order', 'quote order', 'confirm order', 'write back order',
+    'wait for invoice', 'write back invoice', 'wait for payment', 'write back payment',
+  ]);
+});
+
+test('an erpEvent signal polls at once instead of waiting for the next interval', async () => {
+  const f = fakes({ invoices: [null, invoice(true)] });
+  await withWorker(f.activities, async (tq) => {
+    const h = await start(tq, { dealId: '43', approval: NO_GATE, waits: { pollEvery: '10 days', invoiceWithin: '30 days' } });
+    for (let i = 0; i < 200 && (await h.query(orderStatusQuery)).step !== 'wait for invoice'; i++) await new Promise((r) => setTimeout(r, 50));
+    const waiting = await h.query(orderStatusQuery);
+    expect(waiting.waitingFor).toMatch(/invoice to be posted/);
+    await h.signal(erpEventSignal, { kind: 'invoice-posted' });
+    const r = (await h.result()) as OrderToCashResult;
+    expect(r.outcome).toBe('paid');
+    const at = (status: string) => Date.parse(r.history.find((s) => s.step === 'wait for invoice' && s.status === status)!.at);
+    expect(at('completed') - at('started')).toBeLessThan(24 * 3600_000); // did not sit out the 10-day interval
+  });
+});
+
+test('an approval that arrives after two days lets the order through, recorded with who and when', async () => {
+  const f = fakes();
+  await withWorker(f.activities, async (tq) => {
+    const h = await start(tq, { dealId: '44', approval: GATE(), waits: { pollEvery: '1 hour' } });
+    const pending = await untilPending(h);
+    expect(pending).toMatchObject({ gate: 'order', approvers: ['manager'], stage: 1, reasons: [expect.stringMatching(/^amount 2500.00 EUR above limit 1000.00/), 'new customer created for this order'] });
+    expect((await h.query(orderStatusQuery)).waitingFor).toMatch(/approval of order DEAL-42/);
+    await env.sleep('2 days');
+    const outcome = await h.executeUpdate(approveUpdate, { args: [{ approver: 'manager', planHash: pending.planHash, comment: 'ok for Q2' }] });
+    expect(outcome).toMatchObject({ approved: true, decidedBy: 'manager', via: 'update', escalated: false });
+    expect(Date.parse(outcome.at) - Date.parse(pending.requestedAt)).toBeGreaterThanOrEqual(2 * 24 * 3600_000);
+    expect((await h.result()).outcome).toBe('paid');
+    const { decisions } = await h.query(pendingApprovalQuery);
+    expect(decisions).toEqual([expect.objectContaining({ decision: 'approve', approver: 'manager', comment: 'ok for Q2', accepted: true })]);
+  });
+  expect(f.calls).toContain('confirmOrder');
+});
+
+test('approval timeout with policy reject: rejected, the draft and the new customer are undone', async () => {
+  const f = fakes();
+  const result = await withWorker(f.activities, async (tq) => {
+    const h = await start(tq, { dealId: '45', approval: GATE({ approvers: ['manager'], timeout: '1 day', onTimeout: { action: 'reject' } }) });
+    const r = (await h.result()) as OrderToCashResult;
+    expect((await h.query(pendingApprovalQuery)).decisions).toEqual([expect.objectContaining({ decision: 'timeout', via: 'timer', accepted: true })]);
+    return r;
+  });
+  expect(result.outcome).toBe('rejected');
+  expect(f.calls).not.toContain('quoteOrder');
+  expect(f.undos()).toEqual(['cancelDraftOrder', 'archiveProducts', 'deactivateCustomer', 'recordDealFailure']);
+});
+
+test('approval timeout with policy escalate: the next group decides, the first may no longer', async () => {
+  const f = fakes();
+  await withWorker(f.activities, async (tq) => {
+    const policy: ApprovalPolicy = { approvers: ['manager'], timeout: '1 day', onTimeout: { action: 'escalate', approvers: ['director'], timeout: '2 days' } };
+    const h = await start(tq, { dealId: '46', approval: GATE(policy) });
+    const first = await untilPending(h);
+    await env.sleep('25 hours');
+    const escalated = (await h.query(pendingApprovalQuery)).pending;
+    expect(escalated).toMatchObject({ stage: 2, approvers: ['director'], planHash: first.planHash });
+    const refused = await h.executeUpdate(approveUpdate, { args: [{ approver: 'manager', planHash: first.planHash }] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((refused as WorkflowUpdateFailedError).cause?.message).toMatch(/"manager" may not decide gate "order" after escalation; allowed: director/);
+    const ok = await h.executeUpdate(approveUpdate, { args: [{ approver: 'director', planHash: first.planHash }] });
+    expect(ok).toMatchObject({ approved: true, escalated: true, decidedBy: 'director' });
+    expect((await h.result()).outcome).toBe('paid');
+    expect((await h.query(pendingApprovalQuery)).decisions.map((d) => d.decision)).toEqual(['escalate', 'approve']);
+  });
+});
+
+test('the validator refuses an unauthorised approver and a stale plan hash; refused signals are logged', async () => {
+  const f = fakes();
+  await withWorker(f.activities, async (tq) => {
+    const h = await start(tq, { dealId: '47', approval: GATE() });
+    const pending = await untilPending(h);
+    const who = await h.executeUpdate(approveUpdate, { args: [{ approver: 'mallory', planHash: pending.planHash }] }).catch((e: unknown) => e);
+    expect((who as WorkflowUpdateFailedError).cause?.message).toBe('"mallory" may not decide gate "order"; allowed: manager');
+    const stale = await h.executeUpdate(rejectUpdate, { args: [{ approver: 'manager', planHash: 'deadbeefdeadbeef' }] }).catch((e: unknown) => e);
+    expect((stale as WorkflowUpdateFailedError).cause?.message).toMatch(/^plan deadbeefdeadbeef is not pending: gate "order" waits on plan [0-9a-f]{16}/);
+    await h.signal(approvalDecisionSignal, { decision: 'approve', approver: 'mallory', planHash: pending.planHash });
+    expect((await h.query(pendingApprovalQuery)).pending).not.toBeNull(); // still waiting
+    await h.signal(approvalDecisionSignal, { decision: 'reject', approver: 'manager', planHash: pending.planHash, comment: 'too cheap' });
+    const r = (await h.result()) as OrderToCashResult;
+    expect(r.outcome).toBe('rejected');
+    expect(r.failure?.message).toMatch(/approval rejected by manager: too cheap/);
+    const { decisions } = await h.query(pendingApprovalQuery);
+    expect(decisions.map((d) => [d.via, d.approver, d.accepted])).toEqual([['signal', 'mallory', false], ['signal', 'manager', true]]);
+    expect(decisions[0]!.refusal).toMatch(/may not decide/);
+  });
+});
+
+describe('a failure at each step runs exactly the undos of the steps before it, in reverse', () => {
+  const cases: [keyof OrderActivities, string[]][] = [
+    ['loadDeal', ['recordDealFailure']],
+    ['ensureCustomer', ['recordDealFailure']],
+    ['ensureProducts', ['deactivateCustomer', 'recordDealFailure']],
+    ['createDraftOrder', ['archiveProducts', 'deactivateCustomer', 'recordDealFailure']],
+    ['quoteOrder', ['cancelDraftOrder', 'archiveProducts', 'deactivateCustomer', 'recordDealFailure']],
+    ['confirmOrder', ['cancelDraftOrder', 'archiveProducts', 'deactivateCustomer', 'recordDealFailure']],
+    // after confirmation (the point of no return) only the reason is written to the deal
+    ['writeBackOrder', ['recordDealFailure']],
+    ['checkInvoice', ['recordDealFailure']],
+    ['writeBackInvoice', ['recordDealFailure']],
+    ['writeBackPayment', ['recordDealFailure']],
+  ];
+  test.each(cases)('failure in %s', async (failAt, expected) => {
+    const f = fakes({ failAt });
+    const err = await withWorker(f.activities, async (tq) => {
+      const h = await start(tq, { dealId: `f-${failAt}`, approval: NO_GATE, waits: { pollEvery: '1 hour' } });
+      return h.result().catch((e: unknown) => e);
+    });
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+    expect(cause.type).toBe('ValidationError');
+    expect(cause.message).toContain(`${failAt} exploded`);
+    expect(f.undos()).toEqual(expected);
+    const result = cause.details?.[0] as OrderToCashResult;
+    expect(result.outcome).toBe('failed');
+    expect(result.compensations.every((c) => c.ok)).toBe(true);
+  });
+});
+
+test('a compensation that keeps failing is tried three times, then reported, and the other undos still run', async () => {
+  const f = fakes({ failAt: 'quoteOrder', failUndo: 'cancelDraftOrder' });
+  const err = await withWorker(f.activities, async (tq) => {
+    const h = await start(tq, { dealId: '48', approval: NO_GATE });
+    const e = await h.result().catch((x: unknown) => x);
+    const s = await h.query(orderStatusQuery);
+    expect(s.compensations.find((c) => !c.ok)).toMatchObject({ undo: 'cancel draft order DEAL-42', error: expect.stringMatching(/cancelDraftOrder exploded/) });
+    return e;
+  });
+  expect(f.undos()).toEqual(['cancelDraftOrder', 'cancelDraftOrder', 'cancelDraftOrder', 'archiveProducts', 'deactivateCustomer', 'recordDealFailure']);
+  expect((err as WorkflowFailedError).cause?.message).toMatch(/compensations: 3 ok, 1 failed/);
+});
+
+test('a deal lost before confirmation compensates; lost after confirmation is only recorded', async () => {
+  const f = fakes();
+  const r = await withWorker(f.activities, async (tq) => {
+    const h = await start(tq, { dealId: '49', approval: GATE() });
+    await untilPending(h);
+    await h.signal(dealLostSignal, { by: 'crm', reason: 'customer chose a competitor' });
+    return (await h.result()) as OrderToCashResult;
+  });
+  expect(r).toMatchObject({ outcome: 'lost', failure: { message: 'deal lost (crm): customer chose a competitor' } });
+  expect(f.undos()).toEqual(['cancelDraftOrder', 'archiveProducts', 'deactivateCustomer', 'recordDealFailure']);
+  expect(f.calls).not.toContain('quoteOrder');
+
+  const g = fakes({ invoices: [null, null, invoice(true)] });
+  const after = await withWorker(g.activities, async (tq) => {
+    const h = await start(tq, { dealId: '50', approval: NO_GATE, waits: { pollEvery: '1 day' } });
+    for (let i = 0; i < 200 && (await h.query(orderStatusQuery)).step !== 'wait for invoice'; i++) await new Promise((res) => setTimeout(res, 50));
+    await h.signal(dealLostSignal, { reason: 'too late' });
+    return (await h.result()) as OrderToCashResult;
+  });
+  expect(after.outcome).toBe('paid');
+  expect(g.undos()).toEqual([]);
+  expect(after.history.some((s) => s.step === 'deal lost' && s.status === 'skipped')).toBe(true);
+});
+
+test('a wrong input fails at once, naming the field', async () => {
+  const f = fakes();
+  const err = await withWorker(f.activities, async (tq) => {
+    const h = await env.client.workflow.start('orderToCash', { taskQueue: tq, workflowId: 'order-to-cash:bad', args: [{ dealId: '4 2' }] });
+    return h.result().catch((e: unknown) => e);
+  });
+  expect((err as WorkflowFailedError).cause?.message).toMatch(/^invalid workflow input: dealId: expected letters, digits/);
+  expect(f.calls).toEqual([]);
+});

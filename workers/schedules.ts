@@ -1,0 +1,167 @@
+/**
+ * Temporal Schedules from config: `npm run schedules [-- --dry-run]`. Every pipeline with a
+ * `schedule` (config/pipelines/*.json) and every entry of config/schedules.json becomes one
+ * Schedule, applied idempotently: created when missing, updated when its config changed (a hash
+ * kept in the started workflows' memo), left alone when equal; schedules this tool made that are
+ * no longer configured are reported (never deleted: `temporal schedule delete -s <id>`).
+ */
+import { Client, Connection, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions, type ScheduleSpec } from '@temporalio/client';
+import { readdirSync, readFileSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { durationMs, planHash } from '../contracts/approval';
+import { TASK_QUEUES, PIPELINE_FAMILIES, type PipelineFamily } from '../contracts/queues';
+import { PipelineScheduleSchema, type PipelineSchedule } from '../contracts/schedules';
+import { PipelineSchema, type Pipeline } from '../pipelines/schema';
+import { parseWorkerEnv } from './config';
+
+/** Marks schedules this tool owns (so unconfigured ones can be reported). */
+export const MANAGED_BY = 'crm-erp-sync';
+
+export interface ScheduleEntry {
+  scheduleId: string;
+  workflowType: string;
+  taskQueue: string;
+  args: unknown[];
+  schedule: PipelineSchedule;
+}
+
+/** config/schedules.json: scheduled workflows that are not pipelines (e.g. the deal watcher). */
+const ExtraScheduleSchema = z
+  .object({
+    workflowType: z.enum(['dealWatcher', 'syncPipeline']),
+    family: z.enum(PIPELINE_FAMILIES as [PipelineFamily, ...PipelineFamily[]]),
+    input: z.record(z.string(), z.unknown()).default({}),
+    schedule: PipelineScheduleSchema,
+  })
+  .strict();
+
+export function scheduleEntriesFromPipelines(pipelines: Iterable<Pipeline>): ScheduleEntry[] {
+  return [...pipelines].flatMap((p) =>
+    p.schedule
+      ? [{ scheduleId: `pipeline:${p.name}`, workflowType: 'syncPipeline', taskQueue: TASK_QUEUES[p.family as PipelineFamily], args: [{ pipeline: p.name }], schedule: p.schedule }]
+      : [],
+  );
+}
+
+/** Read pipeline schedules and config/schedules.json; a bad file names itself and the path. */
+export function loadScheduleEntries(configDir: string): ScheduleEntry[] {
+  const parse = <S extends z.ZodType>(schema: S, file: string, value: unknown): z.infer<S> => {
+    const r = schema.safeParse(value);
+    if (r.success) return r.data;
+    const i = r.error.issues[0]!;
+    throw new Error(`${file}: ${i.path.join('.')}: ${i.message}`);
+  };
+  const dir = path.join(configDir, 'pipelines');
+  const pipelines = (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : []).map((f) =>
+    parse(PipelineSchema, path.join(dir, f), JSON.parse(readFileSync(path.join(dir, f), 'utf8'))),
+  );
+  const entries = scheduleEntriesFromPipelines(pipelines);
+  const extraFile = path.join(configDir, 'schedules.json');
+  if (existsSync(extraFile)) {
+    const raw = JSON.parse(readFileSync(extraFile, 'utf8')) as Record<string, unknown>;
+    for (const [id, v] of Object.entries(raw)) {
+      if (id.startsWith('$')) continue;
+      const e = parse(ExtraScheduleSchema, `${extraFile}: ${id}`, v);
+      entries.push({ scheduleId: id, workflowType: e.workflowType, taskQueue: TASK_QUEUES[e.family], args: [e.input], schedule: e.schedule });
+    }
+  }
+  return entries;
+}
+
+const OVERLAP: Record<PipelineSchedule['overlap'], ScheduleOverlapPolicy> = {
+  skip: ScheduleOverlapPolicy.SKIP, 'buffer-one': ScheduleOverlapPolicy.BUFFER_ONE, 'buffer-all': ScheduleOverlapPolicy.BUFFER_ALL,
+  'cancel-other': ScheduleOverlapPolicy.CANCEL_OTHER, 'terminate-other': ScheduleOverlapPolicy.TERMINATE_OTHER, 'allow-all': ScheduleOverlapPolicy.ALLOW_ALL,
+};
+
+function specOf(s: PipelineSchedule): ScheduleSpec {
+  return {
+    ...(s.interval ? { intervals: [{ every: durationMs(s.interval) }] } : {}),
+    ...(s.cron ? { cronExpressions: [s.cron] } : {}),
+    ...(s.calendar ? { calendars: [s.calendar as NonNullable<ScheduleSpec['calendars']>[number]] } : {}),
+    ...(s.timeZone ? { timezone: s.timeZone } : {}),
+  };
+}
+
+function optionsOf(e: ScheduleEntry, hash: string): ScheduleOptions {
+  return {
+    scheduleId: e.scheduleId,
+    spec: specOf(e.schedule),
+    action: {
+      type: 'startWorkflow', workflowType: e.workflowType, taskQueue: e.taskQueue, args: e.args, workflowId: `${e.scheduleId}`,
+      memo: { managedBy: MANAGED_BY, scheduleConfigHash: hash },
+    },
+    policies: { overlap: OVERLAP[e.schedule.overlap], catchupWindow: durationMs(e.schedule.catchupWindow), pauseOnFailure: e.schedule.pauseOnFailure },
+    state: { paused: e.schedule.paused, note: `managed by ${MANAGED_BY} (npm run schedules)` },
+    memo: { managedBy: MANAGED_BY },
+  };
+}
+
+export interface ApplyReport {
+  created: string[];
+  updated: string[];
+  unchanged: string[];
+  /** Schedules this tool made earlier that no config declares any more. */
+  notConfigured: string[];
+}
+
+/** Apply the entries to Temporal Schedules (idempotent). `dryRun` reports without writing. */
+export async function applySchedules(client: Client, entries: ScheduleEntry[], opts: { dryRun?: boolean } = {}): Promise<ApplyReport> {
+  const report: ApplyReport = { created: [], updated: [], unchanged: [], notConfigured: [] };
+  for (const e of entries) {
+    const hash = planHash(e);
+    const options = optionsOf(e, hash);
+    const handle = client.schedule.getHandle(e.scheduleId);
+    let current: Awaited<ReturnType<typeof handle.describe>> | null = null;
+    try {
+      current = await handle.describe();
+    } catch (err) {
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+    }
+    if (!current) {
+      if (!opts.dryRun) await client.schedule.create(options);
+      report.created.push(e.scheduleId);
+      continue;
+    }
+    const currentHash = current.action.type === 'startWorkflow' ? current.action.memo?.scheduleConfigHash : undefined;
+    if (currentHash === hash) {
+      report.unchanged.push(e.scheduleId);
+      continue;
+    }
+    if (!opts.dryRun) {
+      // A full replacement; an operator's pause (toggle) is kept.
+      await handle.update((prev) => ({ ...prev, spec: options.spec, action: options.action, policies: { ...prev.policies, ...options.policies } }));
+    }
+    report.updated.push(e.scheduleId);
+  }
+  const configured = new Set(entries.map((e) => e.scheduleId));
+  for await (const s of client.schedule.list()) {
+    if (s.memo?.managedBy === MANAGED_BY && !configured.has(s.scheduleId)) report.notConfigured.push(s.scheduleId);
+  }
+  return report;
+}
+
+async function main(): Promise<void> {
+  const env = parseWorkerEnv(process.env);
+  const entries = loadScheduleEntries(env.SYNC_CONFIG_DIR);
+  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS, ...(env.TEMPORAL_TLS ? { tls: true } : {}) });
+  try {
+    const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+    const r = await applySchedules(client, entries, { dryRun: process.argv.includes('--dry-run') });
+    const line = (label: string, ids: string[]) => console.log(`${label.padEnd(15)} ${ids.length ? ids.join(', ') : '-'}`);
+    line('created', r.created);
+    line('updated', r.updated);
+    line('unchanged', r.unchanged);
+    line('not configured', r.notConfigured);
+    if (r.notConfigured.length) console.log('(not deleted; remove with: temporal schedule delete -s <id>)');
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  });
+}

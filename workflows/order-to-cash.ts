@@ -1,0 +1,259 @@
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  sleep,
+  type ActivityOptions,
+} from '@temporalio/workflow';
+import type { InvoiceState, OrderActivities } from '../activities/orders';
+import { durationMs, planHash, type ApprovalOutcome } from '../contracts/approval';
+import { NON_RETRYABLE_ERROR_TYPES } from '../contracts/errors';
+import {
+  approvalReasons,
+  dealLostSignal,
+  DEFAULT_APPROVAL,
+  erpEventSignal,
+  OrderToCashInputSchema,
+  orderStatusQuery,
+  type OrderOutcome,
+  type OrderStatus,
+  type OrderStep,
+  type OrderToCashInput,
+  type OrderToCashResult,
+  type StepRecord,
+} from '../contracts/orders';
+import { ApprovalGate } from './approval';
+import { parseWorkflowInput } from './input';
+
+/** ERP and CRM calls: retried with backoff for ~15 minutes, never for the closed vocabulary. */
+const STEP: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
+};
+/** Undos: the activity retries transient errors; the saga then tries UNDO_ROUNDS times in all. */
+const UNDO: ActivityOptions = {
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 3 },
+};
+/** Even a "non-retryable" undo failure is tried again (a locked record may free up), then reported. */
+const UNDO_ROUNDS = 3;
+const UNDO_PAUSE = '1 minute';
+
+const steps = proxyActivities<OrderActivities>(STEP);
+const undos = proxyActivities<OrderActivities>(UNDO);
+const EXAMPLE_INPUT = '{"dealId":"42"}';
+const REJECTED = 'ApprovalRejected';
+
+interface Undo {
+  undo: string;
+  step: string;
+  run: () => Promise<void>;
+}
+
+/**
+ * One won deal, from CRM to cash: customer → products → draft order → approval (when limits
+ * are crossed) → quote → confirm (the point of no return) → write the order back to the deal →
+ * wait (durably, for days) for the invoice, then the payment → write them back. Before the
+ * order is confirmed, a permanent failure, a rejection, a `dealLost` signal or a cancel runs the
+ * undos of the completed steps in reverse, non-cancellable, and writes the reason to the deal.
+ */
+export async function orderToCash(rawInput: OrderToCashInput): Promise<OrderToCashResult> {
+  const input = parseWorkflowInput(OrderToCashInputSchema, rawInput, EXAMPLE_INPUT);
+  const { dealId } = input;
+  const limits = input.approval ?? DEFAULT_APPROVAL;
+  const gate = new ApprovalGate();
+  const now = (): string => new Date(Date.now()).toISOString();
+
+  const status: Omit<OrderStatus, 'approval'> = {
+    dealId, step: 'load deal', waitingFor: null, orderKey: null, orderNumber: null, orderState: null, invoiceNumber: null,
+    paymentStatus: null, history: [], compensations: [], outcome: null,
+  };
+  const note = (step: string, s: StepRecord['status'], detail?: string): void => {
+    status.history.push({ step, status: s, at: now(), ...(detail ? { detail } : {}) });
+  };
+  const run = async <T>(step: OrderStep, fn: () => Promise<T>): Promise<T> => {
+    status.step = step;
+    note(step, 'started');
+    const r = await fn();
+    note(step, 'completed');
+    return r;
+  };
+
+  let erpEvents = 0;
+  let confirmed = false;
+  let lost: { by?: string; reason?: string } | null = null;
+  const beforeConfirm = new CancellationScope();
+  setHandler(orderStatusQuery, () => ({ ...status, history: [...status.history], compensations: [...status.compensations], approval: gate.state() }));
+  setHandler(erpEventSignal, (e) => {
+    erpEvents += 1;
+    log.info('ERP event', { kind: e?.kind ?? null });
+  });
+  setHandler(dealLostSignal, (args) => {
+    lost = args ?? {};
+    if (!confirmed) beforeConfirm.cancel();
+    else note('deal lost', 'skipped', `deal lost after the order was confirmed (${args?.reason ?? 'no reason'}); the order stays, handle it in the ERP`);
+  });
+
+  const pending: Undo[] = [];
+
+  try {
+    await beforeConfirm.run(async () => {
+      const d = await run('load deal', () => steps.loadDeal({ dealId }));
+      const customer = await run('ensure customer', () => steps.ensureCustomer({ accountId: d.accountId }));
+      if (customer.created) {
+        pending.push({ undo: `deactivate customer ${d.accountId}`, step: 'ensure customer', run: () => undos.deactivateCustomer({ targetKey: customer.targetKey }) });
+      }
+      const products = await run('ensure products', () => steps.ensureProducts({ productIds: d.lines.map((l) => l.productId) }));
+      if (products.createdTargetKeys.length) {
+        pending.push({ undo: `archive products ${products.createdTargetKeys.join(', ')}`, step: 'ensure products', run: () => undos.archiveProducts({ targetKeys: products.createdTargetKeys }) });
+      }
+      const order = await run('create draft order', () => steps.createDraftOrder({ deal: d, orderDate: now().slice(0, 10) }));
+      status.orderKey = order.orderKey;
+      status.orderState = 'draft';
+      pending.push({ undo: `cancel draft order ${order.externalKey}`, step: 'create draft order', run: () => undos.cancelDraftOrder({ orderKey: order.orderKey }) });
+
+      const reasons = approvalReasons(d, customer.created, limits);
+      if (reasons.length) {
+        const plan = { dealId, orderKey: order.orderKey, customer: d.accountId, currency: d.currency, amountMinor: d.amountMinor, lines: d.lines };
+        const decision: ApprovalOutcome = await run('approval', async () => {
+          status.waitingFor = `approval of order ${order.externalKey}: ${reasons.join('; ')}`;
+          try {
+            return await gate.request({
+              gate: 'order', planHash: planHash(plan), reasons, policy: limits.policy,
+              summary: `${d.lines.length} line(s), ${(d.amountMinor / 100).toFixed(2)} ${d.currency} for customer ${d.accountId} (deal ${dealId})`,
+            });
+          } finally {
+            status.waitingFor = null;
+          }
+        });
+        if (!decision.approved) {
+          throw ApplicationFailure.nonRetryable(`approval rejected${decision.decidedBy ? ` by ${decision.decidedBy}` : ' (timeout)'}: ${decision.comment ?? 'no comment'}`, REJECTED);
+        }
+      }
+      const quoted = await run('quote order', () => steps.quoteOrder({ orderKey: order.orderKey }));
+      status.orderNumber = quoted.number;
+      status.orderState = quoted.state;
+      // Confirmation is not interrupted half-way: once Tryton processes the sale it stays.
+      const conf = await run('confirm order', () => CancellationScope.nonCancellable(() => steps.confirmOrder({ orderKey: order.orderKey })));
+      confirmed = true;
+      status.orderNumber = conf.number ?? status.orderNumber;
+      status.orderState = conf.state;
+    });
+    pending.length = 0; // point of no return: a confirmed order is a commitment, not undone
+
+    await run('write back order', () => steps.writeBackOrder({ dealId, orderNumber: status.orderNumber, orderStatus: status.orderState ?? 'processing' }));
+    const orderKey = status.orderKey!;
+    const pollMs = durationMs(input.waits.pollEvery);
+    const waitFor = async (step: OrderStep, why: string, done: (i: InvoiceState | null) => boolean, within: string): Promise<InvoiceState | null> =>
+      run(step, async () => {
+        const deadline = Date.now() + durationMs(within);
+        try {
+          for (;;) {
+            const inv = await steps.checkInvoice({ orderKey });
+            if (done(inv)) return inv;
+            const left = deadline - Date.now();
+            if (left <= 0) return null;
+            status.waitingFor = `${why} (checked ${now()}; next check within ${input.waits.pollEvery}, or on an erpEvent signal)`;
+            const seen = erpEvents;
+            await condition(() => erpEvents !== seen, Math.min(left, pollMs));
+          }
+        } finally {
+          status.waitingFor = null;
+        }
+      });
+
+    const invoice = await waitFor('wait for invoice', 'the invoice to be posted in the ERP', (i) => i?.posted === true, input.waits.invoiceWithin);
+    if (!invoice) return await stopWaiting('invoice-timeout', `no posted invoice within ${input.waits.invoiceWithin}`);
+    status.invoiceNumber = invoice.number;
+    await run('write back invoice', () => steps.writeBackInvoice({ dealId, invoice }));
+    const paid = invoice.paid ? invoice : await waitFor('wait for payment', `payment of invoice ${invoice.number ?? invoice.invoiceKey}`, (i) => i?.paid === true, input.waits.paymentWithin);
+    if (!paid) return await stopWaiting('payment-timeout', `invoice ${invoice.number ?? ''} not paid within ${input.waits.paymentWithin}`);
+    await run('write back payment', () => steps.writeBackPayment({ dealId, paymentStatus: 'paid' }));
+    status.paymentStatus = 'paid';
+    status.step = 'done';
+    return result('paid', null);
+  } catch (err) {
+    const failedStep = status.step;
+    note(failedStep, 'failed', messageOf(err));
+    const lostBy = lost as { by?: string; reason?: string } | null; // set by the signal handler
+    const outcome: OrderOutcome = isCancellation(err) ? (lostBy ? 'lost' : 'cancelled') : typeOf(err) === REJECTED ? 'rejected' : 'failed';
+    const reason =
+      outcome === 'lost' ? `deal lost${lostBy?.by ? ` (${lostBy.by})` : ''}: ${lostBy?.reason ?? 'no reason given'}`
+      : outcome === 'cancelled' ? 'order-to-cash was cancelled'
+      : `${failedStep}: ${messageOf(err)}`;
+    await compensate(reason);
+    const failure = { step: failedStep, type: outcome === 'failed' ? typeOf(err) : outcome, message: reason };
+    const res = result(outcome, failure);
+    if (outcome === 'cancelled') throw err;
+    if (outcome === 'failed') {
+      const undone = status.compensations.filter((c) => c.ok).length;
+      throw ApplicationFailure.create({
+        type: failure.type, nonRetryable: true, details: [res],
+        message: `${reason} (compensations: ${undone} ok, ${status.compensations.length - undone} failed)`,
+      });
+    }
+    return res;
+  }
+
+  async function stopWaiting(outcome: OrderOutcome, reason: string): Promise<OrderToCashResult> {
+    await CancellationScope.nonCancellable(() => undos.recordDealFailure({ dealId, reason, orderStatus: null }));
+    return result(outcome, { step: status.step, type: outcome, message: reason });
+  }
+
+  /** Undo in reverse order; each undo is retried by its activity policy, a failure is reported. */
+  async function compensate(reason: string): Promise<void> {
+    await CancellationScope.nonCancellable(async () => {
+      status.step = 'compensating';
+      const all: Undo[] = [
+        ...[...pending].reverse(),
+        { undo: 'write failure reason to the deal', step: 'deal', run: () => undos.recordDealFailure({ dealId, reason, orderStatus: status.orderKey && !confirmed ? 'cancelled' : null }) },
+      ];
+      for (const u of all) {
+        try {
+          for (let round = 1; ; round++) {
+            try {
+              await u.run();
+              break;
+            } catch (e) {
+              if (round >= UNDO_ROUNDS) throw e;
+              note(u.step, 'compensation failed', `${u.undo} (round ${round} of ${UNDO_ROUNDS}, retrying): ${messageOf(e)}`);
+              await sleep(UNDO_PAUSE);
+            }
+          }
+          status.compensations.push({ undo: u.undo, ok: true });
+          note(u.step, 'compensated', u.undo);
+        } catch (e) {
+          status.compensations.push({ undo: u.undo, ok: false, error: messageOf(e) });
+          note(u.step, 'compensation failed', `${u.undo}: ${messageOf(e)}`);
+          log.error('compensation failed', { dealId, undo: u.undo, error: messageOf(e) });
+        }
+      }
+      if (status.orderKey && !confirmed) status.orderState = status.compensations.some((c) => c.undo.startsWith('cancel draft') && c.ok) ? 'cancelled' : status.orderState;
+    });
+  }
+
+  function result(outcome: OrderOutcome, failure: OrderToCashResult['failure']): OrderToCashResult {
+    status.outcome = outcome;
+    return {
+      dealId, outcome, orderKey: status.orderKey, orderNumber: status.orderNumber, invoiceNumber: status.invoiceNumber, failure,
+      compensations: [...status.compensations], history: [...status.history],
+    };
+  }
+}
+
+function rootCause(err: unknown): unknown {
+  return err instanceof ActivityFailure && err.cause ? err.cause : err;
+}
+function typeOf(err: unknown): string {
+  const c = rootCause(err);
+  return c instanceof ApplicationFailure && c.type ? c.type : 'Transient';
+}
+function messageOf(err: unknown): string {
+  const c = rootCause(err);
+  return c instanceof Error ? c.message : String(c);
+}
