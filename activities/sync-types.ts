@@ -1,3 +1,4 @@
+import type { ApprovalPolicy } from '../contracts/approval';
 import type { Cursor } from '../contracts/cursor';
 
 /** Arguments and results of the sync activities: ids, counts and cursors only (claim checks). */
@@ -20,6 +21,8 @@ export interface BeginSyncResult {
   startCursor: Cursor | null;
   /** Records the source says are waiting, when it can count them cheaply. */
   estimatedTotal: number | null;
+  /** Who decides when a page's plan crosses the pipeline's approval limits (null: no gate). */
+  approvalPolicy: ApprovalPolicy | null;
 }
 
 export interface FetchPageResult {
@@ -40,6 +43,10 @@ export interface PlanPageResult {
   creates: number;
   updates: number;
   unchanged: number;
+  /** Content hash of the staged plan: what an approver approves and writePage verifies. */
+  planHash: string;
+  /** Why this plan needs approval (empty: it does not, or the pipeline has no approval policy). */
+  approvalReasons: string[];
 }
 
 export interface WritePageResult {

@@ -5,6 +5,7 @@ import type { ConnectorPool, Registry } from '../pipelines/load';
 import type { Pipeline } from '../pipelines/schema';
 import type { QuarantineEntry, StateStore } from '../state/types';
 import { recordHash } from './hash';
+import { planRisks } from './plan-risk';
 import type {
   BeginSyncResult,
   FetchPageResult,
@@ -56,6 +57,7 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
         pagesPerRun: input.pagesPerRun ?? p.pagesPerRun,
         startCursor,
         estimatedTotal,
+        approvalPolicy: p.approval?.policy ?? null,
       };
     },
 
@@ -117,17 +119,27 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       await store.releaseQuarantine(p.name, unchangedKeys);
       const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/plan`, plan);
       const creates = plan.filter((w) => w.op === 'create').length;
-      return { planPageId, creates, updates: plan.length - creates, unchanged };
+      const approvalReasons = p.approval
+        ? planRisks(
+            plan.map((w) => ({ ...w, ...(bindings.get(w.sourceKey)?.fields ? { previous: bindings.get(w.sourceKey)!.fields! } : {}) })),
+            p.approval,
+          )
+        : [];
+      return { planPageId, creates, updates: plan.length - creates, unchanged, planHash: recordHash(plan), approvalReasons };
     },
 
     /**
      * Write the plan in batches, idempotently (upsert by external key), recording bindings after
      * each batch. Heartbeats the batch reached, so a retry resumes there instead of rewriting.
      */
-    async writePage(ref: PageRef & { planPageId: string }): Promise<WritePageResult> {
+    async writePage(ref: PageRef & { planPageId: string; planHash?: string }): Promise<WritePageResult> {
       const p = pipelineOf(ref.pipeline);
       const target = connectors.get(p.target.system);
       const plan = await store.loadPage<PlannedWrite[]>(ref.planPageId);
+      if (ref.planHash !== undefined && recordHash(plan) !== ref.planHash) {
+        throw new SyncError('Conflict', `staged plan ${ref.planPageId} no longer matches the approved plan ${ref.planHash}; nothing was written`);
+      }
+      const keepFields = (p.approval?.watchFields.length ?? 0) > 0;
       const batchSize = Math.max(1, target.describe().maxBatchSize);
       type Progress = { next: number } & WritePageResult;
       const resumed = activityInfo().heartbeatDetails as Progress | undefined;
@@ -140,12 +152,12 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
           batch.map((w) => ({ externalKey: w.sourceKey, ...(w.targetKey ? { targetKey: w.targetKey } : {}), fields: w.fields })),
         );
         const byKey = new Map(batch.map((w) => [w.sourceKey, w]));
-        const bindings: { sourceKey: string; targetKey: string; hash: string }[] = [];
+        const bindings: { sourceKey: string; targetKey: string; hash: string; fields?: Record<string, unknown> }[] = [];
         const failed: QuarantineEntry[] = [];
         for (const o of outcomes) {
           const w = byKey.get(o.externalKey)!;
           if (o.ok) {
-            bindings.push({ sourceKey: o.externalKey, targetKey: o.targetKey, hash: w.hash });
+            bindings.push({ sourceKey: o.externalKey, targetKey: o.targetKey, hash: w.hash, ...(keepFields ? { fields: w.fields } : {}) });
             if (o.action === 'created') acc.created++;
             else acc.updated++;
           } else {

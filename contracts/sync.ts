@@ -27,6 +27,8 @@ export const ContinuationSchema = z.object({
   cursor: CursorSchema.nullable(),
   totals: SyncTotalsSchema,
   estimatedTotal: z.number().int().nullable().default(null),
+  /** Approval decisions of earlier runs of this sync (the audit travels with the sync). */
+  approvals: z.array(z.record(z.string(), z.unknown())).default([]),
 });
 export type Continuation = z.infer<typeof ContinuationSchema>;
 
@@ -62,18 +64,30 @@ export const SyncPipelineInputSchema = z
   .strict();
 export type SyncPipelineInput = z.infer<typeof SyncPipelineInputSchema>;
 
-export type SyncStatus = 'starting' | 'running' | 'paused' | 'cancelling' | 'completed' | 'cancelled' | 'failed';
+export type SyncStatus =
+  | 'starting'
+  | 'running'
+  | 'paused'
+  | 'awaiting-approval'
+  | 'cancelling'
+  | 'completed'
+  | 'cancelled'
+  | 'rejected'
+  | 'failed';
 
 export interface SyncResult {
   pipeline: string;
   syncId: string;
-  status: 'completed' | 'cancelled';
+  /** `rejected`: an approver (or the gate's timeout) refused a page's plan; nothing of it was written. */
+  status: 'completed' | 'cancelled' | 'rejected';
   mode: 'incremental' | 'full';
   totals: SyncTotals;
   runs: number;
   durationMs: number;
   /** The checkpoint the sync ended on. */
   cursor: z.infer<typeof CursorSchema> | null;
+  /** Every approval decision taken during the sync, with who and when. */
+  approvals: Record<string, unknown>[];
 }
 
 export interface SyncProgress {

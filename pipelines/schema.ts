@@ -2,6 +2,24 @@ import { z } from 'zod';
 import { PipelineNameSchema } from '../contracts/sync';
 import { PIPELINE_FAMILIES } from '../contracts/queues';
 import { PipelineScheduleSchema } from '../contracts/schedules';
+import { ApprovalPolicySchema } from '../contracts/approval';
+
+/**
+ * When a page's plan needs a human: more updates (or creates) than a limit, or a watched field
+ * (a price, a credit limit) changing by more than a percentage on any record.
+ */
+export const SyncApprovalSchema = z
+  .object({
+    maxUpdates: z.number().int().min(0).optional(),
+    maxCreates: z.number().int().min(0).optional(),
+    /** Canonical field paths whose relative change is watched, e.g. "listPrice.amountMinor". */
+    watchFields: z.array(z.string().min(1)).default([]),
+    /** Largest change of a watched field, in percent, that needs no approval. */
+    maxChangePercent: z.number().min(0).default(20),
+    policy: ApprovalPolicySchema,
+  })
+  .strict();
+export type SyncApproval = z.infer<typeof SyncApprovalSchema>;
 
 const EndpointSchema = z
   .object({
@@ -32,6 +50,8 @@ export const PipelineSchema = z
     lookbackSeconds: z.number().int().min(0).max(7 * 24 * 3600).default(0),
     /** Run on a Temporal Schedule (applied by `npm run schedules`). */
     schedule: PipelineScheduleSchema.optional(),
+    /** Hold a page's plan for approval when it crosses these limits. */
+    approval: SyncApprovalSchema.optional(),
   })
   .strict();
 export type Pipeline = z.infer<typeof PipelineSchema>;

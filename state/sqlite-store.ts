@@ -26,6 +26,8 @@ export function openSqliteStateStore(file: string): StateStore {
   db.pragma('synchronous = NORMAL');
   db.pragma('busy_timeout = 10000');
   db.exec(SCHEMA);
+  const bindingCols = (db.prepare('PRAGMA table_info(bindings)').all() as { name: string }[]).map((c) => c.name);
+  if (!bindingCols.includes('fields')) db.exec('ALTER TABLE bindings ADD COLUMN fields TEXT');
   const now = () => new Date().toISOString();
   // Pages are usually read back by the same worker a moment later: keep the last few parsed
   // (the SQLite copy stays the durable claim check for retries on another worker).
@@ -48,8 +50,9 @@ export function openSqliteStateStore(file: string): StateStore {
   const drop = db.prepare('DELETE FROM staged_pages WHERE sync_id = ?');
   const dropPrefix = db.prepare('DELETE FROM staged_pages WHERE sync_id = ? AND id LIKE ?');
   const putBinding = db.prepare(
-    `INSERT INTO bindings (pipeline, source_key, target_key, hash, updated_at) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (pipeline, source_key) DO UPDATE SET target_key = excluded.target_key, hash = excluded.hash, updated_at = excluded.updated_at`,
+    `INSERT INTO bindings (pipeline, source_key, target_key, hash, fields, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (pipeline, source_key) DO UPDATE SET target_key = excluded.target_key, hash = excluded.hash, fields = excluded.fields,
+       updated_at = excluded.updated_at`,
   );
   const quarantine = db.prepare(
     `INSERT INTO quarantine (pipeline, source_key, sync_id, stage, field, rule, reason, record, first_seen_at, last_seen_at)
@@ -69,7 +72,7 @@ export function openSqliteStateStore(file: string): StateStore {
 
   const putBindings = db.transaction((pipeline: string, items: (Binding & { sourceKey: string })[]) => {
     const t = now();
-    for (const i of items) putBinding.run(pipeline, i.sourceKey, i.targetKey, i.hash, t);
+    for (const i of items) putBinding.run(pipeline, i.sourceKey, i.targetKey, i.hash, i.fields ? JSON.stringify(i.fields) : null, t);
   });
   const addQuarantine = db.transaction((entries: QuarantineEntry[]) => {
     const t = now();
@@ -112,9 +115,11 @@ export function openSqliteStateStore(file: string): StateStore {
       for (let i = 0; i < sourceKeys.length; i += 500) {
         const chunk = sourceKeys.slice(i, i + 500);
         const rows = db
-          .prepare(`SELECT source_key, target_key, hash FROM bindings WHERE pipeline = ? AND source_key IN (${chunk.map(() => '?').join(',')})`)
-          .all(pipeline, ...chunk) as { source_key: string; target_key: string; hash: string }[];
-        for (const r of rows) out.set(r.source_key, { targetKey: r.target_key, hash: r.hash });
+          .prepare(`SELECT source_key, target_key, hash, fields FROM bindings WHERE pipeline = ? AND source_key IN (${chunk.map(() => '?').join(',')})`)
+          .all(pipeline, ...chunk) as { source_key: string; target_key: string; hash: string; fields: string | null }[];
+        for (const r of rows) {
+          out.set(r.source_key, { targetKey: r.target_key, hash: r.hash, ...(r.fields ? { fields: JSON.parse(r.fields) as Record<string, unknown> } : {}) });
+        }
       }
       return out;
     },

@@ -5,6 +5,8 @@ export interface Binding {
   targetKey: string;
   /** Hash of the canonical record last written: equal hash = nothing to write. */
   hash: string;
+  /** The canonical record last written, kept only for pipelines that watch field changes. */
+  fields?: Record<string, unknown>;
 }
 
 export interface QuarantineEntry {

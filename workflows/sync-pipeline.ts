@@ -29,6 +29,7 @@ import {
   type SyncStatus,
   type SyncTotals,
 } from '../contracts/sync';
+import { ApprovalGate } from './approval';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, TRANSFORM, WRITE } from './options';
 
@@ -64,6 +65,10 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
   let cursor: Cursor | null = cont?.cursor ?? null;
   let pagesThisRun = 0;
   let estimatedTotal: number | null = cont?.estimatedTotal ?? null;
+  const earlierApprovals = cont?.approvals ?? [];
+  const gate = new ApprovalGate();
+  const approvals = (): Record<string, unknown>[] => [...earlierApprovals, ...gate.state().decisions.map((d) => ({ ...d }))];
+  let rejected = false;
 
   const setStatus = (s: SyncStatus): void => {
     status = s;
@@ -98,7 +103,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
     log.info('stop requested', { by: args?.by ?? 'unknown', reason: args?.reason });
   });
 
-  const finish = async (final: 'completed' | 'cancelled' | 'failed'): Promise<void> => {
+  const finish = async (final: 'completed' | 'cancelled' | 'rejected' | 'failed'): Promise<void> => {
     await CancellationScope.nonCancellable(async () => {
       step = 'finishing';
       await bookkeeping.finishSync({ pipeline: input.pipeline, syncId, status: final, startedAtMs, totals: { ...totals } });
@@ -155,9 +160,28 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
           step = 'planning';
           const plan = await transforming.planPage({ ...ref(seq), mappedPageId: mapped.mappedPageId });
           totals.unchanged += plan.unchanged;
+          if (plan.approvalReasons.length > 0 && begin.approvalPolicy) {
+            step = 'awaiting approval';
+            setStatus('awaiting-approval');
+            const outcome = await gate.request({
+              gate: `${begin.pipeline} page ${seq + 1}`,
+              planHash: plan.planHash,
+              reasons: plan.approvalReasons,
+              summary: `${plan.creates} creates and ${plan.updates} updates of ${begin.targetEntity}`,
+              policy: begin.approvalPolicy,
+            });
+            if (!outcome.approved) {
+              // Nothing of this page is written and its cursor is not committed: the next run
+              // reads the same changes and asks again.
+              totals.unchanged -= plan.unchanged;
+              rejected = true;
+              break;
+            }
+            setStatus('running');
+          }
           if (plan.creates + plan.updates > 0) {
             step = 'writing';
-            const written = await writing.writePage({ ...ref(seq), planPageId: plan.planPageId });
+            const written = await writing.writePage({ ...ref(seq), planPageId: plan.planPageId, planHash: plan.planHash });
             totals.created += written.created;
             totals.updated += written.updated;
             totals.quarantined += written.quarantined;
@@ -188,12 +212,12 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
         await condition(allHandlersFinished);
         return await continueAsNew<typeof syncPipeline>({
           ...input,
-          continuation: { syncId, startedAtMs, runIndex: runIndex + 1, cursor, totals, estimatedTotal },
+          continuation: { syncId, startedAtMs, runIndex: runIndex + 1, cursor, totals, estimatedTotal, approvals: approvals() },
         });
       }
     }
 
-    const final = stopRequested ? 'cancelled' : 'completed';
+    const final = rejected ? 'rejected' : stopRequested ? 'cancelled' : 'completed';
     await finish(final);
     return {
       pipeline: input.pipeline,
@@ -204,6 +228,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       runs: runIndex,
       durationMs: Date.now() - startedAtMs,
       cursor,
+      approvals: approvals(),
     };
   } catch (err) {
     const failedStep = step;
