@@ -34,9 +34,27 @@ export const OrderToCashInputSchema = z
         pollEvery: DurationSchema.default('4 hours'),
         invoiceWithin: DurationSchema.default('30 days'),
         paymentWithin: DurationSchema.default('60 days'),
+        /** Continue-as-new while waiting once a run's history passes this many events. */
+        maxHistoryEvents: z.number().int().min(50).max(10_000).default(1500),
       })
       .strict()
       .prefault({}),
+    /** Internal: state carried by continue-as-new while waiting for the invoice or payment. */
+    resume: z
+      .object({
+        phase: z.enum(['wait-invoice', 'wait-payment']),
+        orderKey: z.string(),
+        orderNumber: z.string().nullable(),
+        orderState: z.string().nullable(),
+        invoiceNumber: z.string().nullable(),
+        /** The posted invoice, when waiting for its payment. */
+        invoice: z.record(z.string(), z.unknown()).nullable(),
+        /** Workflow time (ms) when the current wait gives up. */
+        deadlineMs: z.number(),
+        /** The latest step records, so `status` keeps its story across runs. */
+        history: z.array(z.record(z.string(), z.unknown())),
+      })
+      .optional(),
   })
   .strict();
 export type OrderToCashInput = z.input<typeof OrderToCashInputSchema>;

@@ -1,13 +1,17 @@
 import {
   ActivityFailure,
+  allHandlersFinished,
   ApplicationFailure,
   CancellationScope,
   condition,
+  ContinueAsNew,
+  continueAsNew,
   isCancellation,
   log,
   proxyActivities,
   setHandler,
   sleep,
+  workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
 import type { InvoiceState, OrderActivities } from '../activities/orders';
@@ -100,8 +104,15 @@ export async function orderToCash(rawInput: OrderToCashInput): Promise<OrderToCa
   });
 
   const pending: Undo[] = [];
+  const resume = input.resume;
 
   try {
+    if (resume) {
+      // A continued run: the order is confirmed and we are waiting for the invoice or payment.
+      confirmed = true;
+      Object.assign(status, { orderKey: resume.orderKey, orderNumber: resume.orderNumber, orderState: resume.orderState, invoiceNumber: resume.invoiceNumber });
+      status.history.push(...(resume.history as unknown as StepRecord[]));
+    } else {
     await beforeConfirm.run(async () => {
       const d = await run('load deal', () => steps.loadDeal({ dealId }));
       const customer = await run('ensure customer', () => steps.ensureCustomer({ accountId: d.accountId }));
@@ -147,17 +158,37 @@ export async function orderToCash(rawInput: OrderToCashInput): Promise<OrderToCa
     pending.length = 0; // point of no return: a confirmed order is a commitment, not undone
 
     await run('write back order', () => steps.writeBackOrder({ dealId, orderNumber: status.orderNumber, orderStatus: status.orderState ?? 'processing' }));
+    }
     const orderKey = status.orderKey!;
     const pollMs = durationMs(input.waits.pollEvery);
-    const waitFor = async (step: OrderStep, why: string, done: (i: InvoiceState | null) => boolean, within: string): Promise<InvoiceState | null> =>
+    const waitFor = async (
+      step: OrderStep,
+      why: string,
+      done: (i: InvoiceState | null) => boolean,
+      within: string,
+      phase: 'wait-invoice' | 'wait-payment',
+      invoiceSoFar: InvoiceState | null,
+    ): Promise<InvoiceState | null> =>
       run(step, async () => {
-        const deadline = Date.now() + durationMs(within);
+        const deadline = resume?.phase === phase ? resume.deadlineMs : Date.now() + durationMs(within);
         try {
           for (;;) {
             const inv = await steps.checkInvoice({ orderKey });
             if (done(inv)) return inv;
             const left = deadline - Date.now();
             if (left <= 0) return null;
+            if (workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > input.waits.maxHistoryEvents) {
+              // Waiting for weeks polls many times: carry on in a fresh run to keep history small.
+              await condition(allHandlersFinished);
+              await continueAsNew<typeof orderToCash>({
+                ...rawInput,
+                resume: {
+                  phase, orderKey, orderNumber: status.orderNumber, orderState: status.orderState, invoiceNumber: status.invoiceNumber,
+                  invoice: invoiceSoFar as unknown as Record<string, unknown> | null, deadlineMs: deadline,
+                  history: status.history.slice(-40) as unknown as Record<string, unknown>[],
+                },
+              });
+            }
             status.waitingFor = `${why} (checked ${now()}; next check within ${input.waits.pollEvery}, or on an erpEvent signal)`;
             const seen = erpEvents;
             await condition(() => erpEvents !== seen, Math.min(left, pollMs));
@@ -167,17 +198,26 @@ export async function orderToCash(rawInput: OrderToCashInput): Promise<OrderToCa
         }
       });
 
-    const invoice = await waitFor('wait for invoice', 'the invoice to be posted in the ERP', (i) => i?.posted === true, input.waits.invoiceWithin);
-    if (!invoice) return await stopWaiting('invoice-timeout', `no posted invoice within ${input.waits.invoiceWithin}`);
-    status.invoiceNumber = invoice.number;
-    await run('write back invoice', () => steps.writeBackInvoice({ dealId, invoice }));
-    const paid = invoice.paid ? invoice : await waitFor('wait for payment', `payment of invoice ${invoice.number ?? invoice.invoiceKey}`, (i) => i?.paid === true, input.waits.paymentWithin);
+    let invoice: InvoiceState | null;
+    if (resume?.phase === 'wait-payment' && resume.invoice) {
+      invoice = resume.invoice as unknown as InvoiceState;
+    } else {
+      invoice = await waitFor('wait for invoice', 'the invoice to be posted in the ERP', (i) => i?.posted === true, input.waits.invoiceWithin, 'wait-invoice', null);
+      if (!invoice) return await stopWaiting('invoice-timeout', `no posted invoice within ${input.waits.invoiceWithin}`);
+      status.invoiceNumber = invoice.number;
+      const posted = invoice;
+      await run('write back invoice', () => steps.writeBackInvoice({ dealId, invoice: posted }));
+    }
+    const paid = invoice.paid
+      ? invoice
+      : await waitFor('wait for payment', `payment of invoice ${invoice.number ?? invoice.invoiceKey}`, (i) => i?.paid === true, input.waits.paymentWithin, 'wait-payment', invoice);
     if (!paid) return await stopWaiting('payment-timeout', `invoice ${invoice.number ?? ''} not paid within ${input.waits.paymentWithin}`);
     await run('write back payment', () => steps.writeBackPayment({ dealId, paymentStatus: 'paid' }));
     status.paymentStatus = 'paid';
     status.step = 'done';
     return result('paid', null);
   } catch (err) {
+    if (err instanceof ContinueAsNew) throw err;
     const failedStep = status.step;
     note(failedStep, 'failed', messageOf(err));
     const lostBy = lost as { by?: string; reason?: string } | null; // set by the signal handler

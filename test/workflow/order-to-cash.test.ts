@@ -107,6 +107,35 @@ test('happy path: customer, products, draft, quote, confirm, write-back, invoice
   ]);
 });
 
+test('weeks of hourly polling continue-as-new with small histories and finish the same saga', async () => {
+  // invoice posted after 5 days, paid after 12.5 days of hourly polls: 301 polls in all
+  const answers: (InvoiceState | null)[] = [...Array(120).fill(null), ...Array(180).fill(invoice(false)), invoice(true)];
+  const f = fakes({ invoices: answers });
+  const { result, runs } = await withWorker(f.activities, async (tq) => {
+    const h = await start(tq, { dealId: '44', approval: NO_GATE, waits: { pollEvery: '1 hour', invoiceWithin: '30 days', paymentWithin: '60 days', maxHistoryEvents: 300 } });
+    const r = (await h.result()) as OrderToCashResult;
+    const lengths: number[] = [];
+    let runId: string | undefined = h.firstExecutionRunId;
+    while (runId) {
+      const hist: { events?: { workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string | null } | null }[] | null } =
+        await env.client.workflow.getHandle(h.workflowId, runId).fetchHistory();
+      const events = hist.events ?? [];
+      lengths.push(events.length);
+      runId = events[events.length - 1]?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
+    }
+    return { result: r, runs: lengths };
+  });
+  expect(result.outcome).toBe('paid');
+  expect(result.invoiceNumber).toBe('INV-1');
+  expect(runs.length).toBeGreaterThan(3);
+  expect(Math.max(...runs)).toBeLessThan(400);
+  // the saga itself ran once: one order, one invoice write-back, one payment write-back
+  expect(f.calls.filter((c) => c === 'createDraftOrder')).toHaveLength(1);
+  expect(f.calls.filter((c) => c === 'writeBackInvoice')).toHaveLength(1);
+  expect(f.calls.filter((c) => c === 'writeBackPayment')).toHaveLength(1);
+  expect(f.calls.filter((c) => c === 'checkInvoice')).toHaveLength(answers.length);
+});
+
 test('an erpEvent signal polls at once instead of waiting for the next interval', async () => {
   const f = fakes({ invoices: [null, invoice(true)] });
   await withWorker(f.activities, async (tq) => {
