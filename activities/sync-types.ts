@@ -67,7 +67,17 @@ export interface MappedRecord {
   hash: string;
 }
 
-export interface PlannedWrite extends MappedRecord {
+export interface PlanOp {
+  /** Index of the record in the mapped page. */
+  index: number;
+  sourceKey: string;
+  hash: string;
   op: 'create' | 'update';
   targetKey?: string;
+}
+
+/** A staged plan refers to the mapped page instead of copying its records. */
+export interface PlanPage {
+  mappedPageId: string;
+  ops: PlanOp[];
 }

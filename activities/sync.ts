@@ -4,7 +4,7 @@ import { SyncError } from '../contracts/errors';
 import type { ConnectorPool, Registry } from '../pipelines/load';
 import type { Pipeline } from '../pipelines/schema';
 import type { QuarantineEntry, StateStore } from '../state/types';
-import { recordHash } from './hash';
+import { planFingerprint, recordHash } from './hash';
 import { planRisks } from './plan-risk';
 import type {
   BeginSyncResult,
@@ -12,7 +12,8 @@ import type {
   MappedRecord,
   MapPageResult,
   PageRef,
-  PlannedWrite,
+  PlanOp,
+  PlanPage,
   PlanPageResult,
   StagedRecord,
   WritePageResult,
@@ -104,28 +105,34 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       const p = pipelineOf(ref.pipeline);
       const records = await store.loadPage<MappedRecord[]>(ref.mappedPageId);
       const bindings = await store.getBindings(p.name, records.map((r) => r.sourceKey));
-      const plan: PlannedWrite[] = [];
+      const ops: PlanOp[] = [];
       let unchanged = 0;
       const unchangedKeys: string[] = [];
-      for (const r of records) {
+      records.forEach((r, index) => {
         const b = bindings.get(r.sourceKey);
-        if (!b) plan.push({ ...r, op: 'create' });
-        else if (b.hash !== r.hash) plan.push({ ...r, op: 'update', targetKey: b.targetKey });
+        if (!b) ops.push({ index, sourceKey: r.sourceKey, hash: r.hash, op: 'create' });
+        else if (b.hash !== r.hash) ops.push({ index, sourceKey: r.sourceKey, hash: r.hash, op: 'update', targetKey: b.targetKey });
         else {
           unchanged++;
           unchangedKeys.push(r.sourceKey);
         }
-      }
+      });
       await store.releaseQuarantine(p.name, unchangedKeys);
-      const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/plan`, plan);
-      const creates = plan.filter((w) => w.op === 'create').length;
+      const page: PlanPage = { mappedPageId: ref.mappedPageId, ops };
+      const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/plan`, page);
+      const creates = ops.filter((w) => w.op === 'create').length;
       const approvalReasons = p.approval
         ? planRisks(
-            plan.map((w) => ({ ...w, ...(bindings.get(w.sourceKey)?.fields ? { previous: bindings.get(w.sourceKey)!.fields! } : {}) })),
+            ops.map((w) => ({
+              sourceKey: w.sourceKey,
+              op: w.op,
+              fields: records[w.index]!.fields,
+              ...(bindings.get(w.sourceKey)?.fields ? { previous: bindings.get(w.sourceKey)!.fields! } : {}),
+            })),
             p.approval,
           )
         : [];
-      return { planPageId, creates, updates: plan.length - creates, unchanged, planHash: recordHash(plan), approvalReasons };
+      return { planPageId, creates, updates: ops.length - creates, unchanged, planHash: planFingerprint(ops), approvalReasons };
     },
 
     /**
@@ -135,8 +142,10 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
     async writePage(ref: PageRef & { planPageId: string; planHash?: string }): Promise<WritePageResult> {
       const p = pipelineOf(ref.pipeline);
       const target = connectors.get(p.target.system);
-      const plan = await store.loadPage<PlannedWrite[]>(ref.planPageId);
-      if (ref.planHash !== undefined && recordHash(plan) !== ref.planHash) {
+      const { mappedPageId, ops } = await store.loadPage<PlanPage>(ref.planPageId);
+      const mapped = await store.loadPage<MappedRecord[]>(mappedPageId);
+      const plan = ops.map((o) => ({ ...o, fields: mapped[o.index]!.fields }));
+      if (ref.planHash !== undefined && planFingerprint(ops) !== ref.planHash) {
         throw new SyncError('Conflict', `staged plan ${ref.planPageId} no longer matches the approved plan ${ref.planHash}; nothing was written`);
       }
       const keepFields = (p.approval?.watchFields.length ?? 0) > 0;

@@ -6,7 +6,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { recordHash } from '../activities/hash';
@@ -20,7 +20,8 @@ import { createSyncWorkers } from '../workers/worker';
 
 const ROOT = path.resolve(__dirname, '..');
 const N = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
-const PAGE = Number(process.env.BENCH_PAGE_SIZE ?? 2000);
+const PAGE = Number(process.env.BENCH_PAGE_SIZE ?? 5000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 
 function registryFor(dir: string) {
   const env = { DEMO_DATA_DIR: dir };
@@ -28,7 +29,7 @@ function registryFor(dir: string) {
 }
 
 /** The baseline: the same connector calls, mapping, plan and bindings, in one loop. */
-async function plainLoop(dir: string): Promise<{ ms: number; written: number }> {
+async function plainLoop(dir: string): Promise<{ ms: number; written: number; cpu: number }> {
   const { env, registry } = registryFor(dir);
   const pool = new ConnectorPool(registry, env);
   const store = openSqliteStateStore(path.join(dir, 'plain-state.db'));
@@ -37,6 +38,7 @@ async function plainLoop(dir: string): Promise<{ ms: number; written: number }> 
   const source = pool.get(p.source.system);
   const target = pool.get(p.target.system);
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let cursor = null as Awaited<ReturnType<typeof store.getCheckpoint>>;
   let written = 0;
   for (;;) {
@@ -61,12 +63,19 @@ async function plainLoop(dir: string): Promise<{ ms: number; written: number }> 
     if (!page.hasMore) break;
   }
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   await pool.closeAll();
   await store.close();
-  return { ms, written };
+  return { ms, written, cpu: (cpu.user + cpu.system) / 1e6 };
 }
 
-async function throughTemporal(dir: string): Promise<{ ms: number; written: number; peakRssMb: number }> {
+/** CPU seconds (user + system) a process has used, from /proc. */
+function procCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+}
+
+async function throughTemporal(dir: string): Promise<{ ms: number; written: number; peakRssMb: number; workerCpu: number; serverCpu: number }> {
   const server = await startDevServer({ dbFile: path.join(dir, 'temporal.db') });
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
@@ -87,12 +96,16 @@ async function throughTemporal(dir: string): Promise<{ ms: number; written: numb
   // warm the worker (bundle loaded, connections open) outside the measurement
   await client.workflow.execute('syncPipeline', { taskQueue: TASK_QUEUES.sql, workflowId: 'bench-warmup', args: [{ pipeline: 'demo-products' }] });
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const server0 = procCpuSeconds(server.pid);
   const result = (await client.workflow.execute('syncPipeline', {
     taskQueue: TASK_QUEUES.sql,
     workflowId: 'bench-accounts',
     args: [{ pipeline: 'demo-accounts', pageSize: PAGE }],
   })) as SyncResult;
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const serverCpu = procCpuSeconds(server.pid) - server0;
   clearInterval(sampler);
   if (process.env.BENCH_PROFILE) await profile(client, 'bench-accounts');
   sync.shutdown();
@@ -100,7 +113,7 @@ async function throughTemporal(dir: string): Promise<{ ms: number; written: numb
   await native.close();
   await connection.close();
   await server.stop();
-  return { ms, written: result.totals.created + result.totals.updated, peakRssMb: peak / 2 ** 20 };
+  return { ms, written: result.totals.created + result.totals.updated, peakRssMb: peak / 2 ** 20, workerCpu: (cpu.user + cpu.system) / 1e6, serverCpu };
 }
 
 /** Time spent per activity type (queue wait and execution), from the workflow's histories. */
@@ -143,24 +156,37 @@ async function profile(client: Client, workflowId: string): Promise<void> {
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const base = mkdtempSync(path.join(os.tmpdir(), 'bench-sql-'));
-  const a = path.join(base, 'a');
-  const b = path.join(base, 'b');
-  const c = path.join(base, 'c');
   const size = { accounts: N, contacts: 0, products: 200 };
-  for (const d of [a, b, c]) seedDemo(d, size);
-  console.log(`bench: ${N} accounts, page ${PAGE}, node ${process.version}, ${os.cpus().length} cpus`);
-  // plain, Temporal, plain: the baseline brackets the Temporal run so drift in machine load shows
-  const plain1 = await plainLoop(b);
-  const temporal = await throughTemporal(a);
-  const plain2 = await plainLoop(c);
-  console.log(`plain runs: ${(plain1.ms / 1000).toFixed(2)} s and ${(plain2.ms / 1000).toFixed(2)} s`);
-  const plain = { written: plain1.written, ms: (plain1.ms + plain2.ms) / 2 };
-  const plainRate = plain.written / (plain.ms / 1000);
-  const temporalRate = temporal.written / (temporal.ms / 1000);
-  console.log(`plain loop : ${plain.written} written in ${(plain.ms / 1000).toFixed(2)} s = ${plainRate.toFixed(0)} records/s`);
-  console.log(`temporal   : ${temporal.written} written in ${(temporal.ms / 1000).toFixed(2)} s = ${temporalRate.toFixed(0)} records/s`);
-  console.log(`ratio temporal/plain = ${(temporalRate / plainRate).toFixed(2)} (goal >= 0.7); worker peak RSS ${temporal.peakRssMb.toFixed(0)} MiB`);
-  if (plain.written !== temporal.written) console.log(`WARNING: written counts differ (${plain.written} vs ${temporal.written})`);
+  console.log(`bench: ${N} accounts, page ${PAGE}, ${ROUNDS} rounds, node ${process.version}, ${os.cpus().length} cpus`);
+  // Rounds alternate plain → Temporal on fresh copies of the same data, then one last plain run,
+  // so every Temporal run is bracketed by baseline runs and drift in machine load shows.
+  const plains: Awaited<ReturnType<typeof plainLoop>>[] = [];
+  const temporals: Awaited<ReturnType<typeof throughTemporal>>[] = [];
+  let k = 0;
+  const fresh = (): string => {
+    const d = path.join(base, String(k++));
+    seedDemo(d, size);
+    return d;
+  };
+  for (let r = 0; r < ROUNDS; r++) {
+    plains.push(await plainLoop(fresh()));
+    temporals.push(await throughTemporal(fresh()));
+  }
+  plains.push(await plainLoop(fresh()));
+  const rate = (x: { written: number; ms: number }) => x.written / (x.ms / 1000);
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = Math.floor(s.length / 2);
+    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  };
+  const plainRate = median(plains.map(rate));
+  const temporalRate = median(temporals.map(rate));
+  console.log(`plain loop : ${plains.map((p) => `${(p.ms / 1000).toFixed(2)} s`).join(', ')} → median ${plainRate.toFixed(0)} records/s (${plains[0]!.written} written)`);
+  console.log(`temporal   : ${temporals.map((t) => `${(t.ms / 1000).toFixed(2)} s`).join(', ')} → median ${temporalRate.toFixed(0)} records/s (${temporals[0]!.written} written)`);
+  const t0 = temporals[0]!;
+  console.log(`cpu seconds (first round): plain ${plains[0]!.cpu.toFixed(1)}; temporal worker ${t0.workerCpu.toFixed(1)} + dev server ${t0.serverCpu.toFixed(1)}`);
+  console.log(`ratio temporal/plain = ${(temporalRate / plainRate).toFixed(2)} (goal >= 0.7); worker peak RSS ${Math.max(...temporals.map((t) => t.peakRssMb)).toFixed(0)} MiB`);
+  if (temporals.some((t) => t.written !== plains[0]!.written)) console.log('WARNING: written counts differ between runs');
   rmSync(base, { recursive: true, force: true });
 }
 

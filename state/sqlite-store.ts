@@ -35,7 +35,7 @@ export function openSqliteStateStore(file: string): StateStore {
   const remember = (id: string, payload: unknown) => {
     recent.delete(id);
     recent.set(id, payload);
-    if (recent.size > 8) recent.delete(recent.keys().next().value!);
+    if (recent.size > 4) recent.delete(recent.keys().next().value!);
   };
 
   const getCheckpoint = db.prepare('SELECT cursor FROM checkpoints WHERE pipeline = ?');
@@ -61,7 +61,6 @@ export function openSqliteStateStore(file: string): StateStore {
        rule = excluded.rule, reason = excluded.reason, record = excluded.record, last_seen_at = excluded.last_seen_at,
        attempts = CASE WHEN quarantine.resolved_at IS NULL THEN quarantine.attempts + 1 ELSE 1 END, resolved_at = NULL`,
   );
-  const release = db.prepare('UPDATE quarantine SET resolved_at = ? WHERE pipeline = ? AND source_key = ? AND resolved_at IS NULL');
   const listQ = db.prepare(
     `SELECT * FROM quarantine WHERE pipeline = ? AND resolved_at IS NULL ORDER BY last_seen_at DESC, source_key LIMIT ?`,
   );
@@ -80,9 +79,15 @@ export function openSqliteStateStore(file: string): StateStore {
       quarantine.run({ ...e, field: e.field, record: JSON.stringify(e.record ?? null), now: t });
     }
   });
+  const openQuarantine = db.prepare('SELECT count(*) AS c FROM quarantine WHERE pipeline = ? AND resolved_at IS NULL');
   const releaseMany = db.transaction((pipeline: string, keys: string[]) => {
     const t = now();
-    for (const k of keys) release.run(t, pipeline, k);
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      db.prepare(
+        `UPDATE quarantine SET resolved_at = ? WHERE pipeline = ? AND resolved_at IS NULL AND source_key IN (${chunk.map(() => '?').join(',')})`,
+      ).run(t, pipeline, ...chunk);
+    }
   });
 
   return {
@@ -130,7 +135,8 @@ export function openSqliteStateStore(file: string): StateStore {
       if (entries.length) addQuarantine(entries);
     },
     async releaseQuarantine(pipeline, keys) {
-      if (keys.length) releaseMany(pipeline, keys);
+      // Most pipelines have nothing open: skip the updates entirely then.
+      if (keys.length && (openQuarantine.get(pipeline) as { c: number }).c > 0) releaseMany(pipeline, keys);
     },
     async listQuarantine(pipeline, limit = 100) {
       const rows = listQ.all(pipeline, limit) as Record<string, unknown>[];
