@@ -55,12 +55,6 @@ export interface WritePageResult {
   quarantined: number;
 }
 
-export interface StagedRecord {
-  key: string;
-  modifiedAt: string;
-  data: Record<string, unknown>;
-}
-
 export interface MappedRecord {
   sourceKey: string;
   fields: Record<string, unknown>;

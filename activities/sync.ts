@@ -5,6 +5,7 @@ import type { ConnectorPool, Registry } from '../pipelines/load';
 import type { Pipeline } from '../pipelines/schema';
 import type { QuarantineEntry, StateStore } from '../state/types';
 import { planFingerprint, recordHash } from './hash';
+import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { planRisks } from './plan-risk';
 import type {
   BeginSyncResult,
@@ -15,7 +16,6 @@ import type {
   PlanOp,
   PlanPage,
   PlanPageResult,
-  StagedRecord,
   WritePageResult,
 } from './sync-types';
 
@@ -65,16 +65,15 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
     async fetchPage(ref: PageRef & { after: Cursor | null; limit: number }): Promise<FetchPageResult> {
       const p = pipelineOf(ref.pipeline);
       const page = await connectors.get(p.source.system).fetchChanges(p.source.entity, { after: ref.after, limit: ref.limit });
-      const staged: StagedRecord[] = page.records;
-      const pageId = await store.stagePage(ref.syncId, `${ref.seq}/raw`, staged);
-      return { pageId, count: staged.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
+      const pageId = await store.stagePage(ref.syncId, `${ref.seq}/raw`, toColumnar(page.records));
+      return { pageId, count: page.records.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
     },
 
     /** Map and validate: invalid records go to quarantine with their reasons, the rest go on. */
     async mapPage(ref: PageRef & { pageId: string }): Promise<MapPageResult> {
       const p = pipelineOf(ref.pipeline);
       const mapping = registry.mappings.get(p.mapping)!;
-      const records = await store.loadPage<StagedRecord[]>(ref.pageId);
+      const records = fromColumnar(await store.loadPage<ColumnarPage>(ref.pageId));
       const valid: MappedRecord[] = [];
       const bad: QuarantineEntry[] = [];
       for (const r of records) {

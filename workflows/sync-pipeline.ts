@@ -130,18 +130,21 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
     setStatus('running');
 
     const ref = (seq: number) => ({ pipeline: begin.pipeline, syncId, seq });
-    const fetchAndMap = async (seq: number, after: Cursor | null) => {
+    // Fetch, map and plan a page. The next page is prepared while the current one is written:
+    // planning ahead of the previous write is safe because writes are upserts by external key.
+    const prepare = async (seq: number, after: Cursor | null) => {
       const fetched = await fetching.fetchPage({ ...ref(seq), after, limit: begin.pageSize });
-      if (fetched.count === 0) return { fetched, mapped: null };
+      if (fetched.count === 0) return { fetched, mapped: null, plan: null };
       const mapped = await transforming.mapPage({ ...ref(seq), pageId: fetched.pageId });
-      return { fetched, mapped };
+      if (mapped.valid === 0) return { fetched, mapped, plan: null };
+      const plan = await transforming.planPage({ ...ref(seq), mappedPageId: mapped.mappedPageId });
+      return { fetched, mapped, plan };
     };
-
-    type Page = Awaited<ReturnType<typeof fetchAndMap>>;
-    let next: Promise<Page> | null = fetchAndMap(totals.pages, cursor);
+    type Page = Awaited<ReturnType<typeof prepare>>;
+    let next: Promise<Page> | null = prepare(totals.pages, cursor);
     for (;;) {
       step = 'fetching';
-      const { fetched, mapped }: Page = await (next ?? fetchAndMap(totals.pages, cursor));
+      const { fetched, mapped, plan }: Page = await (next ?? prepare(totals.pages, cursor));
       next = null;
       const seq = totals.pages;
       const reachedMax = input.maxPages !== undefined && seq + 1 >= input.maxPages;
@@ -149,16 +152,14 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       const runFull =
         pagesThisRun + 1 >= begin.pagesPerRun || workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_SOFT_LIMIT;
       if (more && !runFull && !paused && !stopRequested) {
-        next = fetchAndMap(seq + 1, fetched.nextCursor); // overlap: read ahead while writing
+        next = prepare(seq + 1, fetched.nextCursor); // overlap: read ahead while writing
         next.catch(() => undefined); // a failure surfaces when it is awaited
       }
 
       totals.read += fetched.count;
       if (mapped) {
         totals.quarantined += mapped.quarantined;
-        if (mapped.valid > 0) {
-          step = 'planning';
-          const plan = await transforming.planPage({ ...ref(seq), mappedPageId: mapped.mappedPageId });
+        if (plan) {
           totals.unchanged += plan.unchanged;
           if (plan.approvalReasons.length > 0 && begin.approvalPolicy) {
             step = 'awaiting approval';
