@@ -36,11 +36,23 @@ export interface WriteItem {
 export async function createMany(
   client: TrytonClient, model: string, items: CreateItem[], labels: LabelMap, context: Context = {},
 ): Promise<Map<string, WriteOutcome>> {
+  return allOrOneByOne(items, labels, async (batch) => {
+    const ids = await client.model<number[]>(model, 'create', [batch.map((i) => i.values)], context);
+    return batch.map((item, n) => created(item.externalKey, ids[n]));
+  });
+}
+
+/**
+ * Run `call` on all items at once; when Tryton refuses a record (which fails the whole call),
+ * retry one by one so that only the refused records come back as `ok: false`.
+ */
+async function allOrOneByOne<T extends { externalKey: string }>(
+  items: T[], labels: LabelMap, call: (batch: T[]) => Promise<WriteOutcome[]>,
+): Promise<Map<string, WriteOutcome>> {
   const out = new Map<string, WriteOutcome>();
   if (items.length === 0) return out;
   try {
-    const ids = await client.model<number[]>(model, 'create', [items.map((i) => i.values)], context);
-    items.forEach((item, n) => out.set(item.externalKey, created(item.externalKey, ids[n])));
+    for (const o of await call(items)) out.set(o.externalKey, o);
     return out;
   } catch (err) {
     if (!isRecordRefusal(err)) throw err;
@@ -50,8 +62,7 @@ export async function createMany(
     }
   }
   for (const item of items) {
-    const one = await createMany(client, model, [item], labels, context);
-    for (const [k, v] of one) out.set(k, v);
+    for (const [k, v] of await allOrOneByOne([item], labels, call)) out.set(k, v);
   }
   return out;
 }
@@ -65,26 +76,10 @@ function created(externalKey: string, id: number | undefined): WriteOutcome {
 export async function writeMany(
   client: TrytonClient, model: string, items: WriteItem[], labels: LabelMap, context: Context = {},
 ): Promise<Map<string, WriteOutcome>> {
-  const out = new Map<string, WriteOutcome>();
-  if (items.length === 0) return out;
-  const args: unknown[] = items.flatMap((i) => [[i.id], i.values]);
-  const stamps = Object.fromEntries(
-    items.filter((i) => i.timestamp !== undefined).map((i) => [`${model},${i.id}`, i.timestamp]),
-  );
-  try {
+  return allOrOneByOne(items, labels, async (batch) => {
+    const args: unknown[] = batch.flatMap((i) => [[i.id], i.values]);
+    const stamps = Object.fromEntries(batch.filter((i) => i.timestamp !== undefined).map((i) => [`${model},${i.id}`, i.timestamp]));
     await client.model(model, 'write', args, Object.keys(stamps).length ? { ...context, _timestamp: stamps } : context);
-    for (const i of items) out.set(i.externalKey, { externalKey: i.externalKey, ok: true, targetKey: String(i.id), action: 'updated' });
-    return out;
-  } catch (err) {
-    if (!isRecordRefusal(err)) throw err;
-    if (items.length === 1 && items[0]) {
-      out.set(items[0].externalKey, refusal(items[0].externalKey, err, labels));
-      return out;
-    }
-  }
-  for (const item of items) {
-    const one = await writeMany(client, model, [item], labels, context);
-    for (const [k, v] of one) out.set(k, v);
-  }
-  return out;
+    return batch.map((i): WriteOutcome => ({ externalKey: i.externalKey, ok: true, targetKey: String(i.id), action: 'updated' }));
+  });
 }
