@@ -2,6 +2,7 @@
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadRegistry } from '../pipelines/load';
 import { parseWorkerEnv } from './config';
+import { missingSearchAttributes, registerCommands } from './search-attributes';
 import { createSyncWorkers } from './worker';
 
 async function main(): Promise<void> {
@@ -15,6 +16,12 @@ async function main(): Promise<void> {
   });
   const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS, ...(env.TEMPORAL_TLS ? { tls: true } : {}) });
   try {
+    const missing = await missingSearchAttributes(connection, env.TEMPORAL_NAMESPACE).catch(() => null);
+    if (missing && missing.length) {
+      throw new Error(
+        `namespace "${env.TEMPORAL_NAMESPACE}" lacks the search attributes ${missing.join(', ')}; syncs would stall on them. Register them once:\n${registerCommands(missing, env.TEMPORAL_NAMESPACE)}`,
+      );
+    }
     const sync = await createSyncWorkers({
       connection,
       namespace: env.TEMPORAL_NAMESPACE,
