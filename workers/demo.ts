@@ -14,6 +14,7 @@ import { seedDemo, touchAccounts } from '../demo/seed';
 import { portAnswers, startDevServer, type DevServer } from '../scripts/dev-server';
 import { parseWorkerEnv } from './config';
 import { progressLine, summaryTable } from './demo/progress';
+import { missingSearchAttributes } from './search-attributes';
 import { createSyncWorkers } from './worker';
 
 const PIPELINES = ['demo-accounts', 'demo-contacts', 'demo-products'];
@@ -40,6 +41,16 @@ async function main(): Promise<void> {
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
   const native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
+  const missing = await missingSearchAttributes(native, env.TEMPORAL_NAMESPACE);
+  if (missing.length) {
+    // A server the demo did not start (e.g. a plain `temporal server start-dev`): register them.
+    const types: Record<string, number> = { Keyword: 2, Int: 3 };
+    await native.operatorService.addSearchAttributes({
+      namespace: env.TEMPORAL_NAMESPACE,
+      searchAttributes: Object.fromEntries(missing.map((m) => m.split('=')).map(([n, t]) => [n!, types[t!] ?? 2])),
+    });
+    console.log(`Registered search attributes ${missing.join(', ')} on ${env.TEMPORAL_ADDRESS}`);
+  }
   const sync = await createSyncWorkers({
     connection: native,
     namespace: env.TEMPORAL_NAMESPACE,
