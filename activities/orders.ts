@@ -1,3 +1,4 @@
+import { activityInfo, heartbeat } from '@temporalio/activity';
 import type { TrytonConnector } from '../connectors/tryton/connector';
 import type { WriteOutcome } from '../connectors/types';
 import { SyncError } from '../contracts/errors';
@@ -52,7 +53,11 @@ export function createOrderActivities(deps: OrdersDeps) {
     async ensureCustomer(input: { accountId: string }): Promise<{ customerKey: string; targetKey: string; created: boolean }> {
       const erp = deps.erp();
       const found = (await erp.findByExternalKeys('customers', [input.accountId])).get(input.accountId);
-      if (found) return { customerKey: input.accountId, targetKey: found, created: false };
+      // An earlier attempt that created the customer and then failed left a heartbeat saying so:
+      // the customer is still this run's to undo.
+      const earlier = activityInfo().heartbeatDetails as { creating?: string[] } | undefined;
+      if (found) return { customerKey: input.accountId, targetKey: found, created: earlier?.creating?.includes(input.accountId) === true };
+      heartbeat({ creating: [input.accountId] });
       const fields = mapped(deps.customerMapping(), deps.deals().row('accounts', input.accountId), `account ${input.accountId}`);
       const [out] = await erp.upsert('customers', [{ externalKey: input.accountId, fields }]);
       const targetKey = check(out, `customer ${input.accountId}`);
@@ -64,12 +69,15 @@ export function createOrderActivities(deps: OrdersDeps) {
       const erp = deps.erp();
       const ids = [...new Set(input.productIds)];
       const found = await erp.findByExternalKeys('products', ids);
+      const earlier = new Set((activityInfo().heartbeatDetails as { creating?: string[] } | undefined)?.creating ?? []);
+      const createdBefore = ids.filter((id) => found.has(id) && earlier.has(id)).map((id) => found.get(id)!);
       const missing = ids.filter((id) => !found.has(id));
-      if (!missing.length) return { createdTargetKeys: [], existing: ids.length };
+      if (!missing.length) return { createdTargetKeys: createdBefore, existing: ids.length - createdBefore.length };
+      heartbeat({ creating: [...earlier, ...missing] });
       const batch = missing.map((id) => ({ externalKey: id, fields: mapped(deps.productMapping(), deps.deals().row('products', id), `product ${id}`) }));
       const outs = await erp.upsert('products', batch);
       const created = outs.map((o, n) => ({ key: check(o, `product ${missing[n]}`), created: o.ok && o.action === 'created' }));
-      return { createdTargetKeys: created.filter((c) => c.created).map((c) => c.key), existing: ids.length - missing.length };
+      return { createdTargetKeys: [...createdBefore, ...created.filter((c) => c.created).map((c) => c.key)], existing: ids.length - missing.length - createdBefore.length };
     },
 
     /** The sales order as a draft, carrying the deal as external reference. */
