@@ -5,9 +5,11 @@ import type {
 } from '@hubspot/api-client/lib/codegen/crm/objects';
 import { SyncError } from '../../contracts/errors';
 import type { Connector, FetchRequest, FetchResult, SourceRecord, WriteOutcome, WriteRequest } from '../types';
-import { cleanMessage, fieldOf, typeForCategory } from './errors';
+import { cleanMessage, fieldOf, isApiException, typeForCategory } from './errors';
+import { associationKey, planAssociations } from './associations';
+import type { AssociationPlan } from './associations';
 import { describeEntity, HUBSPOT_ENTITIES } from './entities';
-import type { HubSpotEntity } from './entities';
+import type { AssociationRule, HubSpotEntity } from './entities';
 import { readIncremental } from './incremental';
 import type { SearchHit, WindowQuery } from './incremental';
 import { HubSpotTransport } from './transport';
@@ -128,6 +130,85 @@ export function createHubSpotConnector(options: HubSpotConnectorOptions): Connec
     return outcomes;
   }
 
+  /** Messages of a 207 body as the client hands it over (deserialized as an `Error`). */
+  function reasonsOf(body: unknown): string[] {
+    const b = (typeof body === 'object' && body !== null ? body : {}) as { message?: unknown; errors?: unknown };
+    const list = Array.isArray(b.errors) ? (b.errors as { message?: unknown }[]).map((x) => x.message).filter((m): m is string => typeof m === 'string') : [];
+    return list.length > 0 ? list : typeof b.message === 'string' ? [b.message] : [];
+  }
+
+  /** HubSpot ids of `objectType` records by the value of their unique property `keyProperty`. */
+  async function idsByUniqueProperty(objectType: string, keyProperty: string, values: string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    for (const part of chunks([...new Set(values)], HUBSPOT_MAX_BATCH)) {
+      // Missing values come back as a 207 error entry, not a failure: they are simply absent.
+      const res = await transport.call('general', `batch read ${objectType} by ${keyProperty}`, (api) =>
+        api.batchApi.read(objectType, { inputs: part.map((id) => ({ id })), idProperty: keyProperty, properties: [keyProperty], propertiesWithHistory: [] }, false),
+      );
+      for (const o of res.results) {
+        const key = o.properties[keyProperty];
+        if (key) found.set(key, o.id);
+      }
+    }
+    return found;
+  }
+
+  /**
+   * After an upsert batch: resolve each written record's association target by its unique
+   * property and write the default associations in one v4 batch call. Returns the outcomes that
+   * change to ok:false (target missing, or the association refused).
+   */
+  async function associateChunk(e: HubSpotEntity, rule: AssociationRule, batch: WriteRequest[], written: Map<string, WriteOutcome>): Promise<Map<string, WriteOutcome>> {
+    const keys = batch.filter((w) => written.get(w.externalKey)?.ok).map((w) => associationKey(rule, w.fields)).filter((k): k is string => k !== undefined);
+    if (keys.length === 0) return new Map();
+    const targets = await idsByUniqueProperty(rule.toObjectType, rule.toKeyProperty, keys);
+    const plan = planAssociations(rule, batch, written, targets);
+    if (plan.inputs.length === 0) return plan.failures;
+    // The client declares only a 200 for this endpoint and throws on HubSpot's 207 partial
+    // success, with the results dropped: a 207 is retried pair by pair to learn which ones failed.
+    const associate = (inputs: AssociationPlan['inputs']) =>
+      transport.callAssociations(`batch associate ${e.objectType} → ${rule.toObjectType}`, async (api) => {
+        try {
+          const res = await api.batchApi.createDefault(e.objectType, rule.toObjectType, {
+            inputs: inputs.map((i) => ({ _from: { id: i.fromId }, to: { id: i.toId } })),
+          });
+          return { done: new Set(res.results.map((r) => `${r._from.id}→${r.to.id}`)), reasons: (res.errors ?? []).map((x) => x.message) };
+        } catch (err) {
+          if (isApiException(err) && err.code === 207) return { done: undefined, reasons: reasonsOf(err.body) };
+          throw err;
+        }
+      });
+    const fail = (i: AssociationPlan['inputs'][number], reasons: string[]): void => {
+      plan.failures.set(i.externalKey, {
+        externalKey: i.externalKey,
+        ok: false,
+        error: {
+          type: 'ValidationError',
+          field: rule.field,
+          message: cleanMessage(
+            `HubSpot refused the ${e.objectType} → ${rule.toObjectType} association ${i.fromId} → ${i.toId}: ${reasons.join('; ') || 'no result returned'}`,
+            [options.accessToken],
+          ),
+        },
+      });
+    };
+    const all = await associate(plan.inputs);
+    if (all.done) {
+      for (const i of plan.inputs) if (!all.done.has(`${i.fromId}→${i.toId}`)) fail(i, all.reasons);
+    } else {
+      for (const i of plan.inputs) {
+        try {
+          const one = await associate([i]);
+          if (!one.done?.has(`${i.fromId}→${i.toId}`)) fail(i, one.reasons);
+        } catch (err) {
+          if (err instanceof SyncError && (err.type === 'ValidationError' || err.type === 'NotFound')) fail(i, [err.message]);
+          else throw err;
+        }
+      }
+    }
+    return plan.failures;
+  }
+
   return {
     describe: () => ({
       system: 'hubspot',
@@ -165,7 +246,9 @@ export function createHubSpotConnector(options: HubSpotConnectorOptions): Connec
       writable(e);
       const outcomes = new Map<string, WriteOutcome>();
       for (const part of chunks(batch, HUBSPOT_MAX_BATCH)) {
-        for (const [k, v] of await upsertChunk(e, part)) outcomes.set(k, v);
+        const written = await upsertChunk(e, part);
+        if (e.association) for (const [k, v] of await associateChunk(e, e.association, part, written)) written.set(k, v);
+        for (const [k, v] of written) outcomes.set(k, v);
       }
       return batch.map(
         (w) =>
@@ -180,17 +263,7 @@ export function createHubSpotConnector(options: HubSpotConnectorOptions): Connec
     async findByExternalKeys(entity: string, externalKeys: string[]): Promise<Map<string, string>> {
       const e = entityOf(entity);
       const { keyProperty } = writable(e);
-      const found = new Map<string, string>();
-      for (const part of chunks([...new Set(externalKeys)], HUBSPOT_MAX_BATCH)) {
-        const res = await transport.call('general', `batch read ${e.objectType} by ${keyProperty}`, (api) =>
-          api.batchApi.read(e.objectType, { inputs: part.map((id) => ({ id })), idProperty: keyProperty, properties: [keyProperty], propertiesWithHistory: [] }, false),
-        );
-        for (const o of res.results) {
-          const key = o.properties[keyProperty];
-          if (key) found.set(key, o.id);
-        }
-      }
-      return found;
+      return idsByUniqueProperty(e.objectType, keyProperty, externalKeys);
     },
 
     async delete(entity: string, targetKeys: string[]): Promise<void> {

@@ -17,6 +17,20 @@ export interface HubSpotEntity {
   /** Properties read back by fetchChanges/read. */
   readProperties: string[];
   toProperties?: (fields: Record<string, unknown>) => Record<string, string>;
+  /** A default association written with each upserted record (see `AssociationRule`). */
+  association?: AssociationRule;
+}
+
+/**
+ * After a batch upsert, associate each written record with the record of `toObjectType` whose
+ * unique property `toKeyProperty` equals the canonical field `field` (e.g. a contact with the
+ * company whose `erp_customer_id` is the contact's `customerExternalKey`), with HubSpot's default
+ * association type. A record whose target does not exist (yet) is reported `ok: false`.
+ */
+export interface AssociationRule {
+  toObjectType: string;
+  toKeyProperty: string;
+  field: string;
 }
 
 interface Money {
@@ -112,6 +126,7 @@ export const HUBSPOT_ENTITIES: Record<string, HubSpotEntity> = {
     modifiedProperty: 'lastmodifieddate',
     readProperties: ['firstname', 'lastname', 'email', 'phone', 'jobtitle', 'associatedcompanyid', 'erp_contact_id', 'erp_customer_id'],
     toProperties: contactProperties,
+    association: { toObjectType: 'companies', toKeyProperty: 'erp_customer_id', field: 'customerExternalKey' },
   },
   products: {
     name: 'products',

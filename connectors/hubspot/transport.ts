@@ -24,6 +24,8 @@ export class HubSpotTransport {
   readonly client: Client;
   /** Generic CRM object APIs (/crm/v3/objects/{objectType}/…). */
   readonly objects: Client['crm']['objects'];
+  /** Associations v4 (/crm/v4/associations/…). */
+  readonly associations: Client['crm']['associations']['v4'];
   private readonly secrets: string[];
 
   constructor(private readonly options: TransportOptions) {
@@ -35,13 +37,23 @@ export class HubSpotTransport {
     // The client applies decorators from a process-wide singleton when an API is first touched;
     // touch ours now, while the singleton holds this client's (empty) decorator list.
     this.objects = this.client.crm.objects;
+    this.associations = this.client.crm.associations.v4;
     this.secrets = [options.accessToken];
   }
 
   async call<T>(bucket: GovernorBucket, operation: string, fn: (objects: Client['crm']['objects']) => Promise<T>): Promise<T> {
+    return this.guarded(bucket, operation, () => fn(this.objects));
+  }
+
+  /** Like `call`, for the associations v4 APIs. */
+  async callAssociations<T>(operation: string, fn: (associations: Client['crm']['associations']['v4']) => Promise<T>): Promise<T> {
+    return this.guarded('general', operation, () => fn(this.associations));
+  }
+
+  private async guarded<T>(bucket: GovernorBucket, operation: string, fn: () => Promise<T>): Promise<T> {
     await this.options.governor.acquire(bucket);
     try {
-      return await fn(this.objects);
+      return await fn();
     } catch (err) {
       const error = toSyncError(err, operation, this.secrets);
       if (error.type === 'RateLimited') {

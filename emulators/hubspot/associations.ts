@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { notFound, validationError } from './errors';
 import { asObject } from './http-types';
 import type { EmulatorRequest, EmulatorResponse } from './http-types';
@@ -80,4 +81,56 @@ export function handleAssociations(store: HubSpotStore, s: string[], req: Emulat
     return { status: 204 };
   }
   return { status: 405, body: { status: 'error', message: `Method ${req.method} not allowed`, category: 'VALIDATION_ERROR' } };
+}
+
+/** Largest `inputs` array the v4 association batch endpoints take. */
+export const MAX_ASSOCIATION_INPUTS = 2000;
+
+/**
+ * POST /crm/v4/associations/{from}/{to}/batch/associate/default: default associations for many
+ * pairs. Valid pairs are linked (both directions, keeping `associatedcompanyid` in step like the
+ * single PUT); a pair naming a missing record is a per-input error in a 207 envelope.
+ */
+export function handleBatchAssociateDefault(store: HubSpotStore, fromRaw: string | undefined, toRaw: string | undefined, req: EmulatorRequest): EmulatorResponse {
+  const from = typeOf(fromRaw);
+  const to = typeOf(toRaw);
+  const forward = defaultAssociationTypeId(from, to);
+  const backward = defaultAssociationTypeId(to, from);
+  if (forward === undefined || backward === undefined) throw validationError(`No default association between ${from} and ${to}`);
+  const raw = asObject(req.body).inputs;
+  if (!Array.isArray(raw)) throw validationError("Invalid input JSON: 'inputs' is required and must be an array");
+  if (raw.length > MAX_ASSOCIATION_INPUTS) throw validationError(`Too many inputs: ${raw.length}. Max inputs: ${MAX_ASSOCIATION_INPUTS}`);
+  const startedAt = new Date().toISOString();
+  const spec = (id: number) => ({ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: id });
+  const results: unknown[] = [];
+  const errors: Record<string, unknown>[] = [];
+  const exists = (type: ObjectType, id: string): boolean => /^\d+$/.test(id) && store.get(type, Number(id)) !== undefined;
+  store.transaction(() => {
+    for (const input of raw.map(asObject)) {
+      const fromId = String(asObject(input.from).id ?? '');
+      const toId = String(asObject(input.to).id ?? '');
+      const missing = [...(exists(from, fromId) ? [] : [`${from} ${fromId}`]), ...(exists(to, toId) ? [] : [`${to} ${toId}`])];
+      if (missing.length > 0) {
+        errors.push({
+          status: 'error',
+          category: 'VALIDATION_ERROR',
+          subCategory: 'crm.associations.INVALID_OBJECT_IDS',
+          message: `Could not find objects: ${missing.join(', ')}`,
+          context: { fromObjectId: [fromId], toObjectId: [toId] },
+          errors: [],
+          links: {},
+          correlationId: randomUUID(),
+        });
+        continue;
+      }
+      store.associate(from, Number(fromId), to, Number(toId), forward, backward);
+      results.push(
+        { from: { id: fromId }, to: { id: toId }, associationSpec: spec(forward) },
+        { from: { id: toId }, to: { id: fromId }, associationSpec: spec(backward) },
+      );
+    }
+  });
+  const body: Record<string, unknown> = { status: 'COMPLETE', results, requestedAt: startedAt, startedAt, completedAt: new Date().toISOString() };
+  if (errors.length === 0) return { status: 200, body };
+  return { status: 207, body: { ...body, numErrors: errors.length, errors } };
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errorBody, HttpError, rateLimitBody, unauthorized, validationError } from './errors';
-import { handleAssociations } from './associations';
+import { handleAssociations, handleBatchAssociateDefault } from './associations';
 import { handleBatch } from './batch';
 import type { EmulatorRequest, EmulatorResponse } from './http-types';
 import { asObject } from './http-types';
@@ -41,6 +41,9 @@ function dispatch(deps: RouterDeps, req: EmulatorRequest): EmulatorResponse {
   if (s[1] === 'v3' && s[2] === 'properties' && s.length === 4) return handleProperties(deps.store, objectType(s[3]), req);
   if (s[1] === 'v3' && s[2] === 'properties' && s.length === 5) {
     return handleProperties(deps.store, objectType(s[3]), req, decodeURIComponent(s[4] ?? ''));
+  }
+  if (s[1] === 'v4' && s[2] === 'associations' && s[5] === 'batch' && s[6] === 'associate' && s[7] === 'default' && s.length === 8 && req.method === 'POST') {
+    return handleBatchAssociateDefault(deps.store, s[3], s[4], req);
   }
   if (s[1] === 'v4' && s[2] === 'objects' && s[5] === 'associations') return handleAssociations(deps.store, s.slice(3), req);
   throw new HttpError(404, errorBody('OBJECT_NOT_FOUND', `No route for ${req.method} /${s.join('/')}`));
