@@ -26,26 +26,25 @@ export type Context = Record<string, unknown>;
  * parallel calls add no throughput, and on SQLite concurrent writers collide on sequences.
  */
 export class TrytonClient {
-  private readonly opts: Required<Omit<TrytonClientOptions, 'fetch'>> & { fetch: typeof fetch };
-  private auth: string | null = null;
+  private readonly opts: Required<Omit<TrytonClientOptions, 'fetch' | 'password'>> & { fetch: typeof fetch };
+  // Secrets live in ES private fields: never enumerated, so a logged or serialized client (the
+  // connector exposes it) shows neither the password nor the session.
+  readonly #password: string;
+  #auth: string | null = null;
   private prefs: Context | null = null;
-  private userId: number | null = null;
   private nextId = 0;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: TrytonClientOptions) {
+    const { password, ...rest } = options;
+    this.#password = password;
     this.opts = {
       language: 'en',
       timeoutMs: 60_000,
-      ...options,
+      ...rest,
       url: options.url.replace(/\/+$/, ''),
       fetch: options.fetch ?? globalThis.fetch,
     };
-  }
-
-  /** The logged-in user's id (after the first call). */
-  get uid(): number | null {
-    return this.userId;
   }
 
   /** The user's preferences used as the base context (company, employee, language…). */
@@ -70,9 +69,9 @@ export class TrytonClient {
   }
 
   async logout(): Promise<void> {
-    if (!this.auth) return;
-    const auth = this.auth;
-    this.auth = null;
+    if (!this.#auth) return;
+    const auth = this.#auth;
+    this.#auth = null;
     this.prefs = null;
     await this.serial(() => this.rpc(this.dbUrl(), 'common.db.logout', [], auth)).catch(() => undefined);
   }
@@ -91,25 +90,26 @@ export class TrytonClient {
     return this.serial(async () => {
       await this.ensureSessionUnlocked();
       try {
-        return await this.rpc<T>(this.dbUrl(), method, params(this.prefs ?? {}), this.auth);
+        return await this.rpc<T>(this.dbUrl(), method, params(this.prefs ?? {}), this.#auth);
       } catch (err) {
         // 401 means the call never ran (auth is checked first), so one retry is safe.
         if (!(err instanceof SyncError) || err.details?.status !== 401) throw err;
-        this.auth = null;
+        this.#auth = null;
         await this.ensureSessionUnlocked();
-        return this.rpc<T>(this.dbUrl(), method, params(this.prefs ?? {}), this.auth);
+        return this.rpc<T>(this.dbUrl(), method, params(this.prefs ?? {}), this.#auth);
       }
     });
   }
 
   private async ensureSession(): Promise<void> {
-    if (this.auth && this.prefs) return;
+    if (this.#auth && this.prefs) return;
     await this.serial(() => this.ensureSessionUnlocked());
   }
 
   private async ensureSessionUnlocked(): Promise<void> {
-    if (this.auth && this.prefs) return;
-    const { user, password, language } = this.opts;
+    if (this.#auth && this.prefs) return;
+    const { user, language } = this.opts;
+    const password = this.#password;
     let result: unknown;
     try {
       result = await this.rpc(this.dbUrl(), 'common.db.login', [user, { password }, language], null);
@@ -124,9 +124,8 @@ export class TrytonClient {
     if (!Array.isArray(result) || typeof result[0] !== 'number' || typeof result[1] !== 'string') {
       throw new SyncError('AuthError', `Tryton login for user "${user}" returned no session`);
     }
-    this.userId = result[0];
-    this.auth = `Session ${Buffer.from(`${user}:${result[0]}:${result[1]}`).toString('base64')}`;
-    const prefs = await this.rpc<Context>(this.dbUrl(), 'model.res.user.get_preferences', [true, {}], this.auth);
+    this.#auth = `Session ${Buffer.from(`${user}:${result[0]}:${result[1]}`).toString('base64')}`;
+    const prefs = await this.rpc<Context>(this.dbUrl(), 'model.res.user.get_preferences', [true, {}], this.#auth);
     // Keep only what a context needs; `groups` and labels (`*.rec_name`) are noise.
     this.prefs = Object.fromEntries(
       Object.entries(prefs).filter(([k]) => !k.includes('.') && k !== 'groups' && k !== 'actions' && k !== 'pyson_menu'),

@@ -129,8 +129,3 @@ export function minorFromDecimal(value: TrytonDecimal | string, digits = 2): num
   const minor = Number(int) * 10 ** digits + Number(kept || '0') + (roundUp ? 1 : 0);
   return sign === '-' && minor !== 0 ? -minor : minor;
 }
-
-/** A JS Date as ISO-8601 with milliseconds (the cursor's format). */
-export function toIso(d: Date): string {
-  return d.toISOString();
-}

@@ -1,9 +1,7 @@
 import { SyncError } from '../../contracts/errors';
-import type { SourceRecord, WriteOutcome, WriteRequest } from '../types';
-import { createMany, refusal, writeMany, type CreateItem, type LabelMap, type WriteItem } from './batch';
-import type { EntityDeps, EntityHandler } from './entity';
-import { inOrder, uniqueByKey } from './entity';
-import { fetchIncremental } from './incremental';
+import type { SourceRecord } from '../types';
+import type { LabelMap } from './batch';
+import { keyedEntity, type EntityDeps, type EntityHandler } from './entity';
 import { bool, ids, modifiedAt, nested, nestedList, plain, str, type Row } from './values';
 
 /**
@@ -51,13 +49,13 @@ export function createCustomers(deps: EntityDeps): EntityHandler {
     return new Map(rows.flatMap((r) => { const k = keyOf(r.code); return k === undefined ? [] : [[k, r] as [string, Row]]; }));
   }
 
-  async function addressValues(a: Address, current: Row | undefined): Promise<Record<string, unknown>> {
+  function addressValues(a: Address, current: Row | undefined, countries: Map<string, number>): Record<string, unknown> {
     const v: Record<string, unknown> = {};
     if (a.street !== undefined && a.street !== (current?.street ?? undefined)) v.street = a.street;
     if (a.city !== undefined && a.city !== (current?.city ?? undefined)) v.city = a.city;
     if (a.postalCode !== undefined && a.postalCode !== (current?.postal_code ?? undefined)) v.postal_code = a.postalCode;
     if (a.countryCode !== undefined && a.countryCode !== (current ? nested(current, 'country')?.code : undefined)) {
-      const id = (await lookups.countryIds([a.countryCode])).get(a.countryCode);
+      const id = countries.get(a.countryCode);
       if (id === undefined) throw new SyncError('ValidationError', `country "${a.countryCode}" is not defined in Tryton`, { field: 'address.countryCode' });
       v.country = id;
     }
@@ -65,7 +63,7 @@ export function createCustomers(deps: EntityDeps): EntityHandler {
   }
 
   /** Values to create, or to write (only what changed) when `current` is given. */
-  async function partyValues(f: Record<string, unknown>, current?: Row): Promise<Record<string, unknown>> {
+  function partyValues(f: Record<string, unknown>, current: Row | undefined, countries: Map<string, number>): Record<string, unknown> {
     const v: Record<string, unknown> = {};
     if (f.name !== undefined && f.name !== current?.name) v.name = f.name;
     if (f.active !== undefined && (!current || Boolean(f.active) !== bool(current.active))) v.active = Boolean(f.active);
@@ -84,7 +82,7 @@ export function createCustomers(deps: EntityDeps): EntityHandler {
     const addr = f.address as Address | undefined;
     if (addr && typeof addr === 'object') {
       const have = current ? nestedList(current, 'addresses')[0] : undefined;
-      const av = await addressValues(addr, have);
+      const av = addressValues(addr, have, countries);
       if (Object.keys(av).length) v.addresses = have ? [['write', [have.id], av]] : [['create', [av]]];
     }
     return v;
@@ -93,40 +91,20 @@ export function createCustomers(deps: EntityDeps): EntityHandler {
   return {
     description: { name: 'customers', canonical: 'Customer', canRead: true, canWrite: true, canDelete: true, incremental: true },
 
-    fetchChanges: (request) => fetchIncremental(client, { model: 'party.party', fields: FIELDS, context: ALL, toRecord }, request),
-
-    async read(keys) {
-      const rows = await client.model<Row[]>('party.party', 'search_read', [[['id', 'in', ids(keys)]], 0, null, null, FIELDS], ALL);
-      return rows.map(toRecord);
-    },
-
-    async findByExternalKeys(externalKeys) {
-      const found = await byCodes(externalKeys);
-      return new Map([...found].map(([k, r]) => [k, String(r.id)]));
-    },
-
-    async upsert(batch: WriteRequest[]): Promise<WriteOutcome[]> {
-      const requests = uniqueByKey(batch);
-      const existing = await byCodes(requests.map((r) => r.externalKey));
-      const outcomes = new Map<string, WriteOutcome>();
-      const creates: CreateItem[] = [];
-      const writes: WriteItem[] = [];
-      for (const r of requests) {
-        const current = existing.get(r.externalKey);
-        try {
-          const values = await partyValues(r.fields, current);
-          if (!current) creates.push({ externalKey: r.externalKey, values: { ...values, code: codeOf(r.externalKey) } });
-          else if (Object.keys(values).length === 0) outcomes.set(r.externalKey, { externalKey: r.externalKey, ok: true, targetKey: String(current.id), action: 'updated' });
-          else writes.push({ externalKey: r.externalKey, id: current.id, values, timestamp: str(current._timestamp) });
-        } catch (err) {
-          if (!(err instanceof SyncError)) throw err;
-          outcomes.set(r.externalKey, refusal(r.externalKey, err, LABELS));
-        }
-      }
-      for (const [k, v] of await createMany(client, 'party.party', creates, LABELS)) outcomes.set(k, v);
-      for (const [k, v] of await writeMany(client, 'party.party', writes, LABELS)) outcomes.set(k, v);
-      return inOrder(batch, outcomes);
-    },
+    ...keyedEntity({
+      client, model: 'party.party', fields: FIELDS, context: ALL, labels: LABELS, toRecord, byKeys: byCodes,
+      // Country ids for the whole batch in one search (cached by Lookups).
+      prepare: (requests) => lookups.countryIds(requests.flatMap((r) => {
+        const code = (r.fields.address as Address | null | undefined)?.countryCode;
+        return typeof code === 'string' ? [code] : [];
+      })),
+      async plan(r, current, countries) {
+        const values = partyValues(r.fields, current, countries);
+        if (!current) return { create: { ...values, code: codeOf(r.externalKey) } };
+        if (Object.keys(values).length === 0) return { unchanged: current.id };
+        return { write: values, id: current.id, timestamp: str(current._timestamp) };
+      },
+    }),
 
     /** Parties are archived (active = false), never deleted: sales and invoices refer to them. */
     async delete(targetKeys) {

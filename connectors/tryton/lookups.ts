@@ -3,7 +3,7 @@ import type { TrytonClient } from './client';
 import type { Row } from './values';
 
 /** Canonical product units → Tryton UoM names (shipped by the product module). */
-export const UNIT_UOM: Record<string, string> = {
+const UNIT_UOM: Record<string, string> = {
   unit: 'Unit', hour: 'Hour', day: 'Day', kg: 'Kilogram', license: 'Unit',
 };
 

@@ -1,11 +1,9 @@
 import { SyncError } from '../../contracts/errors';
-import type { SourceRecord, WriteOutcome, WriteRequest } from '../types';
-import { createMany, refusal, writeMany, type CreateItem, type LabelMap, type WriteItem } from './batch';
+import type { SourceRecord } from '../types';
+import type { LabelMap } from './batch';
 import { decimalFromMinor, minorFromDecimal, TrytonDecimal } from './codec';
-import type { EntityDeps, EntityHandler } from './entity';
-import { inOrder, uniqueByKey } from './entity';
-import { fetchIncremental } from './incremental';
-import { bool, ids, modifiedAt, nested, plain, type Row } from './values';
+import { keyedEntity, type EntityDeps, type EntityHandler } from './entity';
+import { bool, ids, modifiedAt, nested, plain, str, type Row } from './values';
 
 /**
  * Products ⇄ `product.template` + its single variant `product.product`.
@@ -89,56 +87,18 @@ export function createProducts(deps: EntityDeps): EntityHandler {
   return {
     description: { name: 'products', canonical: 'Product', canRead: true, canWrite: true, canDelete: true, incremental: true },
 
-    fetchChanges: (request) => fetchIncremental(client, { model: 'product.product', fields: FIELDS, context: ALL, toRecord }, request),
-
-    async read(keys) {
-      const rows = await client.model<Row[]>('product.product', 'search_read', [[['id', 'in', ids(keys)]], 0, null, null, FIELDS], ALL);
-      return rows.map(toRecord);
-    },
-
-    async findByExternalKeys(externalKeys) {
-      const found = await byCodes(externalKeys);
-      return new Map([...found].map(([k, r]) => [k, String(r.id)]));
-    },
-
-    async upsert(batch: WriteRequest[]): Promise<WriteOutcome[]> {
-      const requests = uniqueByKey(batch);
-      const existing = await byCodes(requests.map((r) => r.externalKey));
-      const outcomes = new Map<string, WriteOutcome>();
-      const creates: CreateItem[] = [];
-      const writes: WriteItem[] = [];
-      const variantOf = new Map<string, number>();
-      for (const r of requests) {
-        const cur = existing.get(r.externalKey);
-        try {
-          if (!cur) {
-            creates.push({ externalKey: r.externalKey, values: await createValues(r.externalKey, r.fields) });
-            continue;
-          }
-          const values = await changedValues(r.fields, cur);
-          const tpl = typeof cur.template === 'number' ? cur.template : 0;
-          variantOf.set(r.externalKey, cur.id);
-          if (Object.keys(values).length === 0) outcomes.set(r.externalKey, { externalKey: r.externalKey, ok: true, targetKey: String(cur.id), action: 'updated' });
-          else writes.push({ externalKey: r.externalKey, id: tpl, values, timestamp: nested(cur, 'template')?._timestamp as string | undefined });
-        } catch (err) {
-          if (!(err instanceof SyncError)) throw err;
-          outcomes.set(r.externalKey, refusal(r.externalKey, err, LABELS));
-        }
-      }
-      const made = await createMany(client, 'product.template', creates, LABELS);
-      const written = await writeMany(client, 'product.template', writes, LABELS);
-      // Target keys are variant ids; created templates report template ids, so resolve them.
-      const newVariants = await byCodes([...made].filter(([, o]) => o.ok).map(([k]) => k));
-      for (const [k, o] of made) {
-        const variant = newVariants.get(k);
-        outcomes.set(k, o.ok && variant ? { ...o, targetKey: String(variant.id) } : o);
-      }
-      for (const [k, o] of written) {
-        const variant = variantOf.get(k);
-        outcomes.set(k, o.ok && variant !== undefined ? { ...o, targetKey: String(variant) } : o);
-      }
-      return inOrder(batch, outcomes);
-    },
+    ...keyedEntity({
+      client, model: 'product.product', writeModel: 'product.template', fields: FIELDS, context: ALL, labels: LABELS, toRecord,
+      byKeys: byCodes,
+      async plan(r, cur) {
+        if (!cur) return { create: await createValues(r.externalKey, r.fields) };
+        const values = await changedValues(r.fields, cur);
+        if (Object.keys(values).length === 0) return { unchanged: cur.id };
+        // The template is written; the target key stays the variant id.
+        const template = typeof cur.template === 'number' ? cur.template : 0;
+        return { write: values, id: template, timestamp: str(nested(cur, 'template')?._timestamp), target: cur.id };
+      },
+    }),
 
     /** Products are archived (template and variant inactive): sales refer to them. */
     async delete(targetKeys) {

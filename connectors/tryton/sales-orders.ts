@@ -1,10 +1,8 @@
 import { SyncError } from '../../contracts/errors';
-import type { SourceRecord, WriteOutcome, WriteRequest } from '../types';
-import { createMany, isRecordRefusal, refusal, writeMany, type CreateItem, type LabelMap, type WriteItem } from './batch';
+import type { SourceRecord, WriteRequest } from '../types';
+import type { LabelMap } from './batch';
 import { decimalFromMinor, minorFromDecimal, TrytonDate, TrytonDecimal } from './codec';
-import type { EntityDeps, EntityHandler } from './entity';
-import { inOrder, uniqueByKey } from './entity';
-import { fetchIncremental } from './incremental';
+import { keyedEntity, type EntityDeps, type EntityHandler } from './entity';
 import { ids, modifiedAt, nested, nestedList, plain, str, type Row } from './values';
 
 /**
@@ -14,7 +12,7 @@ import { ids, modifiedAt, nested, nestedList, plain, str, type Row } from './val
  * Tryton 6.0 without sale_discount has no line discount, so a discount is folded into the
  * unit price (rounded to the currency's minor unit).
  */
-export const SALE_FIELDS = [
+const SALE_FIELDS = [
   'reference', 'number', 'state', 'description', 'party', 'party.code', 'currency', 'currency.code', 'sale_date',
   'invoice_state', 'shipment_state', 'total_amount', 'invoices', '_timestamp', 'create_date', 'write_date',
   'lines.product', 'lines.quantity', 'lines.unit_price', 'lines.description', 'lines.type',
@@ -31,12 +29,12 @@ export function createSalesOrders(deps: EntityDeps): EntityHandler {
   function toRecord(row: Row): SourceRecord {
     const code = str(nested(row, 'party')?.code);
     const data = {
-      ...row, 'party.': undefined, 'currency.': undefined, 'lines.': undefined,
+      ...Object.fromEntries(Object.entries(row).filter(([k]) => !k.endsWith('.'))),
       customerExternalKey: code?.startsWith(prefix) ? code.slice(prefix.length) : null,
       currency_code: nested(row, 'currency')?.code ?? null,
       lines: nestedList(row, 'lines').map((l) => ({ product: l.product, quantity: l.quantity, unit_price: l.unit_price, description: l.description, type: l.type })),
     };
-    return { key: String(row.id), modifiedAt: modifiedAt(row).toISOString(), data: JSON.parse(JSON.stringify(plain(data))) as Record<string, unknown> };
+    return { key: String(row.id), modifiedAt: modifiedAt(row).toISOString(), data: plain(data) as Record<string, unknown> };
   }
 
   async function byReferences(keys: string[]): Promise<Map<string, Row>> {
@@ -92,50 +90,25 @@ export function createSalesOrders(deps: EntityDeps): EntityHandler {
   return {
     description: { name: 'salesOrders', canonical: 'SalesOrder', canRead: true, canWrite: true, canDelete: true, incremental: true },
 
-    fetchChanges: (request) => fetchIncremental(client, { model: 'sale.sale', fields: SALE_FIELDS, toRecord }, request),
-
-    async read(keys) {
-      const rows = await client.model<Row[]>('sale.sale', 'search_read', [[['id', 'in', ids(keys)]], 0, null, null, SALE_FIELDS]);
-      return rows.map(toRecord);
-    },
-
-    async findByExternalKeys(externalKeys) {
-      const found = await byReferences(externalKeys);
-      return new Map([...found].map(([k, r]) => [k, String(r.id)]));
-    },
-
-    async upsert(batch: WriteRequest[]): Promise<WriteOutcome[]> {
-      const requests = uniqueByKey(batch);
-      const existing = await byReferences(requests.map((r) => r.externalKey));
-      const ps = await parties(requests.map((r) => String(r.fields.customerExternalKey)));
-      const lineKeys = requests.flatMap((r) => (Array.isArray(r.fields.lines) ? (r.fields.lines as Line[]).map((l) => l.productExternalKey) : []));
-      const prods = await products([...new Set(lineKeys)]);
-      const outcomes = new Map<string, WriteOutcome>();
-      const creates: CreateItem[] = [];
-      const writes: WriteItem[] = [];
-      for (const r of requests) {
-        const cur = existing.get(r.externalKey);
-        try {
-          const { header, lines } = await saleValues(r, ps, prods);
-          if (!cur) {
-            creates.push({ externalKey: r.externalKey, values: { ...header, reference: r.externalKey, lines: [['create', lines]] } });
-          } else if (sameSale(cur, header, lines)) {
-            outcomes.set(r.externalKey, { externalKey: r.externalKey, ok: true, targetKey: String(cur.id), action: 'updated' });
-          } else if (cur.state !== 'draft') {
-            throw new SyncError('Conflict', `sale ${String(cur.number ?? cur.id)} is ${String(cur.state)} in Tryton; only draft orders can be changed`);
-          } else {
-            const old = nestedList(cur, 'lines').map((l) => l.id);
-            writes.push({ externalKey: r.externalKey, id: cur.id, timestamp: str(cur._timestamp), values: { ...header, lines: [['delete', old], ['create', lines]] } });
-          }
-        } catch (err) {
-          if (!isRecordRefusal(err)) throw err;
-          outcomes.set(r.externalKey, refusal(r.externalKey, err, LABELS));
+    ...keyedEntity({
+      client, model: 'sale.sale', fields: SALE_FIELDS, labels: LABELS, toRecord, byKeys: byReferences,
+      // Customers and products of the whole batch, one search each.
+      async prepare(requests) {
+        const ps = await parties(requests.map((r) => String(r.fields.customerExternalKey)));
+        const lineKeys = requests.flatMap((r) => (Array.isArray(r.fields.lines) ? (r.fields.lines as Line[]).map((l) => l.productExternalKey) : []));
+        return { ps, prods: await products([...new Set(lineKeys)]) };
+      },
+      async plan(r, cur, { ps, prods }) {
+        const { header, lines } = await saleValues(r, ps, prods);
+        if (!cur) return { create: { ...header, reference: r.externalKey, lines: [['create', lines]] } };
+        if (sameSale(cur, header, lines)) return { unchanged: cur.id };
+        if (cur.state !== 'draft') {
+          throw new SyncError('Conflict', `sale ${String(cur.number ?? cur.id)} is ${String(cur.state)} in Tryton; only draft orders can be changed`);
         }
-      }
-      for (const [k, v] of await createMany(client, 'sale.sale', creates, LABELS)) outcomes.set(k, v);
-      for (const [k, v] of await writeMany(client, 'sale.sale', writes, LABELS)) outcomes.set(k, v);
-      return inOrder(batch, outcomes);
-    },
+        const old = nestedList(cur, 'lines').map((l) => l.id);
+        return { write: { ...header, lines: [['delete', old], ['create', lines]] }, id: cur.id, timestamp: str(cur._timestamp) };
+      },
+    }),
 
     /** Cancels draft/quoted orders, then deletes them (Tryton deletes only cancelled sales). */
     async delete(targetKeys) {

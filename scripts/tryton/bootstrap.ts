@@ -76,7 +76,7 @@ async function fiscalYears(c: TrytonClient, company: number, years: number[]): P
   }
 }
 
-/** Runs the whole setup as admin; returns ids useful to test helpers. */
+/** Runs the whole setup as admin. */
 export async function bootstrapBusiness(admin: TrytonClient, syncPassword: string): Promise<void> {
   const currency = await currencies(admin);
   await create(admin, 'country.country', COUNTRIES.map(([code, name]) => ({ code, name })));

@@ -39,13 +39,16 @@ export async function ensurePristineDatabase(log: (msg: string) => void = () => 
   writeFileSync(passFile, `${adminPassword()}\n`, { mode: 0o600 });
   const t0 = Date.now();
   log('initialising the Tryton database (trytond-admin, ~30 s)…');
-  execFileSync(
-    'trytond-admin',
-    ['-c', p.config, '--logconf', p.logConfig, '-d', DATABASE_NAME, '-u', ...readTrytonToolchain().modules,
-      '--activate-dependencies', '--email', 'admin@example.com'],
-    { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TRYTONPASSFILE: passFile } },
-  );
-  rmSync(passFile);
+  try {
+    execFileSync(
+      'trytond-admin',
+      ['-c', p.config, '--logconf', p.logConfig, '-d', DATABASE_NAME, '-u', ...readTrytonToolchain().modules,
+        '--activate-dependencies', '--email', 'admin@example.com'],
+      { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TRYTONPASSFILE: passFile } },
+    );
+  } finally {
+    rmSync(passFile, { force: true }); // never leave the admin password on disk, even on failure
+  }
   log(`modules activated in ${Date.now() - t0} ms; bootstrapping company, accounts, fiscal years…`);
   const pid = spawnTrytond(p);
   try {
