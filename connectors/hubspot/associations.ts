@@ -15,6 +15,11 @@ export function associationKey(rule: AssociationRule, fields: Record<string, unk
   return s === '' ? undefined : s;
 }
 
+/** Each key once, with its last write (HubSpot refuses a batch naming the same id twice). */
+export function lastWritePerKey(batch: readonly WriteRequest[]): WriteRequest[] {
+  return [...new Map(batch.map((w) => [w.externalKey, w])).values()];
+}
+
 export interface AssociationPlan {
   /** Default associations to create: HubSpot ids. */
   inputs: { externalKey: string; fromId: string; toId: string }[];
@@ -35,8 +40,7 @@ export function planAssociations(
 ): AssociationPlan {
   const inputs: AssociationPlan['inputs'] = [];
   const failures = new Map<string, WriteOutcome>();
-  // The last write of a key wins, as in the upsert.
-  for (const w of new Map(batch.map((b) => [b.externalKey, b])).values()) {
+  for (const w of lastWritePerKey(batch)) {
     const o = written.get(w.externalKey);
     if (!o?.ok) continue;
     const key = associationKey(rule, w.fields);

@@ -3,10 +3,12 @@ import type {
   SimplePublicObject,
   StandardError,
 } from '@hubspot/api-client/lib/codegen/crm/objects';
+import { nextCursor } from '../../contracts/cursor';
+import type { Cursor } from '../../contracts/cursor';
 import { SyncError } from '../../contracts/errors';
 import type { Connector, FetchRequest, FetchResult, SourceRecord, WriteOutcome, WriteRequest } from '../types';
-import { cleanMessage, fieldOf, isApiException, typeForCategory } from './errors';
-import { associationKey, planAssociations } from './associations';
+import { fieldOf, isApiException, typeForCategory } from './errors';
+import { associationKey, lastWritePerKey, planAssociations } from './associations';
 import type { AssociationPlan } from './associations';
 import { describeEntity, HUBSPOT_ENTITIES } from './entities';
 import type { AssociationRule, HubSpotEntity } from './entities';
@@ -38,13 +40,14 @@ function parseMs(value: string | null | undefined): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-function modifiedMs(o: SimplePublicObject, prop: string): number {
-  return parseMs(o.properties[prop]) ?? parseMs(o.properties.hs_lastmodifieddate) ?? new Date(o.updatedAt).getTime();
+function toHit(o: SimplePublicObject, modifiedProperty: string): SearchHit {
+  const modifiedMs = parseMs(o.properties[modifiedProperty]) ?? parseMs(o.properties.hs_lastmodifieddate) ?? new Date(o.updatedAt).getTime();
+  return { id: o.id, modifiedMs, properties: o.properties };
 }
 
-/** Plain JSON of a client model: drops class instances and undefined. */
-function data(properties: Record<string, string | null>): Record<string, unknown> {
-  return { ...properties };
+function toRecord(h: SearchHit): SourceRecord {
+  // A plain copy of the client model's properties.
+  return { key: h.id, modifiedAt: new Date(h.modifiedMs).toISOString(), data: { ...h.properties } };
 }
 
 export function createHubSpotConnector(options: HubSpotConnectorOptions): Connector {
@@ -64,12 +67,6 @@ export function createHubSpotConnector(options: HubSpotConnectorOptions): Connec
   // hs_object_id is what pipelines reading HubSpot map to the canonical externalKey.
   const readProps = (e: HubSpotEntity): string[] => [...new Set(['hs_object_id', ...e.readProperties, e.modifiedProperty, 'hs_lastmodifieddate'])];
 
-  const toRecord = (e: HubSpotEntity, o: SimplePublicObject): SourceRecord => ({
-    key: o.id,
-    modifiedAt: new Date(modifiedMs(o, e.modifiedProperty)).toISOString(),
-    data: data(o.properties),
-  });
-
   async function searchWindow(e: HubSpotEntity, q: WindowQuery): Promise<SearchHit[]> {
     const res = await transport.call('search', `search ${e.objectType}`, (api) =>
       api.searchApi.doSearch(e.objectType, {
@@ -84,15 +81,13 @@ export function createHubSpotConnector(options: HubSpotConnectorOptions): Connec
         after: '0',
       }),
     );
-    return res.results.map((o) => ({ id: o.id, modifiedMs: modifiedMs(o, e.modifiedProperty), properties: o.properties }));
+    return res.results.map((o) => toHit(o, e.modifiedProperty));
   }
 
+  /** `batch` holds each key once. */
   async function upsertChunk(e: HubSpotEntity, batch: WriteRequest[]): Promise<Map<string, WriteOutcome>> {
     const { keyProperty, toProperties } = writable(e);
-    // HubSpot refuses a batch with the same id twice: the last write of a key wins.
-    const byKey = new Map<string, WriteRequest>();
-    for (const w of batch) byKey.set(w.externalKey, w);
-    const inputs = [...byKey.values()].map((w) => ({
+    const inputs = batch.map((w) => ({
       id: w.externalKey,
       idProperty: keyProperty,
       objectWriteTraceId: w.externalKey,
@@ -123,7 +118,7 @@ export function createHubSpotConnector(options: HubSpotConnectorOptions): Connec
         outcomes.set(key, {
           externalKey: key,
           ok: false,
-          error: { type: typeForCategory(err.category), message: cleanMessage(err.message, [options.accessToken]), ...(field ? { field } : {}) },
+          error: { type: typeForCategory(err.category), message: transport.redact(err.message), ...(field ? { field } : {}) },
         });
       }
     }
@@ -185,9 +180,8 @@ export function createHubSpotConnector(options: HubSpotConnectorOptions): Connec
         error: {
           type: 'ValidationError',
           field: rule.field,
-          message: cleanMessage(
+          message: transport.redact(
             `HubSpot refused the ${e.objectType} → ${rule.toObjectType} association ${i.fromId} → ${i.toId}: ${reasons.join('; ') || 'no result returned'}`,
-            [options.accessToken],
           ),
         },
       });
@@ -224,9 +218,9 @@ export function createHubSpotConnector(options: HubSpotConnectorOptions): Connec
         throw new SyncError('InvalidInput', `limit must be a positive integer, got ${request.limit}`, { field: 'limit' });
       }
       const page = await readIncremental((q) => searchWindow(e, q), { modifiedProperty: e.modifiedProperty, pageSize }, request.after, request.limit);
-      const records = page.hits.map((h) => ({ key: h.id, modifiedAt: new Date(h.modifiedMs).toISOString(), data: data(h.properties) }));
-      const last = records[records.length - 1];
-      return { records, nextCursor: last ? { modifiedAt: last.modifiedAt, key: last.key } : request.after, hasMore: page.hasMore };
+      const records = page.hits.map(toRecord);
+      const last = records.reduce<Cursor | null>(nextCursor, null);
+      return { records, nextCursor: last ?? request.after, hasMore: page.hasMore };
     },
 
     async read(entity: string, keys: string[]): Promise<SourceRecord[]> {
@@ -236,7 +230,7 @@ export function createHubSpotConnector(options: HubSpotConnectorOptions): Connec
         const res = await transport.call('general', `batch read ${e.objectType}`, (api) =>
           api.batchApi.read(e.objectType, { inputs: part.map((id) => ({ id })), properties: readProps(e), propertiesWithHistory: [] }, false),
         );
-        out.push(...res.results.map((o) => toRecord(e, o)));
+        out.push(...res.results.map((o) => toRecord(toHit(o, e.modifiedProperty))));
       }
       return out;
     },
@@ -245,7 +239,7 @@ export function createHubSpotConnector(options: HubSpotConnectorOptions): Connec
       const e = entityOf(entity);
       writable(e);
       const outcomes = new Map<string, WriteOutcome>();
-      for (const part of chunks(batch, HUBSPOT_MAX_BATCH)) {
+      for (const part of chunks(lastWritePerKey(batch), HUBSPOT_MAX_BATCH)) {
         const written = await upsertChunk(e, part);
         if (e.association) for (const [k, v] of await associateChunk(e, e.association, part, written)) written.set(k, v);
         for (const [k, v] of written) outcomes.set(k, v);

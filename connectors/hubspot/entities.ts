@@ -45,68 +45,77 @@ export function minorToDecimal(amountMinor: number, digits = 2): string {
   return `${negative ? '-' : ''}${s.slice(0, -digits)}.${s.slice(-digits)}`;
 }
 
-function put(out: Record<string, string>, name: string, value: unknown): void {
-  if (value === undefined) return;
-  if (value === null) out[name] = '';
-  else if (typeof value === 'boolean') out[name] = value ? 'true' : 'false';
-  else out[name] = String(value);
-}
+/**
+ * How canonical fields become properties: `[property, field]` copies a field (a dotted path
+ * reads into a nested object), `[amountProperty, currencyProperty, field]` writes a Money field.
+ * `undefined` leaves a property alone, `null` clears it.
+ */
+type PropertyRule = readonly [property: string, field: string] | readonly [amountProperty: string, currencyProperty: string, field: string];
 
-function money(out: Record<string, string>, amountProp: string, currencyProp: string, value: unknown): void {
-  if (value === undefined) return;
-  if (value === null) {
-    out[amountProp] = '';
-    return;
+function fieldValue(fields: Record<string, unknown>, path: string): unknown {
+  let v: unknown = fields;
+  for (const part of path.split('.')) {
+    if (typeof v !== 'object' || v === null) return undefined;
+    v = (v as Record<string, unknown>)[part];
   }
-  const m = value as Money;
-  out[amountProp] = minorToDecimal(m.amountMinor);
-  out[currencyProp] = m.currency;
+  return v;
 }
 
-function customerProperties(f: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  put(out, 'erp_customer_id', f.externalKey);
-  put(out, 'name', f.name);
-  put(out, 'erp_email', f.email);
-  put(out, 'phone', f.phone);
-  put(out, 'website', f.website);
-  put(out, 'erp_vat_number', f.vatNumber);
-  const address = (f.address ?? undefined) as Record<string, unknown> | undefined;
-  if (address) {
-    put(out, 'address', address.street);
-    put(out, 'city', address.city);
-    put(out, 'zip', address.postalCode);
-    put(out, 'country', address.countryCode);
-  }
-  money(out, 'erp_credit_limit', 'erp_credit_currency', f.creditLimit);
-  put(out, 'erp_segment', f.segment);
-  put(out, 'erp_active', f.active);
-  return out;
+function toPropertiesBy(rules: readonly PropertyRule[]): (fields: Record<string, unknown>) => Record<string, string> {
+  return (fields) => {
+    const out: Record<string, string> = {};
+    for (const rule of rules) {
+      const value = fieldValue(fields, rule.length === 3 ? rule[2] : rule[1]);
+      if (value === undefined) continue;
+      if (value === null) {
+        out[rule[0]] = '';
+      } else if (rule.length === 3) {
+        const m = value as Money;
+        out[rule[0]] = minorToDecimal(m.amountMinor);
+        out[rule[1]] = m.currency;
+      } else {
+        out[rule[0]] = String(value);
+      }
+    }
+    return out;
+  };
 }
 
-function contactProperties(f: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  put(out, 'erp_contact_id', f.externalKey);
-  put(out, 'erp_customer_id', f.customerExternalKey);
-  put(out, 'firstname', f.firstName);
-  put(out, 'lastname', f.lastName);
-  put(out, 'email', f.email);
-  put(out, 'phone', f.phone);
-  put(out, 'jobtitle', f.jobTitle);
-  return out;
-}
+const customerProperties = toPropertiesBy([
+  ['erp_customer_id', 'externalKey'],
+  ['name', 'name'],
+  ['erp_email', 'email'],
+  ['phone', 'phone'],
+  ['website', 'website'],
+  ['erp_vat_number', 'vatNumber'],
+  ['address', 'address.street'],
+  ['city', 'address.city'],
+  ['zip', 'address.postalCode'],
+  ['country', 'address.countryCode'],
+  ['erp_credit_limit', 'erp_credit_currency', 'creditLimit'],
+  ['erp_segment', 'segment'],
+  ['erp_active', 'active'],
+]);
 
-function productProperties(f: Record<string, unknown>): Record<string, string> {
-  const out: Record<string, string> = {};
-  put(out, 'erp_product_id', f.externalKey);
-  put(out, 'hs_sku', f.sku);
-  put(out, 'name', f.name);
-  put(out, 'description', f.description);
-  money(out, 'price', 'hs_price_currency', f.listPrice);
-  put(out, 'erp_unit', f.unit);
-  put(out, 'erp_active', f.active);
-  return out;
-}
+const contactProperties = toPropertiesBy([
+  ['erp_contact_id', 'externalKey'],
+  ['erp_customer_id', 'customerExternalKey'],
+  ['firstname', 'firstName'],
+  ['lastname', 'lastName'],
+  ['email', 'email'],
+  ['phone', 'phone'],
+  ['jobtitle', 'jobTitle'],
+]);
+
+const productProperties = toPropertiesBy([
+  ['erp_product_id', 'externalKey'],
+  ['hs_sku', 'sku'],
+  ['name', 'name'],
+  ['description', 'description'],
+  ['price', 'hs_price_currency', 'listPrice'],
+  ['erp_unit', 'unit'],
+  ['erp_active', 'active'],
+]);
 
 export const HUBSPOT_ENTITIES: Record<string, HubSpotEntity> = {
   companies: {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { Database as Db } from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
 
 /**
  * Rate governor shared by every worker of one HubSpot account. HubSpot limits are rolling
@@ -88,6 +88,7 @@ CREATE TABLE IF NOT EXISTS rate_blocks (key TEXT PRIMARY KEY, until INTEGER NOT 
 export class SqliteReservationStore implements ReservationStore {
   private readonly db: Db;
   private readonly reserve: (key: string, policy: WindowPolicy, now: number) => number;
+  private readonly blockStmt: Statement<unknown[]>;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -112,6 +113,7 @@ export class SqliteReservationStore implements ReservationStore {
     });
     // BEGIN IMMEDIATE: take the write lock up front so two processes never both see a free slot.
     this.reserve = (key, policy, now) => tx.immediate(key, policy, now);
+    this.blockStmt = this.db.prepare('INSERT INTO rate_blocks (key, until) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET until = max(until, excluded.until)');
   }
 
   tryReserve(key: string, policy: WindowPolicy, now: number): Promise<number> {
@@ -119,9 +121,7 @@ export class SqliteReservationStore implements ReservationStore {
   }
 
   block(key: string, untilMs: number): Promise<void> {
-    this.db
-      .prepare('INSERT INTO rate_blocks (key, until) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET until = max(until, excluded.until)')
-      .run(key, untilMs);
+    this.blockStmt.run(key, untilMs);
     return Promise.resolve();
   }
 

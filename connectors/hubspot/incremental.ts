@@ -1,3 +1,4 @@
+import { compareCursors } from '../../contracts/cursor';
 import type { Cursor } from '../../contracts/cursor';
 import { SyncError } from '../../contracts/errors';
 
@@ -44,9 +45,9 @@ export interface IncrementalPage {
   requests: number;
 }
 
-function compareHits(a: SearchHit, b: SearchHit): number {
-  if (a.modifiedMs !== b.modifiedMs) return a.modifiedMs - b.modifiedMs;
-  return a.id === b.id ? 0 : a.id < b.id ? -1 : 1;
+/** A position in the Cursor order: canonical ISO timestamp, key compared as a string. */
+function cursorAt(ms: number, key: string): Cursor {
+  return { modifiedAt: new Date(ms).toISOString(), key };
 }
 
 export async function readIncremental(
@@ -61,9 +62,9 @@ export async function readIncremental(
   if (cursorMs !== null && Number.isNaN(cursorMs)) {
     throw new SyncError('InvalidInput', `cursor.modifiedAt is not an ISO timestamp: ${after?.modifiedAt ?? ''}`, { field: 'after.modifiedAt' });
   }
-  const cursorKey = after?.key ?? '';
-  const isAfterCursor = (h: SearchHit): boolean =>
-    cursorMs === null || h.modifiedMs > cursorMs || (h.modifiedMs === cursorMs && h.id > cursorKey);
+  // Normalised, so that a cursor written without milliseconds or with an offset compares right.
+  const from = after === null || cursorMs === null ? null : cursorAt(cursorMs, after.key);
+  const isAfterCursor = (h: SearchHit): boolean => from === null || compareCursors(cursorAt(h.modifiedMs, h.id), from) > 0;
 
   const buffer = new Map<string, SearchHit>();
   const add = (h: SearchHit): void => {
@@ -104,7 +105,11 @@ export async function readIncremental(
     }
   }
 
-  const ready = [...buffer.values()].filter((h) => h.modifiedMs < completeBelow).sort(compareHits);
+  const ready = [...buffer.values()]
+    .filter((h) => h.modifiedMs < completeBelow)
+    .map((h) => ({ h, at: cursorAt(h.modifiedMs, h.id) }))
+    .sort((a, b) => compareCursors(a.at, b.at))
+    .map(({ h }) => h);
   return { hits: ready.slice(0, limit), hasMore: !exhausted || ready.length > limit, requests };
 }
 

@@ -1,6 +1,6 @@
 import { Client } from '@hubspot/api-client';
 import type { SyncError } from '../../contracts/errors';
-import { toSyncError } from './errors';
+import { cleanMessage, toSyncError } from './errors';
 import type { GovernorBucket, RateGovernor } from './governor';
 
 /**
@@ -21,24 +21,28 @@ export interface TransportOptions {
 }
 
 export class HubSpotTransport {
-  readonly client: Client;
   /** Generic CRM object APIs (/crm/v3/objects/{objectType}/…). */
-  readonly objects: Client['crm']['objects'];
+  private readonly objects: Client['crm']['objects'];
   /** Associations v4 (/crm/v4/associations/…). */
-  readonly associations: Client['crm']['associations']['v4'];
+  private readonly associations: Client['crm']['associations']['v4'];
   private readonly secrets: string[];
 
   constructor(private readonly options: TransportOptions) {
-    this.client = new Client({
+    const client = new Client({
       accessToken: options.accessToken,
       ...(options.basePath !== undefined ? { basePath: options.basePath } : {}),
       numberOfApiCallRetries: 0,
     });
     // The client applies decorators from a process-wide singleton when an API is first touched;
     // touch ours now, while the singleton holds this client's (empty) decorator list.
-    this.objects = this.client.crm.objects;
-    this.associations = this.client.crm.associations.v4;
+    this.objects = client.crm.objects;
+    this.associations = client.crm.associations.v4;
     this.secrets = [options.accessToken];
+  }
+
+  /** `message` without the access token or anything token-like: for text from HubSpot bodies. */
+  redact(message: string): string {
+    return cleanMessage(message, this.secrets);
   }
 
   async call<T>(bucket: GovernorBucket, operation: string, fn: (objects: Client['crm']['objects']) => Promise<T>): Promise<T> {

@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { notFound, validationError } from './errors';
-import { asObject } from './http-types';
+import { envelope } from './batch';
+import { asObject, methodNotAllowed } from './http-types';
 import type { EmulatorRequest, EmulatorResponse } from './http-types';
 import { defaultAssociationTypeId, resolveObjectType } from './schema';
 import type { ObjectType } from './schema';
 import type { HubSpotStore } from './store';
 
 /** Associations v4: default and labelled links, paged reads, removal. */
+
+const spec = (associationTypeId: number) => ({ associationCategory: 'HUBSPOT_DEFINED', associationTypeId });
 
 function typeOf(raw: string | undefined): ObjectType {
   const t = raw === undefined ? undefined : resolveObjectType(raw);
@@ -20,6 +23,14 @@ function idOf(store: HubSpotStore, type: ObjectType, raw: string | undefined): n
   return id;
 }
 
+/** The default association type ids of from → to and back. */
+function defaultTypes(from: ObjectType, to: ObjectType): { forward: number; backward: number } {
+  const forward = defaultAssociationTypeId(from, to);
+  const backward = defaultAssociationTypeId(to, from);
+  if (forward === undefined || backward === undefined) throw validationError(`No default association between ${from} and ${to}`);
+  return { forward, backward };
+}
+
 /** segments after `crm/v4/objects`: [from, fromId, 'associations', ...rest]. */
 export function handleAssociations(store: HubSpotStore, s: string[], req: EmulatorRequest): EmulatorResponse {
   const from = typeOf(s[0]);
@@ -28,11 +39,8 @@ export function handleAssociations(store: HubSpotStore, s: string[], req: Emulat
   if (s[3] === 'default' && req.method === 'PUT') {
     const to = typeOf(s[4]);
     const toId = idOf(store, to, s[5]);
-    const forward = defaultAssociationTypeId(from, to);
-    const backward = defaultAssociationTypeId(to, from);
-    if (forward === undefined || backward === undefined) throw validationError(`No default association between ${from} and ${to}`);
+    const { forward, backward } = defaultTypes(from, to);
     store.associate(from, fromId, to, toId, forward, backward);
-    const spec = (id: number) => ({ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: id });
     return {
       status: 200,
       body: {
@@ -66,11 +74,8 @@ export function handleAssociations(store: HubSpotStore, s: string[], req: Emulat
   if (req.method === 'PUT') {
     const specs = Array.isArray(req.body) ? req.body.map(asObject) : [];
     if (specs.length === 0) throw validationError('Association specs are required');
-    for (const spec of specs) {
-      const typeId = Number(spec.associationTypeId);
-      const back = defaultAssociationTypeId(to, from);
-      store.associate(from, fromId, to, toId, typeId, back);
-    }
+    const back = defaultAssociationTypeId(to, from);
+    for (const input of specs) store.associate(from, fromId, to, toId, Number(input.associationTypeId), back);
     return {
       status: 201,
       body: { fromObjectTypeId: from, fromObjectId: fromId, toObjectTypeId: to, toObjectId: toId, labels: [] },
@@ -80,7 +85,7 @@ export function handleAssociations(store: HubSpotStore, s: string[], req: Emulat
     store.dissociate(from, fromId, to, toId);
     return { status: 204 };
   }
-  return { status: 405, body: { status: 'error', message: `Method ${req.method} not allowed`, category: 'VALIDATION_ERROR' } };
+  return methodNotAllowed(req.method);
 }
 
 /** Largest `inputs` array the v4 association batch endpoints take. */
@@ -94,16 +99,13 @@ export const MAX_ASSOCIATION_INPUTS = 2000;
 export function handleBatchAssociateDefault(store: HubSpotStore, fromRaw: string | undefined, toRaw: string | undefined, req: EmulatorRequest): EmulatorResponse {
   const from = typeOf(fromRaw);
   const to = typeOf(toRaw);
-  const forward = defaultAssociationTypeId(from, to);
-  const backward = defaultAssociationTypeId(to, from);
-  if (forward === undefined || backward === undefined) throw validationError(`No default association between ${from} and ${to}`);
+  const { forward, backward } = defaultTypes(from, to);
   const raw = asObject(req.body).inputs;
   if (!Array.isArray(raw)) throw validationError("Invalid input JSON: 'inputs' is required and must be an array");
   if (raw.length > MAX_ASSOCIATION_INPUTS) throw validationError(`Too many inputs: ${raw.length}. Max inputs: ${MAX_ASSOCIATION_INPUTS}`);
   const startedAt = new Date().toISOString();
-  const spec = (id: number) => ({ associationCategory: 'HUBSPOT_DEFINED', associationTypeId: id });
   const results: unknown[] = [];
-  const errors: Record<string, unknown>[] = [];
+  const errors: object[] = [];
   const exists = (type: ObjectType, id: string): boolean => /^\d+$/.test(id) && store.get(type, Number(id)) !== undefined;
   store.transaction(() => {
     for (const input of raw.map(asObject)) {
@@ -130,7 +132,5 @@ export function handleBatchAssociateDefault(store: HubSpotStore, fromRaw: string
       );
     }
   });
-  const body: Record<string, unknown> = { status: 'COMPLETE', results, requestedAt: startedAt, startedAt, completedAt: new Date().toISOString() };
-  if (errors.length === 0) return { status: 200, body };
-  return { status: 207, body: { ...body, numErrors: errors.length, errors } };
+  return envelope(200, startedAt, results, errors);
 }

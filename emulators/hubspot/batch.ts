@@ -38,12 +38,8 @@ function standardError(err: unknown, input: Input): HubSpotErrorBody & { links: 
   };
 }
 
-function envelope(
-  okStatus: number,
-  startedAt: string,
-  results: unknown[],
-  errors: ReturnType<typeof standardError>[],
-): EmulatorResponse {
+/** A batch response: `okStatus` when every input succeeded, else 207 with the per-input errors. */
+export function envelope(okStatus: number, startedAt: string, results: unknown[], errors: object[]): EmulatorResponse {
   const body: Record<string, unknown> = {
     status: 'COMPLETE',
     results,

@@ -1,5 +1,5 @@
 import { notFound, validationError } from './errors';
-import { asObject } from './http-types';
+import { asObject, methodNotAllowed } from './http-types';
 import type { EmulatorRequest, EmulatorResponse } from './http-types';
 import { associationTarget, defaultAssociationTypeId } from './schema';
 import type { ObjectType } from './schema';
@@ -62,5 +62,5 @@ export function handleObjects(store: HubSpotStore, type: ObjectType, id: string 
       return { status: 204 };
     }
   }
-  return { status: 405, body: { status: 'error', message: `Method ${req.method} not allowed`, category: 'VALIDATION_ERROR' } };
+  return methodNotAllowed(req.method);
 }

@@ -1,5 +1,5 @@
 import { notFound, validationError } from './errors';
-import { asObject } from './http-types';
+import { asObject, methodNotAllowed } from './http-types';
 import type { EmulatorRequest, EmulatorResponse } from './http-types';
 import type { ObjectType, PropertyDefinition, PropertyType } from './schema';
 import type { HubSpotStore } from './store';
@@ -32,7 +32,7 @@ export function handleProperties(store: HubSpotStore, type: ObjectType, req: Emu
       const options = Array.isArray(b.options) ? b.options.map((o) => String(asObject(o).value)) : undefined;
       return { status: 200, body: toPublic(store.updateProperty(type, name, options ? { options } : {})) };
     }
-    return { status: 405, body: { status: 'error', message: `Method ${req.method} not allowed`, category: 'VALIDATION_ERROR' } };
+    return methodNotAllowed(req.method);
   }
   if (req.method === 'GET') return { status: 200, body: { results: store.properties(type).map(toPublic) } };
   if (req.method === 'POST') {
@@ -45,5 +45,5 @@ export function handleProperties(store: HubSpotStore, type: ObjectType, req: Emu
     const def: PropertyDefinition = { name, type: ptype, hasUniqueValue: b.hasUniqueValue === true, ...(options ? { options } : {}) };
     return { status: 201, body: toPublic(store.defineProperty(type, def)) };
   }
-  return { status: 405, body: { status: 'error', message: `Method ${req.method} not allowed`, category: 'VALIDATION_ERROR' } };
+  return methodNotAllowed(req.method);
 }

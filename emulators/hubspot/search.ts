@@ -1,5 +1,6 @@
 import { validationError } from './errors';
-import type { HubSpotStore, StoredObject } from './store';
+import { fromRow } from './store';
+import type { HubSpotStore, Row } from './store';
 import { columnFor } from './schema';
 import type { ObjectType } from './schema';
 import { propertyList, toPublic } from './view';
@@ -130,26 +131,11 @@ export function search(store: HubSpotStore, type: ObjectType, body: Record<strin
   }
 
   const whereSql = where.join(' AND ');
-  const total = (store.db.prepare(`SELECT count(*) AS n FROM objects WHERE ${whereSql}`).get(...params) as { n: number }).n;
+  const total = (store.statement(`SELECT count(*) AS n FROM objects WHERE ${whereSql}`).get(...params) as { n: number }).n;
   const take = Math.min(limit, SEARCH_RESULT_CAP - offset);
-  const rows = store.db
-    .prepare(`SELECT * FROM objects WHERE ${whereSql} ORDER BY ${order} LIMIT ? OFFSET ?`)
-    .all(...params, take, offset) as { id: number; type: string; props: string; created_at: number; updated_at: number; archived: number; archived_at: number | null }[];
+  const rows = store.statement(`SELECT * FROM objects WHERE ${whereSql} ORDER BY ${order} LIMIT ? OFFSET ?`).all(...params, take, offset) as Row[];
   const requested = propertyList(body.properties);
-  const results = rows.map((r) =>
-    toPublic(
-      {
-        id: r.id,
-        type: r.type as ObjectType,
-        props: JSON.parse(r.props) as Record<string, string>,
-        createdAt: r.created_at,
-        updatedAt: r.updated_at,
-        archived: false,
-        archivedAt: null,
-      } satisfies StoredObject,
-      requested,
-    ),
-  );
+  const results = rows.map((r) => toPublic(fromRow(r), requested));
   const response: SearchResponse = { total, results };
   if (offset + rows.length < total && rows.length > 0) response.paging = { next: { after: String(offset + rows.length) } };
   return response;

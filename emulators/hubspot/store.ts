@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import type { Database as Db } from 'better-sqlite3';
+import type { Database as Db, Statement } from 'better-sqlite3';
 import { conflict, HttpError, notFound, propertyValuesBody, validationError } from './errors';
 import type { PropertyProblem } from './errors';
 import { columnFor, DEFAULT_PROPERTIES, OBJECT_TYPES, SYSTEM_PROPERTIES } from './schema';
@@ -17,7 +17,7 @@ export interface StoredObject {
   archivedAt: number | null;
 }
 
-interface Row {
+export interface Row {
   id: number;
   type: string;
   props: string;
@@ -36,6 +36,7 @@ CREATE INDEX IF NOT EXISTS objects_modified ON objects(type, archived, updated_a
 CREATE TABLE IF NOT EXISTS unique_values (
   type TEXT NOT NULL, prop TEXT NOT NULL, value TEXT NOT NULL, id INTEGER NOT NULL,
   PRIMARY KEY (type, prop, value));
+CREATE INDEX IF NOT EXISTS unique_values_id ON unique_values(id);
 CREATE TABLE IF NOT EXISTS properties (
   type TEXT NOT NULL, name TEXT NOT NULL, definition TEXT NOT NULL, PRIMARY KEY (type, name));
 CREATE TABLE IF NOT EXISTS associations (
@@ -43,7 +44,7 @@ CREATE TABLE IF NOT EXISTS associations (
   type_id INTEGER NOT NULL, PRIMARY KEY (from_type, from_id, to_type, to_id, type_id));
 `;
 
-function fromRow(r: Row): StoredObject {
+export function fromRow(r: Row): StoredObject {
   return {
     id: r.id,
     type: r.type as ObjectType,
@@ -60,6 +61,7 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 export class HubSpotStore {
   readonly db: Db;
   private readonly registry = new Map<string, PropertyDefinition>();
+  private readonly statements = new Map<string, Statement<unknown[]>>();
 
   constructor(dbPath = ':memory:') {
     this.db = new Database(dbPath);
@@ -77,6 +79,16 @@ export class HubSpotStore {
     }[]) {
       this.registry.set(`${r.type}.${r.name}`, JSON.parse(r.definition) as PropertyDefinition);
     }
+  }
+
+  /** A prepared statement, compiled once per SQL text. */
+  statement(sql: string): Statement<unknown[]> {
+    let stmt = this.statements.get(sql);
+    if (!stmt) {
+      stmt = this.db.prepare(sql);
+      this.statements.set(sql, stmt);
+    }
+    return stmt;
   }
 
   close(): void {
@@ -97,7 +109,7 @@ export class HubSpotStore {
 
   defineProperty(type: ObjectType, def: PropertyDefinition): PropertyDefinition {
     if (this.registry.has(`${type}.${def.name}`)) throw conflict(`Property named '${def.name}' already exists.`);
-    this.db.prepare('INSERT INTO properties (type, name, definition) VALUES (?, ?, ?)').run(type, def.name, JSON.stringify(def));
+    this.statement('INSERT INTO properties (type, name, definition) VALUES (?, ?, ?)').run(type, def.name, JSON.stringify(def));
     this.registry.set(`${type}.${def.name}`, def);
     return def;
   }
@@ -131,8 +143,8 @@ export class HubSpotStore {
   }
 
   get(type: ObjectType, id: number, archived = false): StoredObject | undefined {
-    const row = this.db
-      .prepare('SELECT * FROM objects WHERE type = ? AND id = ? AND archived = ?')
+    const row = this
+      .statement('SELECT * FROM objects WHERE type = ? AND id = ? AND archived = ?')
       .get(type, id, archived ? 1 : 0) as Row | undefined;
     return row ? fromRow(row) : undefined;
   }
@@ -146,10 +158,10 @@ export class HubSpotStore {
     if (!def) throw validationError(`Property "${idProperty}" does not exist`, [{ message: `Property "${idProperty}" does not exist`, code: 'PROPERTY_DOESNT_EXIST' }]);
     if (!def.hasUniqueValue) throw validationError(`${idProperty} is not a unique identifier property`);
     if (archived) {
-      const rows = this.db.prepare('SELECT * FROM objects WHERE type = ? AND archived = 1').all(type) as Row[];
+      const rows = this.statement('SELECT * FROM objects WHERE type = ? AND archived = 1').all(type) as Row[];
       return rows.map(fromRow).find((o) => o.props[idProperty] === idValue);
     }
-    const hit = this.db.prepare('SELECT id FROM unique_values WHERE type = ? AND prop = ? AND value = ?').get(type, idProperty, idValue) as
+    const hit = this.statement('SELECT id FROM unique_values WHERE type = ? AND prop = ? AND value = ?').get(type, idProperty, idValue) as
       | { id: number }
       | undefined;
     return hit ? this.get(type, hit.id) : undefined;
@@ -158,8 +170,8 @@ export class HubSpotStore {
   create(type: ObjectType, input: Record<string, unknown>, at = Date.now()): StoredObject {
     const props = dropEmpty(this.normalise(type, input));
     this.checkUnique(type, props, undefined);
-    const res = this.db
-      .prepare('INSERT INTO objects (type, props, created_at, updated_at) VALUES (?, ?, ?, ?)')
+    const res = this
+      .statement('INSERT INTO objects (type, props, created_at, updated_at) VALUES (?, ?, ?, ?)')
       .run(type, JSON.stringify(props), at, at);
     const id = Number(res.lastInsertRowid);
     this.indexUnique(type, id, props);
@@ -172,30 +184,30 @@ export class HubSpotStore {
     const changes = this.normalise(type, input);
     this.checkUnique(type, changes, id);
     const props = dropEmpty({ ...current.props, ...changes });
-    this.db.prepare('UPDATE objects SET props = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(props), at, id);
-    this.db.prepare('DELETE FROM unique_values WHERE id = ?').run(id);
+    this.statement('UPDATE objects SET props = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(props), at, id);
+    this.statement('DELETE FROM unique_values WHERE id = ?').run(id);
     this.indexUnique(type, id, props);
     return { ...current, props, updatedAt: at };
   }
 
   archive(type: ObjectType, id: number, at = Date.now()): boolean {
-    const res = this.db
-      .prepare('UPDATE objects SET archived = 1, archived_at = ?, updated_at = ? WHERE type = ? AND id = ? AND archived = 0')
+    const res = this
+      .statement('UPDATE objects SET archived = 1, archived_at = ?, updated_at = ? WHERE type = ? AND id = ? AND archived = 0')
       .run(at, at, type, id);
-    this.db.prepare('DELETE FROM unique_values WHERE id = ?').run(id);
-    this.db.prepare('DELETE FROM associations WHERE (from_type = ? AND from_id = ?) OR (to_type = ? AND to_id = ?)').run(type, id, type, id);
+    this.statement('DELETE FROM unique_values WHERE id = ?').run(id);
+    this.statement('DELETE FROM associations WHERE (from_type = ? AND from_id = ?) OR (to_type = ? AND to_id = ?)').run(type, id, type, id);
     return res.changes > 0;
   }
 
   list(type: ObjectType, afterId: number, limit: number, archived: boolean): StoredObject[] {
-    const rows = this.db
-      .prepare('SELECT * FROM objects WHERE type = ? AND archived = ? AND id > ? ORDER BY id LIMIT ?')
+    const rows = this
+      .statement('SELECT * FROM objects WHERE type = ? AND archived = ? AND id > ? ORDER BY id LIMIT ?')
       .all(type, archived ? 1 : 0, afterId, limit) as Row[];
     return rows.map(fromRow);
   }
 
   associate(fromType: ObjectType, fromId: number, toType: ObjectType, toId: number, typeId: number, reverseTypeId?: number, at = Date.now()): void {
-    const stmt = this.db.prepare('INSERT OR IGNORE INTO associations (from_type, from_id, to_type, to_id, type_id) VALUES (?, ?, ?, ?, ?)');
+    const stmt = this.statement('INSERT OR IGNORE INTO associations (from_type, from_id, to_type, to_id, type_id) VALUES (?, ?, ?, ?, ?)');
     stmt.run(fromType, fromId, toType, toId, typeId);
     if (reverseTypeId !== undefined) stmt.run(toType, toId, fromType, fromId, reverseTypeId);
     const link = primaryCompanyLink(fromType, fromId, toType, toId);
@@ -208,7 +220,7 @@ export class HubSpotStore {
   }
 
   dissociate(fromType: ObjectType, fromId: number, toType: ObjectType, toId: number, at = Date.now()): void {
-    const stmt = this.db.prepare('DELETE FROM associations WHERE from_type = ? AND from_id = ? AND to_type = ? AND to_id = ?');
+    const stmt = this.statement('DELETE FROM associations WHERE from_type = ? AND from_id = ? AND to_type = ? AND to_id = ?');
     stmt.run(fromType, fromId, toType, toId);
     stmt.run(toType, toId, fromType, fromId);
     const link = primaryCompanyLink(fromType, fromId, toType, toId);
@@ -223,7 +235,7 @@ export class HubSpotStore {
 
   private setPrimaryCompany(contact: StoredObject, companyId: string, at: number): void {
     const props = dropEmpty({ ...contact.props, associatedcompanyid: companyId });
-    this.db.prepare('UPDATE objects SET props = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(props), at, contact.id);
+    this.statement('UPDATE objects SET props = ?, updated_at = ? WHERE id = ?').run(JSON.stringify(props), at, contact.id);
   }
 
   /** Redefines a property, e.g. new options of an enumeration (PATCH /crm/v3/properties/{type}/{name}). */
@@ -232,14 +244,14 @@ export class HubSpotStore {
     if (!current) throw notFound(`Property ${name} does not exist`);
     if (current.readOnly) throw validationError(`${name} is a read only property; its definition cannot be changed.`);
     const def: PropertyDefinition = { ...current, ...patch, name };
-    this.db.prepare('UPDATE properties SET definition = ? WHERE type = ? AND name = ?').run(JSON.stringify(def), type, name);
+    this.statement('UPDATE properties SET definition = ? WHERE type = ? AND name = ?').run(JSON.stringify(def), type, name);
     this.registry.set(`${type}.${name}`, def);
     return def;
   }
 
   associations(fromType: ObjectType, fromId: number, toType: ObjectType, afterId: number, limit: number): { toId: number; typeIds: number[] }[] {
-    const rows = this.db
-      .prepare(
+    const rows = this
+      .statement(
         'SELECT to_id, group_concat(type_id) AS types FROM associations WHERE from_type = ? AND from_id = ? AND to_type = ? AND to_id > ? GROUP BY to_id ORDER BY to_id LIMIT ?',
       )
       .all(fromType, fromId, toType, afterId, limit) as { to_id: number; types: string }[];
@@ -249,7 +261,7 @@ export class HubSpotStore {
   private checkUnique(type: ObjectType, props: Record<string, string>, selfId: number | undefined): void {
     for (const [name, value] of Object.entries(props)) {
       if (value === '' || !this.property(type, name)?.hasUniqueValue) continue;
-      const hit = this.db.prepare('SELECT id FROM unique_values WHERE type = ? AND prop = ? AND value = ?').get(type, name, value) as
+      const hit = this.statement('SELECT id FROM unique_values WHERE type = ? AND prop = ? AND value = ?').get(type, name, value) as
         | { id: number }
         | undefined;
       if (hit && hit.id !== selfId) {
@@ -259,7 +271,7 @@ export class HubSpotStore {
   }
 
   private indexUnique(type: ObjectType, id: number, props: Record<string, string>): void {
-    const stmt = this.db.prepare('INSERT INTO unique_values (type, prop, value, id) VALUES (?, ?, ?, ?)');
+    const stmt = this.statement('INSERT INTO unique_values (type, prop, value, id) VALUES (?, ?, ?, ?)');
     for (const [name, value] of Object.entries(props)) {
       if (value !== '' && this.property(type, name)?.hasUniqueValue) stmt.run(type, name, value, id);
     }
