@@ -18,14 +18,13 @@ import { startDevServer } from '../scripts/dev-server';
 import { openSqliteStateStore } from '../state/sqlite-store';
 import { createSyncWorkers } from '../workers/worker';
 
-const ROOT = path.resolve(__dirname, '..');
 const N = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
 const PAGE = Number(process.env.BENCH_PAGE_SIZE ?? 5000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 
 function registryFor(dir: string) {
   const env = { DEMO_DATA_DIR: dir };
-  return { env, registry: loadRegistry({ configDir: path.join(ROOT, 'config'), mappingsDir: path.join(ROOT, 'mappings/definitions'), env }) };
+  return { env, registry: loadRegistry({ env }) };
 }
 
 /** The baseline: the same connector calls, mapping, plan and bindings, in one loop. */
@@ -85,8 +84,6 @@ async function throughTemporal(dir: string): Promise<{ ms: number; written: numb
     connection: native,
     namespace: 'default',
     families: ['sql'],
-    configDir: path.join(ROOT, 'config'),
-    mappingsDir: path.join(ROOT, 'mappings/definitions'),
     stateDb: path.join(dir, 'temporal-state.db'),
     env,
   });

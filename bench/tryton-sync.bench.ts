@@ -16,7 +16,7 @@ import { seedDemo } from '../demo/seed';
 import { TrytonClient } from '../connectors/tryton/client';
 import { ConnectorPool, loadRegistry } from '../pipelines/load';
 import { startTryton, type TrytonInstance } from '../scripts/tryton';
-import { ROOT, startDevEnv } from '../test/helpers/env';
+import { startDevEnv } from '../test/helpers/env';
 import { createSyncWorkers } from '../workers/worker';
 
 const N = Number(process.argv[2] ?? 1500);
@@ -27,14 +27,13 @@ const PIPELINE = 'tryton-customers';
 function envFor(dataDir: string, t: TrytonInstance): NodeJS.ProcessEnv {
   return { DEMO_DATA_DIR: dataDir, TRYTON_URL: t.url, TRYTON_DATABASE: t.database, TRYTON_USER: t.user, TRYTON_SYNC_PASSWORD: t.password };
 }
-const cfg = { configDir: path.join(ROOT, 'config'), mappingsDir: path.join(ROOT, 'mappings/definitions') };
 
 interface Side { ms: number; read: number; written: number; refused: number }
 
 /** (b) The same connectors and mapping, no Temporal: fetch a page, map it, upsert it in connector-sized batches. */
 async function plainLoop(dataDir: string, t: TrytonInstance): Promise<Side> {
   const env = envFor(dataDir, t);
-  const registry = loadRegistry({ ...cfg, env });
+  const registry = loadRegistry({ env });
   const p = registry.pipelines.get(PIPELINE)!;
   const mapping = registry.mappings.get(p.mapping)!;
   const pool = new ConnectorPool(registry, env);
@@ -72,7 +71,7 @@ async function viaWorkflow(dataDir: string, t: TrytonInstance): Promise<Side> {
   const dev = await startDevEnv();
   try {
     const sync = await createSyncWorkers({
-      connection: dev.nativeConnection, namespace: 'default', families: ['tryton'], ...cfg,
+      connection: dev.nativeConnection, namespace: 'default', families: ['tryton'],
       stateDb: path.join(dataDir, 'state.db'), env: envFor(dataDir, t), workflowBundle: dev.workflowBundle,
     });
     const running = sync.run();

@@ -32,11 +32,17 @@ export interface Registry {
   systems: Map<string, SystemEntry>;
 }
 
+/** The configuration shipped with the project, wherever the process was started from. */
+export const PROJECT_CONFIG = {
+  configDir: path.resolve(__dirname, '../config'),
+  mappingsDir: path.resolve(__dirname, '../mappings/definitions'),
+} as const;
+
 export interface LoadOptions {
-  /** Folder with systems.json and pipelines/. @default "config" */
-  configDir: string;
-  /** Folder with mapping definitions. @default "mappings/definitions" */
-  mappingsDir: string;
+  /** Folder with systems.json and pipelines/. @default PROJECT_CONFIG.configDir */
+  configDir?: string;
+  /** Folder with mapping definitions. @default PROJECT_CONFIG.mappingsDir */
+  mappingsDir?: string;
   env: NodeJS.ProcessEnv;
 }
 
@@ -75,7 +81,8 @@ function jsonFiles(dir: string): string[] {
   }
 }
 
-export function loadRegistry(opts: LoadOptions): Registry {
+export function loadRegistry(options: LoadOptions): Registry {
+  const opts = { ...PROJECT_CONFIG, ...options };
   const systemsFile = path.join(opts.configDir, 'systems.json');
   const rawSystems = readJson(systemsFile);
   if (!rawSystems || typeof rawSystems !== 'object' || Array.isArray(rawSystems)) {

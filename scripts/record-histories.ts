@@ -29,8 +29,6 @@ async function main(): Promise<void> {
     connection: native,
     namespace: 'default',
     families: ['sql'],
-    configDir: path.join(ROOT, 'config'),
-    mappingsDir: path.join(ROOT, 'mappings/definitions'),
     stateDb: path.join(dir, 'state.db'),
     env: { DEMO_DATA_DIR: dir },
   });

@@ -13,8 +13,10 @@ export interface SyncWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   families: PipelineFamily[];
-  configDir: string;
-  mappingsDir: string;
+  /** @default PROJECT_CONFIG.configDir */
+  configDir?: string;
+  /** @default PROJECT_CONFIG.mappingsDir */
+  mappingsDir?: string;
   stateDb: string;
   env: NodeJS.ProcessEnv;
   maxConcurrentActivities?: number;
@@ -50,7 +52,11 @@ export interface SyncWorkers {
  * naming the file and path), open the state store, build activities, one Worker per family.
  */
 export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWorkers> {
-  const registry = loadRegistry({ configDir: opts.configDir, mappingsDir: opts.mappingsDir, env: opts.env });
+  const registry = loadRegistry({
+    ...(opts.configDir ? { configDir: opts.configDir } : {}),
+    ...(opts.mappingsDir ? { mappingsDir: opts.mappingsDir } : {}),
+    env: opts.env,
+  });
   const store = openSqliteStateStore(opts.stateDb);
   const connectors = new ConnectorPool(registry, opts.env);
   const activities = createActivities({ registry, connectors, store, ...ordersDeps(registry, connectors, store, opts) });

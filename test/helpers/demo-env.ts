@@ -2,21 +2,33 @@ import Database from 'better-sqlite3';
 import path from 'node:path';
 import { demoPaths, seedDemo, type SeedSize } from '../../demo/seed';
 import { createSyncWorkers, type SyncWorkers } from '../../workers/worker';
-import { ROOT, type DevEnv } from './env';
+import type { PipelineFamily } from '../../contracts/queues';
+import type { DevEnv } from './env';
 
-/** Seed a demo CRM/ERP under `dir` and build sync workers over it (not yet running). */
-export async function demoWorkers(env: DevEnv, dir: string, size?: SeedSize): Promise<SyncWorkers> {
-  seedDemo(dir, size);
+/**
+ * Sync workers for `families` over the shipped config, the demo databases and the state store
+ * under `dir`, with `vars` as the environment config/systems.json reads (not yet running).
+ */
+export function syncWorkersFor(env: DevEnv, dir: string, families: PipelineFamily[], vars: NodeJS.ProcessEnv = {}): Promise<SyncWorkers> {
   return createSyncWorkers({
     connection: env.nativeConnection,
     namespace: 'default',
-    families: ['sql'],
-    configDir: path.join(ROOT, 'config'),
-    mappingsDir: path.join(ROOT, 'mappings/definitions'),
+    families,
     stateDb: path.join(dir, 'state.db'),
-    env: { DEMO_DATA_DIR: dir },
+    env: { DEMO_DATA_DIR: dir, ...vars },
     workflowBundle: env.workflowBundle,
   });
+}
+
+/** Seed a demo CRM/ERP under `dir` and build SQL sync workers over it (not yet running). */
+export async function demoWorkers(env: DevEnv, dir: string, size?: SeedSize): Promise<SyncWorkers> {
+  seedDemo(dir, size);
+  return syncWorkersFor(env, dir, ['sql']);
+}
+
+/** The environment config/systems.json's `tryton` system reads, for a test trytond. */
+export function trytonVars(t: { url: string; database: string; user: string; password: string }): NodeJS.ProcessEnv {
+  return { TRYTON_URL: t.url, TRYTON_DATABASE: t.database, TRYTON_USER: t.user, TRYTON_SYNC_PASSWORD: t.password };
 }
 
 export function queryDb<T = Record<string, unknown>>(file: string, sql: string, ...params: unknown[]): T[] {

@@ -6,8 +6,9 @@ import type { SyncResult } from '../../contracts/sync';
 import { demoPaths, seedDemo } from '../../demo/seed';
 import { startHubSpotEmulator, type HubSpotEmulator } from '../../emulators/hubspot';
 import type { syncPipeline } from '../../workflows';
-import { createSyncWorkers, type SyncWorkers } from '../../workers/worker';
-import { ROOT, startDevEnv, type DevEnv } from '../helpers/env';
+import type { SyncWorkers } from '../../workers/worker';
+import { syncWorkersFor } from '../helpers/demo-env';
+import { startDevEnv, type DevEnv } from '../helpers/env';
 
 /**
  * Associations written with the records: demo ERP customers → HubSpot companies, then demo ERP
@@ -33,21 +34,11 @@ beforeAll(async () => {
   const dir = path.join(env.tmp, 'demo');
   seedDemo(dir, { accounts: 0, contacts: 0, products: 0 });
   erpDb = demoPaths(dir).erp;
-  sync = await createSyncWorkers({
-    connection: env.nativeConnection,
-    namespace: 'default',
-    families: ['hubspot'],
-    configDir: path.join(ROOT, 'config'),
-    mappingsDir: path.join(ROOT, 'mappings/definitions'),
-    stateDb: path.join(dir, 'state.db'),
-    env: {
-      DEMO_DATA_DIR: dir,
+  sync = await syncWorkersFor(env, dir, ['hubspot'], {
       HUBSPOT_BASE_PATH: emulator.baseUrl,
       HUBSPOT_ACCESS_TOKEN: TOKEN,
       HUBSPOT_GOVERNOR_DB: path.join(env.tmp, 'hubspot-governor.db'),
       HUBSPOT_ACCOUNT: 'assoc-portal',
-    },
-    workflowBundle: env.workflowBundle,
   });
   running = sync.run();
   hubspot = new Client({ accessToken: TOKEN, basePath: emulator.baseUrl, numberOfApiCallRetries: 0 });

@@ -7,9 +7,9 @@ import { startHubSpotEmulator, type HubSpotEmulator } from '../../emulators/hubs
 import { startTryton, type TrytonInstance } from '../../scripts/tryton';
 import { adminClient } from '../../scripts/tryton/admin-helpers';
 import type { syncPipeline } from '../../workflows';
-import { createSyncWorkers, type SyncWorkers } from '../../workers/worker';
-import { queryDb } from '../helpers/demo-env';
-import { ROOT, startDevEnv, type DevEnv } from '../helpers/env';
+import type { SyncWorkers } from '../../workers/worker';
+import { queryDb, syncWorkersFor, trytonVars } from '../helpers/demo-env';
+import { startDevEnv, type DevEnv } from '../helpers/env';
 
 /**
  * HubSpot pipelines end to end: the HubSpot emulator (with HubSpot's rate limits: 190 requests
@@ -36,25 +36,12 @@ beforeAll(async () => {
   const dir = path.join(env.tmp, 'demo');
   seedDemo(dir, { accounts: 0, contacts: 0, products: 0 });
   erpDb = demoPaths(dir).erp;
-  sync = await createSyncWorkers({
-    connection: env.nativeConnection,
-    namespace: 'default',
-    families: ['hubspot'],
-    configDir: path.join(ROOT, 'config'),
-    mappingsDir: path.join(ROOT, 'mappings/definitions'),
-    stateDb: path.join(dir, 'state.db'),
-    env: {
-      DEMO_DATA_DIR: dir,
+  sync = await syncWorkersFor(env, dir, ['hubspot'], {
       HUBSPOT_BASE_PATH: emulator.baseUrl,
       HUBSPOT_ACCESS_TOKEN: TOKEN,
       HUBSPOT_GOVERNOR_DB: path.join(env.tmp, 'hubspot-governor.db'),
       HUBSPOT_ACCOUNT: 'test-portal',
-      TRYTON_URL: tryton.url,
-      TRYTON_DATABASE: tryton.database,
-      TRYTON_USER: tryton.user,
-      TRYTON_SYNC_PASSWORD: tryton.password,
-    },
-    workflowBundle: env.workflowBundle,
+    ...trytonVars(tryton),
   });
   running = sync.run();
 });

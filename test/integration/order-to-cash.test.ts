@@ -8,9 +8,9 @@ import { upsertDeals } from '../../demo/deals';
 import { demoPaths, seedDemo } from '../../demo/seed';
 import { startTryton, type TrytonInstance } from '../../scripts/tryton';
 import { adminClient, payInvoice, postInvoices } from '../../scripts/tryton/admin-helpers';
-import { createSyncWorkers, type SyncWorkers } from '../../workers/worker';
-import { queryDb } from '../helpers/demo-env';
-import { ROOT, startDevEnv, type DevEnv } from '../helpers/env';
+import type { SyncWorkers } from '../../workers/worker';
+import { queryDb, syncWorkersFor, trytonVars } from '../helpers/demo-env';
+import { startDevEnv, type DevEnv } from '../helpers/env';
 
 jest.setTimeout(300_000);
 
@@ -36,12 +36,7 @@ beforeAll(async () => {
   db.prepare("INSERT INTO products (id, sku, name, price, currency, unit, active, updated_at) VALUES (?,?,?,?, 'EUR', 'pc', 'true', ?)")
     .run(8001, 'rkt-1', 'Rocket engine', '1250.00', '2026-01-01T00:00:00.000Z');
   db.close();
-  workers = await createSyncWorkers({
-    connection: env.nativeConnection, namespace: 'default', families: ['orders'],
-    configDir: path.join(ROOT, 'config'), mappingsDir: path.join(ROOT, 'mappings/definitions'), stateDb: path.join(dir, 'state.db'),
-    env: { DEMO_DATA_DIR: dir, TRYTON_URL: tryton.url, TRYTON_DATABASE: tryton.database, TRYTON_USER: tryton.user, TRYTON_SYNC_PASSWORD: tryton.password },
-    workflowBundle: env.workflowBundle,
-  });
+  workers = await syncWorkersFor(env, dir, ['orders'], trytonVars(tryton));
   running = workers.run();
 });
 

@@ -6,6 +6,7 @@ import { seedDemo } from '../../demo/seed';
 import { startTryton, type TrytonInstance } from '../../scripts/tryton';
 import { adminClient } from '../../scripts/tryton/admin-helpers';
 import { openSqliteStateStore } from '../../state/sqlite-store';
+import { trytonVars } from '../helpers/demo-env';
 import { startDevEnv, type DevEnv } from '../helpers/env';
 import { spawnWorker, waitExit } from '../helpers/worker-process';
 
@@ -39,10 +40,7 @@ test('a worker SIGKILLed while writing into Tryton is replaced; the sync complet
     DEMO_DATA_DIR: dir,
     SYNC_STATE_DB: path.join(dir, 'state.db'),
     WORKER_FAMILIES: 'tryton',
-    TRYTON_URL: tryton.url,
-    TRYTON_DATABASE: tryton.database,
-    TRYTON_USER: tryton.user,
-    TRYTON_SYNC_PASSWORD: tryton.password,
+    ...trytonVars(tryton),
   };
 
   const first = spawnWorker(workerEnv);

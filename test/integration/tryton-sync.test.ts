@@ -9,9 +9,9 @@ import { seedDemo } from '../../demo/seed';
 import { startTryton, type TrytonInstance } from '../../scripts/tryton';
 import { adminClient, payInvoice, postInvoices } from '../../scripts/tryton/admin-helpers';
 import type { syncPipeline } from '../../workflows';
-import { createSyncWorkers, type SyncWorkers } from '../../workers/worker';
-import { demoDbs, queryDb } from '../helpers/demo-env';
-import { ROOT, startDevEnv, type DevEnv } from '../helpers/env';
+import type { SyncWorkers } from '../../workers/worker';
+import { demoDbs, queryDb, syncWorkersFor, trytonVars } from '../helpers/demo-env';
+import { startDevEnv, type DevEnv } from '../helpers/env';
 
 jest.setTimeout(300_000);
 
@@ -28,16 +28,7 @@ beforeAll(async () => {
   admin = adminClient(tryton);
   dir = path.join(env.tmp, 'demo');
   seedDemo(dir, { accounts: 300, contacts: 300, products: 100 });
-  sync = await createSyncWorkers({
-    connection: env.nativeConnection,
-    namespace: 'default',
-    families: ['tryton'],
-    configDir: path.join(ROOT, 'config'),
-    mappingsDir: path.join(ROOT, 'mappings/definitions'),
-    stateDb: path.join(dir, 'state.db'),
-    env: { DEMO_DATA_DIR: dir, TRYTON_URL: tryton.url, TRYTON_DATABASE: tryton.database, TRYTON_USER: tryton.user, TRYTON_SYNC_PASSWORD: tryton.password },
-    workflowBundle: env.workflowBundle,
-  });
+  sync = await syncWorkersFor(env, dir, ['tryton'], trytonVars(tryton));
   running = sync.run();
 });
 

@@ -4,8 +4,6 @@ import path from 'node:path';
 import { compileMapping } from '../../mappings/dsl/compile';
 import { loadRegistry } from '../../pipelines/load';
 
-const ROOT = path.resolve(__dirname, '../..');
-
 describe('mapping files fail at compile time naming file, path and fix', () => {
   test('unknown canonical field', () => {
     expect(() => compileMapping({ name: 'm', target: 'Customer', fields: { nmae: { from: 'x' } } }, 'm.json')).toThrow(
@@ -31,7 +29,7 @@ describe('mapping files fail at compile time naming file, path and fix', () => {
 
 describe('the shipped config loads', () => {
   test('every pipeline, system and mapping in config/ and mappings/definitions/ is valid', () => {
-    const r = loadRegistry({ configDir: path.join(ROOT, 'config'), mappingsDir: path.join(ROOT, 'mappings/definitions'), env: {} });
+    const r = loadRegistry({ env: {} });
     expect([...r.pipelines.keys()]).toEqual(expect.arrayContaining(['demo-accounts', 'demo-contacts', 'demo-products']));
   });
 });
@@ -49,7 +47,7 @@ describe('broken config files name the file and the path', () => {
     writeFileSync(path.join(dir, 'pipelines', 'p.json'), typeof pipeline === 'string' ? pipeline : JSON.stringify(pipeline));
     return dir;
   }
-  const load = (dir: string) => () => loadRegistry({ configDir: dir, mappingsDir: path.join(ROOT, 'mappings/definitions'), env: {} });
+  const load = (dir: string) => () => loadRegistry({ configDir: dir, env: {} });
   const good = {
     name: 'p',
     family: 'sql',

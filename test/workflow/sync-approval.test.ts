@@ -50,7 +50,7 @@ beforeAll(async () => {
     }),
   );
   const vars = { DEMO_DATA_DIR: dir };
-  const registry = loadRegistry({ configDir, mappingsDir: path.join(ROOT, 'mappings/definitions'), env: vars });
+  const registry = loadRegistry({ configDir, env: vars });
   worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: 'ts-approval',

@@ -13,7 +13,7 @@ import { seedDemo } from '../../demo/seed';
 import { ConnectorPool, loadRegistry } from '../../pipelines/load';
 import { ensureTestServer } from '../../scripts/toolchain';
 import { openSqliteStateStore } from '../../state/sqlite-store';
-import { installTestRuntime, ROOT } from '../helpers/env';
+import { installTestRuntime } from '../helpers/env';
 
 jest.setTimeout(60_000);
 
@@ -62,7 +62,7 @@ async function runWith(failures: number, type: 'Transient' | 'AuthError') {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wf-sync-'));
   seedDemo(dir, { accounts: 0, contacts: 0, products: 300 });
   const vars = { DEMO_DATA_DIR: dir };
-  const registry = loadRegistry({ configDir: path.join(ROOT, 'config'), mappingsDir: path.join(ROOT, 'mappings/definitions'), env: vars });
+  const registry = loadRegistry({ env: vars });
   const pool = new FlakyPool(registry, vars, failures, type);
   const store = openSqliteStateStore(path.join(dir, 'state.db'));
   const worker = await Worker.create({
