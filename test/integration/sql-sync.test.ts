@@ -1,4 +1,5 @@
 import { WorkflowFailedError } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import { type ApplicationFailure } from '@temporalio/common';
 import Database from 'better-sqlite3';
 import path from 'node:path';
@@ -38,6 +39,7 @@ function run(input: Parameters<typeof syncPipeline>[0]): Promise<SyncResult> {
   });
 }
 
+const client = () => env.client;
 const count = (db: string, sql: string): number => (queryDb<{ c: number }>(db, sql)[0]!).c;
 
 describe('demo CRM → demo ERP through Temporal', () => {
@@ -136,6 +138,20 @@ describe('demo CRM → demo ERP through Temporal', () => {
     }
     expect(lengths.length).toBe(result.runs);
     expect(Math.max(...lengths)).toBeLessThanOrEqual(2000);
+  });
+});
+
+describe('determinism', () => {
+  test('every finished sync run above replays against the current workflow code', async () => {
+    const histories = client().workflow.list({ query: 'WorkflowType = "syncPipeline" AND ExecutionStatus != "Running"' }).intoHistories();
+    let replayed = 0;
+    const failures: string[] = [];
+    for await (const r of Worker.runReplayHistories({ workflowBundle: env.workflowBundle }, histories)) {
+      replayed++;
+      if (r.error) failures.push(`${r.workflowId}: ${String(r.error).slice(0, 300)}`);
+    }
+    expect(replayed).toBeGreaterThanOrEqual(5);
+    expect(failures).toEqual([]);
   });
 });
 
