@@ -1,15 +1,9 @@
 import { createHash } from 'node:crypto';
-
-function stable(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
-  const keys = Object.keys(v as object).filter((k) => (v as Record<string, unknown>)[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${stable((v as Record<string, unknown>)[k])}`).join(',')}}`;
-}
+import { stableJson } from '../contracts/stable-json';
 
 /** Content hash of a canonical record, independent of key order. */
 export function recordHash(fields: unknown): string {
-  return createHash('sha1').update(stable(fields)).digest('base64url');
+  return createHash('sha1').update(stableJson(fields)).digest('base64url');
 }
 
 /**

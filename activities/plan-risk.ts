@@ -1,3 +1,4 @@
+import { readPath } from '../mappings/dsl/transforms';
 import type { SyncApproval } from '../pipelines/schema';
 
 export interface PlanChange {
@@ -6,15 +7,6 @@ export interface PlanChange {
   fields: Record<string, unknown>;
   /** What was last written (bindings), for updates of pipelines that watch fields. */
   previous?: Record<string, unknown>;
-}
-
-function readPath(o: Record<string, unknown> | undefined, path: string): unknown {
-  let cur: unknown = o;
-  for (const p of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[p];
-  }
-  return cur;
 }
 
 /**

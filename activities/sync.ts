@@ -3,7 +3,7 @@ import { applyLookback, type Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
 import type { ConnectorPool, Registry } from '../pipelines/load';
 import type { Pipeline } from '../pipelines/schema';
-import type { QuarantineEntry, StateStore } from '../state/types';
+import type { Binding, QuarantineEntry, StateStore } from '../state/types';
 import { planFingerprint, recordHash } from './hash';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { planRisks } from './plan-risk';
@@ -25,6 +25,9 @@ export interface SyncDeps {
   store: StateStore;
 }
 
+/** What an update's target last received, when its pipeline keeps it (for planRisks). */
+const previousOf = (b: Binding | undefined): { previous?: Record<string, unknown> } => (b?.fields ? { previous: b.fields } : {});
+
 /**
  * The steps of one sync. Each is an activity; each reads its input page from the state store
  * (claim check) and stages its output there, so workflow history holds ids and counts only.
@@ -41,13 +44,20 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
   };
 
   return {
-    async beginSync(input: { pipeline: string; mode?: 'incremental' | 'full'; pageSize?: number; pagesPerRun?: number }): Promise<BeginSyncResult> {
+    /** `estimate: false` skips counting the source (a continued run keeps its first run's estimate). */
+    async beginSync(input: {
+      pipeline: string;
+      mode?: 'incremental' | 'full';
+      pageSize?: number;
+      pagesPerRun?: number;
+      estimate?: boolean;
+    }): Promise<BeginSyncResult> {
       const p = pipelineOf(input.pipeline);
       const mode = input.mode ?? p.mode;
       const checkpoint = mode === 'full' ? null : await store.getCheckpoint(p.name);
       const startCursor = applyLookback(checkpoint, p.lookbackSeconds * 1000);
       const source = connectors.get(p.source.system);
-      const estimatedTotal = source.countChanges ? await source.countChanges(p.source.entity, startCursor) : null;
+      const estimatedTotal = source.countChanges && input.estimate !== false ? await source.countChanges(p.source.entity, startCursor) : null;
       return {
         pipeline: p.name,
         family: p.family,
@@ -126,7 +136,7 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
               sourceKey: w.sourceKey,
               op: w.op,
               fields: records[w.index]!.fields,
-              ...(bindings.get(w.sourceKey)?.fields ? { previous: bindings.get(w.sourceKey)!.fields! } : {}),
+              ...previousOf(bindings.get(w.sourceKey)),
             })),
             p.approval,
           )
@@ -142,11 +152,11 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       const p = pipelineOf(ref.pipeline);
       const target = connectors.get(p.target.system);
       const { mappedPageId, ops } = await store.loadPage<PlanPage>(ref.planPageId);
-      const mapped = await store.loadPage<MappedRecord[]>(mappedPageId);
-      const plan = ops.map((o) => ({ ...o, fields: mapped[o.index]!.fields }));
       if (ref.planHash !== undefined && planFingerprint(ops) !== ref.planHash) {
         throw new SyncError('Conflict', `staged plan ${ref.planPageId} no longer matches the approved plan ${ref.planHash}; nothing was written`);
       }
+      const mapped = await store.loadPage<MappedRecord[]>(mappedPageId);
+      const plan = ops.map((o) => ({ ...o, fields: mapped[o.index]!.fields }));
       const keepFields = (p.approval?.watchFields.length ?? 0) > 0;
       const batchSize = Math.max(1, target.describe().maxBatchSize);
       type Progress = { next: number } & WritePageResult;

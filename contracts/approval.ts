@@ -1,5 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
+import { stableJson } from './stable-json';
 
 const UNIT_MS: Record<string, number> = {
   ms: 1, millisecond: 1, s: 1000, sec: 1000, second: 1000, m: 60_000, min: 60_000, minute: 60_000,
@@ -104,17 +105,9 @@ export const rejectUpdate = defineUpdate<ApprovalOutcome, [ApprovalDecisionArgs]
 export const approvalDecisionSignal = defineSignal<[ApprovalSignalArgs]>('approvalDecision');
 export const pendingApprovalQuery = defineQuery<ApprovalState>('pendingApproval');
 
-/** Order-independent JSON (keys sorted), for hashing plans. */
-function stable(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v)) return `[${v.map(stable).join(',')}]`;
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => `${JSON.stringify(k)}:${stable(o[k])}`).join(',')}}`;
-}
-
 /** Deterministic 64-bit FNV-1a hash of a plan (pure, usable inside workflows). */
 export function planHash(plan: unknown): string {
-  const text = stable(plan);
+  const text = stableJson(plan);
   let h1 = 0x811c9dc5;
   let h2 = 0x01000193;
   for (let i = 0; i < text.length; i++) {

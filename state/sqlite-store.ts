@@ -18,6 +18,9 @@ CREATE TABLE IF NOT EXISTS run_reports (sync_id TEXT PRIMARY KEY, pipeline TEXT 
   finished_at TEXT NOT NULL, totals TEXT NOT NULL);
 `;
 
+/** Most keys bound into one `IN (…)` list (SQLite's default limit is far above). */
+const IN_CHUNK = 500;
+
 /** The embedded state store: one SQLite file (WAL), safe for several processes on one host. */
 export function openSqliteStateStore(file: string): StateStore {
   if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
@@ -29,6 +32,15 @@ export function openSqliteStateStore(file: string): StateStore {
   const bindingCols = (db.prepare('PRAGMA table_info(bindings)').all() as { name: string }[]).map((c) => c.name);
   if (!bindingCols.includes('fields')) db.exec('ALTER TABLE bindings ADD COLUMN fields TEXT');
   const now = () => new Date().toISOString();
+  /** `… IN (?, ?, …)` statements, prepared once per list length (pages have few distinct sizes). */
+  const inList = (sql: (list: string) => string) => {
+    const cache = new Map<number, Database.Statement>();
+    return (n: number): Database.Statement => {
+      let st = cache.get(n);
+      if (!st) cache.set(n, (st = db.prepare(sql(Array.from({ length: n }, () => '?').join(',')))));
+      return st;
+    };
+  };
   // Pages are usually read back by the same worker a moment later: keep the last few parsed
   // (the SQLite copy stays the durable claim check for retries on another worker).
   const recent = new Map<string, unknown>();
@@ -79,14 +91,14 @@ export function openSqliteStateStore(file: string): StateStore {
       quarantine.run({ ...e, field: e.field, record: JSON.stringify(e.record ?? null), now: t });
     }
   });
-  const openQuarantine = db.prepare('SELECT count(*) AS c FROM quarantine WHERE pipeline = ? AND resolved_at IS NULL');
+  const openQuarantine = db.prepare('SELECT EXISTS (SELECT 1 FROM quarantine WHERE pipeline = ? AND resolved_at IS NULL) AS open');
+  const releaseIn = inList((list) => `UPDATE quarantine SET resolved_at = ? WHERE pipeline = ? AND resolved_at IS NULL AND source_key IN (${list})`);
+  const bindingsIn = inList((list) => `SELECT source_key, target_key, hash, fields FROM bindings WHERE pipeline = ? AND source_key IN (${list})`);
   const releaseMany = db.transaction((pipeline: string, keys: string[]) => {
     const t = now();
-    for (let i = 0; i < keys.length; i += 500) {
-      const chunk = keys.slice(i, i + 500);
-      db.prepare(
-        `UPDATE quarantine SET resolved_at = ? WHERE pipeline = ? AND resolved_at IS NULL AND source_key IN (${chunk.map(() => '?').join(',')})`,
-      ).run(t, pipeline, ...chunk);
+    for (let i = 0; i < keys.length; i += IN_CHUNK) {
+      const chunk = keys.slice(i, i + IN_CHUNK);
+      releaseIn(chunk.length).run(t, pipeline, ...chunk);
     }
   });
 
@@ -117,11 +129,9 @@ export function openSqliteStateStore(file: string): StateStore {
     },
     async getBindings(pipeline, sourceKeys) {
       const out = new Map<string, Binding>();
-      for (let i = 0; i < sourceKeys.length; i += 500) {
-        const chunk = sourceKeys.slice(i, i + 500);
-        const rows = db
-          .prepare(`SELECT source_key, target_key, hash, fields FROM bindings WHERE pipeline = ? AND source_key IN (${chunk.map(() => '?').join(',')})`)
-          .all(pipeline, ...chunk) as { source_key: string; target_key: string; hash: string; fields: string | null }[];
+      for (let i = 0; i < sourceKeys.length; i += IN_CHUNK) {
+        const chunk = sourceKeys.slice(i, i + IN_CHUNK);
+        const rows = bindingsIn(chunk.length).all(pipeline, ...chunk) as { source_key: string; target_key: string; hash: string; fields: string | null }[];
         for (const r of rows) {
           out.set(r.source_key, { targetKey: r.target_key, hash: r.hash, ...(r.fields ? { fields: JSON.parse(r.fields) as Record<string, unknown> } : {}) });
         }
@@ -136,7 +146,7 @@ export function openSqliteStateStore(file: string): StateStore {
     },
     async releaseQuarantine(pipeline, keys) {
       // Most pipelines have nothing open: skip the updates entirely then.
-      if (keys.length && (openQuarantine.get(pipeline) as { c: number }).c > 0) releaseMany(pipeline, keys);
+      if (keys.length && (openQuarantine.get(pipeline) as { open: number }).open) releaseMany(pipeline, keys);
     },
     async listQuarantine(pipeline, limit = 100) {
       const rows = listQ.all(pipeline, limit) as Record<string, unknown>[];

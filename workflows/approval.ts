@@ -26,7 +26,8 @@ export interface ApprovalRequest {
 /** The failure type an update caller sees when its decision is refused. */
 export const APPROVAL_REFUSED = 'ApprovalRefused';
 
-const nowIso = (): string => new Date(Date.now()).toISOString();
+/** Workflow time, ISO-8601. */
+export const nowIso = (): string => new Date(Date.now()).toISOString();
 
 /**
  * The approval gate of one workflow execution: install once (it registers the `approve` and
@@ -56,13 +57,15 @@ export class ApprovalGate {
     setHandler(approveUpdate, handler('approve'), { validator, description: 'approve the pending plan' });
     setHandler(rejectUpdate, handler('reject'), { validator, description: 'reject the pending plan' });
     setHandler(approvalDecisionSignal, (args) => {
-      const refusal = this.refusal(args ?? ({} as ApprovalDecisionArgs));
+      // A signal has no validator: refuse here (refusal() also covers a missing payload) and log it.
+      const decision = args?.decision === 'reject' ? 'reject' : 'approve';
+      const refusal = this.refusal(args);
       if (refusal) {
         log.warn('approval decision refused', { refusal, approver: args?.approver ?? null });
-        this.record(args?.decision === 'reject' ? 'reject' : 'approve', 'signal', args ?? ({} as ApprovalDecisionArgs), refusal);
+        this.record(decision, 'signal', args ?? null, refusal);
         return;
       }
-      this.decide(args.decision === 'reject' ? 'reject' : 'approve', 'signal', args);
+      this.decide(decision, 'signal', args);
     });
     setHandler(pendingApprovalQuery, () => this.state());
   }

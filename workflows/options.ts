@@ -2,7 +2,7 @@ import type { ActivityOptions, LocalActivityOptions, RetryPolicy } from '@tempor
 import { NON_RETRYABLE_ERROR_TYPES } from '../contracts/errors';
 
 /** Retries for calls to external systems: back off up to a minute, give up after ~15 minutes. */
-const externalRetry: RetryPolicy = {
+export const externalRetry: RetryPolicy = {
   initialInterval: '1 second',
   backoffCoefficient: 2,
   maximumInterval: '1 minute',

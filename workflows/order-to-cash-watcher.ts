@@ -5,7 +5,7 @@ import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH } from './options';
 
 const reading = proxyActivities<WatcherActivities>(FETCH);
-const bookkeeping = proxyActivities<WatcherActivities>({ startToCloseTimeout: BOOKKEEPING.startToCloseTimeout ?? '30 seconds', retry: BOOKKEEPING.retry });
+const bookkeeping = proxyActivities<WatcherActivities>({ startToCloseTimeout: BOOKKEEPING.startToCloseTimeout, retry: BOOKKEEPING.retry });
 
 /** Runs longer than this many pages continue next time (the checkpoint keeps the place). */
 const MAX_PAGES = 50;

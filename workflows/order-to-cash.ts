@@ -16,7 +16,6 @@ import {
 } from '@temporalio/workflow';
 import type { InvoiceState, OrderActivities } from '../activities/orders';
 import { durationMs, planHash, type ApprovalOutcome } from '../contracts/approval';
-import { NON_RETRYABLE_ERROR_TYPES } from '../contracts/errors';
 import {
   approvalReasons,
   dealLostSignal,
@@ -31,14 +30,12 @@ import {
   type OrderToCashResult,
   type StepRecord,
 } from '../contracts/orders';
-import { ApprovalGate } from './approval';
+import { ApprovalGate, nowIso as now } from './approval';
 import { parseWorkflowInput } from './input';
+import { externalRetry } from './options';
 
 /** ERP and CRM calls: retried with backoff for ~15 minutes, never for the closed vocabulary. */
-const STEP: ActivityOptions = {
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 20, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
-};
+const STEP: ActivityOptions = { startToCloseTimeout: '2 minutes', retry: externalRetry };
 /** Undos: the activity retries transient errors; the saga then tries UNDO_ROUNDS times in all. */
 const UNDO: ActivityOptions = {
   startToCloseTimeout: '2 minutes',
@@ -71,7 +68,6 @@ export async function orderToCash(rawInput: OrderToCashInput): Promise<OrderToCa
   const { dealId } = input;
   const limits = input.approval ?? DEFAULT_APPROVAL;
   const gate = new ApprovalGate();
-  const now = (): string => new Date(Date.now()).toISOString();
 
   const status: Omit<OrderStatus, 'approval'> = {
     dealId, step: 'load deal', waitingFor: null, orderKey: null, orderNumber: null, orderState: null, invoiceNumber: null,
@@ -113,51 +109,51 @@ export async function orderToCash(rawInput: OrderToCashInput): Promise<OrderToCa
       Object.assign(status, { orderKey: resume.orderKey, orderNumber: resume.orderNumber, orderState: resume.orderState, invoiceNumber: resume.invoiceNumber });
       status.history.push(...(resume.history as unknown as StepRecord[]));
     } else {
-    await beforeConfirm.run(async () => {
-      const d = await run('load deal', () => steps.loadDeal({ dealId }));
-      const customer = await run('ensure customer', () => steps.ensureCustomer({ accountId: d.accountId }));
-      if (customer.created) {
-        pending.push({ undo: `deactivate customer ${d.accountId}`, step: 'ensure customer', run: () => undos.deactivateCustomer({ targetKey: customer.targetKey }) });
-      }
-      const products = await run('ensure products', () => steps.ensureProducts({ productIds: d.lines.map((l) => l.productId) }));
-      if (products.createdTargetKeys.length) {
-        pending.push({ undo: `archive products ${products.createdTargetKeys.join(', ')}`, step: 'ensure products', run: () => undos.archiveProducts({ targetKeys: products.createdTargetKeys }) });
-      }
-      const order = await run('create draft order', () => steps.createDraftOrder({ deal: d, orderDate: now().slice(0, 10) }));
-      status.orderKey = order.orderKey;
-      status.orderState = 'draft';
-      pending.push({ undo: `cancel draft order ${order.externalKey}`, step: 'create draft order', run: () => undos.cancelDraftOrder({ orderKey: order.orderKey }) });
-
-      const reasons = approvalReasons(d, customer.created, limits);
-      if (reasons.length) {
-        const plan = { dealId, orderKey: order.orderKey, customer: d.accountId, currency: d.currency, amountMinor: d.amountMinor, lines: d.lines };
-        const decision: ApprovalOutcome = await run('approval', async () => {
-          status.waitingFor = `approval of order ${order.externalKey}: ${reasons.join('; ')}`;
-          try {
-            return await gate.request({
-              gate: 'order', planHash: planHash(plan), reasons, policy: limits.policy,
-              summary: `${d.lines.length} line(s), ${(d.amountMinor / 100).toFixed(2)} ${d.currency} for customer ${d.accountId} (deal ${dealId})`,
-            });
-          } finally {
-            status.waitingFor = null;
-          }
-        });
-        if (!decision.approved) {
-          throw ApplicationFailure.nonRetryable(`approval rejected${decision.decidedBy ? ` by ${decision.decidedBy}` : ' (timeout)'}: ${decision.comment ?? 'no comment'}`, REJECTED);
+      await beforeConfirm.run(async () => {
+        const d = await run('load deal', () => steps.loadDeal({ dealId }));
+        const customer = await run('ensure customer', () => steps.ensureCustomer({ accountId: d.accountId }));
+        if (customer.created) {
+          pending.push({ undo: `deactivate customer ${d.accountId}`, step: 'ensure customer', run: () => undos.deactivateCustomer({ targetKey: customer.targetKey }) });
         }
-      }
-      const quoted = await run('quote order', () => steps.quoteOrder({ orderKey: order.orderKey }));
-      status.orderNumber = quoted.number;
-      status.orderState = quoted.state;
-      // Confirmation is not interrupted half-way: once Tryton processes the sale it stays.
-      const conf = await run('confirm order', () => CancellationScope.nonCancellable(() => steps.confirmOrder({ orderKey: order.orderKey })));
-      confirmed = true;
-      status.orderNumber = conf.number ?? status.orderNumber;
-      status.orderState = conf.state;
-    });
-    pending.length = 0; // point of no return: a confirmed order is a commitment, not undone
+        const products = await run('ensure products', () => steps.ensureProducts({ productIds: d.lines.map((l) => l.productId) }));
+        if (products.createdTargetKeys.length) {
+          pending.push({ undo: `archive products ${products.createdTargetKeys.join(', ')}`, step: 'ensure products', run: () => undos.archiveProducts({ targetKeys: products.createdTargetKeys }) });
+        }
+        const order = await run('create draft order', () => steps.createDraftOrder({ deal: d, orderDate: now().slice(0, 10) }));
+        status.orderKey = order.orderKey;
+        status.orderState = 'draft';
+        pending.push({ undo: `cancel draft order ${order.externalKey}`, step: 'create draft order', run: () => undos.cancelDraftOrder({ orderKey: order.orderKey }) });
 
-    await run('write back order', () => steps.writeBackOrder({ dealId, orderNumber: status.orderNumber, orderStatus: status.orderState ?? 'processing' }));
+        const reasons = approvalReasons(d, customer.created, limits);
+        if (reasons.length) {
+          const plan = { dealId, orderKey: order.orderKey, customer: d.accountId, currency: d.currency, amountMinor: d.amountMinor, lines: d.lines };
+          const decision: ApprovalOutcome = await run('approval', async () => {
+            status.waitingFor = `approval of order ${order.externalKey}: ${reasons.join('; ')}`;
+            try {
+              return await gate.request({
+                gate: 'order', planHash: planHash(plan), reasons, policy: limits.policy,
+                summary: `${d.lines.length} line(s), ${(d.amountMinor / 100).toFixed(2)} ${d.currency} for customer ${d.accountId} (deal ${dealId})`,
+              });
+            } finally {
+              status.waitingFor = null;
+            }
+          });
+          if (!decision.approved) {
+            throw ApplicationFailure.nonRetryable(`approval rejected${decision.decidedBy ? ` by ${decision.decidedBy}` : ' (timeout)'}: ${decision.comment ?? 'no comment'}`, REJECTED);
+          }
+        }
+        const quoted = await run('quote order', () => steps.quoteOrder({ orderKey: order.orderKey }));
+        status.orderNumber = quoted.number;
+        status.orderState = quoted.state;
+        // Confirmation is not interrupted half-way: once Tryton processes the sale it stays.
+        const conf = await run('confirm order', () => CancellationScope.nonCancellable(() => steps.confirmOrder({ orderKey: order.orderKey })));
+        confirmed = true;
+        status.orderNumber = conf.number ?? status.orderNumber;
+        status.orderState = conf.state;
+      });
+      pending.length = 0; // point of no return: a confirmed order is a commitment, not undone
+
+      await run('write back order', () => steps.writeBackOrder({ dealId, orderNumber: status.orderNumber, orderStatus: status.orderState ?? 'processing' }));
     }
     const orderKey = status.orderKey!;
     const pollMs = durationMs(input.waits.pollEvery);

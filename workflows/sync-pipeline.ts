@@ -118,6 +118,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       ...(input.mode ? { mode: input.mode } : {}),
       ...(input.pageSize ? { pageSize: input.pageSize } : {}),
       ...(input.pagesPerRun ? { pagesPerRun: input.pagesPerRun } : {}),
+      ...(cont ? { estimate: false } : {}),
     });
     if (!cont) {
       cursor = begin.startCursor;
@@ -160,7 +161,6 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       if (mapped) {
         totals.quarantined += mapped.quarantined;
         if (plan) {
-          totals.unchanged += plan.unchanged;
           if (plan.approvalReasons.length > 0 && begin.approvalPolicy) {
             step = 'awaiting approval';
             setStatus('awaiting-approval');
@@ -174,12 +174,12 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
             if (!outcome.approved) {
               // Nothing of this page is written and its cursor is not committed: the next run
               // reads the same changes and asks again.
-              totals.unchanged -= plan.unchanged;
               rejected = true;
               break;
             }
             setStatus('running');
           }
+          totals.unchanged += plan.unchanged;
           if (plan.creates + plan.updates > 0) {
             step = 'writing';
             const written = await writing.writePage({ ...ref(seq), planPageId: plan.planPageId, planHash: plan.planHash });
