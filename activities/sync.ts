@@ -19,6 +19,9 @@ import type {
   WritePageResult,
 } from './sync-types';
 
+/** How often writePage reports it is alive while a batch is being written (heartbeat timeout 15 s). */
+const HEARTBEAT_EVERY_MS = 3000;
+
 export interface SyncDeps {
   registry: Registry;
   connectors: ConnectorPool;
@@ -165,10 +168,18 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       if (resumed) log.info('writePage resuming', { pipeline: p.name, seq: ref.seq, from: resumed.next });
       for (let i = acc.next; i < plan.length; i += batchSize) {
         const batch = plan.slice(i, i + batchSize);
-        const outcomes = await target.upsert(
-          p.target.entity,
-          batch.map((w) => ({ externalKey: w.sourceKey, ...(w.targetKey ? { targetKey: w.targetKey } : {}), fields: w.fields })),
-        );
+        // A slow target (one Tryton batch can take many seconds) must not look like a dead worker:
+        // keep heartbeating the progress reached so far while the batch is in the target's hands.
+        const alive = setInterval(() => heartbeat({ ...acc }), HEARTBEAT_EVERY_MS);
+        let outcomes: Awaited<ReturnType<typeof target.upsert>>;
+        try {
+          outcomes = await target.upsert(
+            p.target.entity,
+            batch.map((w) => ({ externalKey: w.sourceKey, ...(w.targetKey ? { targetKey: w.targetKey } : {}), fields: w.fields })),
+          );
+        } finally {
+          clearInterval(alive);
+        }
         const byKey = new Map(batch.map((w) => [w.sourceKey, w]));
         const bindings: { sourceKey: string; targetKey: string; hash: string; fields?: Record<string, unknown> }[] = [];
         const failed: QuarantineEntry[] = [];
@@ -196,7 +207,7 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
         await store.quarantine(failed);
         await store.releaseQuarantine(p.name, bindings.map((b) => b.sourceKey));
         acc.next = i + batch.length;
-        heartbeat(acc);
+        heartbeat({ ...acc });
       }
       return { created: acc.created, updated: acc.updated, quarantined: acc.quarantined };
     },

@@ -29,8 +29,20 @@ export const WRITE: ActivityOptions = {
   retry: externalRetry,
 };
 
-/** Checkpoints, run reports: quick state-store bookkeeping, run as local activities. */
-export const BOOKKEEPING: LocalActivityOptions = {
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '500 milliseconds', maximumInterval: '10 seconds', maximumAttempts: 10, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
+const bookkeepingRetry: RetryPolicy = {
+  initialInterval: '500 milliseconds',
+  maximumInterval: '10 seconds',
+  maximumAttempts: 10,
+  nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
 };
+
+/**
+ * Loading the checkpoint when nothing else is in flight: a local activity (one marker event, no
+ * task-queue round trip). Only where no other activity can be running: a local activity that
+ * resolves in the same workflow task as a concurrent activity's completion can replay in another
+ * order than it ran, which is a non-determinism error.
+ */
+export const START: LocalActivityOptions = { startToCloseTimeout: '30 seconds', retry: bookkeepingRetry };
+
+/** Checkpoints and run reports, which run while the next page is being prepared: regular activities. */
+export const BOOKKEEPING: ActivityOptions = { startToCloseTimeout: '30 seconds', retry: bookkeepingRetry };

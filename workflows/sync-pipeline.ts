@@ -31,12 +31,13 @@ import {
 } from '../contracts/sync';
 import { ApprovalGate } from './approval';
 import { parseWorkflowInput } from './input';
-import { BOOKKEEPING, FETCH, TRANSFORM, WRITE } from './options';
+import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
 
 const fetching = proxyActivities<Activities>(FETCH);
 const transforming = proxyActivities<Activities>(TRANSFORM);
 const writing = proxyActivities<Activities>(WRITE);
-const bookkeeping = proxyLocalActivities<Activities>(BOOKKEEPING);
+const starting = proxyLocalActivities<Activities>(START);
+const bookkeeping = proxyActivities<Activities>(BOOKKEEPING);
 
 /** Continue-as-new before this many history events, whatever pagesPerRun says. */
 const HISTORY_SOFT_LIMIT = 1500;
@@ -113,7 +114,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
 
   try {
     step = 'loading checkpoint';
-    const begin = await bookkeeping.beginSync({
+    const begin = await starting.beginSync({
       pipeline: input.pipeline,
       ...(input.mode ? { mode: input.mode } : {}),
       ...(input.pageSize ? { pageSize: input.pageSize } : {}),
