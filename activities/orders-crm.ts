@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { CRM_SCHEMA } from '../demo/schema';
 import type { Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
+import { toMinorUnits } from '../mappings/dsl/money';
 import type { DealSnapshot } from '../contracts/orders';
 
 /** Write-back columns of the demo CRM's deals table. */
@@ -14,11 +15,14 @@ export interface DealWriteBack {
   last_sync_error?: string | null;
 }
 
-const toMinor = (v: unknown, field: string): number => {
-  const n = Number(v);
+/** A CRM amount in minor units of `currency`, by the mapping DSL's exact decimal conversion. */
+const toMinor = (v: unknown, currency: string, field: string): number => {
   if (typeof v !== 'string' && typeof v !== 'number') throw new SyncError('ValidationError', `${field} is missing`, { field });
-  if (!Number.isFinite(n)) throw new SyncError('ValidationError', `${field} "${String(v)}" is not a number`, { field });
-  return Math.round(n * 100);
+  try {
+    return toMinorUnits(v, currency);
+  } catch (e) {
+    throw new SyncError('ValidationError', `${field}: ${(e as Error).message}`, { field });
+  }
 };
 
 /**
@@ -45,11 +49,12 @@ export class DealsDb {
       if (!d) throw new SyncError('NotFound', `deal ${dealId} does not exist in the CRM`, { field: 'dealId' });
       const lines = db.prepare('SELECT * FROM deal_lines WHERE deal_id = ? ORDER BY line_no').all(dealId) as Record<string, unknown>[];
       if (!lines.length) throw new SyncError('ValidationError', `deal ${dealId} has no lines`, { field: 'lines' });
+      const currency = String(d.currency ?? 'EUR');
       return {
-        dealId: String(d.id), accountId: String(d.account_id), name: String(d.name), stage: String(d.stage), currency: String(d.currency ?? 'EUR'),
-        amountMinor: toMinor(d.amount, 'amount'), discountPercent: Number(d.discount ?? 0) || 0,
+        dealId: String(d.id), accountId: String(d.account_id), name: String(d.name), stage: String(d.stage), currency,
+        amountMinor: toMinor(d.amount, currency, 'amount'), discountPercent: Number(d.discount ?? 0) || 0,
         lines: lines.map((l, n) => ({
-          productId: String(l.product_id), quantity: Number(l.quantity), unitPriceMinor: toMinor(l.unit_price, `lines.${n}.unit_price`),
+          productId: String(l.product_id), quantity: Number(l.quantity), unitPriceMinor: toMinor(l.unit_price, currency, `lines.${n}.unit_price`),
           discountPercent: Number(l.discount ?? 0) || 0,
         })),
       };
