@@ -46,6 +46,9 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
     return p;
   };
 
+  /** What every key of a pipeline's source carries into its target (systems.json `keyPrefix`). */
+  const keyPrefixOf = (p: Pipeline): string => registry.systems.get(p.source.system)?.keyPrefix ?? '';
+
   return {
     /** `estimate: false` skips counting the source (a continued run keeps its first run's estimate). */
     async beginSync(input: {
@@ -89,8 +92,9 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       const records = fromColumnar(await store.loadPage<ColumnarPage>(ref.pageId));
       const valid: MappedRecord[] = [];
       const bad: QuarantineEntry[] = [];
+      const options = { keyPrefix: keyPrefixOf(p) };
       for (const r of records) {
-        const res = mapping.apply(r.data);
+        const res = mapping.apply(r.data, options);
         if (res.ok) {
           valid.push({ sourceKey: r.key, fields: res.value, hash: recordHash(res.value) });
         } else {
@@ -162,6 +166,9 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       const plan = ops.map((o) => ({ ...o, fields: mapped[o.index]!.fields }));
       const keepFields = (p.approval?.watchFields.length ?? 0) > 0;
       const batchSize = Math.max(1, target.describe().maxBatchSize);
+      // The key the target knows the record by carries the source system's prefix, so two
+      // sources writing into one entity never address the same record (bindings keep source keys).
+      const keyPrefix = keyPrefixOf(p);
       type Progress = { next: number } & WritePageResult;
       const resumed = activityInfo().heartbeatDetails as Progress | undefined;
       const acc: Progress = resumed ?? { next: 0, created: 0, updated: 0, quarantined: 0 };
@@ -175,25 +182,25 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
         try {
           outcomes = await target.upsert(
             p.target.entity,
-            batch.map((w) => ({ externalKey: w.sourceKey, ...(w.targetKey ? { targetKey: w.targetKey } : {}), fields: w.fields })),
+            batch.map((w) => ({ externalKey: keyPrefix + w.sourceKey, ...(w.targetKey ? { targetKey: w.targetKey } : {}), fields: w.fields })),
           );
         } finally {
           clearInterval(alive);
         }
-        const byKey = new Map(batch.map((w) => [w.sourceKey, w]));
+        const byKey = new Map(batch.map((w) => [keyPrefix + w.sourceKey, w]));
         const bindings: { sourceKey: string; targetKey: string; hash: string; fields?: Record<string, unknown> }[] = [];
         const failed: QuarantineEntry[] = [];
         for (const o of outcomes) {
           const w = byKey.get(o.externalKey)!;
           if (o.ok) {
-            bindings.push({ sourceKey: o.externalKey, targetKey: o.targetKey, hash: w.hash, ...(keepFields ? { fields: w.fields } : {}) });
+            bindings.push({ sourceKey: w.sourceKey, targetKey: o.targetKey, hash: w.hash, ...(keepFields ? { fields: w.fields } : {}) });
             if (o.action === 'created') acc.created++;
             else acc.updated++;
           } else {
             failed.push({
               pipeline: p.name,
               syncId: ref.syncId,
-              sourceKey: o.externalKey,
+              sourceKey: w.sourceKey,
               stage: 'write',
               field: o.error.field ?? null,
               rule: o.error.type,

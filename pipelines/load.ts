@@ -23,7 +23,16 @@ export interface SystemEntry {
   name: string;
   kind: string;
   config: unknown;
+  /**
+   * Put before every key this system's records carry into a target (external keys and the
+   * mapping's `sourceKey` fields), so that two source systems never address the same target
+   * record. Empty for the one source a target was first loaded from (its "home" source).
+   */
+  keyPrefix: string;
 }
+
+/** `keyPrefix` of a system in systems.json: letters or digits, then a separator, e.g. "HS-". */
+const KEY_PREFIX = /^[A-Za-z][A-Za-z0-9]*[-:_.]$/;
 
 /** Everything a worker needs to run pipelines, validated and compiled once at start. */
 export interface Registry {
@@ -96,10 +105,18 @@ export function loadRegistry(options: LoadOptions): Registry {
     if (!kind) {
       throw new ConfigFileError(systemsFile, `${name}.kind`, `expected one of ${Object.keys(CONNECTOR_KINDS).join(', ')}, got ${JSON.stringify(k)}`);
     }
-    const resolved = interpolateEnv(raw, opts.env, (v) => {
+    const { keyPrefix = '', ...rest } = raw as { keyPrefix?: unknown };
+    if (typeof keyPrefix !== 'string' || (keyPrefix !== '' && !KEY_PREFIX.test(keyPrefix))) {
+      throw new ConfigFileError(
+        systemsFile,
+        `${name}.keyPrefix`,
+        `expected a letter, then letters or digits, then one of - : _ . (e.g. "HS-"), got ${JSON.stringify(keyPrefix)}`,
+      );
+    }
+    const resolved = interpolateEnv(rest, opts.env, (v) => {
       throw new ConfigFileError(systemsFile, name, `environment variable ${v} is not set (give it a value or a default: \${${v}:-value})`);
     });
-    systems.set(name, { name, kind: String(k), config: parseWith(kind.schema, resolved, systemsFile, name) });
+    systems.set(name, { name, kind: String(k), config: parseWith(kind.schema, resolved, systemsFile, name), keyPrefix });
   }
 
   const mappings = new Map<string, CompiledMapping>();
@@ -114,6 +131,7 @@ export function loadRegistry(options: LoadOptions): Registry {
   }
 
   const pipelines = new Map<string, Pipeline>();
+  const writers: KeySpaces = new Map();
   for (const file of jsonFiles(path.join(opts.configDir, 'pipelines'))) {
     const p = parseWith(PipelineSchema, readJson(file), file);
     for (const side of ['source', 'target'] as const) {
@@ -130,9 +148,40 @@ export function loadRegistry(options: LoadOptions): Registry {
       throw new ConfigFileError(file, 'mapping', `unknown mapping "${p.mapping}"; ${opts.mappingsDir} defines ${[...mappings.keys()].join(', ') || 'none'}`);
     }
     if (pipelines.has(p.name)) throw new ConfigFileError(file, 'name', `pipeline "${p.name}" is defined twice`);
+    checkKeySpaces(p, file, writers, systems);
     pipelines.set(p.name, p);
   }
   return { pipelines, mappings, systems };
+}
+
+/** Per target `system.entity`: the source systems writing into it, and the file that first did. */
+type KeySpaces = Map<string, Map<string, string>>;
+
+/**
+ * Two source systems writing into one target entity must not share a key space: otherwise HubSpot
+ * company 5000 and CRM account 5000 are the same ERP customer. Each source needs its own
+ * `keyPrefix`, no prefix may start another, and at most one source (the home source) has none.
+ */
+function checkKeySpaces(p: Pipeline, file: string, writers: KeySpaces, systems: Map<string, SystemEntry>): void {
+  const target = `${p.target.system}.${p.target.entity}`;
+  const sources = writers.get(target) ?? new Map<string, string>();
+  writers.set(target, sources);
+  if (sources.has(p.source.system)) return;
+  const mine = systems.get(p.source.system)!.keyPrefix;
+  for (const [other, otherFile] of sources) {
+    const theirs = systems.get(other)!.keyPrefix;
+    const clash = mine === '' || theirs === '' ? mine === theirs : mine.startsWith(theirs) || theirs.startsWith(mine);
+    if (clash) {
+      throw new ConfigFileError(
+        file,
+        'source.system',
+        `"${p.source.system}" and "${other}" (${path.basename(otherFile)}) both write into ${target} with key prefixes ` +
+          `${JSON.stringify(mine)} and ${JSON.stringify(theirs)}, so their keys could address the same record; ` +
+          `give one of them its own "keyPrefix" in systems.json (e.g. "${p.source.system.slice(0, 2).toUpperCase()}-")`,
+      );
+    }
+  }
+  sources.set(p.source.system, file);
 }
 
 /** Connectors built on first use and shared by every activity of the worker. */

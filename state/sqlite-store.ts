@@ -14,6 +14,7 @@ CREATE TABLE IF NOT EXISTS bindings (pipeline TEXT NOT NULL, source_key TEXT NOT
 CREATE TABLE IF NOT EXISTS quarantine (pipeline TEXT NOT NULL, source_key TEXT NOT NULL, sync_id TEXT NOT NULL, stage TEXT NOT NULL,
   field TEXT, rule TEXT NOT NULL, reason TEXT NOT NULL, record TEXT, first_seen_at TEXT NOT NULL, last_seen_at TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 1, resolved_at TEXT, PRIMARY KEY (pipeline, source_key));
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS run_reports (sync_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL, started_at TEXT NOT NULL,
   finished_at TEXT NOT NULL, totals TEXT NOT NULL);
 `;
@@ -94,6 +95,22 @@ export function openSqliteStateStore(file: string): StateStore {
   const openQuarantine = db.prepare('SELECT EXISTS (SELECT 1 FROM quarantine WHERE pipeline = ? AND resolved_at IS NULL) AS open');
   const releaseIn = inList((list) => `UPDATE quarantine SET resolved_at = ? WHERE pipeline = ? AND resolved_at IS NULL AND source_key IN (${list})`);
   const bindingsIn = inList((list) => `SELECT source_key, target_key, hash, fields FROM bindings WHERE pipeline = ? AND source_key IN (${list})`);
+  const listBindings = db.prepare('SELECT source_key, target_key, hash, fields FROM bindings WHERE pipeline = ? ORDER BY source_key');
+  const deleteBinding = db.prepare('DELETE FROM bindings WHERE pipeline = ? AND source_key = ?');
+  const invalidateBinding = db.prepare(`UPDATE bindings SET hash = '', updated_at = ? WHERE pipeline = ? AND target_key = ?`);
+  const getMeta = db.prepare('SELECT value FROM meta WHERE key = ?');
+  const setMeta = db.prepare(
+    'INSERT INTO meta (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',
+  );
+  const deleteBindings = db.transaction((pipeline: string, keys: string[]) => {
+    for (const k of keys) deleteBinding.run(pipeline, k);
+  });
+  const invalidateBindings = db.transaction((pipeline: string, keys: string[]) => {
+    const t = now();
+    let n = 0;
+    for (const k of keys) n += invalidateBinding.run(t, pipeline, k).changes;
+    return n;
+  });
   const releaseMany = db.transaction((pipeline: string, keys: string[]) => {
     const t = now();
     for (let i = 0; i < keys.length; i += IN_CHUNK) {
@@ -140,6 +157,27 @@ export function openSqliteStateStore(file: string): StateStore {
     },
     async putBindings(pipeline, items) {
       putBindings(pipeline, items);
+    },
+    async listBindings(pipeline) {
+      const rows = listBindings.all(pipeline) as { source_key: string; target_key: string; hash: string; fields: string | null }[];
+      return rows.map((r) => ({
+        sourceKey: r.source_key,
+        targetKey: r.target_key,
+        hash: r.hash,
+        ...(r.fields ? { fields: JSON.parse(r.fields) as Record<string, unknown> } : {}),
+      }));
+    },
+    async deleteBindings(pipeline, keys) {
+      deleteBindings(pipeline, keys);
+    },
+    async invalidateBindings(pipeline, targetKeys) {
+      return invalidateBindings(pipeline, targetKeys);
+    },
+    async getMeta(key) {
+      return (getMeta.get(key) as { value: string } | undefined)?.value ?? null;
+    },
+    async setMeta(key, value) {
+      setMeta.run(key, value, now());
     },
     async quarantine(entries) {
       if (entries.length) addQuarantine(entries);

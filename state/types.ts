@@ -53,6 +53,15 @@ export interface StateStore {
 
   getBindings(pipeline: string, sourceKeys: string[]): Promise<Map<string, Binding>>;
   putBindings(pipeline: string, items: (Binding & { sourceKey: string })[]): Promise<void>;
+  /** Every binding of a pipeline (migrations and reports; not used on the sync path). */
+  listBindings(pipeline: string): Promise<(Binding & { sourceKey: string })[]>;
+  deleteBindings(pipeline: string, sourceKeys: string[]): Promise<void>;
+  /** Forget what was written to these target records, so the next read of their source rewrites them. */
+  invalidateBindings(pipeline: string, targetKeys: string[]): Promise<number>;
+
+  /** Small named values the store keeps for migrations (e.g. which key prefix a pipeline wrote with). */
+  getMeta(key: string): Promise<string | null>;
+  setMeta(key: string, value: string): Promise<void>;
 
   /** Add or refresh quarantine entries (one open entry per pipeline and source key). */
   quarantine(entries: QuarantineEntry[]): Promise<void>;

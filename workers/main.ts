@@ -33,6 +33,13 @@ async function main(): Promise<void> {
       maxConcurrentActivities: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
       shutdownGraceSeconds: env.WORKER_SHUTDOWN_GRACE_SECONDS,
     });
+    for (const m of sync.keyMigrations) {
+      console.log(
+        m.skipped
+          ? `key prefix "${m.prefix}" for ${m.pipeline}: ${m.skipped}`
+          : `key prefix "${m.prefix}" for ${m.pipeline}: ${m.rekeyed} target records rekeyed, ${m.reclaimed} handed back to their owner; next run of ${m.rereads.join(', ')} re-reads its source`,
+      );
+    }
     console.log(
       `worker ready: ${sync.registry.pipelines.size} pipelines, queues ${sync.workers.map((w) => w.options.taskQueue).join(', ')} on ${env.TEMPORAL_ADDRESS}`,
     );

@@ -8,6 +8,7 @@ import { TASK_QUEUES, type PipelineFamily } from '../contracts/queues';
 import { ConnectorPool, loadRegistry, type Registry } from '../pipelines/load';
 import { openSqliteStateStore } from '../state/sqlite-store';
 import type { StateStore } from '../state/types';
+import { migrateKeyPrefixes, type KeyPrefixMigration } from './key-prefixes';
 
 export interface SyncWorkerOptions {
   connection: NativeConnection;
@@ -42,6 +43,8 @@ export interface SyncWorkers {
   workers: Worker[];
   registry: Registry;
   store: StateStore;
+  /** Targets brought into their source's key prefix at this start (usually none). */
+  keyMigrations: KeyPrefixMigration[];
   /** Run all workers until shutdown; closes connectors and the store afterwards. */
   run(): Promise<void>;
   shutdown(): void;
@@ -58,6 +61,7 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
     env: opts.env,
   });
   const store = openSqliteStateStore(opts.stateDb);
+  const keyMigrations = await migrateKeyPrefixes(registry, store);
   const connectors = new ConnectorPool(registry, opts.env);
   const activities = createActivities({ registry, connectors, store, ...ordersDeps(registry, connectors, store, opts) });
   const workers = await Promise.all(
@@ -77,6 +81,7 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
     workers,
     registry,
     store,
+    keyMigrations,
     async run() {
       try {
         await Promise.all(workers.map((w) => w.run()));

@@ -14,11 +14,18 @@ export interface RecordIssue {
 
 export type MapResult = { ok: true; value: Record<string, unknown> } | { ok: false; issues: RecordIssue[] };
 
+export interface MapOptions {
+  /** The source system's key prefix, put before every `sourceKey` field (config/systems.json). */
+  keyPrefix?: string;
+}
+
 export interface CompiledMapping {
   name: string;
   target: CanonicalEntity;
+  /** Canonical paths of the fields that hold keys of the source system (`"sourceKey": true`). */
+  sourceKeyFields: string[];
   /** Map one raw source record to the canonical shape and validate it. Pure. */
-  apply(record: Record<string, unknown>): MapResult;
+  apply(record: Record<string, unknown>, options?: MapOptions): MapResult;
 }
 
 /** Raised at worker start for a mapping that cannot be compiled; names file, path and fix. */
@@ -72,6 +79,7 @@ interface CompiledField {
   defaultValue: unknown;
   required: boolean;
   omitOnError: boolean;
+  sourceKey: boolean;
 }
 
 function transformName(t: unknown): string {
@@ -121,13 +129,16 @@ export function compileMapping(raw: unknown, file: string): CompiledMapping {
       defaultValue: rule.default,
       required: rule.required,
       omitOnError: rule.onError === 'omit',
+      sourceKey: rule.sourceKey,
     };
   });
 
   return {
     name: spec.name,
     target,
-    apply(record) {
+    sourceKeyFields: fields.filter((f) => f.sourceKey).map((f) => f.field),
+    apply(record, options) {
+      const keyPrefix = options?.keyPrefix ?? '';
       const out: Record<string, unknown> = {};
       const issues: RecordIssue[] = [];
       const ctx = { record, lookups: spec.lookups };
@@ -152,6 +163,7 @@ export function compileMapping(raw: unknown, file: string): CompiledMapping {
           if (f.required) issues.push({ field: f.field, rule: 'required', message: `required value is missing` });
           continue;
         }
+        if (f.sourceKey && keyPrefix) v = `${keyPrefix}${typeof v === 'string' ? v : String(v)}`;
         setPath(out, f.path, v);
       }
       if (issues.length) return { ok: false, issues };

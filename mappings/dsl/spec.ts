@@ -59,6 +59,13 @@ export const FieldRuleSchema = z
     required: z.boolean().default(false),
     /** What a failing transform does: quarantine the record (default) or drop the field. */
     onError: z.enum(['quarantine', 'omit']).default('quarantine'),
+    /**
+     * The value is a key of the source system (the record's own key, or the key of a record it
+     * refers to, such as a contact's company). It is written with the source system's
+     * `keyPrefix` (config/systems.json), exactly like the external key of the record itself, so
+     * references stay consistent and two sources never share a key space in one target.
+     */
+    sourceKey: z.boolean().default(false),
   })
   .strict()
   .refine((r) => r.from !== undefined || r.const !== undefined, {
