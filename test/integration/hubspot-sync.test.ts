@@ -149,7 +149,7 @@ describe('HubSpot companies → demo ERP customers, incrementally through the wo
     expect(first.totals.read).toBe(total + 150);
     const erp = customers();
     expect(erp.size).toBe(total);
-    for (const i of midSyncChanged) expect(erp.get(String(i))?.name).toBe(`Company ${i} v2`);
+    for (const i of midSyncChanged) expect(erp.get(`HS-${i}`)?.name).toBe(`Company ${i} v2`);
     expectErpMatchesEmulator();
     // The governor kept searches under HubSpot's 5 per second: nothing throttled.
     expect(emulator.stats.searchLimited).toBe(0);
@@ -194,7 +194,7 @@ describe('HubSpot companies → demo ERP customers, incrementally through the wo
     const wrong: string[] = [];
     for (const c of companies) {
       const props = JSON.parse(c.props) as Record<string, string>;
-      const row = erp.get(String(c.id));
+      const row = erp.get(`HS-${c.id}`); // HubSpot's key space in the ERP (systems.json keyPrefix)
       const city = props.city ? props.city.replace(/(^|\s)(\p{L})/gu, (_m, p: string, ch: string) => p + ch.toUpperCase()) : null;
       if (!row || row.n !== 1 || row.name !== props.name || row.city !== city) {
         wrong.push(`${c.id}: erp ${JSON.stringify(row ?? null)} vs hubspot ${props.name}/${city ?? ''}`);
@@ -224,8 +224,8 @@ describe('HubSpot contacts → demo ERP contacts', () => {
     const byKey = new Map(rows.map((r) => [r.k, r]));
     const customerKeys = new Set(queryDb<{ k: string }>(erpDb, 'SELECT external_key k FROM customers').map((r) => r.k));
     for (const c of created.filter((x) => x.company !== null)) {
-      expect(byKey.get(String(c.id))?.c).toBe(String(c.company));
-      expect(customerKeys.has(String(c.company))).toBe(true);
+      expect(byKey.get(`HS-${c.id}`)?.c).toBe(`HS-${c.company}`);
+      expect(customerKeys.has(`HS-${c.company}`)).toBe(true);
     }
     const q = await sync.store.listQuarantine('hubspot-contacts-to-erp', 100);
     expect(q.map((e) => e.sourceKey).sort()).toEqual(created.filter((x) => x.company === null).map((x) => String(x.id)).sort());
@@ -277,7 +277,7 @@ describe('demo ERP products → HubSpot products', () => {
 });
 
 describe('HubSpot companies → Tryton customers (real trytond)', () => {
-  test('the first page of companies becomes Tryton parties keyed by the HubSpot id', async () => {
+  test('the first page of companies becomes Tryton parties keyed by the HubSpot id (code CRM-HS-<id>)', async () => {
     const result = await run({ pipeline: 'hubspot-companies-to-tryton', pageSize: 50, maxPages: 1 });
     expect(result.status).toBe('completed');
     expect(result.totals.read).toBe(50);
@@ -286,11 +286,11 @@ describe('HubSpot companies → Tryton customers (real trytond)', () => {
     const admin = adminClient(tryton);
     try {
       const parties = await admin.model<{ code: string; name: string; 'addresses.': { city: string | null }[] }[]>('party.party', 'search_read', [
-        [['code', 'like', 'CRM-%']], 0, null, null, ['code', 'name', 'addresses.city'],
+        [['code', 'like', 'CRM-HS-%']], 0, null, null, ['code', 'name', 'addresses.city'],
       ]);
       expect(parties).toHaveLength(50);
       for (const p of parties) {
-        const id = Number(p.code.slice('CRM-'.length));
+        const id = Number(p.code.slice('CRM-HS-'.length));
         const company = emulator.store.get('companies', id);
         expect(p.name).toBe(company?.props.name);
         expect(p['addresses.'][0]?.city?.toLowerCase()).toBe(company?.props.city?.toLowerCase());
