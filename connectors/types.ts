@@ -90,3 +90,30 @@ export interface Connector {
   delete(entity: string, targetKeys: string[]): Promise<void>;
   close(): Promise<void>;
 }
+
+/** A native record to create: `ref` names it in the outcome (e.g. the link it belongs to). */
+export interface NativeInsert {
+  ref: string;
+  values: Record<string, unknown>;
+}
+
+/** Only these native fields of the record with this key change (a partial update). */
+export interface NativePatch {
+  key: string;
+  values: Record<string, unknown>;
+}
+
+/**
+ * Capability of a side of a two-way pair: write native field values (a mapping's `write`
+ * output) by the record's own key. One outcome per request, in order; `externalKey` in an
+ * outcome is the request's `ref` (insert) or `key` (patch); a record that no longer exists is
+ * `ok: false` with `NotFound`.
+ */
+export interface NativeWriter {
+  insertNative(entity: string, rows: NativeInsert[]): Promise<WriteOutcome[]>;
+  patchNative(entity: string, patches: NativePatch[]): Promise<WriteOutcome[]>;
+}
+
+export function isNativeWriter(c: Connector): c is Connector & NativeWriter {
+  return typeof (c as Partial<NativeWriter>).insertNative === 'function' && typeof (c as Partial<NativeWriter>).patchNative === 'function';
+}

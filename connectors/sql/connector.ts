@@ -1,8 +1,8 @@
 import type { Cursor } from '../../contracts/cursor';
 import { SyncError } from '../../contracts/errors';
-import type { Connector, FetchRequest, FetchResult, SourceRecord, WriteOutcome, WriteRequest } from '../types';
+import type { Connector, FetchRequest, FetchResult, NativeInsert, NativePatch, NativeWriter, SourceRecord, WriteOutcome, WriteRequest } from '../types';
 import type { SqlEntity, SqlSystem } from './config';
-import type { SqlDialect, SqlValue } from './dialect';
+import type { SqlDialect, SqlTx, SqlValue } from './dialect';
 import { openSqlite } from './sqlite';
 import { translateSqlError } from './errors';
 
@@ -32,7 +32,7 @@ function toSqlValue(v: unknown): SqlValue {
  * modified-at column and (when written) an external-key column. Reads are keyset-paged on
  * (modifiedAt, key); writes are batch upserts keyed by the external key, in one transaction.
  */
-export function createSqlConnector(system: SqlSystem, systemName: string, dialect?: SqlDialect): Connector {
+export function createSqlConnector(system: SqlSystem, systemName: string, dialect?: SqlDialect): Connector & NativeWriter {
   const db = dialect ?? openSqlite(system.path);
   const q = db.quote;
 
@@ -58,7 +58,25 @@ export function createSqlConnector(system: SqlSystem, systemName: string, dialec
     }
   };
 
-async function findByExternalKeys(entityName: string, externalKeys: string[]): Promise<Map<string, string>> {
+  /** A native field name from a mapping's `write` section, checked before it meets SQL. */
+  const column = (c: string): string => {
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(c)) throw new SyncError('ConfigError', `${systemName}: "${c}" is not a plain column name (mapping write section)`);
+    return c;
+  };
+  /** One statement whose refusal (a constraint) is that record's outcome; anything else fails the batch. */
+  const isolatedWrite = async (tx: SqlTx, ref: string, action: 'created' | 'updated', sql: string, params: SqlValue[], what: string): Promise<WriteOutcome> => {
+    try {
+      const rows = await tx.isolated(sql, params);
+      if (rows.length === 0) return { externalKey: ref, ok: false, error: { type: 'NotFound', message: `${systemName}: ${what}: no record with key ${ref}` } };
+      return { externalKey: ref, ok: true, targetKey: String(rows[0]!.k), action };
+    } catch (err) {
+      const t = translateSqlError(err, `${systemName}: ${what}`);
+      if (t.type !== 'ValidationError') throw t;
+      return { externalKey: ref, ok: false, error: { type: t.type, message: t.message, ...(t.field ? { field: t.field } : {}) } };
+    }
+  };
+
+  async function findByExternalKeys(entityName: string, externalKeys: string[]): Promise<Map<string, string>> {
     const e = entityOf(entityName);
     const ext = e.externalKeyColumn;
     if (!ext) throw new SyncError('ConfigError', `${systemName}.${entityName} has no externalKeyColumn`);
@@ -174,6 +192,43 @@ async function findByExternalKeys(entityName: string, externalKeys: string[]): P
               if (t.type !== 'ValidationError') throw t;
               out.push({ externalKey: rec.externalKey, ok: false, error: { type: t.type, message: t.message, ...(t.field ? { field: t.field } : {}) } });
             }
+          }
+          return out;
+        }),
+      );
+    },
+
+    async insertNative(entityName: string, rows: NativeInsert[]): Promise<WriteOutcome[]> {
+      const e = entityOf(entityName);
+      if (rows.length === 0) return [];
+      const now = new Date().toISOString();
+      return guard(`insert into ${e.table}`, () =>
+        db.transaction(async (tx) => {
+          const out: WriteOutcome[] = [];
+          for (const row of rows) {
+            const cols = [...Object.keys(row.values).filter((c) => c !== e.modifiedAtColumn).map(column), e.modifiedAtColumn];
+            const params = [...cols.slice(0, -1).map((c) => toSqlValue(row.values[c])), now];
+            const sql = `INSERT INTO ${q(e.table)} (${cols.map(q).join(', ')}) VALUES (${cols.map((_, i) => db.param(i)).join(', ')}) RETURNING ${q(e.keyColumn)} AS k`;
+            out.push(await isolatedWrite(tx, row.ref, 'created', sql, params, `insert into ${e.table}`));
+          }
+          return out;
+        }),
+      );
+    },
+
+    async patchNative(entityName: string, patches: NativePatch[]): Promise<WriteOutcome[]> {
+      const e = entityOf(entityName);
+      if (patches.length === 0) return [];
+      const now = new Date().toISOString();
+      return guard(`update ${e.table}`, () =>
+        db.transaction(async (tx) => {
+          const out: WriteOutcome[] = [];
+          for (const p of patches) {
+            const cols = Object.keys(p.values).filter((c) => c !== e.modifiedAtColumn).map(column);
+            const sets = [...cols, e.modifiedAtColumn].map((c, i) => `${q(c)} = ${db.param(i)}`).join(', ');
+            const params = [...cols.map((c) => toSqlValue(p.values[c])), now, keyParam(e, p.key)];
+            const sql = `UPDATE ${q(e.table)} SET ${sets} WHERE ${q(e.keyColumn)} = ${db.param(cols.length + 1)} RETURNING ${q(e.keyColumn)} AS k`;
+            out.push(await isolatedWrite(tx, p.key, 'updated', sql, params, `update ${e.table}`));
           }
           return out;
         }),

@@ -19,9 +19,23 @@ export interface MapOptions {
   keyPrefix?: string;
 }
 
+/** The way back: canonical → native field values (mapping `write`). */
+export interface CompiledWrite {
+  /** Native fields and the canonical paths they are written from. */
+  rules: { to: string; from: string }[];
+  /**
+   * Native values of the rules touched by `changed` (canonical paths; a parent touches its
+   * children and the other way round), computed from `record` as it is after the change. A
+   * missing value is written as null.
+   */
+  toNative(record: Record<string, unknown>, changed: readonly string[] | 'all'): { ok: true; values: Record<string, unknown> } | { ok: false; issues: RecordIssue[] };
+}
+
 export interface CompiledMapping {
   name: string;
   target: CanonicalEntity;
+  /** The way back, when the mapping has a `write` section (sides of two-way pairs). */
+  write?: CompiledWrite;
   /** Canonical paths of the fields that hold keys of the source system (`"sourceKey": true`). */
   sourceKeyFields: string[];
   /** Map one raw source record to the canonical shape and validate it. Pure. */
@@ -133,9 +147,12 @@ export function compileMapping(raw: unknown, file: string): CompiledMapping {
     };
   });
 
+  const write = spec.write ? compileWrite(spec, schema, file) : undefined;
+
   return {
     name: spec.name,
     target,
+    ...(write ? { write } : {}),
     sourceKeyFields: fields.filter((f) => f.sourceKey).map((f) => f.field),
     apply(record, options) {
       const keyPrefix = options?.keyPrefix ?? '';
@@ -175,6 +192,48 @@ export function compileMapping(raw: unknown, file: string): CompiledMapping {
         };
       }
       return { ok: true, value: checked.data as Record<string, unknown> };
+    },
+  };
+}
+
+/** Does canonical path `a` overlap `b` (equal, or one inside the other)? */
+export function pathsOverlap(a: string, b: string): boolean {
+  return a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
+}
+
+function compileWrite(spec: MappingSpec, schema: z.ZodType, file: string): CompiledWrite {
+  const rules = Object.entries(spec.write ?? {}).map(([to, rule]) => {
+    if (!hasField(schema, rule.from.split('.'))) {
+      throw new MappingConfigError(file, `write.${to}.from`, `${spec.target} has no field "${rule.from}"`);
+    }
+    rule.transform.forEach((t, i) => {
+      if (typeof t === 'object' && 'lookup' in t && !(t.lookup in spec.lookups)) {
+        throw new MappingConfigError(file, `write.${to}.transform[${i}].lookup`, `unknown lookup table "${t.lookup}"`);
+      }
+    });
+    return { to, from: rule.from, transforms: rule.transform.map((t) => ({ name: transformName(t), fn: compileTransform(t) })) };
+  });
+  return {
+    rules: rules.map((r) => ({ to: r.to, from: r.from })),
+    toNative(record, changed) {
+      const values: Record<string, unknown> = {};
+      const issues: RecordIssue[] = [];
+      const ctx = { record, lookups: spec.lookups };
+      for (const r of rules) {
+        if (changed !== 'all' && !changed.some((c) => pathsOverlap(c, r.from))) continue;
+        let v = readPath(record, r.from);
+        try {
+          for (const t of r.transforms) {
+            if (isBlank(v)) break;
+            v = t.fn(v, ctx);
+          }
+        } catch (e) {
+          issues.push({ field: r.from, rule: e instanceof TransformError ? e.rule : 'transform', message: `${r.to}: ${(e as Error).message}` });
+          continue;
+        }
+        values[r.to] = isBlank(v) ? null : v;
+      }
+      return issues.length ? { ok: false, issues } : { ok: true, values };
     },
   };
 }

@@ -36,3 +36,13 @@ export function toMinorUnits(amount: unknown, currency: string): number {
   if (!Number.isSafeInteger(minor)) throw new Error(`amount "${String(amount)}" is too large`);
   return sign * minor;
 }
+
+/** Integer minor units → the decimal amount as text with the currency's digits ("1234.50", "-0.05"). */
+export function fromMinorUnits(minor: number, currency: string): string {
+  if (!Number.isSafeInteger(minor)) throw new Error(`amount ${minor} is not a whole number of minor units`);
+  const digits = currencyDigits(currency);
+  const abs = String(Math.abs(minor)).padStart(digits + 1, '0');
+  const whole = abs.slice(0, abs.length - digits);
+  const frac = digits > 0 ? `.${abs.slice(abs.length - digits)}` : '';
+  return `${minor < 0 ? '-' : ''}${whole}${frac}`;
+}

@@ -14,6 +14,8 @@ export const SIMPLE_TRANSFORMS = [
   'emptyToNull',
   'countryCode',
   'phoneE164',
+  /** A canonical Money object → its decimal amount as text ("1234.50"), for writing back. */
+  'moneyToDecimal',
 ] as const;
 
 const DATE_FORMATS = ['iso', 'YYYY-MM-DD', 'DD.MM.YYYY', 'MM/DD/YYYY', 'DD/MM/YYYY', 'epochMillis', 'epochSeconds'] as const;
@@ -73,6 +75,17 @@ export const FieldRuleSchema = z
   });
 export type FieldRule = z.infer<typeof FieldRuleSchema>;
 
+/** One native field written from the canonical record (the way back: canonical → native). */
+export const WriteRuleSchema = z
+  .object({
+    /** Canonical field path the value comes from, e.g. `creditLimit` or `address.city`. */
+    from: z.string().min(1),
+    /** Applied in order (the same transforms as reading, plus `moneyToDecimal`). */
+    transform: z.array(TransformSchema).default([]),
+  })
+  .strict();
+export type WriteRule = z.infer<typeof WriteRuleSchema>;
+
 /** A mapping file (mappings/definitions/*.json): data, validated when the worker starts. */
 export const MappingSpecSchema = z
   .object({
@@ -84,6 +97,11 @@ export const MappingSpecSchema = z
     lookups: z.record(z.string(), z.record(z.string(), z.unknown())).default({}),
     /** Canonical field path (dotted, e.g. `address.countryCode`) → rule. */
     fields: z.record(z.string(), FieldRuleSchema),
+    /**
+     * The way back, for sides of a two-way pair: native field → the canonical field it is
+     * written from. Only rules whose canonical field changed are written (partial updates).
+     */
+    write: z.record(z.string(), WriteRuleSchema).optional(),
   })
   .strict();
 export type MappingSpec = z.infer<typeof MappingSpecSchema>;

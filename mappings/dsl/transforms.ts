@@ -1,7 +1,7 @@
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
 import { toCountryCode } from './countries';
 import { parseDate } from './dates';
-import { toMinorUnits } from './money';
+import { fromMinorUnits, toMinorUnits } from './money';
 import type { Transform } from './spec';
 
 /** A transform refused its input: the record is quarantined (or the field omitted). */
@@ -92,6 +92,14 @@ function simple(name: string): CompiledTransform {
       };
     case 'phoneE164':
       return phone();
+    case 'moneyToDecimal':
+      return (v) => {
+        const m = v as { amountMinor?: unknown; currency?: unknown } | null;
+        if (!m || typeof m !== 'object' || typeof m.amountMinor !== 'number' || typeof m.currency !== 'string') {
+          throw new TransformError('moneyToDecimal', `expected {amountMinor, currency}, got ${JSON.stringify(v)}`);
+        }
+        return fromMinorUnits(m.amountMinor, m.currency);
+      };
     default:
       throw new Error(`unknown transform ${name}`);
   }
