@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import { z } from 'zod';
-import { stableJson } from './stable-json';
+import { stableHash } from './stable-json';
 
 const UNIT_MS: Record<string, number> = {
   ms: 1, millisecond: 1, s: 1000, sec: 1000, second: 1000, m: 60_000, min: 60_000, minute: 60_000,
@@ -107,13 +107,5 @@ export const pendingApprovalQuery = defineQuery<ApprovalState>('pendingApproval'
 
 /** Deterministic 64-bit FNV-1a hash of a plan (pure, usable inside workflows). */
 export function planHash(plan: unknown): string {
-  const text = stableJson(plan);
-  let h1 = 0x811c9dc5;
-  let h2 = 0x01000193;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 0x01000193) >>> 0;
-    h2 = Math.imul(h2 ^ c, 0x811c9dc5) >>> 0;
-  }
-  return h1.toString(16).padStart(8, '0') + h2.toString(16).padStart(8, '0');
+  return stableHash(plan);
 }

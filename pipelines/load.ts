@@ -3,6 +3,9 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { compileMapping, MappingConfigError, type CompiledMapping } from '../mappings/dsl/compile';
 import type { Connector } from '../connectors/types';
+import { PairSchema, type Pair } from '../contracts/pair';
+import { CANONICAL_SCHEMAS, type CanonicalEntity } from '../mappings/canonical';
+import { hasCanonicalPath } from '../mappings/canonical-paths';
 import { interpolateEnv } from './env';
 import { PipelineSchema, type Pipeline } from './schema';
 import { CONNECTOR_KINDS } from './systems';
@@ -39,6 +42,8 @@ export interface Registry {
   pipelines: Map<string, Pipeline>;
   mappings: Map<string, CompiledMapping>;
   systems: Map<string, SystemEntry>;
+  /** Two-way sync pairs from config/pairs/, by name. */
+  pairs: Map<string, Pair>;
 }
 
 /** The configuration shipped with the project, wherever the process was started from. */
@@ -48,7 +53,7 @@ export const PROJECT_CONFIG = {
 } as const;
 
 export interface LoadOptions {
-  /** Folder with systems.json and pipelines/. @default PROJECT_CONFIG.configDir */
+  /** Folder with systems.json, pipelines/ and pairs/. @default PROJECT_CONFIG.configDir */
   configDir?: string;
   /** Folder with mapping definitions. @default PROJECT_CONFIG.mappingsDir */
   mappingsDir?: string;
@@ -151,7 +156,80 @@ export function loadRegistry(options: LoadOptions): Registry {
     checkKeySpaces(p, file, writers, systems);
     pipelines.set(p.name, p);
   }
-  return { pipelines, mappings, systems };
+
+  const pairs = new Map<string, Pair>();
+  for (const file of jsonFiles(path.join(opts.configDir, 'pairs'))) {
+    const pair = parseWith(PairSchema, readJson(file), file);
+    checkPair(pair, file, { systems, mappings, mappingsDir: opts.mappingsDir });
+    if (pairs.has(pair.name)) throw new ConfigFileError(file, 'name', `pair "${pair.name}" is defined twice`);
+    if (pipelines.has(pair.name)) {
+      throw new ConfigFileError(file, 'name', `"${pair.name}" is already a pipeline's name; pairs and pipelines share one name space (links are kept per name)`);
+    }
+    pairs.set(pair.name, pair);
+  }
+  return { pipelines, mappings, systems, pairs };
+}
+
+/** What a pair file refers to must exist, and every field path must be one of its canonical entity. */
+function checkPair(
+  pair: Pair,
+  file: string,
+  known: { systems: Map<string, SystemEntry>; mappings: Map<string, CompiledMapping>; mappingsDir: string },
+): void {
+  const names = Object.keys(CANONICAL_SCHEMAS);
+  if (!names.includes(pair.canonical)) {
+    throw new ConfigFileError(file, 'canonical', `unknown canonical entity "${pair.canonical}"; expected one of ${names.join(', ')}`);
+  }
+  const canonical = pair.canonical as CanonicalEntity;
+  const schema = CANONICAL_SCHEMAS[canonical];
+  const fieldList = Object.keys((schema as unknown as { shape: object }).shape).join(', ');
+  const checkPath = (at: string, field: string) => {
+    if (!hasCanonicalPath(schema, field)) {
+      throw new ConfigFileError(file, at, `${canonical} has no field "${field}"; its fields are ${fieldList} (nested: e.g. address.countryCode)`);
+    }
+  };
+  for (const [side, s] of Object.entries(pair.sides)) {
+    const sys = known.systems.get(s.system);
+    if (!sys) {
+      throw new ConfigFileError(file, `sides.${side}.system`, `unknown system "${s.system}"; systems.json defines ${[...known.systems.keys()].join(', ')}`);
+    }
+    const entities = (sys.config as { entities?: Record<string, unknown> }).entities;
+    if (entities && !(s.entity in entities)) {
+      throw new ConfigFileError(file, `sides.${side}.entity`, `system "${sys.name}" has no entity "${s.entity}"; it has ${Object.keys(entities).join(', ')}`);
+    }
+    const m = known.mappings.get(s.mapping);
+    if (!m) {
+      throw new ConfigFileError(
+        file,
+        `sides.${side}.mapping`,
+        `unknown mapping "${s.mapping}"; ${known.mappingsDir} defines ${[...known.mappings.keys()].join(', ') || 'none'}`,
+      );
+    }
+    if (m.target !== canonical) {
+      const fitting = [...known.mappings.values()].filter((x) => x.target === canonical).map((x) => x.name);
+      throw new ConfigFileError(
+        file,
+        `sides.${side}.mapping`,
+        `mapping "${s.mapping}" produces ${m.target}, but the pair's canonical entity is ${canonical}; use a mapping into ${canonical}` +
+          (fitting.length ? ` (${fitting.join(', ')})` : ''),
+      );
+    }
+    if (s.softDelete) checkPath(`sides.${side}.softDelete.field`, s.softDelete.field);
+  }
+  for (const field of Object.keys(pair.fields)) {
+    if (field === 'default') continue;
+    if (field === 'externalKey') {
+      throw new ConfigFileError(file, 'fields.externalKey', 'externalKey is the link between the records, not a synced field; remove this entry');
+    }
+    checkPath(`fields.${field}`, field);
+  }
+  pair.match.forEach((rule, i) => {
+    if (rule.by === 'fields') rule.fields.forEach((f, j) => checkPath(`match[${i}].fields[${j}]`, f));
+  });
+  pair.limits.watchFields.forEach((f, i) => checkPath(`limits.watchFields[${i}]`, f));
+  if (pair.deletes.policy === 'archive' && !hasCanonicalPath(schema, 'active')) {
+    throw new ConfigFileError(file, 'deletes.policy', `${canonical} has no "active" field to archive with; use "ignore" or "delete"`);
+  }
 }
 
 /** Per target `system.entity`: the source systems writing into it, and the file that first did. */

@@ -1,5 +1,5 @@
-import type { z } from 'zod';
 import { CANONICAL_SCHEMAS, type CanonicalEntity } from '../canonical';
+import { hasCanonicalPath } from '../canonical-paths';
 import { MappingSpecSchema, type MappingSpec } from './spec';
 import { compileTransform, isBlank, readPath, TransformError, type CompiledTransform } from './transforms';
 
@@ -58,23 +58,6 @@ function formatPath(path: readonly PropertyKey[]): string {
   return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '');
 }
 
-/** Does `path` name a field of the zod object schema? */
-function hasField(schema: z.ZodType, path: string[]): boolean {
-  let cur: z.ZodType = schema;
-  for (const part of path) {
-    // unwrap optional/default/nullable to reach the object
-    for (;;) {
-      const def = (cur as unknown as { def: { type: string; innerType?: z.ZodType } }).def;
-      if ((def.type === 'optional' || def.type === 'default' || def.type === 'nullable') && def.innerType) cur = def.innerType;
-      else break;
-    }
-    const shape = (cur as unknown as { shape?: Record<string, z.ZodType> }).shape;
-    if (!shape || !(part in shape)) return false;
-    cur = shape[part]!;
-  }
-  return true;
-}
-
 function setPath(target: Record<string, unknown>, path: string[], value: unknown): void {
   let cur = target;
   for (const part of path.slice(0, -1)) {
@@ -113,7 +96,7 @@ export function compileMapping(raw: unknown, file: string): CompiledMapping {
 
   const fields: CompiledField[] = Object.entries(spec.fields).map(([field, rule]) => {
     const path = field.split('.');
-    if (!hasField(schema, path)) {
+    if (!hasCanonicalPath(schema, field)) {
       const known = Object.keys((schema as unknown as { shape: object }).shape).join(', ');
       throw new MappingConfigError(file, `fields.${field}`, `${target} has no field "${field}"; its fields are ${known}`);
     }
