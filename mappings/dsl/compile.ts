@@ -184,9 +184,9 @@ export function pathsOverlap(a: string, b: string): boolean {
   return a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
 }
 
-function compileWrite(spec: MappingSpec, schema: z.ZodType, file: string): CompiledWrite {
+function compileWrite(spec: MappingSpec, schema: (typeof CANONICAL_SCHEMAS)[CanonicalEntity], file: string): CompiledWrite {
   const rules = Object.entries(spec.write ?? {}).map(([to, rule]) => {
-    if (!hasField(schema, rule.from.split('.'))) {
+    if (!hasCanonicalPath(schema, rule.from)) {
       throw new MappingConfigError(file, `write.${to}.from`, `${spec.target} has no field "${rule.from}"`);
     }
     rule.transform.forEach((t, i) => {
