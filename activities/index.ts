@@ -1,6 +1,7 @@
 import { withFailureTranslation } from './failures';
 import { createOrderActivities, type OrdersDeps } from './orders';
 import { createWatcherActivities, type WatcherDeps } from './orders-watcher';
+import { createPairActivities } from './pair';
 import { createSyncActivities, type SyncDeps } from './sync';
 
 export type { SyncDeps } from './sync';
@@ -18,6 +19,7 @@ export interface ActivityDeps extends SyncDeps {
 export function createActivities(deps: ActivityDeps) {
   return withFailureTranslation({
     ...createSyncActivities(deps),
+    ...createPairActivities(deps),
     ...(deps.orders ? createOrderActivities(deps.orders) : {}),
     ...(deps.watcher ? createWatcherActivities(deps.watcher) : {}),
   });

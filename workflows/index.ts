@@ -1,4 +1,5 @@
 /** The worker's workflowsPath: every workflow type the project registers. */
 export { syncPipeline } from './sync-pipeline';
+export { syncPair } from './sync-pair';
 export { orderToCash } from './order-to-cash';
 export { dealWatcher } from './order-to-cash-watcher';

@@ -1,0 +1,486 @@
+import { activityInfo, heartbeat } from '@temporalio/activity';
+import { randomUUID } from 'node:crypto';
+import { isNativeWriter, type Connector, type NativeWriter, type SourceRecord, type WriteOutcome } from '../connectors/types';
+import type { ApprovalPolicy } from '../contracts/approval';
+import type { Cursor } from '../contracts/cursor';
+import { SyncError } from '../contracts/errors';
+import type { Link, LinkLedger } from '../contracts/link';
+import { sideNamesOf, type Pair } from '../contracts/pair';
+import { pairCheckpoint, type PairNotice } from '../contracts/pair-sync';
+import { stableJson } from '../contracts/stable-json';
+import type { CompiledMapping } from '../mappings/dsl/compile';
+import { planRecord, type RecordPlan, type SideSnapshot } from '../mappings/two-way/planner';
+import { compilePairPolicy, IDENTITY_FIELD, type PairPolicy } from '../mappings/two-way/policy';
+import type { QuarantineEntry } from '../state/types';
+import { recordHash } from './hash';
+import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
+import type { SyncDeps } from './sync';
+
+/** How often a write keeps telling Temporal it is alive while a batch is in a side's hands. */
+const HEARTBEAT_EVERY_MS = 3000;
+
+export interface BeginPairResult {
+  pair: string;
+  family: string;
+  /** The two side names in config order; each side's changes are read in this order. */
+  sides: [string, string];
+  entities: Record<string, string>;
+  mode: 'incremental' | 'full';
+  pageSize: number;
+  pagesPerRun: number;
+  /** Where each side's reading starts (its checkpoint, or null for a full read). */
+  cursors: Record<string, Cursor | null>;
+  approvalPolicy: ApprovalPolicy | null;
+}
+
+export interface PairPageRef {
+  pair: string;
+  syncId: string;
+  seq: number;
+  /** The side whose changes this page holds. */
+  side: string;
+}
+
+/** One record's writes, as staged between planning and writing (native values, ready to send). */
+interface StagedOp {
+  /** Existing link id, or a new one for a first link or a create. */
+  linkId: string;
+  isNew: boolean;
+  keys: Record<string, string>;
+  patches: { side: string; values: Record<string, unknown> }[];
+  create: { side: string; values: Record<string, unknown> } | null;
+  deleteOn: string | null;
+  link: RecordPlan['link'];
+  writes: RecordPlan['writes'];
+}
+
+interface StagedPairPlan {
+  ops: StagedOp[];
+}
+
+export interface PlanPairPageResult {
+  planPageId: string;
+  /** Records with something to write or to remember (0: the page needs no write step). */
+  ops: number;
+  /** Records on the page's side that mapped and were planned. */
+  planned: number;
+  unchanged: number;
+  linked: number;
+  /** Per side: how many records get created / patched / archived / deleted there. */
+  writes: Record<string, { creates: number; updates: number; archives: number; deletes: number }>;
+  echoes: Record<string, number>;
+  rejected: Record<string, number>;
+  quarantined: Record<string, number>;
+  conflicts: number;
+  pendingConflicts: number;
+  /** A few conflicts, rejected edits and ambiguous links for the result (all are in the staged plan). */
+  notices: PairNotice[];
+  planHash: string;
+  approvalReasons: string[];
+}
+
+export interface WritePairPageResult {
+  created: Record<string, number>;
+  updated: Record<string, number>;
+  deleted: Record<string, number>;
+  quarantined: Record<string, number>;
+}
+
+/** At most this many notices travel back to the workflow per page. */
+const NOTICES_PER_PAGE = 10;
+
+/**
+ * The steps of a two-way sync (`syncPair`): read one side's changed records, plan each against
+ * the other side's record now and their link, write only the changed fields on each side, then
+ * remember the new link values and the write ledger. Pages travel as claim checks.
+ */
+export function createPairActivities({ registry, connectors, store }: SyncDeps) {
+  const policies = new Map<string, PairPolicy>();
+  const pairOf = (name: string): Pair => {
+    const p = registry.pairs.get(name);
+    if (!p) {
+      throw new SyncError('ConfigError', `unknown pair "${name}"; this worker knows ${[...registry.pairs.keys()].join(', ') || 'no pairs'} (config/pairs/)`, {
+        field: 'pair',
+      });
+    }
+    return p;
+  };
+  const policyOf = (p: Pair): PairPolicy => {
+    let policy = policies.get(p.name);
+    if (!policy) policies.set(p.name, (policy = compilePairPolicy(p)));
+    return policy;
+  };
+  const otherSide = (p: Pair, side: string): string => {
+    const [a, b] = sideNamesOf(p);
+    if (side !== a && side !== b) throw new SyncError('ConfigError', `pair "${p.name}" has no side "${side}"; its sides are ${a} and ${b}`);
+    return side === a ? b : a;
+  };
+  const mappingOf = (p: Pair, side: string): CompiledMapping => registry.mappings.get(p.sides[side]!.mapping)!;
+  const keyPrefixOf = (p: Pair, side: string): string => registry.systems.get(p.sides[side]!.system)?.keyPrefix ?? '';
+  const connectorOf = (p: Pair, side: string): Connector => connectors.get(p.sides[side]!.system);
+  const writerOf = (p: Pair, side: string): Connector & NativeWriter => {
+    const c = connectorOf(p, side);
+    if (!isNativeWriter(c)) {
+      throw new SyncError('ConfigError', `pair "${p.name}": system "${p.sides[side]!.system}" (side ${side}) cannot be written field by field yet`);
+    }
+    return c;
+  };
+  const map = (p: Pair, side: string, r: SourceRecord) => mappingOf(p, side).apply(r.data, { keyPrefix: keyPrefixOf(p, side) });
+  const quarantineEntry = (p: Pair, syncId: string, side: string, key: string, field: string | null, rule: string, reason: string, record: unknown): QuarantineEntry => ({
+    pipeline: p.name,
+    syncId,
+    sourceKey: `${side}:${key}`,
+    stage: 'map',
+    field,
+    rule,
+    reason,
+    record,
+  });
+
+  /** Records of `side` whose canonical external key is one of `externalKeys` (first-link rule `externalKey`). */
+  async function byExternalKey(p: Pair, side: string, externalKeys: string[]): Promise<Map<string, SourceRecord[]>> {
+    const c = connectorOf(p, side);
+    const entity = p.sides[side]!.entity;
+    const seen = new Map<string, SourceRecord>();
+    // Records this side knows by its own key, and records that carry the other side's key as their external key.
+    for (const r of await c.read(entity, externalKeys).catch(() => [] as SourceRecord[])) seen.set(r.key, r);
+    const byExternal = await c.findByExternalKeys(entity, externalKeys).catch(() => new Map<string, string>());
+    const ids = [...new Set(byExternal.values())].filter((k) => !seen.has(k));
+    if (ids.length) for (const r of await c.read(entity, ids)) seen.set(r.key, r);
+    const out = new Map<string, SourceRecord[]>();
+    for (const r of seen.values()) {
+      const m = map(p, side, r);
+      const ext = m.ok ? m.value[IDENTITY_FIELD] : undefined;
+      if (typeof ext === 'string' && externalKeys.includes(ext)) out.set(ext, [...(out.get(ext) ?? []), r]);
+    }
+    return out;
+  }
+
+  return {
+    async beginPair(input: { pair: string; mode?: 'incremental' | 'full'; pageSize?: number; pagesPerRun?: number }): Promise<BeginPairResult> {
+      const p = pairOf(input.pair);
+      policyOf(p); // a pair whose policy cannot compile fails here, before anything is read
+      const sides = sideNamesOf(p);
+      const mode = input.mode ?? 'incremental';
+      const cursors: Record<string, Cursor | null> = {};
+      for (const s of sides) {
+        writerOf(p, s);
+        cursors[s] = mode === 'full' ? null : await store.getCheckpoint(pairCheckpoint(p.name, s));
+      }
+      return {
+        pair: p.name,
+        family: p.family,
+        sides,
+        entities: Object.fromEntries(sides.map((s) => [s, `${p.sides[s]!.system}.${p.sides[s]!.entity}`])),
+        mode,
+        pageSize: input.pageSize ?? p.pageSize,
+        pagesPerRun: input.pagesPerRun ?? p.pagesPerRun,
+        cursors,
+        approvalPolicy: p.limits.approval ?? null,
+      };
+    },
+
+    async fetchPairPage(ref: PairPageRef & { after: Cursor | null; limit: number }) {
+      const p = pairOf(ref.pair);
+      const page = await connectorOf(p, ref.side).fetchChanges(p.sides[ref.side]!.entity, { after: ref.after, limit: ref.limit });
+      const pageId = await store.stagePage(ref.syncId, `${ref.seq}/${ref.side}/raw`, toColumnar(page.records));
+      return { pageId, count: page.records.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
+    },
+
+    /**
+     * Map the page's records, find each one's link (or a first link by external key), read the
+     * other side's records now, and plan each record with the pure planner.
+     */
+    async planPairPage(ref: PairPageRef & { pageId: string }): Promise<PlanPairPageResult> {
+      const p = pairOf(ref.pair);
+      const policy = policyOf(p);
+      const side = ref.side;
+      const other = otherSide(p, side);
+      const records = fromColumnar(await store.loadPage<ColumnarPage>(ref.pageId));
+      const bad: QuarantineEntry[] = [];
+      const snaps = new Map<string, SideSnapshot>();
+      for (const r of records) {
+        const m = map(p, side, r);
+        if (m.ok) snaps.set(r.key, { key: r.key, fields: m.value, modifiedAt: r.modifiedAt });
+        else {
+          const first = m.issues[0]!;
+          bad.push(quarantineEntry(p, ref.syncId, side, r.key, first.field, first.rule, m.issues.map((i) => `${i.field}: ${i.message} (${i.rule})`).join('; '), r.data));
+        }
+      }
+      const links = await store.findLinks(p.name, side, [...snaps.keys()]);
+
+      // First links: unlinked records whose external key names exactly one unlinked record of the other side.
+      const notices: PairNotice[] = [];
+      const newLinks = new Map<string, string>(); // this side's key → other side's key
+      let linked = 0;
+      const unlinked = [...snaps.values()].filter((s) => !links.has(s.key));
+      if (unlinked.length && p.match.some((r) => r.by === 'externalKey')) {
+        const wanted = new Map<string, string>(); // external key → this side's key
+        for (const s of unlinked) {
+          const ext = s.fields[IDENTITY_FIELD];
+          if (typeof ext === 'string') wanted.set(ext, s.key);
+        }
+        const found = await byExternalKey(p, other, [...wanted.keys()]);
+        const taken = await store.findLinks(p.name, other, [...found.values()].flat().map((r) => r.key));
+        for (const [ext, candidates] of found) {
+          const mine = wanted.get(ext)!;
+          const free = candidates.filter((c) => !taken.has(c.key));
+          if (free.length === 1) {
+            newLinks.set(mine, free[0]!.key);
+            linked++;
+          } else if (free.length > 1) {
+            snaps.delete(mine);
+            bad.push(
+              quarantineEntry(p, ref.syncId, side, mine, IDENTITY_FIELD, 'ambiguous', `external key "${ext}" matches ${free.length} records of ${other}: ${free.map((c) => c.key).join(', ')}; link one by hand`, null),
+            );
+            if (notices.length < NOTICES_PER_PAGE) notices.push({ kind: 'ambiguous', keys: { [side]: mine }, field: IDENTITY_FIELD, values: { [other]: free.map((c) => c.key) }, resolution: 'quarantined' });
+          }
+        }
+      }
+
+      // The other side's records now, for every linked or newly linked record.
+      const otherKeys = new Set<string>();
+      for (const [k] of snaps) {
+        const l = links.get(k);
+        const o = l ? l.keys[other] : newLinks.get(k);
+        if (o) otherKeys.add(o);
+      }
+      const otherSnaps = new Map<string, SideSnapshot>();
+      if (otherKeys.size) {
+        for (const r of await connectorOf(p, other).read(p.sides[other]!.entity, [...otherKeys])) {
+          const m = map(p, other, r);
+          if (m.ok) otherSnaps.set(r.key, { key: r.key, fields: m.value, modifiedAt: r.modifiedAt });
+          else {
+            // Planning against a record we cannot read would look like a delete: hold it instead.
+            for (const [k, s] of snaps) if ((links.get(k)?.keys[other] ?? newLinks.get(k)) === r.key) snaps.delete(s.key);
+            bad.push(quarantineEntry(p, ref.syncId, other, r.key, m.issues[0]!.field, m.issues[0]!.rule, m.issues.map((i) => `${i.field}: ${i.message} (${i.rule})`).join('; '), r.data));
+          }
+        }
+      }
+      const ledgers = await store.getLedger([...links.values()].map((l) => l.linkId));
+
+      const ops: StagedOp[] = [];
+      const count = () => ({ creates: 0, updates: 0, archives: 0, deletes: 0 });
+      const writes: Record<string, ReturnType<typeof count>> = { [side]: count(), [other]: count() };
+      const echoes: Record<string, number> = { [side]: 0, [other]: 0 };
+      const rejected: Record<string, number> = { [side]: 0, [other]: 0 };
+      let unchanged = 0;
+      let conflicts = 0;
+      let pendingConflicts = 0;
+      for (const s of snaps.values()) {
+        const link = links.get(s.key) ?? null;
+        const otherKey = link ? link.keys[other] : newLinks.get(s.key);
+        const otherSnap = otherKey ? (otherSnaps.get(otherKey) ?? null) : null;
+        const plan = planRecord(policy, {
+          sides: { [side]: s, [other]: otherSnap },
+          link,
+          ...(link ? { ledger: ledgers.get(link.linkId) ?? ({} as LinkLedger) } : {}),
+        });
+        for (const e of plan.echoes) echoes[e.side] = (echoes[e.side] ?? 0) + 1;
+        for (const r of plan.rejected) {
+          rejected[r.side] = (rejected[r.side] ?? 0) + 1;
+          if (notices.length < NOTICES_PER_PAGE) {
+            notices.push({ kind: 'rejected', keys: keysOf(link, side, s.key, other, otherKey), field: r.field, values: { [r.side]: r.value }, resolution: r.owner });
+          }
+        }
+        for (const c of plan.conflicts) {
+          conflicts++;
+          if (c.resolution === 'pending') pendingConflicts++;
+          if (notices.length < NOTICES_PER_PAGE) {
+            notices.push({ kind: 'conflict', keys: keysOf(link, side, s.key, other, otherKey), field: c.field, values: c.values, resolution: c.resolution, policy: c.policy });
+          }
+        }
+        if (plan.outcome === 'unchanged') unchanged++;
+        const writesNothing = Object.keys(plan.patches).length === 0 && !plan.create && !plan.deleteOn;
+        // Nothing to write and nothing new to remember: the record costs no store write either.
+        if (writesNothing && (link ? sameLink(link, plan.link) : !otherKey)) continue;
+        const op: StagedOp = {
+          linkId: link?.linkId ?? randomUUID(),
+          isNew: !link,
+          keys: keysOf(link, side, s.key, other, otherKey),
+          patches: [],
+          create: null,
+          deleteOn: plan.deleteOn,
+          link: plan.link,
+          writes: plan.writes,
+        };
+        let refused = false;
+        for (const [to, patch] of Object.entries(plan.patches)) {
+          const changed = Object.keys(patch);
+          if (changed.length === 0) continue;
+          const target = { ...(to === side ? s.fields : (otherSnap?.fields ?? {})) };
+          for (const [path, v] of Object.entries(patch)) setPath(target, path, v);
+          const native = mappingOf(p, to).write!.toNative(target, changed);
+          if (!native.ok) {
+            refused = true;
+            bad.push(quarantineEntry(p, ref.syncId, to, op.keys[to] ?? s.key, native.issues[0]!.field, native.issues[0]!.rule, native.issues.map((i) => i.message).join('; '), patch));
+            continue;
+          }
+          op.patches.push({ side: to, values: native.values });
+          if (changed.length === 1 && changed[0] === 'active') writes[to]!.archives++;
+          else writes[to]!.updates++;
+        }
+        if (plan.create) {
+          const fields = { ...plan.create.fields, [IDENTITY_FIELD]: s.fields[IDENTITY_FIELD] };
+          const native = mappingOf(p, plan.create.side).write!.toNative(fields, 'all');
+          if (!native.ok) {
+            refused = true;
+            bad.push(quarantineEntry(p, ref.syncId, side, s.key, native.issues[0]!.field, native.issues[0]!.rule, native.issues.map((i) => i.message).join('; '), s.fields));
+          } else {
+            op.create = { side: plan.create.side, values: native.values };
+            writes[plan.create.side]!.creates++;
+          }
+        }
+        if (plan.deleteOn) writes[plan.deleteOn]!.deletes++;
+        if (refused) continue;
+        ops.push(op);
+      }
+      await store.quarantine(bad);
+      const quarantined: Record<string, number> = { [side]: 0, [other]: 0 };
+      for (const b of bad) {
+        const s = b.sourceKey.slice(0, b.sourceKey.indexOf(':'));
+        quarantined[s] = (quarantined[s] ?? 0) + 1;
+      }
+      const staged: StagedPairPlan = { ops };
+      const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/${side}/plan`, staged);
+      const approvalReasons = pairRisks(p, writes, snaps.size);
+      return {
+        planPageId,
+        ops: ops.length,
+        planned: snaps.size,
+        unchanged,
+        linked,
+        writes,
+        echoes,
+        rejected,
+        quarantined,
+        conflicts,
+        pendingConflicts,
+        notices,
+        planHash: recordHash(ops),
+        approvalReasons,
+      };
+    },
+
+    /**
+     * Write the staged plan: creates, patches (only changed fields) and deletes on each side,
+     * then the links and the write ledger of what was written. A record a side refuses is
+     * quarantined and its link is not advanced, so the next run plans it again.
+     */
+    async writePairPage(ref: PairPageRef & { planPageId: string; planHash?: string }): Promise<WritePairPageResult> {
+      const p = pairOf(ref.pair);
+      const [a, b] = sideNamesOf(p);
+      const { ops } = await store.loadPage<StagedPairPlan>(ref.planPageId);
+      if (ref.planHash !== undefined && recordHash(ops) !== ref.planHash) {
+        throw new SyncError('Conflict', `staged plan ${ref.planPageId} no longer matches the approved plan ${ref.planHash}; nothing was written`);
+      }
+      const zero = () => ({ [a]: 0, [b]: 0 });
+      const out: WritePairPageResult = { created: zero(), updated: zero(), deleted: zero(), quarantined: zero() };
+      const failed = new Set<string>();
+      const bad: QuarantineEntry[] = [];
+      const refuse = (op: StagedOp, side: string, o: Extract<WriteOutcome, { ok: false }>) => {
+        failed.add(op.linkId);
+        out.quarantined[side] = (out.quarantined[side] ?? 0) + 1;
+        bad.push({ pipeline: p.name, syncId: ref.syncId, sourceKey: `${side}:${op.keys[side] ?? op.linkId}`, stage: 'write', field: o.error.field ?? null, rule: o.error.type, reason: o.error.message, record: null });
+      };
+      // A create that already happened in an earlier attempt of this activity is not repeated.
+      const resumed = (activityInfo().heartbeatDetails as { created?: Record<string, Record<string, string>> } | undefined)?.created ?? {};
+      const created: Record<string, Record<string, string>> = { ...resumed };
+      const alive = setInterval(() => heartbeat({ created }), HEARTBEAT_EVERY_MS);
+      try {
+        for (const side of [a, b]) {
+          const w = writerOf(p, side);
+          const entity = p.sides[side]!.entity;
+          const done = (created[side] ??= {});
+          const inserts = ops.filter((o) => o.create?.side === side && !done[o.linkId]);
+          const insertOutcomes = await w.insertNative(entity, inserts.map((o) => ({ ref: o.linkId, values: o.create!.values })));
+          insertOutcomes.forEach((o, i) => {
+            const op = inserts[i]!;
+            if (o.ok) {
+              done[op.linkId] = o.targetKey;
+              out.created[side]!++;
+            } else refuse(op, side, o);
+          });
+          heartbeat({ created });
+          for (const op of ops) if (done[op.linkId]) op.keys[side] = done[op.linkId]!;
+          const patched = ops.flatMap((o) => o.patches.filter((x) => x.side === side && o.keys[side]).map((x) => ({ op: o, key: o.keys[side]!, values: x.values })));
+          const patchOutcomes = await w.patchNative(entity, patched.map((x) => ({ key: x.key, values: x.values })));
+          patchOutcomes.forEach((o, i) => {
+            if (o.ok) out.updated[side]!++;
+            else refuse(patched[i]!.op, side, o);
+          });
+          const deletes = ops.filter((o) => o.deleteOn === side && o.keys[side]);
+          if (deletes.length) {
+            await w.delete(entity, deletes.map((o) => o.keys[side]!));
+            out.deleted[side]! += deletes.length;
+          }
+          heartbeat({ created });
+        }
+      } finally {
+        clearInterval(alive);
+      }
+      const now = new Date().toISOString();
+      const durable = ops.filter((o) => !failed.has(o.linkId));
+      const ids = await store.upsertLinks(
+        p.name,
+        durable.map((o) => ({
+          ...(o.isNew ? {} : { linkId: o.linkId }),
+          keys: Object.entries(o.keys).map(([side, key]) => ({ side, system: p.sides[side]!.system, entity: p.sides[side]!.entity, key })),
+          fields: o.link.fields,
+          deletedSides: o.link.deletedSides,
+        })),
+      );
+      const tombstones = durable.flatMap((o, i) => (o.link.tombstone ? [{ linkId: ids[i]!, side: o.link.tombstone.side, at: now }] : []));
+      if (tombstones.length) await store.tombstoneLinks(p.name, tombstones);
+      await store.recordWrites(durable.flatMap((o, i) => o.writes.map((w) => ({ linkId: ids[i]!, ...w }))));
+      await store.quarantine(bad);
+      for (const side of [a, b]) {
+        const ok = durable.map((o) => o.keys[side]).filter((k): k is string => !!k).map((k) => `${side}:${k}`);
+        await store.releaseQuarantine(p.name, ok);
+      }
+      return out;
+    },
+  };
+}
+
+function sameLink(link: Link, next: RecordPlan['link']): boolean {
+  return (
+    stableJson(link.fields) === stableJson(next.fields) &&
+    stableJson([...link.deletedSides].sort()) === stableJson([...next.deletedSides].sort()) &&
+    (link.tombstone?.side ?? null) === (next.tombstone?.side ?? null)
+  );
+}
+
+function keysOf(link: Link | null, side: string, key: string, other: string, otherKey: string | undefined): Record<string, string> {
+  const keys: Record<string, string> = { ...(link?.keys ?? {}), [side]: key };
+  if (otherKey) keys[other] = otherKey;
+  return keys;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let cur = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = cur[part];
+    cur[part] = next !== null && typeof next === 'object' ? { ...(next as Record<string, unknown>) } : {};
+    cur = cur[part] as Record<string, unknown>;
+  }
+  const last = parts[parts.length - 1]!;
+  if (value === null || value === undefined) delete cur[last];
+  else cur[last] = value;
+}
+
+/** Why a page's plan needs a person, under the pair's limits (empty: it does not). */
+function pairRisks(p: Pair, writes: Record<string, { creates: number; updates: number; archives: number; deletes: number }>, planned: number): string[] {
+  const reasons: string[] = [];
+  const limits = p.limits;
+  for (const [side, w] of Object.entries(writes)) {
+    if (limits.maxUpdates !== undefined && w.updates > limits.maxUpdates) reasons.push(`${w.updates} updates on ${side}, above the limit of ${limits.maxUpdates}`);
+    if (limits.maxCreates !== undefined && w.creates > limits.maxCreates) reasons.push(`${w.creates} creates on ${side}, above the limit of ${limits.maxCreates}`);
+    const removed = w.deletes + w.archives;
+    if (planned > 0 && removed > 0 && (removed / planned) * 100 > p.deletes.maxPercent) {
+      reasons.push(`${removed} of ${planned} records deleted or archived on ${side} (${Math.round((removed / planned) * 100)}%), above ${p.deletes.maxPercent}%`);
+    }
+  }
+  return reasons;
+}

@@ -1,0 +1,125 @@
+import { z } from 'zod';
+import { CursorSchema, type Cursor } from './cursor';
+import { PipelineNameSchema, type SyncStatus } from './sync';
+import { defineQuery } from '@temporalio/workflow';
+
+/** What one side of a pair saw and had written during a sync. */
+export const PairSideTotalsSchema = z.object({
+  /** Changed records read from this side. */
+  read: z.number().int(),
+  /** Records created on this side (for records only the other side had). */
+  created: z.number().int(),
+  /** Records on this side that received a patch (only the changed fields). */
+  updated: z.number().int(),
+  /** Records archived (or restored) on this side because the other side archived (restored) theirs. */
+  archived: z.number().int(),
+  deleted: z.number().int(),
+  /** Values read back from this side that were our own earlier writes: not changes, not sent anywhere. */
+  echoes: z.number().int(),
+  /** Edits on this side to fields the other side owns: not propagated, the owner's value restored. */
+  rejected: z.number().int(),
+  quarantined: z.number().int(),
+});
+export type PairSideTotals = z.infer<typeof PairSideTotalsSchema>;
+
+export const EMPTY_SIDE_TOTALS: PairSideTotals = { read: 0, created: 0, updated: 0, archived: 0, deleted: 0, echoes: 0, rejected: 0, quarantined: 0 };
+
+export const PairTotalsSchema = z.object({
+  sides: z.record(z.string(), PairSideTotalsSchema),
+  /** Linked records where nothing was written. */
+  unchanged: z.number().int(),
+  /** Records linked for the first time (by external key) this sync. */
+  linked: z.number().int(),
+  /** Fields changed differently on both sides, settled by policy (or pending for a person). */
+  conflicts: z.number().int(),
+  /** `manual` conflicts left for a person: nothing was written for those fields. */
+  pendingConflicts: z.number().int(),
+  pages: z.number().int(),
+});
+export type PairTotals = z.infer<typeof PairTotalsSchema>;
+
+/** One conflict or rejected edit, as shown in the result (the first few of a sync). */
+export interface PairNotice {
+  kind: 'conflict' | 'rejected' | 'ambiguous';
+  link?: string;
+  /** Side name → that side's key. */
+  keys: Record<string, string>;
+  field: string;
+  /** Side name → value. */
+  values: Record<string, unknown>;
+  /** The winning side, `pending`, or for a rejected edit the owner whose value was restored. */
+  resolution: string;
+  policy?: string;
+}
+
+export const PairContinuationSchema = z.object({
+  syncId: z.string(),
+  startedAtMs: z.number(),
+  runIndex: z.number().int().min(1),
+  /** The side being read, and where each side's reading stands. */
+  sideIndex: z.number().int().min(0).max(2),
+  cursors: z.record(z.string(), CursorSchema.nullable()),
+  totals: PairTotalsSchema,
+  notices: z.array(z.record(z.string(), z.unknown())).default([]),
+  approvals: z.array(z.record(z.string(), z.unknown())).default([]),
+});
+export type PairContinuation = z.infer<typeof PairContinuationSchema>;
+
+/**
+ * Input of the `syncPair` workflow, e.g.
+ * `temporal workflow start --type syncPair --task-queue crm-erp-sync.sql --input '{"pair":"demo-customers"}'`
+ */
+export const SyncPairInputSchema = z
+  .object({
+    /** Pair name, as in config/pairs/<name>.json. */
+    pair: PipelineNameSchema,
+    /** `incremental` (default) reads each side's changes since its checkpoint; `full` reads both sides whole. */
+    mode: z.enum(['incremental', 'full'], { error: 'expected "incremental" or "full"' }).optional(),
+    /** Records per page and side; overrides the pair's pageSize. */
+    pageSize: z
+      .number({ error: 'expected a whole number of records per page, 1 to 10000' })
+      .int('expected a whole number of records per page, 1 to 10000')
+      .min(1, 'expected at least 1 record per page')
+      .max(10_000, 'expected at most 10000 records per page')
+      .optional(),
+    /** Pages per workflow run before continue-as-new. */
+    pagesPerRun: z.number({ error: 'expected a whole number of pages per run, 1 to 200' }).int().min(1).max(200).optional(),
+    /** Internal: state carried by continue-as-new. */
+    continuation: PairContinuationSchema.optional(),
+  })
+  .strict();
+export type SyncPairInput = z.infer<typeof SyncPairInputSchema>;
+
+export interface SyncPairResult {
+  pair: string;
+  syncId: string;
+  status: 'completed' | 'cancelled' | 'rejected';
+  mode: 'incremental' | 'full';
+  totals: PairTotals;
+  /** The first conflicts, rejected edits and ambiguous first links of the sync (all are in the run report). */
+  notices: PairNotice[];
+  cursors: Record<string, Cursor | null>;
+  runs: number;
+  durationMs: number;
+  approvals: Record<string, unknown>[];
+}
+
+export interface PairProgress {
+  pair: string;
+  syncId: string;
+  status: SyncStatus;
+  step: string;
+  /** The side whose changes are being read. */
+  side: string | null;
+  totals: PairTotals;
+  runIndex: number;
+  cursors: Record<string, Cursor | null>;
+  pausedBy: string | null;
+  startedAtMs: number;
+}
+
+/** The same query name as syncPipeline's, so `temporal workflow query --type progress` works on both. */
+export const pairProgressQuery = defineQuery<PairProgress>('progress');
+
+/** Checkpoint name of one side of a pair in the state store. */
+export const pairCheckpoint = (pair: string, side: string): string => `pair:${pair}:${side}`;

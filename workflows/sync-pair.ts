@@ -1,0 +1,252 @@
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  continueAsNew,
+  isCancellation,
+  log,
+  proxyActivities,
+  proxyLocalActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { Cursor } from '../contracts/cursor';
+import {
+  EMPTY_SIDE_TOTALS,
+  pairCheckpoint,
+  pairProgressQuery,
+  SyncPairInputSchema,
+  type PairNotice,
+  type PairProgress,
+  type PairTotals,
+  type SyncPairInput,
+  type SyncPairResult,
+} from '../contracts/pair-sync';
+import { SA_ENTITY, SA_PIPELINE, SA_RECORDS_READ, SA_STATUS } from '../contracts/search-attributes';
+import { cancelSignal, pauseSignal, resumeSignal, type SyncStatus } from '../contracts/sync';
+import { ApprovalGate } from './approval';
+import { parseWorkflowInput } from './input';
+import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
+
+const fetching = proxyActivities<Activities>(FETCH);
+const transforming = proxyActivities<Activities>(TRANSFORM);
+const writing = proxyActivities<Activities>(WRITE);
+const starting = proxyLocalActivities<Activities>(START);
+const bookkeeping = proxyActivities<Activities>(BOOKKEEPING);
+
+const HISTORY_SOFT_LIMIT = 1500;
+const EXAMPLE_INPUT = '{"pair":"demo-customers"}';
+/** Conflicts, rejected edits and ambiguous links kept in the result (the run report counts them all). */
+const MAX_NOTICES = 50;
+
+/**
+ * Two-way sync of a pair: read each side's changes since its own checkpoint (first side, then
+ * the second), plan each changed record against the other side's record now and their link
+ * (ownership, conflicts, echoes, deletes), write only the changed fields on each side, then
+ * commit that side's checkpoint. Our own writes come back as echoes in the other side's phase
+ * and are not written again, so a second run with no outside change writes nothing.
+ */
+export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult> {
+  const input = parseWorkflowInput(SyncPairInputSchema, rawInput, EXAMPLE_INPUT);
+  const info = workflowInfo();
+  const cont = input.continuation;
+  const syncId = cont?.syncId ?? `${info.workflowId}@${info.firstExecutionRunId}`;
+  const startedAtMs = cont?.startedAtMs ?? Date.now();
+  const runIndex = cont?.runIndex ?? 1;
+  let totals: PairTotals = cont?.totals ?? { sides: {}, unchanged: 0, linked: 0, conflicts: 0, pendingConflicts: 0, pages: 0 };
+  const notices: PairNotice[] = [...((cont?.notices ?? []) as unknown as PairNotice[])];
+  let cursors: Record<string, Cursor | null> = { ...(cont?.cursors ?? {}) };
+  let sideIndex = cont?.sideIndex ?? 0;
+  let side: string | null = null;
+  let status: SyncStatus = 'starting';
+  let step = 'starting';
+  let paused = false;
+  let pausedBy: string | null = null;
+  let stopRequested = false;
+  let rejected = false;
+  let pagesThisRun = 0;
+  const gate = new ApprovalGate();
+  const earlierApprovals = cont?.approvals ?? [];
+  const approvals = (): Record<string, unknown>[] => [...earlierApprovals, ...gate.state().decisions.map((d) => ({ ...d }))];
+
+  const setStatus = (s: SyncStatus): void => {
+    status = s;
+    upsertSearchAttributes([{ key: SA_STATUS, value: s }]);
+  };
+  setHandler(pairProgressQuery, (): PairProgress => ({
+    pair: input.pair,
+    syncId,
+    status,
+    step,
+    side,
+    totals,
+    runIndex,
+    cursors,
+    pausedBy,
+    startedAtMs,
+  }));
+  setHandler(pauseSignal, (args) => {
+    paused = true;
+    pausedBy = args?.by ?? 'unknown';
+    log.info('pause requested', { by: pausedBy, reason: args?.reason });
+  });
+  setHandler(resumeSignal, (args) => {
+    paused = false;
+    pausedBy = null;
+    log.info('resume requested', { by: args?.by ?? 'unknown' });
+  });
+  setHandler(cancelSignal, (args) => {
+    stopRequested = true;
+    log.info('stop requested', { by: args?.by ?? 'unknown', reason: args?.reason });
+  });
+
+  const flatTotals = (): Record<string, number> => {
+    const out: Record<string, number> = { unchanged: totals.unchanged, linked: totals.linked, conflicts: totals.conflicts, pendingConflicts: totals.pendingConflicts, pages: totals.pages };
+    for (const [s, t] of Object.entries(totals.sides)) for (const [k, v] of Object.entries(t)) out[`${s}.${k}`] = v;
+    return out;
+  };
+  const finish = async (final: 'completed' | 'cancelled' | 'rejected' | 'failed'): Promise<void> => {
+    await CancellationScope.nonCancellable(async () => {
+      step = 'finishing';
+      await bookkeeping.finishSync({ pipeline: input.pair, syncId, status: final, startedAtMs, totals: flatTotals() });
+      setStatus(final);
+    });
+  };
+
+  try {
+    step = 'loading checkpoints';
+    const begin = await starting.beginPair({
+      pair: input.pair,
+      ...(input.mode ? { mode: input.mode } : {}),
+      ...(input.pageSize ? { pageSize: input.pageSize } : {}),
+      ...(input.pagesPerRun ? { pagesPerRun: input.pagesPerRun } : {}),
+    });
+    if (!cont) cursors = { ...begin.cursors };
+    const sideTotals = (s: string) => (totals.sides[s] ??= { ...EMPTY_SIDE_TOTALS });
+    for (const s of begin.sides) sideTotals(s);
+    upsertSearchAttributes([
+      { key: SA_PIPELINE, value: begin.pair },
+      { key: SA_ENTITY, value: begin.sides.map((s) => begin.entities[s]).join(' ⇄ ') },
+    ]);
+    setStatus('running');
+
+    while (sideIndex < begin.sides.length) {
+      side = begin.sides[sideIndex]!;
+      const seq = totals.pages;
+      const ref = { pair: begin.pair, syncId, seq, side };
+      step = `reading ${side}`;
+      const fetched = await fetching.fetchPairPage({ ...ref, after: cursors[side] ?? null, limit: begin.pageSize });
+      sideTotals(side).read += fetched.count;
+      if (fetched.count > 0) {
+        step = `planning ${side}`;
+        const plan = await transforming.planPairPage({ ...ref, pageId: fetched.pageId });
+        totals = { ...totals, unchanged: totals.unchanged + plan.unchanged, linked: totals.linked + plan.linked };
+        totals.conflicts += plan.conflicts;
+        totals.pendingConflicts += plan.pendingConflicts;
+        for (const [s, n] of Object.entries(plan.echoes)) sideTotals(s).echoes += n;
+        for (const [s, n] of Object.entries(plan.rejected)) sideTotals(s).rejected += n;
+        for (const [s, n] of Object.entries(plan.quarantined)) sideTotals(s).quarantined += n;
+        for (const n of plan.notices) if (notices.length < MAX_NOTICES) notices.push(n);
+
+        if (plan.approvalReasons.length > 0 && begin.approvalPolicy) {
+          step = 'awaiting approval';
+          setStatus('awaiting-approval');
+          const summary = Object.entries(plan.writes)
+            .map(([s, w]) => `${s}: ${w.creates} creates, ${w.updates} updates, ${w.archives} archives, ${w.deletes} deletes`)
+            .join('; ');
+          const outcome = await gate.request({
+            gate: `${begin.pair} page ${seq + 1} (${side} changes)`,
+            planHash: plan.planHash,
+            reasons: plan.approvalReasons,
+            summary,
+            policy: begin.approvalPolicy,
+          });
+          if (!outcome.approved) {
+            // Nothing of this page is written and the side's cursor stays: the next run asks again.
+            rejected = true;
+            break;
+          }
+          setStatus('running');
+        }
+        if (plan.ops > 0) {
+          step = `writing (${side} changes)`;
+          const written = await writing.writePairPage({ ...ref, planPageId: plan.planPageId, planHash: plan.planHash });
+          for (const s of begin.sides) {
+            const t = sideTotals(s);
+            t.created += written.created[s] ?? 0;
+            t.updated += written.updated[s] ?? 0;
+            t.deleted += written.deleted[s] ?? 0;
+            t.quarantined += written.quarantined[s] ?? 0;
+            t.archived += plan.writes[s]?.archives ?? 0;
+          }
+        }
+        step = 'committing checkpoint';
+        await bookkeeping.commitCheckpoint({ pipeline: pairCheckpoint(begin.pair, side), syncId, seq, cursor: fetched.nextCursor });
+      }
+      cursors = { ...cursors, [side]: fetched.nextCursor };
+      totals.pages += 1;
+      pagesThisRun += 1;
+      upsertSearchAttributes([{ key: SA_RECORDS_READ, value: Object.values(totals.sides).reduce((n, t) => n + t.read, 0) }]);
+      if (!fetched.hasMore) sideIndex += 1;
+
+      if (stopRequested) break;
+      if (paused) {
+        setStatus('paused');
+        step = 'paused';
+        await condition(() => !paused || stopRequested);
+        if (stopRequested) break;
+        setStatus('running');
+      }
+      const runFull = pagesThisRun >= begin.pagesPerRun || workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_SOFT_LIMIT;
+      if (runFull && sideIndex < begin.sides.length) {
+        step = 'continuing as new';
+        await bookkeeping.dropStagedPages({ syncId });
+        await condition(allHandlersFinished);
+        return await continueAsNew<typeof syncPair>({
+          ...input,
+          continuation: {
+            syncId,
+            startedAtMs,
+            runIndex: runIndex + 1,
+            sideIndex,
+            cursors,
+            totals,
+            notices: notices as unknown as Record<string, unknown>[],
+            approvals: approvals(),
+          },
+        });
+      }
+    }
+
+    const final = rejected ? 'rejected' : stopRequested ? 'cancelled' : 'completed';
+    side = null;
+    await finish(final);
+    return {
+      pair: input.pair,
+      syncId,
+      status: final,
+      mode: begin.mode,
+      totals,
+      notices,
+      cursors,
+      runs: runIndex,
+      durationMs: Date.now() - startedAtMs,
+      approvals: approvals(),
+    };
+  } catch (err) {
+    const failedStep = step;
+    if (isCancellation(err)) {
+      await finish('cancelled');
+      throw err;
+    }
+    await finish('failed');
+    if (err instanceof ActivityFailure && err.cause instanceof ApplicationFailure) {
+      throw ApplicationFailure.create({ type: err.cause.type ?? 'Transient', nonRetryable: true, message: `${failedStep} failed: ${err.cause.message}`, cause: err });
+    }
+    throw err;
+  }
+}
