@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
+import { createLinkStore } from './sqlite-links';
 import type { Binding, QuarantineEntry, RunReport, StateStore } from './types';
 
 const SCHEMA = `
@@ -15,6 +16,15 @@ CREATE TABLE IF NOT EXISTS quarantine (pipeline TEXT NOT NULL, source_key TEXT N
   field TEXT, rule TEXT NOT NULL, reason TEXT NOT NULL, record TEXT, first_seen_at TEXT NOT NULL, last_seen_at TEXT NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 1, resolved_at TEXT, PRIMARY KEY (pipeline, source_key));
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated_at TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS links (link_id TEXT PRIMARY KEY, pair TEXT NOT NULL, fields TEXT NOT NULL, deleted_sides TEXT NOT NULL DEFAULT '[]',
+  record_hash TEXT, tombstone_side TEXT, deleted_at TEXT, updated_at TEXT NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS links_pair ON links (pair, link_id);
+CREATE TABLE IF NOT EXISTS link_keys (pair TEXT NOT NULL, side TEXT NOT NULL, key TEXT NOT NULL, link_id TEXT NOT NULL, system TEXT NOT NULL,
+  entity TEXT NOT NULL, PRIMARY KEY (pair, side, key)) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS link_keys_link ON link_keys (link_id, side);
+CREATE INDEX IF NOT EXISTS link_keys_record ON link_keys (system, entity, key);
+CREATE TABLE IF NOT EXISTS write_ledger (link_id TEXT NOT NULL, side TEXT NOT NULL, field TEXT NOT NULL, hash TEXT NOT NULL, written_at TEXT NOT NULL,
+  PRIMARY KEY (link_id, side, field)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS run_reports (sync_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL, started_at TEXT NOT NULL,
   finished_at TEXT NOT NULL, totals TEXT NOT NULL);
 `;
@@ -120,6 +130,7 @@ export function openSqliteStateStore(file: string): StateStore {
   });
 
   return {
+    ...createLinkStore(db, now),
     async getCheckpoint(pipeline) {
       const row = getCheckpoint.get(pipeline) as { cursor: string | null } | undefined;
       return row?.cursor ? (JSON.parse(row.cursor) as Cursor) : null;

@@ -1,4 +1,27 @@
 import type { Cursor } from '../contracts/cursor';
+import type { LedgerEntry, Link, LinkField, LinkLedger } from '../contracts/link';
+
+export type { LedgerEntry, Link, LinkField, LinkLedger };
+
+/** One side of a link: which record of which system. */
+export interface LinkKey {
+  side: string;
+  system: string;
+  entity: string;
+  key: string;
+}
+
+/** A link to create or update (after the writes it describes are durable). */
+export interface LinkUpsert {
+  /** Omit for a new link: the store finds it by any of its side keys, or creates it. */
+  linkId?: string;
+  keys: LinkKey[];
+  fields: Record<string, LinkField>;
+  /** @default [] */
+  deletedSides?: string[];
+  /** Hash of the whole record, for links migrated from bindings without field values. */
+  recordHash?: string;
+}
 
 export interface Binding {
   /** Target system's key of the record written for this source key. */
@@ -58,6 +81,19 @@ export interface StateStore {
   deleteBindings(pipeline: string, sourceKeys: string[]): Promise<void>;
   /** Forget what was written to these target records, so the next read of their source rewrites them. */
   invalidateBindings(pipeline: string, targetKeys: string[]): Promise<number>;
+
+  /** Links of a pair by one side's record keys (side key → link); tombstoned links included. */
+  findLinks(pair: string, side: string, keys: string[]): Promise<Map<string, Link>>;
+  /** Create or update links with their synced values; returns the link ids in input order. */
+  upsertLinks(pair: string, links: LinkUpsert[]): Promise<string[]>;
+  /** A pair's links in link id order, a page at a time (reconciliation, reports, migrations). */
+  listLinks(pair: string, options?: { afterLinkId?: string; limit?: number }): Promise<Link[]>;
+  /** Mark business records as gone (the link stays, so a later read of the other side is not re-created). */
+  tombstoneLinks(pair: string, items: { linkId: string; side: string; at: string }[]): Promise<number>;
+  /** Remember what was written where (latest per link, side and field), once the writes are durable. */
+  recordWrites(entries: LedgerEntry[]): Promise<void>;
+  /** The write ledger of these links (link id → side → field → value hash). */
+  getLedger(linkIds: string[]): Promise<Map<string, LinkLedger>>;
 
   /** Small named values the store keeps for migrations (e.g. which key prefix a pipeline wrote with). */
   getMeta(key: string): Promise<string | null>;

@@ -229,10 +229,11 @@ function propagateDelete(policy: PairPolicy, deleted: string, survivor: string, 
     return { ...plan, outcome: 'delete' };
   }
   if (action === 'archive') {
-    if (readPath(snap.fields, ARCHIVE_FIELD) !== false) write(plan, survivor, ARCHIVE_FIELD, false);
+    const already = readPath(snap.fields, ARCHIVE_FIELD) === false;
+    if (!already) write(plan, survivor, ARCHIVE_FIELD, false);
     plan.link.fields[ARCHIVE_FIELD] = { hash: hashOf(false), value: false, origin: deleted };
     if (!plan.link.deletedSides.includes(survivor)) plan.link.deletedSides.push(survivor);
-    return { ...plan, outcome: 'archive' };
+    return already ? { ...plan, outcome: 'skip', skipped: 'archived' } : { ...plan, outcome: 'archive' };
   }
   return { ...plan, outcome: 'skip', skipped: kind === 'hard' ? 'tombstoned' : 'archived' };
 }

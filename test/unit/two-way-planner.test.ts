@@ -198,6 +198,11 @@ const cases: Case[] = [
     expect: { outcome: 'archive', patches: { erp: { active: false } }, deletion: { side: 'crm', kind: 'soft', action: 'archive' }, deleteOn: null },
   },
   {
+    name: 'soft delete on crm, erp already inactive → nothing to write, both remembered as archived',
+    input: { sides: { crm: crm({}, T1, true), erp: erp({ active: false }) }, link: null },
+    expect: { outcome: 'skip', skipped: 'archived', patches: {}, deletion: { side: 'crm', kind: 'soft', action: 'archive' }, link: expect.objectContaining({ deletedSides: ['crm', 'erp'] }) },
+  },
+  {
     name: 'soft delete on crm, policy ignore → nothing written',
     policy: policy({ deletes: { policy: 'ignore' } }),
     input: { sides: { crm: crm({}, T1, true), erp: erp() }, link: link() },
