@@ -9,6 +9,7 @@ import { ConnectorPool, loadRegistry, type Registry } from '../pipelines/load';
 import { openSqliteStateStore } from '../state/sqlite-store';
 import type { StateStore } from '../state/types';
 import { migrateKeyPrefixes, type KeyPrefixMigration } from './key-prefixes';
+import { migrateBindingsToLinks, type LinkMigration } from './migrate-links';
 
 export interface SyncWorkerOptions {
   connection: NativeConnection;
@@ -45,6 +46,8 @@ export interface SyncWorkers {
   store: StateStore;
   /** Targets brought into their source's key prefix at this start (usually none). */
   keyMigrations: KeyPrefixMigration[];
+  /** One-way bindings turned into links at this start (usually none). */
+  linkMigrations: LinkMigration[];
   /** Run all workers until shutdown; closes connectors and the store afterwards. */
   run(): Promise<void>;
   shutdown(): void;
@@ -62,6 +65,8 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
   });
   const store = openSqliteStateStore(opts.stateDb);
   const keyMigrations = await migrateKeyPrefixes(registry, store);
+  // One-way bindings become links once, so a pair over the same systems starts from them.
+  const linkMigrations = await migrateBindingsToLinks(store, registry);
   const connectors = new ConnectorPool(registry, opts.env);
   const activities = createActivities({ registry, connectors, store, ...ordersDeps(registry, connectors, store, opts) });
   const workers = await Promise.all(
@@ -82,6 +87,7 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
     registry,
     store,
     keyMigrations,
+    linkMigrations,
     async run() {
       try {
         await Promise.all(workers.map((w) => w.run()));

@@ -288,7 +288,24 @@ export function planRecord(policy: PairPolicy, input: PlanRecordInput): RecordPl
   }
   plan.link.deletedSides = [];
 
-  for (const unit of policy.units) planUnit(policy, unit, [a, b], input, plan);
+  // A side we knew as archived is active again: a person restored it. Under `archive` the other
+  // side, which we archived, is restored with it (whoever owns `active`); then fields sync as usual.
+  let snaps: [SideSnapshot, SideSnapshot] = [a, b];
+  const revived = [sa, sb].find((s) => known.has(s));
+  if (revived && policy.deletes === 'archive') {
+    const other = revived === sa ? sb : sa;
+    const otherSnap = other === sa ? a : b;
+    if (readPath(otherSnap.fields, ARCHIVE_FIELD) === false) {
+      write(plan, other, ARCHIVE_FIELD, true);
+      const restored = { ...otherSnap, fields: { ...otherSnap.fields, [ARCHIVE_FIELD]: true } };
+      snaps = other === sa ? [restored, b] : [a, restored];
+    }
+    plan.link.fields[ARCHIVE_FIELD] = { hash: hashOf(true), value: true, origin: revived };
+    plan.deletion = { side: revived, kind: 'soft', action: 'restore' };
+  }
+
+  for (const unit of policy.units) planUnit(policy, unit, snaps, input, plan);
+  if (plan.deletion?.action === 'restore') return { ...plan, outcome: 'restore' };
   const pending = plan.conflicts.some((c) => c.resolution === 'pending');
   const writes = Object.keys(plan.patches).length > 0;
   return { ...plan, outcome: writes ? 'update' : pending ? 'conflict' : 'unchanged' };

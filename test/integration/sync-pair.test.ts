@@ -72,13 +72,32 @@ function linkedAccount(nth: number): number {
   return ids[nth]!;
 }
 
-test('the first run links every valid CRM account to a new ERP customer; four more runs write nothing on either side', async () => {
+test('the first run creates an ERP customer for every valid, active CRM account; four more runs write nothing on either side', async () => {
+  // What the CRM holds, through the pair's own CRM mapping.
+  const mapping = sync.registry.mappings.get('crm-account-to-customer')!;
+  const mapped = queryDb<Record<string, unknown>>(demoPaths(dir).crm, 'SELECT * FROM accounts').map((r) => mapping.apply(r));
+  const valid = mapped.filter((m) => m.ok);
+  const archived = valid.filter((m) => m.ok && m.value.active === false).length;
+  expect(ACCOUNTS - valid.length).toBeGreaterThan(0); // the seed's defects: a missing name, a bad phone, an unknown country
+  expect(archived).toBeGreaterThan(0); // churned accounts: archived in the CRM, never created in the ERP
+
   const first = await syncPair();
   const crm = first.totals.sides.crm!;
   const erp = first.totals.sides.erp!;
   expect(crm.read).toBe(ACCOUNTS);
-  expect(erp.created).toBe(ACCOUNTS - crm.quarantined);
-  expect(crm.quarantined).toBeGreaterThan(0); // the seed's defects: a missing name, a bad phone, an unknown country
+  expect(crm.quarantined).toBe(ACCOUNTS - valid.length);
+  expect(erp.created).toBe(valid.length - archived);
+  // Field by field, every ERP customer reads back (through the ERP side's mapping) as its CRM account.
+  const erpMapping = sync.registry.mappings.get('erp-customer-to-customer')!;
+  const erpRows = queryDb<Record<string, unknown>>(demoPaths(dir).erp, 'SELECT * FROM customers');
+  const byKey = new Map(erpRows.map((r) => [String(r.external_key), erpMapping.apply(r)]));
+  let compared = 0;
+  for (const m of valid) {
+    if (!m.ok || m.value.active === false) continue;
+    expect(byKey.get(String(m.value.externalKey))).toEqual(m);
+    compared++;
+  }
+  expect(compared).toBe(erpRows.length);
   expect(queryDb<{ c: number }>(demoPaths(dir).erp, 'SELECT count(*) c FROM customers')[0]!.c).toBe(erp.created);
   // our own writes into the ERP came back in the ERP's phase as echoes of the link, not as changes
   expect(writesOn(crm)).toBe(0);
@@ -132,4 +151,17 @@ test('the same field changed on both sides is a conflict settled by its owner', 
   expect(r.notices).toContainEqual(
     expect.objectContaining({ kind: 'conflict', field: 'name', policy: 'owner-wins', resolution: 'crm', values: { crm: 'CRM Wins AG', erp: 'ERP Loses AG' } }),
   );
+});
+
+test('an account archived in the CRM is archived in the ERP, and un-archived again', async () => {
+  const a = linkedAccount(8);
+  expect(erpOf(a)!.active).toBe(1);
+  edit('crm', "UPDATE accounts SET status = 'churned', updated_at = ? WHERE id = ?", later(), a);
+  const archived = await syncPair();
+  expect(erpOf(a)!.active).toBe(0);
+  expect(archived.totals.sides.erp!.archived).toBe(1);
+
+  edit('crm', "UPDATE accounts SET status = 'active', updated_at = ? WHERE id = ?", later(), a);
+  await syncPair();
+  expect(erpOf(a)!.active).toBe(1);
 });

@@ -236,6 +236,16 @@ const cases: Case[] = [
     expect: { outcome: 'restore', patches: { crm: { active: true } }, deletion: { side: 'erp', kind: 'soft', action: 'restore' } },
   },
   {
+    name: 'a person un-archived the crm record whose archive we copied to erp → erp restored, even though erp owns active',
+    input: { sides: { crm: crm({ active: true }, T1), erp: erp({ active: false }) }, link: link({ ...BASE, active: false }, ['crm', 'erp']) },
+    expect: { outcome: 'restore', patches: { erp: { active: true } }, rejected: [], deletion: { side: 'crm', kind: 'soft', action: 'restore' } },
+  },
+  {
+    name: 'un-archived on crm together with a rename → erp restored and renamed',
+    input: { sides: { crm: crm({ active: true, name: 'Acme 2' }, T1), erp: erp({ active: false }) }, link: link({ ...BASE, active: false }, ['crm']) },
+    expect: { outcome: 'restore', patches: { erp: { active: true, name: 'Acme 2' } }, rejected: [] },
+  },
+  {
     name: 'hard delete on erp, policy archive → crm archived, tombstone',
     input: { sides: { crm: crm(), erp: null }, link: link() },
     expect: { outcome: 'archive', patches: { crm: { active: false } }, deletion: { side: 'erp', kind: 'hard', action: 'archive' } },
