@@ -35,9 +35,9 @@ const DEADLINE_CODE = 'ESYNC_REQUEST_TIMEOUT';
 
 /**
  * An http(s) agent that gives every request a deadline. The official client (node-fetch 2
- * underneath) passes neither a timeout nor an AbortSignal to fetch, but does pass
- * `httpAgent` through: the agent sees each request (`addRequest`) and destroys it, with its
- * socket, when the deadline passes, which rejects the client's promise. Keep-alive stays on.
+ * underneath) passes neither a timeout nor an AbortSignal to fetch, but passes an agent through:
+ * the agent sees each request (`addRequest`) and destroys it, with its socket, when the deadline
+ * passes, which rejects the client's promise. Keep-alive stays on.
  */
 function deadlineAgent(basePath: string, timeoutMs: number): http.Agent {
   const Base = basePath.startsWith('https:') ? https.Agent : http.Agent;
@@ -52,6 +52,33 @@ function deadlineAgent(basePath: string, timeoutMs: number): http.Agent {
     addRequest.call(this, req, options);
   };
   return agent;
+}
+
+interface HttpLibraryLike {
+  send(ctx: { setAgent(agent: http.Agent): void }): unknown;
+}
+
+/**
+ * Sends every request of a generated API through `agent`. The client accepts `httpAgent` but, in
+ * 13.x, its generated APIs run the configured middleware (which would set the agent) only when a
+ * call passes its own options, so the agent is set where every request passes: the http library
+ * of the API's configuration (shared by the APIs of one discovery). Fails loudly if the client's
+ * internals change, rather than silently sending requests without a deadline.
+ */
+function routeThrough(api: unknown, agent: http.Agent, patched: WeakSet<object>): void {
+  const config = (api as { api?: { configuration?: { httpApi?: HttpLibraryLike } } } | undefined)?.api?.configuration;
+  const inner = config?.httpApi;
+  if (!config || !inner || typeof inner.send !== 'function') {
+    throw new SyncError('ConfigError', 'this @hubspot/api-client version is not supported: cannot give its requests a timeout');
+  }
+  if (patched.has(config)) return;
+  patched.add(config);
+  config.httpApi = {
+    send(ctx) {
+      ctx.setAgent(agent);
+      return inner.send(ctx);
+    },
+  };
 }
 
 function isDeadline(err: unknown): boolean {
@@ -81,6 +108,10 @@ export class HubSpotTransport {
     // touch ours now, while the singleton holds this client's (empty) decorator list.
     this.objects = client.crm.objects;
     this.associations = client.crm.associations.v4;
+    const patched = new WeakSet<object>();
+    for (const api of [this.objects.basicApi, this.objects.batchApi, this.objects.searchApi, this.associations.basicApi, this.associations.batchApi]) {
+      routeThrough(api, this.agent, patched);
+    }
     this.secrets = [options.accessToken];
   }
 
