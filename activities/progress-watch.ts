@@ -30,7 +30,7 @@ export interface WatchOptions {
 /**
  * Runs `fn` (connector calls) and heartbeats while it makes progress: a request of the
  * connector completed within the last `stallMs`, or it is waiting for something that is not a
- * request (a rate-governor slot, its turn behind another caller). A call that goes longer
+ * request (a rate-governor slot). A call that goes longer
  * without progress stops heartbeating and fails as `Transient`, so a hung request that its own
  * timeout missed costs `stallMs`, not the activity's start-to-close timeout; and if this process
  * cannot even run the check (a blocked event loop), the missing heartbeats let Temporal's

@@ -5,7 +5,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
  *
  * A connector reports `progress()` whenever one of its requests to the external system
  * completes (or a serialized request finally gets its turn), and wraps waits that are not
- * requests (rate-governor slots, a queue behind another caller's request) in `waiting()`. The
+ * requests and cannot hang (rate-governor slots) in `waiting()`. The
  * caller, an activity that must tell a slow-but-moving batch from a hung one, runs the batch in
  * `withProgress(sink, …)`. Scoped by AsyncLocalStorage, so concurrent batches of several
  * activities on one shared connector never see each other's progress. Outside a scope every
@@ -30,7 +30,7 @@ export function reportProgress(): void {
   scope.getStore()?.progress();
 }
 
-/** Runs a wait that is not a request (governor, queue): it never counts as a stall. */
+/** Runs a wait that is not a request (a rate-governor slot): it never counts as a stall. */
 export async function waitingFor<T>(fn: () => Promise<T>): Promise<T> {
   const sink = scope.getStore();
   if (!sink) return fn();

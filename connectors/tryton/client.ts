@@ -1,5 +1,5 @@
 import { SyncError } from '../../contracts/errors';
-import { reportProgress, waitingFor } from '../progress';
+import { reportProgress } from '../progress';
 import { decodeValue, encodeValue } from './codec';
 import { translateHttpStatus, translateNetworkError, translateRpcError } from './errors';
 
@@ -90,10 +90,10 @@ export class TrytonClient {
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    // Waiting behind another caller's request is not a stall of ours (that request has its own
-    // deadline); getting the turn restarts the clock of a caller watching for progress.
-    const previous = this.queue;
-    const run = waitingFor(() => previous).then(() => {
+    // Getting the turn restarts the clock of a caller watching for progress. Waiting for it is
+    // not exempt from that clock: a request ahead of ours that never ends (its deadline missed)
+    // would otherwise hold every later call, and its retries, forever without looking stuck.
+    const run = this.queue.then(() => {
       reportProgress();
       return fn();
     });

@@ -145,7 +145,7 @@ describe('progress watch (writePage batches)', () => {
     expect(beats).toBeGreaterThanOrEqual(4);
   });
 
-  test('waiting that is not a request (rate governor, queue) never counts as a stall', async () => {
+  test('waiting that is not a request (a rate-governor slot) never counts as a stall', async () => {
     const result = await watchProgress({ stallMs: 150, beatEveryMs: 50, beat: () => undefined, what: 'writing x' }, async () => {
       await waitingFor(() => sleep(500));
       return 1;
