@@ -7,6 +7,7 @@ import type { Binding, QuarantineEntry, StateStore } from '../state/types';
 import { planFingerprint, recordHash } from './hash';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { planRisks } from './plan-risk';
+import { stallBudgetMs, watchProgress } from './progress-watch';
 import type {
   BeginSyncResult,
   FetchPageResult,
@@ -19,7 +20,7 @@ import type {
   WritePageResult,
 } from './sync-types';
 
-/** How often writePage reports it is alive while a batch is being written (heartbeat timeout 15 s). */
+/** How often writePage heartbeats while a batch makes progress (heartbeat timeout 15 s, workflows/options.ts). */
 const HEARTBEAT_EVERY_MS = 3000;
 
 export interface SyncDeps {
@@ -165,7 +166,8 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       const mapped = await store.loadPage<MappedRecord[]>(mappedPageId);
       const plan = ops.map((o) => ({ ...o, fields: mapped[o.index]!.fields }));
       const keepFields = (p.approval?.watchFields.length ?? 0) > 0;
-      const batchSize = Math.max(1, target.describe().maxBatchSize);
+      const { maxBatchSize, requestTimeoutMs } = target.describe();
+      const batchSize = Math.max(1, maxBatchSize);
       // The key the target knows the record by carries the source system's prefix, so two
       // sources writing into one entity never address the same record (bindings keep source keys).
       const keyPrefix = keyPrefixOf(p);
@@ -173,20 +175,19 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       const resumed = activityInfo().heartbeatDetails as Progress | undefined;
       const acc: Progress = resumed ?? { next: 0, created: 0, updated: 0, quarantined: 0 };
       if (resumed) log.info('writePage resuming', { pipeline: p.name, seq: ref.seq, from: resumed.next });
+      const watch = { stallMs: stallBudgetMs(requestTimeoutMs), beatEveryMs: HEARTBEAT_EVERY_MS, beat: () => heartbeat({ ...acc }), what: `writing ${p.target.system}.${p.target.entity}` };
       for (let i = acc.next; i < plan.length; i += batchSize) {
         const batch = plan.slice(i, i + batchSize);
-        // A slow target (one Tryton batch can take many seconds) must not look like a dead worker:
-        // keep heartbeating the progress reached so far while the batch is in the target's hands.
-        const alive = setInterval(() => heartbeat({ ...acc }), HEARTBEAT_EVERY_MS);
-        let outcomes: Awaited<ReturnType<typeof target.upsert>>;
-        try {
+        // A slow target (one Tryton batch can take many seconds) must not look like a dead worker,
+        // nor a hung request like a slow target: heartbeat the progress reached so far only while
+        // the target's requests complete; a batch without progress past the request timeout fails.
+        let outcomes: Awaited<ReturnType<typeof target.upsert>> = [];
+        await watchProgress(watch, async () => {
           outcomes = await target.upsert(
             p.target.entity,
             batch.map((w) => ({ externalKey: keyPrefix + w.sourceKey, ...(w.targetKey ? { targetKey: w.targetKey } : {}), fields: w.fields })),
           );
-        } finally {
-          clearInterval(alive);
-        }
+        });
         const byKey = new Map(batch.map((w) => [keyPrefix + w.sourceKey, w]));
         const bindings: { sourceKey: string; targetKey: string; hash: string; fields?: Record<string, unknown> }[] = [];
         const failed: QuarantineEntry[] = [];

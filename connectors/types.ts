@@ -69,6 +69,11 @@ export interface ConnectorDescription {
   maxBatchSize: number;
   /** Requests per second the system tolerates, if it publishes a limit. */
   rateLimitPerSecond?: number;
+  /**
+   * The longest one request to the system may take before the connector gives up on it
+   * (a `Transient` failure). Callers use it as the budget of "no progress" while a call runs.
+   */
+  requestTimeoutMs?: number;
 }
 
 export interface Connector {

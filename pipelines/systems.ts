@@ -20,6 +20,14 @@ function kind<S extends z.ZodType>(k: ConnectorKind<S>): ConnectorKind {
 /** Names an environment variable that holds a secret; the value never enters config or history. */
 const secretEnv = z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'expected the NAME of an environment variable holding the secret');
 
+/** Seconds one request may take before it is abandoned as `Transient` (then retried). */
+const requestTimeoutSeconds = (defaultSeconds: number) =>
+  z
+    .number()
+    .min(0.1, 'expected seconds one request may take, at least 0.1')
+    .max(600, 'expected seconds one request may take, at most 600 (the write activity retries a timed-out batch)')
+    .default(defaultSeconds);
+
 function secret(env: NodeJS.ProcessEnv, name: string, system: string): string {
   const v = env[name];
   if (!v) throw new SyncError('AuthError', `system "${system}": environment variable ${name} (its secret) is not set`);
@@ -36,6 +44,8 @@ export const TrytonSystemSchema = z
     passwordEnv: secretEnv,
     customerCodePrefix: z.string().optional(),
     maxBatchSize: z.number().int().min(1).max(1000).optional(),
+    /** Longest one JSON-RPC request may take (Tryton batches are heavy: a minute). */
+    requestTimeoutSeconds: requestTimeoutSeconds(60),
   })
   .strict();
 
@@ -52,6 +62,8 @@ export const HubSpotSystemSchema = z
     rateLimitPer10s: z.number().int().min(1).default(100),
     /** SQLite file every worker on this host shares for the rate governor. */
     governorDb: z.string().min(1),
+    /** Longest one HTTP request may take. */
+    requestTimeoutSeconds: requestTimeoutSeconds(30),
   })
   .strict();
 
@@ -68,6 +80,7 @@ export const CONNECTOR_KINDS: Record<string, ConnectorKind> = {
         password: secret(env, c.passwordEnv, name),
         ...(c.customerCodePrefix !== undefined ? { customerCodePrefix: c.customerCodePrefix } : {}),
         ...(c.maxBatchSize !== undefined ? { maxBatchSize: c.maxBatchSize } : {}),
+        timeoutMs: Math.round(c.requestTimeoutSeconds * 1000),
       }),
   }),
   hubspot: kind({
@@ -78,6 +91,7 @@ export const CONNECTOR_KINDS: Record<string, ConnectorKind> = {
         ...(c.basePath !== undefined ? { basePath: c.basePath } : {}),
         governor: createSqliteGovernor({ path: c.governorDb, account: c.account, per10s: c.rateLimitPer10s }),
         rateLimitPer10s: c.rateLimitPer10s,
+        requestTimeoutMs: Math.round(c.requestTimeoutSeconds * 1000),
       }),
   }),
 };

@@ -20,8 +20,13 @@ export const TRANSFORM: ActivityOptions = {
 };
 
 /**
- * Writing a page into a target system. Heartbeats after each batch, so a worker that dies is
- * noticed within the heartbeat timeout and the retry resumes at the last batch written.
+ * Writing a page into a target system. Heartbeats after each batch, and every 3 s while a
+ * batch's requests keep completing, so a worker that dies (or whose event loop is stuck) is
+ * noticed within the heartbeat timeout and the retry resumes at the last batch written. A batch
+ * that makes no progress stops heartbeating and fails `Transient` after its connector's request
+ * timeout plus a margin (activities/progress-watch.ts): the heartbeat timeout is deliberately
+ * shorter than any request timeout, because heartbeats report progress, not the request's wait.
+ * The start-to-close timeout only bounds a whole page that keeps making progress.
  */
 export const WRITE: ActivityOptions = {
   startToCloseTimeout: '30 minutes',

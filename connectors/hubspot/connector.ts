@@ -210,6 +210,7 @@ export function createHubSpotConnector(options: HubSpotConnectorOptions): Connec
       entities: Object.values(entities).map(describeEntity),
       maxBatchSize: HUBSPOT_MAX_BATCH,
       rateLimitPerSecond: (options.rateLimitPer10s ?? 190) / 10,
+      requestTimeoutMs: transport.requestTimeoutMs,
     }),
 
     async fetchChanges(entity: string, request: FetchRequest): Promise<FetchResult> {
@@ -268,6 +269,9 @@ export function createHubSpotConnector(options: HubSpotConnectorOptions): Connec
       }
     },
 
-    close: () => Promise.resolve(),
+    close: () => {
+      transport.close();
+      return Promise.resolve();
+    },
   };
 }

@@ -29,6 +29,12 @@ export const SqlSystemSchema = z
     /** SQLite file path, relative to the working directory. */
     path: z.string().min(1),
     entities: z.record(z.string(), SqlEntitySchema),
+    /**
+     * Longest a statement waits for a lock held by another connection (SQLite busy_timeout);
+     * then it fails as `Transient` and the batch is retried. better-sqlite3 runs statements
+     * synchronously and cannot interrupt a running one. @default 5
+     */
+    busyTimeoutSeconds: z.number().min(0).max(600).optional(),
   })
   .strict();
 export type SqlSystem = z.infer<typeof SqlSystemSchema>;

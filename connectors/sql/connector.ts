@@ -33,7 +33,7 @@ function toSqlValue(v: unknown): SqlValue {
  * (modifiedAt, key); writes are batch upserts keyed by the external key, in one transaction.
  */
 export function createSqlConnector(system: SqlSystem, systemName: string, dialect?: SqlDialect): Connector & NativeWriter {
-  const db = dialect ?? openSqlite(system.path);
+  const db = dialect ?? openSqlite(system.path, { busyTimeoutMs: (system.busyTimeoutSeconds ?? 5) * 1000 });
   const q = db.quote;
 
   const entityOf = (name: string): SqlEntity => {

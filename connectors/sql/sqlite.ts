@@ -4,12 +4,12 @@ import path from 'node:path';
 import type { SqlDialect, SqlTx, SqlValue } from './dialect';
 
 /** SQLite through better-sqlite3 (synchronous; wrapped in promises to fit the dialect seam). */
-export function openSqlite(file: string): SqlDialect {
+export function openSqlite(file: string, options: { busyTimeoutMs?: number } = {}): SqlDialect {
   if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 5000');
+  db.pragma(`busy_timeout = ${Math.round(options.busyTimeoutMs ?? 5000)}`);
   const cache = new Map<string, Database.Statement>();
   const stmt = (sql: string): Database.Statement => {
     let s = cache.get(sql);

@@ -1,4 +1,5 @@
 import { SyncError } from '../../contracts/errors';
+import { reportProgress } from '../progress';
 import { decodeValue, encodeValue } from './codec';
 import { translateHttpStatus, translateNetworkError, translateRpcError } from './errors';
 
@@ -10,7 +11,10 @@ export interface TrytonClientOptions {
   password: string;
   /** @default 'en' */
   language?: string;
-  /** Per-request timeout. @default 60000 */
+  /**
+   * Longest one JSON-RPC request may take, from sending it to the last byte of the answer; then
+   * it is aborted and fails as `Transient`. @default 60000
+   */
   timeoutMs?: number;
   /** Injected for tests. @default globalThis.fetch */
   fetch?: typeof fetch;
@@ -80,8 +84,19 @@ export class TrytonClient {
     return `${this.opts.url}/${encodeURIComponent(this.opts.database)}/`;
   }
 
+  /** The per-request deadline, in ms. */
+  get timeoutMs(): number {
+    return this.opts.timeoutMs;
+  }
+
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+    // Getting the turn restarts the clock of a caller watching for progress. Waiting for it is
+    // not exempt from that clock: a request ahead of ours that never ends (its deadline missed)
+    // would otherwise hold every later call, and its retries, forever without looking stuck.
+    const run = this.queue.then(() => {
+      reportProgress();
+      return fn();
+    });
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -133,17 +148,27 @@ export class TrytonClient {
   }
 
   private async rpc<T>(url: string, method: string, params: unknown[], auth: string | null): Promise<T> {
+    try {
+      return await this.rpcOnce<T>(url, method, params, auth);
+    } finally {
+      reportProgress();
+    }
+  }
+
+  private async rpcOnce<T>(url: string, method: string, params: unknown[], auth: string | null): Promise<T> {
     const id = ++this.nextId;
+    // One deadline for the whole exchange: headers and body (the signal also aborts the body).
+    const signal = AbortSignal.timeout(this.opts.timeoutMs);
     let res: Response;
     try {
       res = await this.opts.fetch(url, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json', ...(auth ? { Authorization: auth } : {}) },
         body: JSON.stringify({ id, method, params: encodeValue(params) }),
-        signal: AbortSignal.timeout(this.opts.timeoutMs),
+        signal,
       });
     } catch (err) {
-      throw translateNetworkError(method, err);
+      throw translateNetworkError(method, err, this.opts.timeoutMs);
     }
     if (res.status !== 200) {
       await res.body?.cancel().catch(() => undefined);
@@ -153,6 +178,7 @@ export class TrytonClient {
     try {
       body = (await res.json()) as typeof body;
     } catch {
+      if (signal.aborted) throw translateNetworkError(method, { name: 'TimeoutError' }, this.opts.timeoutMs);
       throw new SyncError('Transient', `Tryton sent an unreadable response to ${method}`, { details: { method } });
     }
     if (body.error !== undefined && body.error !== null) throw translateRpcError(method, body.error);

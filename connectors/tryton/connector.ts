@@ -58,6 +58,7 @@ export function createTrytonConnector(config: TrytonConnectorConfig): TrytonConn
     kind: 'erp',
     entities: Object.values(entities).map((e) => e.description),
     maxBatchSize,
+    requestTimeoutMs: client.timeoutMs,
   };
 
   return {

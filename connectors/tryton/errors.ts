@@ -100,8 +100,13 @@ export function translateHttpStatus(method: string, status: number, retryAfter: 
 }
 
 /** Translates a fetch failure (connection refused, reset, timeout). */
-export function translateNetworkError(method: string, err: unknown): SyncError {
+export function translateNetworkError(method: string, err: unknown, timeoutMs?: number): SyncError {
   const e = err as { name?: string; cause?: { code?: string } } | null;
   const code = e?.cause?.code ?? (e?.name === 'TimeoutError' || e?.name === 'AbortError' ? 'TIMEOUT' : 'NETWORK');
+  if (code === 'TIMEOUT' && timeoutMs !== undefined) {
+    return new SyncError('Transient', `Tryton ${method} timed out: no complete answer within ${timeoutMs / 1000} s`, {
+      details: { method, code, timeoutMs },
+    });
+  }
   return new SyncError('Transient', `Tryton unreachable during ${method} (${code})`, { details: { method, code } });
 }
