@@ -14,6 +14,7 @@ import { compilePairPolicy, IDENTITY_FIELD, type PairPolicy } from '../mappings/
 import type { QuarantineEntry } from '../state/types';
 import { recordHash } from './hash';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
+import { stallBudgetMs, watchProgress } from './progress-watch';
 import type { SyncDeps } from './sync';
 
 /** How often a write keeps telling Temporal it is alive while a batch is in a side's hands. */
@@ -386,38 +387,45 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
       // A create that already happened in an earlier attempt of this activity is not repeated.
       const resumed = (activityInfo().heartbeatDetails as { created?: Record<string, Record<string, string>> } | undefined)?.created ?? {};
       const created: Record<string, Record<string, string>> = { ...resumed };
-      const alive = setInterval(() => heartbeat({ created }), HEARTBEAT_EVERY_MS);
-      try {
-        for (const side of [a, b]) {
-          const w = writerOf(p, side);
-          const entity = p.sides[side]!.entity;
-          const done = (created[side] ??= {});
-          const inserts = ops.filter((o) => o.create?.side === side && !done[o.linkId]);
-          const insertOutcomes = await w.insertNative(entity, inserts.map((o) => ({ ref: o.linkId, values: o.create!.values })));
-          insertOutcomes.forEach((o, i) => {
-            const op = inserts[i]!;
-            if (o.ok) {
-              done[op.linkId] = o.targetKey;
-              out.created[side]!++;
-            } else refuse(op, side, o);
-          });
-          heartbeat({ created });
-          for (const op of ops) if (done[op.linkId]) op.keys[side] = done[op.linkId]!;
-          const patched = ops.flatMap((o) => o.patches.filter((x) => x.side === side && o.keys[side]).map((x) => ({ op: o, key: o.keys[side]!, values: x.values })));
-          const patchOutcomes = await w.patchNative(entity, patched.map((x) => ({ key: x.key, values: x.values })));
-          patchOutcomes.forEach((o, i) => {
-            if (o.ok) out.updated[side]!++;
-            else refuse(patched[i]!.op, side, o);
-          });
-          const deletes = ops.filter((o) => o.deleteOn === side && o.keys[side]);
-          if (deletes.length) {
-            await w.delete(entity, deletes.map((o) => o.keys[side]!));
-            out.deleted[side]! += deletes.length;
-          }
-          heartbeat({ created });
+      // Heartbeat only while each side's requests make progress: a hung request fails the attempt
+      // at its request timeout instead of looking alive until the activity's own timeout.
+      const watched = <T>(side: string, fn: () => Promise<T>): Promise<T> =>
+        watchProgress(
+          {
+            stallMs: stallBudgetMs(connectorOf(p, side).describe().requestTimeoutMs),
+            beatEveryMs: HEARTBEAT_EVERY_MS,
+            beat: () => heartbeat({ created }),
+            what: `writing ${p.sides[side]!.system}.${p.sides[side]!.entity}`,
+          },
+          fn,
+        );
+      for (const side of [a, b]) {
+        const w = writerOf(p, side);
+        const entity = p.sides[side]!.entity;
+        const done = (created[side] ??= {});
+        const inserts = ops.filter((o) => o.create?.side === side && !done[o.linkId]);
+        const insertOutcomes = await watched(side, () => w.insertNative(entity, inserts.map((o) => ({ ref: o.linkId, values: o.create!.values }))));
+        insertOutcomes.forEach((o, i) => {
+          const op = inserts[i]!;
+          if (o.ok) {
+            done[op.linkId] = o.targetKey;
+            out.created[side]!++;
+          } else refuse(op, side, o);
+        });
+        heartbeat({ created });
+        for (const op of ops) if (done[op.linkId]) op.keys[side] = done[op.linkId]!;
+        const patched = ops.flatMap((o) => o.patches.filter((x) => x.side === side && o.keys[side]).map((x) => ({ op: o, key: o.keys[side]!, values: x.values })));
+        const patchOutcomes = await watched(side, () => w.patchNative(entity, patched.map((x) => ({ key: x.key, values: x.values }))));
+        patchOutcomes.forEach((o, i) => {
+          if (o.ok) out.updated[side]!++;
+          else refuse(patched[i]!.op, side, o);
+        });
+        const deletes = ops.filter((o) => o.deleteOn === side && o.keys[side]);
+        if (deletes.length) {
+          await watched(side, () => w.delete(entity, deletes.map((o) => o.keys[side]!)));
+          out.deleted[side]! += deletes.length;
         }
-      } finally {
-        clearInterval(alive);
+        heartbeat({ created });
       }
       const now = new Date().toISOString();
       const durable = ops.filter((o) => !failed.has(o.linkId));
