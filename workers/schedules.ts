@@ -14,6 +14,7 @@ import { TASK_QUEUES, PIPELINE_FAMILIES, type PipelineFamily } from '../contract
 import { PipelineScheduleSchema, type PipelineSchedule } from '../contracts/schedules';
 import { PipelineSchema, type Pipeline } from '../pipelines/schema';
 import { parseWorkerEnv } from './config';
+import { loadEnvFile } from './env-file';
 
 /** Marks schedules this tool owns (so unconfigured ones can be reported). */
 export const MANAGED_BY = 'crm-erp-sync';
@@ -142,6 +143,7 @@ export async function applySchedules(client: Client, entries: ScheduleEntry[], o
 }
 
 async function main(): Promise<void> {
+  loadEnvFile();
   const env = parseWorkerEnv(process.env);
   const entries = loadScheduleEntries(env.SYNC_CONFIG_DIR);
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS, ...(env.TEMPORAL_TLS ? { tls: true } : {}) });
