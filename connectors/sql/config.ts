@@ -29,6 +29,8 @@ export const SqlSystemSchema = z
     /** SQLite file path, relative to the working directory. */
     path: z.string().min(1),
     entities: z.record(z.string(), SqlEntitySchema),
+    /** What to run when the database file or one of its tables is missing (added to the error). */
+    setupHint: z.string().min(1).optional(),
   })
   .strict();
 export type SqlSystem = z.infer<typeof SqlSystemSchema>;
