@@ -99,3 +99,31 @@ test('a permanent failure (AuthError) is not retried and fails the sync naming t
   expect(cause.message).toBe('writing failed: ERP said no (AuthError) on attempt 1');
   expect(pool.attempts).toBe(1);
 });
+
+test('a pipeline of another family started on this worker\'s queue is refused, naming its family and queue', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wf-family-'));
+  seedDemo(dir, { accounts: 0, contacts: 0, products: 0 });
+  const vars = { DEMO_DATA_DIR: dir };
+  const registry = loadRegistry({ env: vars });
+  const pool = new FlakyPool(registry, vars, 0, 'Transient');
+  const opened: string[] = [];
+  const get = pool.get.bind(pool);
+  pool.get = (system: string) => (opened.push(system), get(system));
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: 'crm-erp-sync.sql', // the sql family's queue, as `npm run worker` serves it
+    workflowBundle: bundle,
+    activities: createActivities({ registry, connectors: pool, store: openSqliteStateStore(path.join(dir, 'state.db')) }),
+  });
+  const err = await worker
+    .runUntil(env.client.workflow.execute('syncPipeline', { taskQueue: 'crm-erp-sync.sql', workflowId: 'ts-wrong-family', args: [{ pipeline: 'tryton-customers' }] }))
+    .then(() => null, (e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+  expect(cause.type).toBe('ConfigError');
+  expect(cause.nonRetryable).toBe(true);
+  expect(cause.message).toMatch(
+    /pipeline "tryton-customers" belongs to the tryton family: start it on task queue crm-erp-sync\.tryton \(served by a worker with WORKER_FAMILIES including tryton\), not crm-erp-sync\.sql/,
+  );
+  expect(opened).toEqual([]); // refused before any connector (and its secret) was touched
+});
