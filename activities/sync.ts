@@ -1,7 +1,7 @@
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { applyLookback, type Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
-import { TASK_QUEUES } from '../contracts/queues';
+import { TASK_QUEUES, type PipelineFamily } from '../contracts/queues';
 import type { ConnectorPool, Registry } from '../pipelines/load';
 import type { Pipeline } from '../pipelines/schema';
 import type { Binding, QuarantineEntry, StateStore } from '../state/types';
@@ -60,7 +60,7 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
     } catch {
       return; // called outside an activity (plain loops, benchmarks)
     }
-    const expected = TASK_QUEUES[p.family];
+    const expected = TASK_QUEUES[p.family as PipelineFamily];
     if (queue === expected || !(Object.values(TASK_QUEUES) as string[]).includes(queue)) return;
     throw new SyncError(
       'ConfigError',
