@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createActivities } from '../../activities';
 import { SyncError } from '../../contracts/errors';
-import type { SyncResult } from '../../contracts/sync';
+import { pauseSignal, progressQuery, resumeSignal, type SyncResult } from '../../contracts/sync';
 import type { Connector } from '../../connectors/types';
 import { seedDemo } from '../../demo/seed';
 import { ConnectorPool, loadRegistry } from '../../pipelines/load';
@@ -126,4 +126,34 @@ test('a pipeline of another family started on this worker\'s queue is refused, n
     /pipeline "tryton-customers" belongs to the tryton family: start it on task queue crm-erp-sync\.tryton \(served by a worker with WORKER_FAMILIES including tryton\), not crm-erp-sync\.sql/,
   );
   expect(opened).toEqual([]); // refused before any connector (and its secret) was touched
+});
+
+test('progress shows who paused the sync and why, until it is resumed', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wf-pause-'));
+  seedDemo(dir, { accounts: 0, contacts: 0, products: 300 });
+  const vars = { DEMO_DATA_DIR: dir };
+  const registry = loadRegistry({ env: vars });
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: 'ts-pause',
+    workflowBundle: bundle,
+    activities: createActivities({ registry, connectors: new ConnectorPool(registry, vars), store: openSqliteStateStore(path.join(dir, 'state.db')) }),
+  });
+  await worker.runUntil(async () => {
+    const h = await env.client.workflow.start('syncPipeline', { taskQueue: 'ts-pause', workflowId: 'ts-pause', args: [{ pipeline: 'demo-products', pageSize: 50 }] });
+    await h.signal(pauseSignal, { by: 'alice', reason: 'ERP maintenance' });
+    let p = await h.query(progressQuery);
+    for (let i = 0; p.status !== 'paused' && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      p = await h.query(progressQuery);
+    }
+    expect(p).toMatchObject({ status: 'paused', pausedBy: 'alice', pausedReason: 'ERP maintenance' });
+    await h.signal(resumeSignal, { by: 'alice' });
+    for (let i = 0; p.status === 'paused' && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      p = await h.query(progressQuery);
+    }
+    expect(p).toMatchObject({ pausedBy: null, pausedReason: null });
+    expect(((await h.result()) as SyncResult).status).toBe('completed');
+  });
 });
