@@ -104,6 +104,7 @@ async function main(): Promise<void> {
   }
   console.log(`\nWeb UI: ${uiUrl}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows?query=${encodeURIComponent('SyncPipeline STARTS_WITH "demo-"')}`);
   console.log(`Start one yourself: temporal workflow start --type syncPipeline --task-queue ${TASK_QUEUES.sql} --input '{"pipeline":"demo-accounts"}'`);
+  console.log(`  (the pinned CLI: export PATH="$(npm run -s temporal:cli -- --bin-dir):$PATH", or npm run temporal:cli -- workflow start …)`);
   console.log('The worker keeps serving; Ctrl-C stops it' + (server ? ' and the dev server.' : '.'));
 
   await new Promise<void>((resolve) => {
