@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
 import { CRM_SCHEMA } from '../demo/schema';
 import type { Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
@@ -33,7 +34,10 @@ export class DealsDb {
   constructor(private readonly file: string) {}
 
   private with<T>(fn: (db: Database.Database) => T): T {
-    const db = new Database(this.file);
+    if (!existsSync(this.file)) {
+      throw new SyncError('ConfigError', `the CRM database ${this.file} does not exist; run \`npm run demo:seed\` and \`npm run demo:deals\` to create the demo CRM with deals`);
+    }
+    const db = new Database(this.file, { fileMustExist: true });
     try {
       db.pragma('busy_timeout = 5000');
       db.exec(CRM_SCHEMA);
@@ -46,7 +50,7 @@ export class DealsDb {
   deal(dealId: string): DealSnapshot {
     return this.with((db) => {
       const d = db.prepare('SELECT * FROM deals WHERE id = ?').get(dealId) as Record<string, unknown> | undefined;
-      if (!d) throw new SyncError('NotFound', `deal ${dealId} does not exist in the CRM`, { field: 'dealId' });
+      if (!d) throw new SyncError('NotFound', `deal ${dealId} does not exist in the CRM (the demo CRM gets deals from \`npm run demo:deals\`)`, { field: 'dealId' });
       const lines = db.prepare('SELECT * FROM deal_lines WHERE deal_id = ? ORDER BY line_no').all(dealId) as Record<string, unknown>[];
       if (!lines.length) throw new SyncError('ValidationError', `deal ${dealId} has no lines`, { field: 'lines' });
       const currency = String(d.currency ?? 'EUR');

@@ -1,6 +1,7 @@
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { applyLookback, type Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
+import { TASK_QUEUES, type PipelineFamily } from '../contracts/queues';
 import type { ConnectorPool, Registry } from '../pipelines/load';
 import type { Pipeline } from '../pipelines/schema';
 import type { Binding, QuarantineEntry, StateStore } from '../state/types';
@@ -47,6 +48,28 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
     return p;
   };
 
+  /**
+   * A pipeline runs only on its family's task queue: a worker serves the families it was given
+   * credentials and connectors for, so a pipeline of another family started on its queue (e.g.
+   * `tryton-customers` on crm-erp-sync.sql) is refused up front instead of failing later on a
+   * missing secret. Queues outside the project's (tests) are not checked.
+   */
+  const checkQueue = (p: Pipeline): void => {
+    let queue: string;
+    try {
+      queue = activityInfo().taskQueue;
+    } catch {
+      return; // called outside an activity (plain loops, benchmarks)
+    }
+    const expected = TASK_QUEUES[p.family as PipelineFamily];
+    if (queue === expected || !(Object.values(TASK_QUEUES) as string[]).includes(queue)) return;
+    throw new SyncError(
+      'ConfigError',
+      `pipeline "${p.name}" belongs to the ${p.family} family: start it on task queue ${expected} (served by a worker with WORKER_FAMILIES including ${p.family}), not ${queue}`,
+      { field: 'pipeline' },
+    );
+  };
+
   /** What every key of a pipeline's source carries into its target (systems.json `keyPrefix`). */
   const keyPrefixOf = (p: Pipeline): string => registry.systems.get(p.source.system)?.keyPrefix ?? '';
 
@@ -60,6 +83,7 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       estimate?: boolean;
     }): Promise<BeginSyncResult> {
       const p = pipelineOf(input.pipeline);
+      checkQueue(p);
       const mode = input.mode ?? p.mode;
       const checkpoint = mode === 'full' ? null : await store.getCheckpoint(p.name);
       const startCursor = applyLookback(checkpoint, p.lookbackSeconds * 1000);

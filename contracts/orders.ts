@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
-import { ApprovalPolicySchema, DurationSchema, type ApprovalState } from './approval';
+import { ApprovalPolicySchema, DurationSchema, type ApprovalPolicy, type ApprovalState } from './approval';
 
 /** `order-to-cash:<dealId>`: one saga per won deal, so a deal seen twice starts one workflow. */
 export const orderWorkflowId = (dealId: string): string => `order-to-cash:${dealId}`;
@@ -10,23 +10,54 @@ export const DealIdSchema = z
   .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected letters, digits, "-" or "_", e.g. "42"');
 
 /** When an order needs a human: any limit crossed closes the gate. */
+export interface ApprovalLimits {
+  /** Net order amount above which approval is needed (minor units, deal currency); null = no limit. */
+  maxAmountMinor: number | null;
+  /** Deal or line discount (percent) above which approval is needed; null = no limit. */
+  maxDiscountPercent: number | null;
+  /** Orders for a customer created by this saga need approval. */
+  newCustomer: boolean;
+  policy: ApprovalPolicy;
+}
+
+/** The limits and policy an order gets for every field its input leaves out. */
+export const DEFAULT_APPROVAL: ApprovalLimits = {
+  maxAmountMinor: 1_000_000,
+  maxDiscountPercent: 15,
+  newCustomer: true,
+  policy: { approvers: ['sales-manager'], timeout: '2 days', onTimeout: { action: 'escalate', approvers: ['sales-director'], timeout: '1 day' } },
+};
+
+/**
+ * Approval limits as given in a workflow input: every field optional, omitted ones take
+ * DEFAULT_APPROVAL's value (a partial `policy` too); `null` for a limit means "no limit".
+ */
 export const ApprovalLimitsSchema = z
   .object({
-    /** Net order amount above which approval is needed (minor units, deal currency). */
-    maxAmountMinor: z.number().int().min(0).optional(),
-    /** Deal or line discount (percent) above which approval is needed. */
-    maxDiscountPercent: z.number().min(0).max(100).optional(),
-    /** Orders for a customer created by this saga need approval. @default true */
-    newCustomer: z.boolean().default(true),
-    policy: ApprovalPolicySchema,
+    maxAmountMinor: z.number().int().min(0).nullable().optional(),
+    maxDiscountPercent: z.number().min(0).max(100).nullable().optional(),
+    newCustomer: z.boolean().optional(),
+    policy: ApprovalPolicySchema.partial().optional(),
   })
-  .strict();
-export type ApprovalLimits = z.infer<typeof ApprovalLimitsSchema>;
+  .strict()
+  .transform((a): ApprovalLimits => {
+    const p = a.policy ?? {};
+    return {
+      maxAmountMinor: a.maxAmountMinor === undefined ? DEFAULT_APPROVAL.maxAmountMinor : a.maxAmountMinor,
+      maxDiscountPercent: a.maxDiscountPercent === undefined ? DEFAULT_APPROVAL.maxDiscountPercent : a.maxDiscountPercent,
+      newCustomer: a.newCustomer ?? DEFAULT_APPROVAL.newCustomer,
+      policy: {
+        approvers: p.approvers ?? DEFAULT_APPROVAL.policy.approvers,
+        timeout: p.timeout ?? DEFAULT_APPROVAL.policy.timeout,
+        onTimeout: p.onTimeout ?? DEFAULT_APPROVAL.policy.onTimeout,
+      },
+    };
+  });
 
 export const OrderToCashInputSchema = z
   .object({
     dealId: DealIdSchema,
-    /** Approval limits and policy; omit to use the worker's defaults (DEFAULT_APPROVAL). */
+    /** Approval limits and policy; omitted (or omitted fields) take DEFAULT_APPROVAL's values. */
     approval: ApprovalLimitsSchema.optional(),
     /** Durable waits for invoice and payment (polled; an `erpEvent` signal polls at once). */
     waits: z
@@ -60,12 +91,6 @@ export const OrderToCashInputSchema = z
 export type OrderToCashInput = z.input<typeof OrderToCashInputSchema>;
 export type ParsedOrderToCashInput = z.infer<typeof OrderToCashInputSchema>;
 
-export const DEFAULT_APPROVAL: ApprovalLimits = {
-  maxAmountMinor: 1_000_000,
-  maxDiscountPercent: 15,
-  newCustomer: true,
-  policy: { approvers: ['sales-manager'], timeout: '2 days', onTimeout: { action: 'escalate', approvers: ['sales-director'], timeout: '1 day' } },
-};
 
 /** A won deal as the CRM holds it, read by the `loadDeal` activity. */
 export interface DealSnapshot {
@@ -83,11 +108,11 @@ export interface DealSnapshot {
 export function approvalReasons(deal: DealSnapshot, newCustomer: boolean, limits: ApprovalLimits): string[] {
   const reasons: string[] = [];
   const money = (m: number) => `${(m / 100).toFixed(2)} ${deal.currency}`;
-  if (limits.maxAmountMinor !== undefined && deal.amountMinor > limits.maxAmountMinor) {
+  if (limits.maxAmountMinor !== null && limits.maxAmountMinor !== undefined && deal.amountMinor > limits.maxAmountMinor) {
     reasons.push(`amount ${money(deal.amountMinor)} above limit ${money(limits.maxAmountMinor)}`);
   }
   const discount = Math.max(deal.discountPercent, ...deal.lines.map((l) => l.discountPercent));
-  if (limits.maxDiscountPercent !== undefined && discount > limits.maxDiscountPercent) {
+  if (limits.maxDiscountPercent !== null && limits.maxDiscountPercent !== undefined && discount > limits.maxDiscountPercent) {
     reasons.push(`discount ${discount}% above limit ${limits.maxDiscountPercent}%`);
   }
   if (limits.newCustomer && newCustomer) reasons.push('new customer created for this order');

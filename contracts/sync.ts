@@ -102,6 +102,8 @@ export interface SyncProgress {
   /** Records the source reported waiting when the sync began, when it can tell (else null). */
   estimatedTotal: number | null;
   pausedBy: string | null;
+  /** The `reason` of the pause signal, while paused (null otherwise, or when none was given). */
+  pausedReason: string | null;
   startedAtMs: number;
 }
 

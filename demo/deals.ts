@@ -63,22 +63,45 @@ export function setDealStage(crmPath: string, id: number, stage: DemoDeal['stage
   }
 }
 
+/** Countries and phones of the demo CRM that map cleanly (demo/seed.ts plants other values as defects). */
+const CLEAN_COUNTRIES = ['Germany', 'DE', 'France', 'United Kingdom', 'USA', 'Netherlands', 'Deutschland', 'Switzerland', 'Japan', 'Spain'];
+const BAD_PHONES = ['12-34', 'call reception', '+1 555'];
+
+export interface SeedDealsOptions {
+  /** Currency of every deal; only products priced in it are put on its lines. @default "EUR" (the Tryton test bed's company currency) */
+  currency?: string;
+  seed?: number;
+}
+
 /**
- * Seed `count` deals over the CRM's existing accounts and products (deterministic): about a
- * third won, a tenth lost, the rest open. Returns the ids of the won deals.
+ * Seed `count` deals (ids 1..count, replacing deals of those ids) over the CRM's existing accounts
+ * and products, deterministically: about a third won, a tenth lost, the rest in proposal. Each
+ * deal's lines carry only active products priced in the deal's currency, and its account is one
+ * whose record maps cleanly (a name, a known country, a phone), active or churned. Returns the
+ * ids of the won deals.
  */
-export function seedDeals(crmPath: string, count: number, seed = 7): number[] {
+export function seedDeals(crmPath: string, count: number, opts: SeedDealsOptions = {}): number[] {
+  const currency = opts.currency ?? 'EUR';
   const db = open(crmPath);
   let accounts: number[];
   let products: { id: number; price: string; currency: string }[];
   try {
-    accounts = (db.prepare("SELECT id FROM accounts WHERE trim(company_name) <> '' ORDER BY id LIMIT 500").all() as { id: number }[]).map((r) => r.id);
-    products = db.prepare("SELECT id, price, currency FROM products WHERE price GLOB '[0-9]*.[0-9][0-9]' ORDER BY id LIMIT 200").all() as typeof products;
+    accounts = (
+      db
+        .prepare(
+          `SELECT id FROM accounts WHERE trim(company_name) <> '' AND country IN (${CLEAN_COUNTRIES.map(() => '?').join(',')})
+           AND phone NOT IN (${BAD_PHONES.map(() => '?').join(',')}) ORDER BY id LIMIT 500`,
+        )
+        .all(...CLEAN_COUNTRIES, ...BAD_PHONES) as { id: number }[]
+    ).map((r) => r.id);
+    products = db
+      .prepare("SELECT id, price, currency FROM products WHERE price GLOB '[0-9]*.[0-9][0-9]' AND currency = ? AND active = 'yes' ORDER BY id LIMIT 200")
+      .all(currency) as typeof products;
   } finally {
     db.close();
   }
   if (!accounts.length || !products.length) return [];
-  let s = seed;
+  let s = opts.seed ?? 7;
   const rnd = () => ((s = (s * 1103515245 + 12345) % 2147483648) / 2147483648);
   const deals: DemoDeal[] = [];
   for (let i = 1; i <= count; i++) {
@@ -89,7 +112,7 @@ export function seedDeals(crmPath: string, count: number, seed = 7): number[] {
       const p = products[Math.floor(rnd() * products.length)]!;
       return { productId: p.id, quantity: 1 + Math.floor(rnd() * 10), unitPrice: p.price, discount: rnd() < 0.2 ? 10 : 0 };
     });
-    deals.push({ id: i, accountId: accounts[Math.floor(rnd() * accounts.length)]!, name: `Deal ${i}`, stage, currency: 'EUR', lines, closeDate: '2026-06-30' });
+    deals.push({ id: i, accountId: accounts[Math.floor(rnd() * accounts.length)]!, name: `Deal ${i}`, stage, currency, lines, closeDate: '2026-06-30' });
   }
   upsertDeals(crmPath, deals);
   return deals.filter((d) => d.stage === 'won').map((d) => d.id);

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { CRM_SCHEMA, ERP_SCHEMA } from './schema';
 
@@ -56,10 +56,28 @@ export function demoPaths(dataDir: string): DemoPaths {
   return { crm: path.join(dataDir, 'crm.db'), erp: path.join(dataDir, 'erp.db') };
 }
 
+/** The marker table a complete seed leaves in the CRM (written in the seed's own transaction). */
+const SEED_MARKER = 'CREATE TABLE IF NOT EXISTS demo_seed (id INTEGER PRIMARY KEY CHECK (id = 1), seed INTEGER NOT NULL, accounts INTEGER NOT NULL, seeded_at TEXT NOT NULL)';
+
+/** Whether the CRM at `file` holds a complete demo seed (the marker, or accounts from a seed before the marker existed). */
+export function isDemoSeeded(file: string): boolean {
+  if (!existsSync(file)) return false;
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    const has = (t: string) => db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(t) !== undefined;
+    if (has('demo_seed') && db.prepare('SELECT 1 FROM demo_seed').get() !== undefined) return true;
+    return has('accounts') && db.prepare('SELECT 1 FROM accounts LIMIT 1').get() !== undefined;
+  } finally {
+    db.close();
+  }
+}
+
 /**
  * Create and fill the demo CRM (with a few realistic defects: missing names, bad phones, unknown
- * countries, duplicate SKUs, malformed prices) and an empty demo ERP. Idempotent: an existing
- * CRM is left as it is. Returns true when it seeded.
+ * countries, duplicate SKUs, malformed prices) and an empty demo ERP. Idempotent: a CRM that
+ * holds a complete seed is left as it is; a missing, empty or half-seeded one (e.g. a file an
+ * earlier process created) is seeded in place, in one transaction with the seed marker, so an
+ * interrupted seed leaves nothing and is redone. Returns true when it seeded.
  */
 export function seedDemo(dataDir: string, size: SeedSize = DEMO_SIZE, seed = 42): boolean {
   mkdirSync(dataDir, { recursive: true });
@@ -68,13 +86,25 @@ export function seedDemo(dataDir: string, size: SeedSize = DEMO_SIZE, seed = 42)
   erp.pragma('journal_mode = WAL');
   erp.exec(ERP_SCHEMA);
   erp.close();
-  if (existsSync(paths.crm)) return false;
+  if (isDemoSeeded(paths.crm)) {
+    const crm = new Database(paths.crm);
+    try {
+      crm.pragma('busy_timeout = 5000');
+      crm.exec(CRM_SCHEMA); // tables added since (erp_invoices, deals)
+      crm.exec(SEED_MARKER);
+    } finally {
+      crm.close();
+    }
+    return false;
+  }
 
   const rnd = prng(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-  const crm = new Database(`${paths.crm}.tmp`);
+  const crm = new Database(paths.crm);
   crm.pragma('journal_mode = WAL');
+  crm.pragma('busy_timeout = 5000');
   crm.exec(CRM_SCHEMA);
+  crm.exec(SEED_MARKER);
   const acc = crm.prepare(
     'INSERT INTO accounts (id, company_name, email, phone, website, vat_id, street, city, zip, country, credit_limit, currency, tier, status, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
   );
@@ -82,6 +112,8 @@ export function seedDemo(dataDir: string, size: SeedSize = DEMO_SIZE, seed = 42)
   const prod = crm.prepare('INSERT INTO products (id, sku, name, description, price, currency, unit, active, updated_at) VALUES (?,?,?,?,?,?,?,?,?)');
 
   crm.transaction(() => {
+    // Rows an earlier, partial run may have left (the marker is absent, so they are not a seed).
+    for (const t of ['accounts', 'contacts', 'products']) crm.exec(`DELETE FROM ${t}`);
     for (let i = 1; i <= size.accounts; i++) {
       const [country, phone, currency] = pick(COUNTRIES);
       const name = `${pick(WORDS)} ${pick(WORDS)} ${pick(SUFFIX)} #${i}`;
@@ -136,11 +168,9 @@ export function seedDemo(dataDir: string, size: SeedSize = DEMO_SIZE, seed = 42)
         stamp(i),
       );
     }
+    crm.prepare('INSERT OR REPLACE INTO demo_seed (id, seed, accounts, seeded_at) VALUES (1, ?, ?, ?)').run(seed, size.accounts, new Date().toISOString());
   })();
   crm.close();
-  // Rename into place only when complete, so an interrupted seed is redone.
-  renameSync(`${paths.crm}.tmp`, paths.crm);
-  for (const ext of ['-wal', '-shm']) if (existsSync(`${paths.crm}.tmp${ext}`)) rmSync(`${paths.crm}.tmp${ext}`);
   return true;
 }
 

@@ -7,6 +7,7 @@ import { mkdirSync, openSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { SEARCH_ATTRIBUTE_FLAGS } from '../contracts/search-attributes';
+import { loadEnvFile } from '../workers/env-file';
 import { ensureTemporalCli } from './toolchain';
 
 export interface DevServer {
@@ -26,6 +27,45 @@ export interface DevServerOptions {
   logFile?: string;
   /** Keep the server running after this process exits (the demo leaves the UI up). */
   detached?: boolean;
+}
+
+/** Where `npm run temporal` (and `npm start`, when it starts one) runs the dev server. */
+export interface DevServerSettings {
+  port: number;
+  uiPort: number;
+  dbFile: string;
+}
+
+/**
+ * Dev server settings from the environment: TEMPORAL_PORT (default: the port of TEMPORAL_ADDRESS,
+ * else 7233), TEMPORAL_UI_PORT (8233), TEMPORAL_DB_FILE (.data/temporal.db). The dev server
+ * listens on loopback only, so a TEMPORAL_ADDRESS naming another host is refused, as is a
+ * TEMPORAL_PORT that contradicts TEMPORAL_ADDRESS (workers would look elsewhere).
+ */
+export function devServerSettings(env: NodeJS.ProcessEnv): DevServerSettings {
+  const num = (name: string, fallback: number): number => {
+    const v = env[name];
+    if (v === undefined || v === '') return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${name}=${v}: expected a port number (1-65535)`);
+    return n;
+  };
+  let addressPort: number | undefined;
+  const address = env.TEMPORAL_ADDRESS;
+  if (address) {
+    const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(address);
+    if (!m) throw new Error(`TEMPORAL_ADDRESS=${address}: expected host:port, e.g. 127.0.0.1:7233`);
+    const host = m[1] ?? m[2]!;
+    if (!['127.0.0.1', 'localhost', '::1'].includes(host)) {
+      throw new Error(`TEMPORAL_ADDRESS=${address} is not on this machine: the dev server listens on 127.0.0.1 only; unset it or use 127.0.0.1:<port>`);
+    }
+    addressPort = Number(m[3]);
+  }
+  const port = num('TEMPORAL_PORT', addressPort ?? 7233);
+  if (addressPort !== undefined && port !== addressPort) {
+    throw new Error(`TEMPORAL_PORT=${port} contradicts TEMPORAL_ADDRESS=${address}: workers would look for the server on ${addressPort}; set one of them`);
+  }
+  return { port, uiPort: num('TEMPORAL_UI_PORT', 8233), dbFile: env.TEMPORAL_DB_FILE || '.data/temporal.db' };
 }
 
 export async function freePort(): Promise<number> {
@@ -110,9 +150,11 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
 }
 
 if (require.main === module) {
-  const port = Number(process.env.TEMPORAL_PORT ?? 7233);
-  const uiPort = Number(process.env.TEMPORAL_UI_PORT ?? 8233);
-  startDevServer({ dbFile: process.env.TEMPORAL_DB_FILE ?? '.data/temporal.db', port, uiPort })
+  Promise.resolve()
+    .then(() => {
+      loadEnvFile();
+      return startDevServer(devServerSettings(process.env));
+    })
     .then((s) => {
       console.log(`Temporal dev server on ${s.address}, Web UI ${s.uiUrl} (pid ${s.pid}); Ctrl-C stops it`);
       const stop = () => void s.stop().then(() => process.exit(0));
@@ -120,7 +162,7 @@ if (require.main === module) {
       process.on('SIGTERM', stop);
     })
     .catch((err: unknown) => {
-      console.error(String(err));
+      console.error(err instanceof Error ? err.message : String(err));
       process.exit(1);
     });
 }

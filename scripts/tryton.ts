@@ -6,6 +6,9 @@
  * - start:   run trytond on 127.0.0.1 with the database in .data/tryton/dev (kept across starts;
  *   `--fresh` copies the pristine one again). Prints URL, database and the connector user.
  * - stop / status: by the PID recorded in .data/tryton/dev, never by process name.
+ * - invoice <post|pay|show> <dealId>: as the Tryton admin (an accountant's part, which the
+ *   least-privilege connector user cannot do), post or pay the invoice of the sale made for a CRM
+ *   deal (reference DEAL-<id>), so an order-to-cash saga can be followed by hand.
  *
  * Importable API: ensureTrytonInstalled(), ensurePristineDatabase(), startTryton().
  */
@@ -15,7 +18,8 @@ import { ensureTrytonInstalled } from './tryton/install';
 import { startTryton } from './tryton/instance';
 import { ensurePristineDatabase } from './tryton/pristine';
 import { isAlive, readPidFile, stopPid } from './tryton/process';
-import { TRYTON_DATA_ROOT, instancePaths } from './tryton/settings';
+import { adminClient, dealInvoices, payInvoice, postInvoices } from './tryton/admin-helpers';
+import { ADMIN_LOGIN, TRYTON_DATA_ROOT, adminPassword, instancePaths } from './tryton/settings';
 
 export { ensureTrytonInstalled } from './tryton/install';
 export { startTryton, type StartTrytonOptions, type TrytonInstance } from './tryton/instance';
@@ -77,9 +81,52 @@ async function main(command: string | undefined): Promise<number> {
       console.log(existsSync(p.stateFile) ? readFileSync(p.stateFile, 'utf8') : JSON.stringify({ pid }));
       return 0;
     }
+    case 'invoice': {
+      if (!running || !existsSync(p.stateFile)) {
+        log('not running: start it with `npx tsx scripts/tryton.ts start`');
+        return 3;
+      }
+      return invoiceCommand(JSON.parse(readFileSync(p.stateFile, 'utf8')) as { url: string; database: string }, process.argv[3], process.argv[4]);
+    }
     default:
-      console.error('usage: npx tsx scripts/tryton.ts <install|start|stop|status> [--port N] [--fresh]');
+      console.error('usage: npx tsx scripts/tryton.ts <install|start|stop|status> [--port N] [--fresh]\n       npx tsx scripts/tryton.ts invoice <post|pay|show> <dealId>');
       return 2;
+  }
+}
+
+async function invoiceCommand(state: { url: string; database: string }, action: string | undefined, dealId: string | undefined): Promise<number> {
+  if (!action || !['post', 'pay', 'show'].includes(action) || !dealId || !/^\d+$/.test(dealId)) {
+    console.error('usage: npx tsx scripts/tryton.ts invoice <post|pay|show> <dealId>   (npm run tryton:invoice -- post 42)');
+    return 2;
+  }
+  const admin = adminClient({ url: state.url, database: state.database, admin: { user: ADMIN_LOGIN, password: adminPassword() } });
+  try {
+    const { sale, invoices } = await dealInvoices(admin, dealId);
+    if (!sale) {
+      log(`no Tryton sale with reference DEAL-${dealId}: start the orderToCash workflow for deal ${dealId} first`);
+      return 1;
+    }
+    if (!invoices.length) {
+      log(`sale ${sale.number ?? sale.id} (${sale.state}) has no invoice yet: Tryton invoices a sale once it is confirmed (processing)`);
+      return 1;
+    }
+    const inv = invoices[0]!;
+    if (action === 'post') {
+      if (inv.state === 'draft' || inv.state === 'validated') await postInvoices(admin, [inv.id]);
+      else log(`invoice ${inv.number ?? inv.id} is already ${inv.state}`);
+    } else if (action === 'pay') {
+      if (inv.state === 'posted') await payInvoice(admin, inv.id);
+      else if (inv.state === 'paid') log(`invoice ${inv.number ?? inv.id} is already paid`);
+      else {
+        log(`invoice ${inv.id} is ${inv.state}: post it first (invoice post ${dealId})`);
+        return 1;
+      }
+    }
+    const after = (await dealInvoices(admin, dealId)).invoices[0]!;
+    console.log(JSON.stringify({ sale: sale.number, invoice: after.number, state: after.state, total: after.total, amountToPay: after.amountToPay }));
+    return 0;
+  } finally {
+    await admin.logout().catch(() => undefined);
   }
 }
 

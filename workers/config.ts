@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { z } from 'zod';
 import { PIPELINE_FAMILIES, type PipelineFamily } from '../contracts/queues';
 
@@ -18,8 +19,10 @@ export const WorkerEnvSchema = z.object({
   SYNC_CONFIG_DIR: z.string().default('config'),
   /** Folder with mapping definitions. */
   SYNC_MAPPINGS_DIR: z.string().default('mappings/definitions'),
-  /** SQLite file of the embedded state store. */
-  SYNC_STATE_DB: z.string().default('.data/state.db'),
+  /** Folder of the demo CRM/ERP (config/systems.json reads it too). */
+  DEMO_DATA_DIR: z.string().min(1).default('.data/demo'),
+  /** SQLite file of the embedded state store. @default `$DEMO_DATA_DIR/state.db`, for `npm start` and `npm run worker` alike. */
+  SYNC_STATE_DB: z.string().min(1).optional(),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(20),
   /** Seconds running activities get to finish on SIGTERM/SIGINT before they are cancelled. */
   WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).default(10),
@@ -27,11 +30,16 @@ export const WorkerEnvSchema = z.object({
   WORKER_PROMETHEUS_ADDRESS: z.string().optional(),
   TEMPORAL_TLS: envBool.default(false),
 });
-export type WorkerEnv = z.infer<typeof WorkerEnvSchema>;
+export type WorkerEnv = Omit<z.infer<typeof WorkerEnvSchema>, 'SYNC_STATE_DB'> & { SYNC_STATE_DB: string };
+
+/** The state store's default: beside the demo data it binds, one file for the demo and the worker. */
+export function defaultStateDb(demoDataDir: string): string {
+  return path.join(demoDataDir, 'state.db');
+}
 
 export function parseWorkerEnv(env: NodeJS.ProcessEnv): WorkerEnv {
   const r = WorkerEnvSchema.safeParse(env);
-  if (r.success) return r.data;
+  if (r.success) return { ...r.data, SYNC_STATE_DB: r.data.SYNC_STATE_DB ?? defaultStateDb(r.data.DEMO_DATA_DIR) };
   const lines = r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
   throw new Error(`invalid worker environment (see .env.example):\n${lines.join('\n')}`);
 }

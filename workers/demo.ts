@@ -7,12 +7,12 @@
  */
 import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import path from 'node:path';
 import { TASK_QUEUES } from '../contracts/queues';
 import { progressQuery, type SyncProgress, type SyncResult } from '../contracts/sync';
 import { seedDemo, touchAccounts } from '../demo/seed';
-import { portAnswers, startDevServer, type DevServer } from '../scripts/dev-server';
+import { devServerSettings, portAnswers, startDevServer, type DevServer } from '../scripts/dev-server';
 import { parseWorkerEnv } from './config';
+import { loadEnvFile } from './env-file';
 import { progressLine, summaryTable } from './demo/progress';
 import { missingSearchAttributes } from './search-attributes';
 import { createSyncWorkers } from './worker';
@@ -20,8 +20,9 @@ import { createSyncWorkers } from './worker';
 const PIPELINES = ['demo-accounts', 'demo-contacts', 'demo-products'];
 
 async function main(): Promise<void> {
+  loadEnvFile();
   const env = parseWorkerEnv(process.env);
-  const dataDir = process.env.DEMO_DATA_DIR ?? '.data/demo';
+  const dataDir = env.DEMO_DATA_DIR;
   const touchArg = process.argv.indexOf('--touch');
   const touch = touchArg > 0 ? Number(process.argv[touchArg + 1] ?? 100) : 0;
   Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -30,8 +31,9 @@ async function main(): Promise<void> {
   let server: DevServer | null = null;
   let uiUrl = process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233';
   if (!(await portAnswers(Number(portText ?? 7233), host))) {
-    console.log(`No Temporal server at ${env.TEMPORAL_ADDRESS}: starting a dev server (data in .data/temporal.db)…`);
-    server = await startDevServer({ dbFile: '.data/temporal.db', port: Number(portText ?? 7233), uiPort: 8233, logFile: '.data/temporal.log' });
+    const dev = devServerSettings(process.env);
+    console.log(`No Temporal server at ${env.TEMPORAL_ADDRESS}: starting a dev server (data in ${dev.dbFile})…`);
+    server = await startDevServer({ ...dev, logFile: '.data/temporal.log' });
     uiUrl = server.uiUrl!;
   }
 
@@ -57,7 +59,7 @@ async function main(): Promise<void> {
     families: ['sql'],
     configDir: env.SYNC_CONFIG_DIR,
     mappingsDir: env.SYNC_MAPPINGS_DIR,
-    stateDb: path.join(dataDir, 'state.db'),
+    stateDb: env.SYNC_STATE_DB,
     env: { ...process.env, DEMO_DATA_DIR: dataDir },
   });
   const running = sync.run();
@@ -102,6 +104,7 @@ async function main(): Promise<void> {
   }
   console.log(`\nWeb UI: ${uiUrl}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows?query=${encodeURIComponent('SyncPipeline STARTS_WITH "demo-"')}`);
   console.log(`Start one yourself: temporal workflow start --type syncPipeline --task-queue ${TASK_QUEUES.sql} --input '{"pipeline":"demo-accounts"}'`);
+  console.log(`  (the pinned CLI: export PATH="$(npm run -s temporal:cli -- --bin-dir):$PATH", or npm run temporal:cli -- workflow start …)`);
   console.log('The worker keeps serving; Ctrl-C stops it' + (server ? ' and the dev server.' : '.'));
 
   await new Promise<void>((resolve) => {

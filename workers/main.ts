@@ -2,10 +2,12 @@
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { loadRegistry } from '../pipelines/load';
 import { parseWorkerEnv } from './config';
+import { loadEnvFile } from './env-file';
 import { missingSearchAttributes, registerCommands } from './search-attributes';
 import { createSyncWorkers } from './worker';
 
 async function main(): Promise<void> {
+  loadEnvFile();
   const env = parseWorkerEnv(process.env);
   // Validate every pipeline, system and mapping file before anything else: a broken file stops
   // the worker here with its name and the path inside it.

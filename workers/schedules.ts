@@ -14,6 +14,7 @@ import { TASK_QUEUES, PIPELINE_FAMILIES, type PipelineFamily } from '../contract
 import { PipelineScheduleSchema, type PipelineSchedule } from '../contracts/schedules';
 import { PipelineSchema, type Pipeline } from '../pipelines/schema';
 import { parseWorkerEnv } from './config';
+import { loadEnvFile } from './env-file';
 
 /** Marks schedules this tool owns (so unconfigured ones can be reported). */
 export const MANAGED_BY = 'crm-erp-sync';
@@ -141,19 +142,33 @@ export async function applySchedules(client: Client, entries: ScheduleEntry[], o
   return report;
 }
 
+/**
+ * The report as `npm run schedules` prints it. A dry run writes nothing, so it says what a real
+ * run would do ("would create", "would update"); schedules no longer configured are only ever
+ * reported, never deleted, by either.
+ */
+export function formatReport(r: ApplyReport, dryRun: boolean): string {
+  const rows: [string, string[]][] = [
+    [dryRun ? 'would create' : 'created', r.created],
+    [dryRun ? 'would update' : 'updated', r.updated],
+    ['unchanged', r.unchanged],
+    ['not configured', r.notConfigured],
+  ];
+  const lines = rows.map(([label, ids]) => `${label.padEnd(15)} ${ids.length ? ids.join(', ') : '-'}`);
+  if (r.notConfigured.length) lines.push('(not deleted; remove with: temporal schedule delete -s <id>)');
+  if (dryRun) lines.push('dry run: nothing was changed');
+  return lines.join('\n');
+}
+
 async function main(): Promise<void> {
+  loadEnvFile();
   const env = parseWorkerEnv(process.env);
   const entries = loadScheduleEntries(env.SYNC_CONFIG_DIR);
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS, ...(env.TEMPORAL_TLS ? { tls: true } : {}) });
   try {
     const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
-    const r = await applySchedules(client, entries, { dryRun: process.argv.includes('--dry-run') });
-    const line = (label: string, ids: string[]) => console.log(`${label.padEnd(15)} ${ids.length ? ids.join(', ') : '-'}`);
-    line('created', r.created);
-    line('updated', r.updated);
-    line('unchanged', r.unchanged);
-    line('not configured', r.notConfigured);
-    if (r.notConfigured.length) console.log('(not deleted; remove with: temporal schedule delete -s <id>)');
+    const dryRun = process.argv.includes('--dry-run');
+    console.log(formatReport(await applySchedules(client, entries, { dryRun }), dryRun));
   } finally {
     await connection.close();
   }

@@ -1,5 +1,5 @@
 import { Client } from '@temporalio/client';
-import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { OrdersErp } from '../activities/orders';
 import { DealsDb } from '../activities/orders-crm';
@@ -69,13 +69,16 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
   const linkMigrations = await migrateBindingsToLinks(store, registry);
   const connectors = new ConnectorPool(registry, opts.env);
   const activities = createActivities({ registry, connectors, store, ...ordersDeps(registry, connectors, store, opts) });
+  // Bundle once for all families, quietly: the bundler's INFO log is a page of webpack module listing.
+  const workflowBundle =
+    opts.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('WARN') }));
   const workers = await Promise.all(
     opts.families.map((family) =>
       Worker.create({
         connection: opts.connection,
         namespace: opts.namespace,
         taskQueue: TASK_QUEUES[family],
-        ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: require.resolve('../workflows') }),
+        workflowBundle,
         activities,
         maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 20,
         shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 10}s`,

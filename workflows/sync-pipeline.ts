@@ -62,6 +62,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
   let step = 'starting';
   let paused = false;
   let pausedBy: string | null = null;
+  let pausedReason: string | null = null;
   let stopRequested = false;
   let cursor: Cursor | null = cont?.cursor ?? null;
   let pagesThisRun = 0;
@@ -87,16 +88,19 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
     cursor,
     estimatedTotal,
     pausedBy,
+    pausedReason,
     startedAtMs,
   }));
   setHandler(pauseSignal, (args) => {
     paused = true;
     pausedBy = args?.by ?? 'unknown';
+    pausedReason = args?.reason ?? null;
     log.info('pause requested', { by: pausedBy, reason: args?.reason });
   });
   setHandler(resumeSignal, (args) => {
     paused = false;
     pausedBy = null;
+    pausedReason = null;
     log.info('resume requested', { by: args?.by ?? 'unknown' });
   });
   setHandler(cancelSignal, (args) => {

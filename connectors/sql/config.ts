@@ -35,6 +35,8 @@ export const SqlSystemSchema = z
      * synchronously and cannot interrupt a running one. @default 5
      */
     busyTimeoutSeconds: z.number().min(0).max(600).optional(),
+    /** What to run when the database file or one of its tables is missing (added to the error). */
+    setupHint: z.string().min(1).optional(),
   })
   .strict();
 export type SqlSystem = z.infer<typeof SqlSystemSchema>;

@@ -27,13 +27,27 @@ function toSqlValue(v: unknown): SqlValue {
   return JSON.stringify(v);
 }
 
+/** Open the system's database; a missing file is a ConfigError naming it (and the setup hint), never a new empty file. */
+function openExisting(system: SqlSystem, systemName: string, hint: string): SqlDialect {
+  try {
+    return openSqlite(system.path, { mustExist: true, busyTimeoutMs: (system.busyTimeoutSeconds ?? 5) * 1000 });
+  } catch (err) {
+    const code = String((err as { code?: unknown }).code ?? '');
+    if (code === 'SQLITE_CANTOPEN' || /does not exist|unable to open/.test(String(err))) {
+      throw new SyncError('ConfigError', `${systemName}: database ${system.path} does not exist${hint}`, { details: { code: 'SQLITE_CANTOPEN' } });
+    }
+    throw translateSqlError(err, `${systemName}: open ${system.path}`);
+  }
+}
+
 /**
  * A declaratively configured SQL connector: each entity is a table with a key column, a
  * modified-at column and (when written) an external-key column. Reads are keyset-paged on
  * (modifiedAt, key); writes are batch upserts keyed by the external key, in one transaction.
  */
 export function createSqlConnector(system: SqlSystem, systemName: string, dialect?: SqlDialect): Connector & NativeWriter {
-  const db = dialect ?? openSqlite(system.path, { busyTimeoutMs: (system.busyTimeoutSeconds ?? 5) * 1000 });
+  const hint = system.setupHint ? `; ${system.setupHint}` : '';
+  const db = dialect ?? openExisting(system, systemName, hint);
   const q = db.quote;
 
   const entityOf = (name: string): SqlEntity => {
@@ -54,7 +68,12 @@ export function createSqlConnector(system: SqlSystem, systemName: string, dialec
     try {
       return await fn();
     } catch (err) {
-      throw translateSqlError(err, `${systemName}: ${what}`);
+      const e = translateSqlError(err, `${systemName}: ${what}`);
+      // A missing table is a database nobody set up: say what creates it.
+      if (hint && e.type === 'ConfigError' && /no such table/.test(e.message)) {
+        throw new SyncError('ConfigError', `${e.message} (in ${system.path})${hint}`, { details: { code: 'SQLITE_ERROR' } });
+      }
+      throw e;
     }
   };
 

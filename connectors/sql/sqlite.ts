@@ -3,13 +3,17 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { SqlDialect, SqlTx, SqlValue } from './dialect';
 
-/** SQLite through better-sqlite3 (synchronous; wrapped in promises to fit the dialect seam). */
-export function openSqlite(file: string, options: { busyTimeoutMs?: number } = {}): SqlDialect {
-  if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  const db = new Database(file);
+/**
+ * SQLite through better-sqlite3 (synchronous; wrapped in promises to fit the dialect seam).
+ * `mustExist`: refuse (SQLITE_CANTOPEN) instead of creating an empty file, so a connector pointed
+ * at a database nobody created yet does not leave an empty one behind.
+ */
+export function openSqlite(file: string, opts: { mustExist?: boolean; busyTimeoutMs?: number } = {}): SqlDialect {
+  if (file !== ':memory:' && !opts.mustExist) mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+  const db = new Database(file, opts.mustExist && file !== ':memory:' ? { fileMustExist: true } : {});
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.pragma(`busy_timeout = ${Math.round(options.busyTimeoutMs ?? 5000)}`);
+  db.pragma(`busy_timeout = ${Math.round(opts.busyTimeoutMs ?? 5000)}`);
   const cache = new Map<string, Database.Statement>();
   const stmt = (sql: string): Database.Statement => {
     let s = cache.get(sql);

@@ -53,12 +53,15 @@ export function createProducts(deps: EntityDeps): EntityHandler {
   async function createValues(key: string, f: Record<string, unknown>): Promise<Record<string, unknown>> {
     const unit = typeof f.unit === 'string' ? f.unit : 'unit';
     const uom = await lookups.uom(unit);
-    const variant: Record<string, unknown> = { suffix_code: key };
+    const active = f.active === undefined ? true : Boolean(f.active);
+    // Tryton's domains: an inactive template has only inactive variants (and an active variant
+    // needs an active template), so an inactive product is created inactive on both.
+    const variant: Record<string, unknown> = { suffix_code: key, ...(active ? {} : { active: false }) };
     if (f.description !== undefined) variant.description = f.description;
     return {
       name: f.name, type: SERVICE_UNITS.has(unit) ? 'service' : 'goods', default_uom: uom, sale_uom: uom, salable: true,
       list_price: (await listPrice(f)) ?? new TrytonDecimal('0'), account_category: await lookups.accountCategory(),
-      active: f.active === undefined ? true : Boolean(f.active),
+      active,
       products: [['create', [variant]]],
     };
   }
@@ -100,11 +103,12 @@ export function createProducts(deps: EntityDeps): EntityHandler {
       },
     }),
 
-    /** Products are archived (template and variant inactive): sales refer to them. */
+    /** Products are archived (template and variant inactive, as Tryton's domains require): sales refer to them. */
     async delete(targetKeys) {
       const rows = await client.model<Row[]>('product.product', 'search_read', [[['id', 'in', ids(targetKeys)]], 0, null, null, ['template']], ALL);
-      const templates = rows.map((r) => r.template).filter((t): t is number => typeof t === 'number');
-      if (templates.length) await client.model('product.template', 'write', [templates, { active: false }]);
+      const args: unknown[] = [];
+      for (const r of rows) if (typeof r.template === 'number') args.push([r.template], { active: false, products: [['write', [r.id], { active: false }]] });
+      if (args.length) await client.model('product.template', 'write', args);
     },
   };
 }

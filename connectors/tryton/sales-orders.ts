@@ -5,6 +5,9 @@ import { decimalFromMinor, minorFromDecimal, TrytonDate, TrytonDecimal } from '.
 import { keyedEntity, type EntityDeps, type EntityHandler } from './entity';
 import { ids, modifiedAt, nested, nestedList, plain, str, type Row } from './values';
 
+/** Lookups include archived records, like the customer and product entities' own searches. */
+const ALL = { active_test: false };
+
 /**
  * Sales orders ⇄ `sale.sale`. External key: the sale `reference` (the customer's reference
  * field, free text and searchable). `upsert` writes draft orders only; the workflow moves on
@@ -43,12 +46,13 @@ export function createSalesOrders(deps: EntityDeps): EntityHandler {
   }
 
   async function parties(keys: string[]): Promise<Map<string, PartyInfo>> {
-    const rows = await client.model<Row[]>('party.party', 'search_read', [[['code', 'in', keys.map((k) => prefix + k)]], 0, null, null, ['code', 'addresses']]);
+    // Archived parties too, as "ensure customer" finds them: a churned account's customer is inactive.
+    const rows = await client.model<Row[]>('party.party', 'search_read', [[['code', 'in', keys.map((k) => prefix + k)]], 0, null, null, ['code', 'addresses']], ALL);
     return new Map(rows.map((r) => [String(r.code).slice(prefix.length), { id: r.id, address: (r.addresses as number[] | undefined)?.[0] }]));
   }
 
   async function products(codes: string[]): Promise<Map<string, ProductInfo>> {
-    const rows = await client.model<Row[]>('product.product', 'search_read', [[['code', 'in', codes]], 0, null, null, ['code', 'template.sale_uom', 'template.name']]);
+    const rows = await client.model<Row[]>('product.product', 'search_read', [[['code', 'in', codes]], 0, null, null, ['code', 'template.sale_uom', 'template.name']], ALL);
     return new Map(rows.map((r) => [String(r.code), { id: r.id, uom: Number(nested(r, 'template')?.sale_uom), name: String(nested(r, 'template')?.name ?? '') }]));
   }
 

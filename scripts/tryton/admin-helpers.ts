@@ -34,3 +34,28 @@ export async function payInvoice(admin: TrytonClient, invoiceId: number, date = 
     await admin.wizard('account.invoice.pay', 'delete', [session], active);
   }
 }
+
+export interface DealInvoice {
+  id: number;
+  number: string | null;
+  state: string;
+  total: string;
+  amountToPay: string;
+}
+
+/** The customer invoices of the Tryton sale made for a CRM deal (sale reference `DEAL-<id>`). */
+export async function dealInvoices(admin: TrytonClient, dealId: string): Promise<{ sale: { id: number; number: string | null; state: string } | null; invoices: DealInvoice[] }> {
+  const [sale] = await admin.model<Array<{ id: number; number: string | null; state: string; invoices: number[] }>>(
+    'sale.sale', 'search_read', [[['reference', '=', `DEAL-${dealId}`]], 0, 1, null, ['number', 'state', 'invoices']], { active_test: false },
+  );
+  if (!sale) return { sale: null, invoices: [] };
+  const rows = sale.invoices.length
+    ? await admin.model<Array<{ id: number; number: string | null; state: string; total_amount: TrytonDecimal; amount_to_pay: TrytonDecimal }>>(
+        'account.invoice', 'read', [sale.invoices, ['number', 'state', 'total_amount', 'amount_to_pay']],
+      )
+    : [];
+  return {
+    sale: { id: sale.id, number: sale.number, state: sale.state },
+    invoices: rows.map((r) => ({ id: r.id, number: r.number, state: r.state, total: String(r.total_amount), amountToPay: String(r.amount_to_pay) })),
+  };
+}

@@ -11,10 +11,24 @@ import { COMPANY_CURRENCY, COMPANY_NAME, SYNC_LOGIN } from './settings';
  */
 
 type Ids = number[];
-const COUNTRIES: Array<[string, string]> = [
+/**
+ * Countries of the test bed: every country the demo CRM's accounts map to (demo/seed.ts: DE, FR,
+ * GB, US, NL, CH, JP, ES) and a few neighbours. Tryton's country module ships none by itself.
+ */
+export const COUNTRIES: Array<[string, string]> = [
   ['DE', 'Germany'], ['FR', 'France'], ['GB', 'United Kingdom'], ['NL', 'Netherlands'],
   ['US', 'United States'], ['ES', 'Spain'], ['IT', 'Italy'], ['CH', 'Switzerland'],
+  ['JP', 'Japan'], ['AT', 'Austria'], ['BE', 'Belgium'],
 ];
+
+/** Create the COUNTRIES the database lacks (a test-bed database built before one was added). Returns the codes created. */
+export async function ensureCountries(admin: TrytonClient): Promise<string[]> {
+  const have = await admin.model<Array<{ code: string }>>('country.country', 'search_read', [[['code', 'in', COUNTRIES.map(([c]) => c)]], 0, null, null, ['code']], { active_test: false });
+  const known = new Set(have.map((r) => r.code));
+  const missing = COUNTRIES.filter(([code]) => !known.has(code));
+  if (missing.length) await create(admin, 'country.country', missing.map(([code, name]) => ({ code, name })));
+  return missing.map(([code]) => code);
+}
 /** Groups of the connector user: parties, products, sales (quote/confirm), invoice reads. */
 export const SYNC_USER_GROUPS = ['Sales', 'Product Administration'];
 

@@ -3,6 +3,8 @@ import { copyFileSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node
 import { join } from 'node:path';
 import { writeConfigFiles } from './config-files';
 import { ensureTrytonInstalled } from './install';
+import { TrytonClient } from '../../connectors/tryton/client';
+import { ensureCountries } from './bootstrap';
 import { ensurePristineDatabase } from './pristine';
 import { freePort, spawnTrytond, stopPid, waitUntilReady } from './process';
 import {
@@ -49,11 +51,22 @@ export async function startTryton(opts: StartTrytonOptions = {}): Promise<Tryton
   mkdirSync(p.dbDir, { recursive: true });
   const port = opts.port ?? (await freePort());
   writeConfigFiles(p, port);
-  if (!(opts.reuseDatabase && existsSync(p.dbFile))) copyFileSync(pristine, p.dbFile);
+  const reused = Boolean(opts.reuseDatabase && existsSync(p.dbFile));
+  if (!reused) copyFileSync(pristine, p.dbFile);
   const pid = spawnTrytond(p);
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitUntilReady(url, pid);
+    if (reused) {
+      // A kept database may predate countries the bootstrap adds now.
+      const admin = new TrytonClient({ url, database: DATABASE_NAME, user: ADMIN_LOGIN, password: adminPassword() });
+      try {
+        const added = await ensureCountries(admin);
+        if (added.length) log(`added countries ${added.join(', ')} to the kept database`);
+      } finally {
+        await admin.logout();
+      }
+    }
   } catch (err) {
     await stopPid(pid);
     throw err;

@@ -10,7 +10,7 @@ import { ADMIN_LOGIN, DATABASE_NAME, TRYTON_DATA_ROOT, adminPassword, instancePa
 import { readTrytonToolchain } from './toolchain';
 
 /** Bump when bootstrap.ts changes what it creates, so cached databases are rebuilt. */
-const BOOTSTRAP_VERSION = 1;
+const BOOTSTRAP_VERSION = 2; // 2: countries JP, AT, BE
 
 /** Cache file name: changes with the pinned packages, the bootstrap and the passwords. */
 export function pristinePath(): string {

@@ -196,6 +196,7 @@ describe('workflow input and control', () => {
     }
     expect(p.status).toBe('paused');
     expect(p.pausedBy).toBe('tester');
+    expect(p.pausedReason).toBe('test');
     const readWhilePaused = p.totals.read;
     await new Promise((r) => setTimeout(r, 1000));
     expect((await h.query(progressQuery)).totals.read).toBe(readWhilePaused);

@@ -120,6 +120,34 @@ describe('Tryton connector (real trytond)', () => {
     expect(Number((await conn.read('products', [id]))[0]?.data.list_price)).toBe(13.99);
   });
 
+  test('products: an inactive product is created inactive on template and variant; archiving deactivates both', async () => {
+    const [out] = await conn.upsert('products', [product('P-OFF', { active: false })]);
+    expect(out).toMatchObject({ ok: true, action: 'created' });
+    const flags = async (code: string) => {
+      const [r] = await admin.model<Array<{ active: boolean | number; 'template.': { active: boolean | number } }>>(
+        'product.product', 'search_read', [[['code', '=', code]], 0, 1, null, ['active', 'template.active']], { active_test: false });
+      return { active: Boolean(r?.active), 'template.': { active: Boolean(r?.['template.'].active) } };
+    };
+    expect(await flags('P-OFF')).toMatchObject({ active: false, 'template.': { active: false } });
+    const [on] = await conn.upsert('products', [product('P-OFF', { active: true })]);
+    expect(on).toMatchObject({ ok: true, action: 'updated' });
+    expect(await flags('P-OFF')).toMatchObject({ active: true, 'template.': { active: true } });
+    await conn.delete('products', [on!.ok ? on!.targetKey : '']);
+    expect(await flags('P-OFF')).toMatchObject({ active: false, 'template.': { active: false } });
+  });
+
+  test('customers: every country the demo CRM uses is defined in the test bed (JP included)', async () => {
+    const outs = await conn.upsert('customers', (['DE', 'FR', 'GB', 'US', 'NL', 'CH', 'JP', 'ES'] as const).map((c) => customer(`C-${c}`, { address: { city: 'X', countryCode: c } })));
+    expect(outs.map((o) => o.ok)).toEqual(outs.map(() => true));
+  });
+
+  test('sales order: an archived (churned) customer is found, as "ensure customer" finds it', async () => {
+    await conn.upsert('customers', [customer('C-CHURN', { active: false })]);
+    const [out] = await conn.upsert('salesOrders', [order('SO-CHURN', 'C-CHURN', 'P-1')]);
+    expect(out).toMatchObject({ ok: true, action: 'created' });
+    await conn.delete('salesOrders', [out!.ok ? out!.targetKey : '']);
+  });
+
   test('a batch with one record Tryton refuses writes the others', async () => {
     const outs = await conn.upsert('products', [product('P-2'), product('P-BAD', { name: '' }), product('P-3')]);
     expect(outs.map((o) => o.ok)).toEqual([true, false, true]);

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createActivities } from '../../activities';
 import { SyncError } from '../../contracts/errors';
-import type { SyncResult } from '../../contracts/sync';
+import { pauseSignal, progressQuery, resumeSignal, type SyncResult } from '../../contracts/sync';
 import type { Connector } from '../../connectors/types';
 import { seedDemo } from '../../demo/seed';
 import { ConnectorPool, loadRegistry } from '../../pipelines/load';
@@ -98,4 +98,62 @@ test('a permanent failure (AuthError) is not retried and fails the sync naming t
   expect(cause.type).toBe('AuthError');
   expect(cause.message).toBe('writing failed: ERP said no (AuthError) on attempt 1');
   expect(pool.attempts).toBe(1);
+});
+
+test('a pipeline of another family started on this worker\'s queue is refused, naming its family and queue', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wf-family-'));
+  seedDemo(dir, { accounts: 0, contacts: 0, products: 0 });
+  const vars = { DEMO_DATA_DIR: dir };
+  const registry = loadRegistry({ env: vars });
+  const pool = new FlakyPool(registry, vars, 0, 'Transient');
+  const opened: string[] = [];
+  const get = pool.get.bind(pool);
+  pool.get = (system: string) => (opened.push(system), get(system));
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: 'crm-erp-sync.sql', // the sql family's queue, as `npm run worker` serves it
+    workflowBundle: bundle,
+    activities: createActivities({ registry, connectors: pool, store: openSqliteStateStore(path.join(dir, 'state.db')) }),
+  });
+  const err = await worker
+    .runUntil(env.client.workflow.execute('syncPipeline', { taskQueue: 'crm-erp-sync.sql', workflowId: 'ts-wrong-family', args: [{ pipeline: 'tryton-customers' }] }))
+    .then(() => null, (e: unknown) => e);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+  expect(cause.type).toBe('ConfigError');
+  expect(cause.nonRetryable).toBe(true);
+  expect(cause.message).toMatch(
+    /pipeline "tryton-customers" belongs to the tryton family: start it on task queue crm-erp-sync\.tryton \(served by a worker with WORKER_FAMILIES including tryton\), not crm-erp-sync\.sql/,
+  );
+  expect(opened).toEqual([]); // refused before any connector (and its secret) was touched
+});
+
+test('progress shows who paused the sync and why, until it is resumed', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'wf-pause-'));
+  seedDemo(dir, { accounts: 0, contacts: 0, products: 300 });
+  const vars = { DEMO_DATA_DIR: dir };
+  const registry = loadRegistry({ env: vars });
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: 'ts-pause',
+    workflowBundle: bundle,
+    activities: createActivities({ registry, connectors: new ConnectorPool(registry, vars), store: openSqliteStateStore(path.join(dir, 'state.db')) }),
+  });
+  await worker.runUntil(async () => {
+    const h = await env.client.workflow.start('syncPipeline', { taskQueue: 'ts-pause', workflowId: 'ts-pause', args: [{ pipeline: 'demo-products', pageSize: 50 }] });
+    await h.signal(pauseSignal, { by: 'alice', reason: 'ERP maintenance' });
+    let p = await h.query(progressQuery);
+    for (let i = 0; p.status !== 'paused' && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      p = await h.query(progressQuery);
+    }
+    expect(p).toMatchObject({ status: 'paused', pausedBy: 'alice', pausedReason: 'ERP maintenance' });
+    await h.signal(resumeSignal, { by: 'alice' });
+    for (let i = 0; p.status === 'paused' && i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      p = await h.query(progressQuery);
+    }
+    expect(p).toMatchObject({ pausedBy: null, pausedReason: null });
+    expect(((await h.result()) as SyncResult).status).toBe('completed');
+  });
 });

@@ -1,0 +1,45 @@
+/**
+ * The demo CRM and ERP by hand (`$DEMO_DATA_DIR`, default .data/demo):
+ *   npm run demo:seed                  create and fill the demo CRM and an empty demo ERP (what `npm start` does first)
+ *   npm run demo:deals -- [count]      add `count` deals (default 100, ids 1..count) for order to cash; prints the won ones
+ */
+import { seedDeals } from '../demo/deals';
+import { DEMO_SIZE, demoPaths, isDemoSeeded, seedDemo } from '../demo/seed';
+import { parseWorkerEnv } from '../workers/config';
+import { loadEnvFile } from '../workers/env-file';
+
+function main(command: string | undefined, args: string[]): number {
+  loadEnvFile();
+  const dir = parseWorkerEnv(process.env).DEMO_DATA_DIR;
+  const { crm } = demoPaths(dir);
+  switch (command) {
+    case 'seed': {
+      const seeded = seedDemo(dir);
+      console.log(
+        seeded
+          ? `Seeded demo CRM and ERP in ${dir} (${DEMO_SIZE.accounts} accounts, ${DEMO_SIZE.contacts} contacts, ${DEMO_SIZE.products} products, with defects)`
+          : `Demo CRM in ${dir} is already seeded; left as it is`,
+      );
+      return 0;
+    }
+    case 'deals': {
+      const count = Number(args[0] ?? 100);
+      if (!Number.isInteger(count) || count < 1 || count > 10_000) {
+        console.error(`expected a number of deals, 1 to 10000; got ${args[0]}`);
+        return 2;
+      }
+      if (!isDemoSeeded(crm)) {
+        console.error(`the demo CRM ${crm} is not seeded yet: run \`npm run demo:seed\` (or \`npm start\`) first`);
+        return 1;
+      }
+      const won = seedDeals(crm, count);
+      console.log(`Wrote deals 1..${count} into ${crm} (EUR, lines of EUR products); ${won.length} won: ${won.join(', ')}`);
+      return 0;
+    }
+    default:
+      console.error('usage: npm run demo:seed | npm run demo:deals -- [count]');
+      return 2;
+  }
+}
+
+process.exit(main(process.argv[2], process.argv.slice(3)));

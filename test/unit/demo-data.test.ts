@@ -1,0 +1,83 @@
+import Database from 'better-sqlite3';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createSqlConnector } from '../../connectors/sql/connector';
+import { isSyncError } from '../../contracts/errors';
+import { seedDeals } from '../../demo/deals';
+import { demoPaths, isDemoSeeded, seedDemo } from '../../demo/seed';
+import { CRM_SCHEMA } from '../../demo/schema';
+
+const SIZE = { accounts: 300, contacts: 10, products: 400 };
+let dir: string;
+beforeEach(() => (dir = mkdtempSync(path.join(os.tmpdir(), 'demo-data-'))));
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const count = (file: string, table: string) => {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (db.prepare(`SELECT count(*) AS c FROM ${table}`).get() as { c: number }).c;
+  } finally {
+    db.close();
+  }
+};
+
+test('an empty crm.db left by a worker started first is seeded, not taken for a seeded CRM', () => {
+  new Database(demoPaths(dir).crm).close(); // what opening a missing SQLite file used to leave
+  expect(isDemoSeeded(demoPaths(dir).crm)).toBe(false);
+  expect(seedDemo(dir, SIZE)).toBe(true);
+  expect(count(demoPaths(dir).crm, 'accounts')).toBe(300);
+  expect(seedDemo(dir, SIZE)).toBe(false); // seeded now: left alone
+});
+
+test('a CRM with its tables but no rows (no seed marker) is seeded', () => {
+  const db = new Database(demoPaths(dir).crm);
+  db.exec(CRM_SCHEMA);
+  db.close();
+  expect(seedDemo(dir, SIZE)).toBe(true);
+  expect(count(demoPaths(dir).crm, 'products')).toBe(400);
+  expect(isDemoSeeded(demoPaths(dir).crm)).toBe(true);
+});
+
+test('a missing demo database is a ConfigError that says what to run, and no empty file is left behind', async () => {
+  const file = path.join(dir, 'crm.db');
+  const connector = (): ReturnType<typeof createSqlConnector> =>
+    createSqlConnector(
+      { kind: 'sql', dialect: 'sqlite', path: file, setupHint: 'run `npm run demo:seed`', entities: { accounts: { table: 'accounts', keyColumn: 'id', keyType: 'integer', modifiedAtColumn: 'updated_at' } } },
+      'demo-crm',
+    );
+  let err: unknown;
+  try {
+    connector();
+  } catch (e) {
+    err = e;
+  }
+  expect(isSyncError(err) && err.type).toBe('ConfigError');
+  expect((err as Error).message).toBe(`demo-crm: database ${file} does not exist; run \`npm run demo:seed\``);
+  expect(existsSync(file)).toBe(false);
+
+  new Database(file).close(); // an empty file from before this fix
+  const c = connector();
+  await expect(c.fetchChanges('accounts', { after: null, limit: 10 })).rejects.toThrow(/no such table: accounts \(in .*crm\.db\); run `npm run demo:seed`/);
+  await c.close();
+});
+
+test('seeded deals carry only products of their own currency, over accounts that map cleanly', () => {
+  seedDemo(dir, SIZE);
+  const crm = demoPaths(dir).crm;
+  const won = seedDeals(crm, 60);
+  expect(won.length).toBeGreaterThan(10);
+  const db = new Database(crm, { readonly: true });
+  try {
+    const mixed = db
+      .prepare('SELECT d.id, d.currency, p.currency AS product_currency FROM deals d JOIN deal_lines l ON l.deal_id = d.id JOIN products p ON p.id = l.product_id WHERE p.currency <> d.currency OR p.active <> ?')
+      .all('yes');
+    expect(mixed).toEqual([]);
+    const dirty = db
+      .prepare("SELECT a.id, a.country, a.phone FROM deals d JOIN accounts a ON a.id = d.account_id WHERE trim(a.company_name) = '' OR a.country IN ('Atlantis','Narnia','Wakanda') OR a.phone IN ('12-34','call reception','+1 555')")
+      .all();
+    expect(dirty).toEqual([]);
+  } finally {
+    db.close();
+  }
+});
