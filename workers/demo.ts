@@ -13,6 +13,7 @@ import { seedDemo, touchAccounts } from '../demo/seed';
 import { devServerSettings, portAnswers, startDevServer, type DevServer } from '../scripts/dev-server';
 import { parseWorkerEnv } from './config';
 import { loadEnvFile } from './env-file';
+import { runPairDemo } from './demo/pair-demo';
 import { progressLine, summaryTable } from './demo/progress';
 import { missingSearchAttributes } from './search-attributes';
 import { createSyncWorkers } from './worker';
@@ -102,8 +103,11 @@ async function main(): Promise<void> {
     const q = await sync.store.listQuarantine(r.pipeline, 3);
     for (const e of q) console.log(`  quarantined ${r.pipeline} #${e.sourceKey}: ${e.reason}`);
   }
+  console.log('');
+  for (const line of await runPairDemo(client, dataDir, stamp)) console.log(line);
   console.log(`\nWeb UI: ${uiUrl}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows?query=${encodeURIComponent('SyncPipeline STARTS_WITH "demo-"')}`);
   console.log(`Start one yourself: temporal workflow start --type syncPipeline --task-queue ${TASK_QUEUES.sql} --input '{"pipeline":"demo-accounts"}'`);
+  console.log(`  or the pair:      temporal workflow start --type syncPair --task-queue ${TASK_QUEUES.sql} --input '{"pair":"demo-customers"}'`);
   console.log(`  (the pinned CLI: export PATH="$(npm run -s temporal:cli -- --bin-dir):$PATH", or npm run temporal:cli -- workflow start …)`);
   console.log('The worker keeps serving; Ctrl-C stops it' + (server ? ' and the dev server.' : '.'));
 
