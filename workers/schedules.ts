@@ -13,6 +13,7 @@ import { durationMs, planHash } from '../contracts/approval';
 import { TASK_QUEUES, PIPELINE_FAMILIES, type PipelineFamily } from '../contracts/queues';
 import { PipelineScheduleSchema, type PipelineSchedule } from '../contracts/schedules';
 import { PipelineSchema, type Pipeline } from '../pipelines/schema';
+import { PairSchema, type Pair } from '../contracts/pair';
 import { parseWorkerEnv } from './config';
 import { loadEnvFile } from './env-file';
 
@@ -30,7 +31,7 @@ export interface ScheduleEntry {
 /** config/schedules.json: scheduled workflows that are not pipelines (e.g. the deal watcher). */
 const ExtraScheduleSchema = z
   .object({
-    workflowType: z.enum(['dealWatcher', 'syncPipeline']),
+    workflowType: z.enum(['dealWatcher', 'syncPipeline', 'syncPair']),
     family: z.enum(PIPELINE_FAMILIES as [PipelineFamily, ...PipelineFamily[]]),
     input: z.record(z.string(), z.unknown()).default({}),
     schedule: PipelineScheduleSchema,
@@ -45,7 +46,16 @@ export function scheduleEntriesFromPipelines(pipelines: Iterable<Pipeline>): Sch
   );
 }
 
-/** Read pipeline schedules and config/schedules.json; a bad file names itself and the path. */
+/** A pair with a `schedule` runs `syncPair` on it, as schedule `pair:<name>`. */
+export function scheduleEntriesFromPairs(pairs: Iterable<Pair>): ScheduleEntry[] {
+  return [...pairs].flatMap((p) =>
+    p.schedule
+      ? [{ scheduleId: `pair:${p.name}`, workflowType: 'syncPair', taskQueue: TASK_QUEUES[p.family as PipelineFamily], args: [{ pair: p.name }], schedule: p.schedule }]
+      : [],
+  );
+}
+
+/** Read pipeline and pair schedules and config/schedules.json; a bad file names itself and the path. */
 export function loadScheduleEntries(configDir: string): ScheduleEntry[] {
   const parse = <S extends z.ZodType>(schema: S, file: string, value: unknown): z.infer<S> => {
     const r = schema.safeParse(value);
@@ -58,6 +68,11 @@ export function loadScheduleEntries(configDir: string): ScheduleEntry[] {
     parse(PipelineSchema, path.join(dir, f), JSON.parse(readFileSync(path.join(dir, f), 'utf8'))),
   );
   const entries = scheduleEntriesFromPipelines(pipelines);
+  const pairDir = path.join(configDir, 'pairs');
+  const pairs = (existsSync(pairDir) ? readdirSync(pairDir).filter((f) => f.endsWith('.json')).sort() : []).map((f) =>
+    parse(PairSchema, path.join(pairDir, f), JSON.parse(readFileSync(path.join(pairDir, f), 'utf8'))),
+  );
+  entries.push(...scheduleEntriesFromPairs(pairs));
   const extraFile = path.join(configDir, 'schedules.json');
   if (existsSync(extraFile)) {
     const raw = JSON.parse(readFileSync(extraFile, 'utf8')) as Record<string, unknown>;

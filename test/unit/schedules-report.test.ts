@@ -25,3 +25,14 @@ test('the demo pipelines ship with paused schedules, so the README\'s by-hand sc
     expect(entries.find((e) => e.scheduleId === id)?.schedule).toMatchObject({ paused: true, overlap: 'skip' });
   }
 });
+
+test('a pair with a schedule becomes schedule pair:<name> running syncPair on its family queue', () => {
+  const entries = loadScheduleEntries(path.resolve(__dirname, '../../config'));
+  expect(entries.find((e) => e.scheduleId === 'pair:demo-customers')).toEqual({
+    scheduleId: 'pair:demo-customers',
+    workflowType: 'syncPair',
+    taskQueue: 'crm-erp-sync.sql',
+    args: [{ pair: 'demo-customers' }],
+    schedule: expect.objectContaining({ interval: '15 minutes', paused: true }),
+  });
+});
