@@ -227,7 +227,11 @@ export function createSqlConnector(system: SqlSystem, systemName: string, dialec
           for (const row of rows) {
             const cols = [...Object.keys(row.values).filter((c) => c !== e.modifiedAtColumn).map(column), e.modifiedAtColumn];
             const params = [...cols.slice(0, -1).map((c) => toSqlValue(row.values[c])), now];
-            const sql = `INSERT INTO ${q(e.table)} (${cols.map(q).join(', ')}) VALUES (${cols.map((_, i) => db.param(i)).join(', ')}) RETURNING ${q(e.keyColumn)} AS k`;
+            // A row that carries its external key is created once: a retry after a crash finds it
+            // by that key (and sets the same values) instead of creating a second one.
+            const ext = e.externalKeyColumn && cols.includes(e.externalKeyColumn) ? e.externalKeyColumn : null;
+            const onConflict = ext ? ` ON CONFLICT (${q(ext)}) DO UPDATE SET ${cols.filter((c) => c !== ext).map((c) => `${q(c)} = excluded.${q(c)}`).join(', ')}` : '';
+            const sql = `INSERT INTO ${q(e.table)} (${cols.map(q).join(', ')}) VALUES (${cols.map((_, i) => db.param(i)).join(', ')})${onConflict} RETURNING ${q(e.keyColumn)} AS k`;
             out.push(await isolatedWrite(tx, row.ref, 'created', sql, params, `insert into ${e.table}`));
           }
           return out;

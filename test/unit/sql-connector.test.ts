@@ -67,3 +67,56 @@ test('staged pages round-trip through the columnar codec, sparse columns include
   ];
   expect(fromColumnar(JSON.parse(JSON.stringify(toColumnar(records))))).toEqual(records);
 });
+
+describe('native writes (the side of a two-way pair)', () => {
+  async function withTables() {
+    const { db, connector } = setup();
+    await db.transaction(async (tx) => {
+      await tx.all('CREATE TABLE dst (id INTEGER PRIMARY KEY AUTOINCREMENT, ext TEXT UNIQUE, name TEXT NOT NULL, price INTEGER, m TEXT NOT NULL)', []);
+      await tx.all('CREATE TABLE src (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL, note TEXT, m TEXT NOT NULL)', []);
+    });
+    return { db, connector };
+  }
+
+  test('an insert that carries its external key is created once, even when retried', async () => {
+    const { db, connector } = await withTables();
+    const first = await connector.insertNative('dst', [{ ref: 'link-1', values: { ext: '42', name: 'Acme', price: 100 } }]);
+    const again = await connector.insertNative('dst', [{ ref: 'link-1', values: { ext: '42', name: 'Acme', price: 100 } }]);
+    expect(first).toEqual([{ externalKey: 'link-1', ok: true, targetKey: '1', action: 'created' }]);
+    expect(again[0]).toMatchObject({ ok: true, targetKey: '1' });
+    expect(await db.all('SELECT id, ext, name, price FROM dst', [])).toEqual([{ id: 1, ext: '42', name: 'Acme', price: 100 }]);
+  });
+
+  test('an insert without an external key column gets the new key; a refused row is its own outcome', async () => {
+    const { connector } = await withTables();
+    const out = await connector.insertNative('src', [
+      { ref: 'a', values: { name: 'One' } },
+      { ref: 'b', values: { name: null } },
+      { ref: 'c', values: { name: 'Three' } },
+    ]);
+    expect(out.map((o) => [o.externalKey, o.ok, o.ok ? o.targetKey : o.error.type])).toEqual([
+      ['a', true, '1'],
+      ['b', false, 'ValidationError'],
+      ['c', true, '2'],
+    ]);
+  });
+
+  test('a patch changes only the given columns and the modified time; a missing record is NotFound', async () => {
+    const { db, connector } = await withTables();
+    await db.all("INSERT INTO src (name, note, m) VALUES ('Keep', 'untouched', '2020-01-01T00:00:00.000Z')", []);
+    const out = await connector.patchNative('src', [
+      { key: '1', values: { name: 'Renamed' } },
+      { key: '99', values: { name: 'Nobody' } },
+    ]);
+    expect(out[0]).toEqual({ externalKey: '1', ok: true, targetKey: '1', action: 'updated' });
+    expect(out[1]).toMatchObject({ externalKey: '99', ok: false, error: { type: 'NotFound' } });
+    const [row] = await db.all('SELECT name, note, m FROM src', []);
+    expect(row).toMatchObject({ name: 'Renamed', note: 'untouched' });
+    expect(String(row!.m) > '2020-01-01T00:00:00.000Z').toBe(true);
+  });
+
+  test('a native field that is not a plain column name is refused before it meets SQL', async () => {
+    const { connector } = await withTables();
+    await expect(connector.patchNative('src', [{ key: '1', values: { 'name" = 1; --': 'x' } }])).rejects.toThrow(/is not a plain column name/);
+  });
+});
