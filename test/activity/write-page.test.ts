@@ -27,6 +27,10 @@ class RecordingPool extends ConnectorPool {
   }
 }
 
+/** `env.run`, typed by the activity's own signature. */
+const run = <A extends unknown[], R>(env: MockActivityEnvironment, fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
+  (env.run.bind(env) as (f: unknown, ...a: unknown[]) => Promise<unknown>)(fn, ...args) as Promise<R>;
+
 let store: StateStore;
 let pool: RecordingPool;
 let acts: ReturnType<typeof createSyncActivities>;
@@ -49,9 +53,9 @@ afterEach(async () => {
 async function planned() {
   const ref = { pipeline: 'demo-products', syncId: `sync-${++seq}`, seq: 0 };
   const env = new MockActivityEnvironment();
-  const fetched = await env.run(acts.fetchPage, { ...ref, after: null, limit: 100 });
-  const mapped = await env.run(acts.mapPage, { ...ref, pageId: fetched.pageId });
-  const plan = await env.run(acts.planPage, { ...ref, mappedPageId: mapped.mappedPageId });
+  const fetched = await run(env, acts.fetchPage, { ...ref, after: null, limit: 100 });
+  const mapped = await run(env, acts.mapPage, { ...ref, pageId: fetched.pageId });
+  const plan = await run(env, acts.planPage, { ...ref, mappedPageId: mapped.mappedPageId });
   const { ops } = await store.loadPage<PlanPage>(plan.planPageId);
   return { ref, plan, ops };
 }
@@ -62,7 +66,7 @@ test('writePage resumes at the batch its last heartbeat reached, keeping the cou
   const env = new MockActivityEnvironment({ heartbeatDetails: { next: 20, created: 20, updated: 0, quarantined: 0 }, attempt: 2 });
   const beats: { next: number }[] = [];
   env.on('heartbeat', (d: { next: number }) => beats.push(d));
-  const result = await env.run(acts.writePage, { ...ref, planPageId: plan.planPageId, planHash: plan.planHash });
+  const result = await run(env, acts.writePage, { ...ref, planPageId: plan.planPageId, planHash: plan.planHash });
 
   // only the ops from index 20 on reach the target, in batches of 10
   expect(pool.batches.flat()).toEqual(ops.slice(20).map((o) => o.sourceKey));
@@ -77,14 +81,14 @@ test('writePage resumes at the batch its last heartbeat reached, keeping the cou
 
 test('writePage from the start writes every op (the control for the resume test)', async () => {
   const { ref, plan, ops } = await planned();
-  const result = await new MockActivityEnvironment().run(acts.writePage, { ...ref, planPageId: plan.planPageId, planHash: plan.planHash });
+  const result = await run(new MockActivityEnvironment(), acts.writePage, { ...ref, planPageId: plan.planPageId, planHash: plan.planHash });
   expect(pool.batches.flat()).toEqual(ops.map((o) => o.sourceKey));
   expect(result.created + result.quarantined).toBe(ops.length);
 });
 
 test('writePage refuses a plan whose hash is not the approved one, and writes nothing', async () => {
   const { ref, plan } = await planned();
-  const write = new MockActivityEnvironment().run(acts.writePage, { ...ref, planPageId: plan.planPageId, planHash: `${plan.planHash}x` });
+  const write = run(new MockActivityEnvironment(), acts.writePage, { ...ref, planPageId: plan.planPageId, planHash: `${plan.planHash}x` });
   await expect(write).rejects.toMatchObject({ type: 'Conflict', message: expect.stringContaining('no longer matches the approved plan') });
   expect(pool.batches).toEqual([]);
   const bound = await store.getBindings('demo-products', ['1', '2', '3']);
