@@ -30,6 +30,22 @@ export interface SyncDeps {
   store: StateStore;
 }
 
+/**
+ * `fn`, heartbeating while it runs, so that a worker that dies during a fetch, map or plan is
+ * noticed within the heartbeat timeout (workflows/options.ts) instead of the start-to-close timeout.
+ */
+function keptAlive<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+  return async (...args: A) => {
+    heartbeat();
+    const alive = setInterval(() => heartbeat(), HEARTBEAT_EVERY_MS);
+    try {
+      return await fn(...args);
+    } finally {
+      clearInterval(alive);
+    }
+  };
+}
+
 /** What an update's target last received, when its pipeline keeps it (for planRisks). */
 const previousOf = (b: Binding | undefined): { previous?: Record<string, unknown> } => (b?.fields ? { previous: b.fields } : {});
 
@@ -73,7 +89,7 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
   /** What every key of a pipeline's source carries into its target (systems.json `keyPrefix`). */
   const keyPrefixOf = (p: Pipeline): string => registry.systems.get(p.source.system)?.keyPrefix ?? '';
 
-  return {
+  const steps = {
     /** `estimate: false` skips counting the source (a continued run keeps its first run's estimate). */
     async beginSync(input: {
       pipeline: string;
@@ -275,6 +291,7 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       return store.dropPages(input.syncId);
     },
   };
+  return { ...steps, fetchPage: keptAlive(steps.fetchPage), mapPage: keptAlive(steps.mapPage), planPage: keptAlive(steps.planPage) };
 }
 
 export type SyncActivities = ReturnType<typeof createSyncActivities>;

@@ -10,12 +10,16 @@ export const externalRetry: RetryPolicy = {
   nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES],
 };
 
-/** Reading a page from a source system. */
-export const FETCH: ActivityOptions = { startToCloseTimeout: '10 minutes', retry: externalRetry };
+/**
+ * Reading a page from a source system. Heartbeats while it runs, so a worker that dies mid-fetch
+ * costs the heartbeat timeout, not the start-to-close timeout.
+ */
+export const FETCH: ActivityOptions = { startToCloseTimeout: '10 minutes', heartbeatTimeout: '15 seconds', retry: externalRetry };
 
-/** Mapping, validating and planning a staged page: CPU and state store only. */
+/** Mapping, validating and planning a staged page: CPU and state store only. Heartbeats like FETCH. */
 export const TRANSFORM: ActivityOptions = {
   startToCloseTimeout: '5 minutes',
+  heartbeatTimeout: '15 seconds',
   retry: { ...externalRetry, maximumAttempts: 5 },
 };
 

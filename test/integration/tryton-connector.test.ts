@@ -192,7 +192,9 @@ describe('Tryton connector (real trytond)', () => {
 
   test('sales order: cancel and delete a draft', async () => {
     const [out] = await conn.upsert('salesOrders', [order('SO-DEL', 'C-1', 'P-2')]);
+    expect(out).toMatchObject({ externalKey: 'SO-DEL', ok: true, action: 'created' });
     const id = out!.ok ? out!.targetKey : '';
+    expect(await conn.findByExternalKeys('salesOrders', ['SO-DEL'])).toEqual(new Map([['SO-DEL', id]]));
     await conn.delete('salesOrders', [id]);
     expect(await conn.findByExternalKeys('salesOrders', ['SO-DEL'])).toEqual(new Map());
   });

@@ -81,6 +81,15 @@ function start(taskQueue: string, input: OrderToCashInput) {
   return env.client.workflow.start('orderToCash', { taskQueue, workflowId: `order-to-cash:${input.dealId}-${n}`, args: [input] });
 }
 
+/** Wait (10 s at most, else fail) until the order's `step` is `step`. */
+async function untilStep(h: Awaited<ReturnType<typeof start>>, step: string) {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; ) {
+    if ((await h.query(orderStatusQuery)).step === step) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`the order never reached step "${step}"; it is at "${(await h.query(orderStatusQuery)).step}"`);
+}
+
 async function untilPending(h: Awaited<ReturnType<typeof start>>) {
   for (let i = 0; i < 200; i++) {
     const s = await h.query(pendingApprovalQuery);
@@ -140,7 +149,7 @@ test('an erpEvent signal polls at once instead of waiting for the next interval'
   const f = fakes({ invoices: [null, invoice(true)] });
   await withWorker(f.activities, async (tq) => {
     const h = await start(tq, { dealId: '43', approval: NO_GATE, waits: { pollEvery: '10 days', invoiceWithin: '30 days' } });
-    for (let i = 0; i < 200 && (await h.query(orderStatusQuery)).step !== 'wait for invoice'; i++) await new Promise((r) => setTimeout(r, 50));
+    await untilStep(h, 'wait for invoice');
     const waiting = await h.query(orderStatusQuery);
     expect(waiting.waitingFor).toMatch(/invoice to be posted/);
     await h.signal(erpEventSignal, { kind: 'invoice-posted' });
@@ -281,7 +290,7 @@ test('a deal lost before confirmation compensates; lost after confirmation is on
   const g = fakes({ invoices: [null, null, invoice(true)] });
   const after = await withWorker(g.activities, async (tq) => {
     const h = await start(tq, { dealId: '50', approval: NO_GATE, waits: { pollEvery: '1 day' } });
-    for (let i = 0; i < 200 && (await h.query(orderStatusQuery)).step !== 'wait for invoice'; i++) await new Promise((res) => setTimeout(res, 50));
+    await untilStep(h, 'wait for invoice');
     await h.signal(dealLostSignal, { reason: 'too late' });
     return (await h.result()) as OrderToCashResult;
   });

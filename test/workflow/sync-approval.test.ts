@@ -93,7 +93,15 @@ async function pending(h: Awaited<ReturnType<typeof start>>): Promise<ApprovalSt
 test('a first run with only creates passes the gate without asking', async () => {
   const r = (await (await start()).result()) as SyncResult;
   expect(r.status).toBe('completed');
-  expect(r.totals.created).toBeGreaterThan(40);
+  // every one of the 50 products is written or quarantined (duplicate SKUs, bad prices), exactly
+  expect(r.totals.read).toBe(50);
+  expect(r.totals.created + r.totals.quarantined).toBe(50);
+  const erp = new Database(demoPaths(dir).erp, { readonly: true });
+  expect((erp.prepare('SELECT count(*) c FROM products').get() as { c: number }).c).toBe(r.totals.created);
+  erp.close();
+  const store = openSqliteStateStore(path.join(dir, 'state.db'));
+  expect(await store.listQuarantine('priced-products', 1000)).toHaveLength(r.totals.quarantined);
+  await store.close();
   expect(r.approvals).toEqual([]);
 });
 

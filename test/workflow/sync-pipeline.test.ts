@@ -40,7 +40,8 @@ class FlakyPool extends ConnectorPool {
     registry: ConstructorParameters<typeof ConnectorPool>[0],
     envVars: NodeJS.ProcessEnv,
     private readonly failures: number,
-    private readonly type: 'Transient' | 'AuthError',
+    private readonly type: 'Transient' | 'AuthError' | 'RateLimited',
+    private readonly retryAfterMs?: number,
   ) {
     super(registry, envVars);
   }
@@ -51,19 +52,21 @@ class FlakyPool extends ConnectorPool {
       ...real,
       upsert: async (entity, batch) => {
         this.attempts++;
-        if (this.attempts <= this.failures) throw new SyncError(this.type, `ERP said no (${this.type}) on attempt ${this.attempts}`);
+        if (this.attempts <= this.failures) {
+          throw new SyncError(this.type, `ERP said no (${this.type}) on attempt ${this.attempts}`, this.retryAfterMs ? { retryAfterMs: this.retryAfterMs } : {});
+        }
         return real.upsert(entity, batch);
       },
     };
   }
 }
 
-async function runWith(failures: number, type: 'Transient' | 'AuthError') {
+async function runWith(failures: number, type: 'Transient' | 'AuthError' | 'RateLimited', retryAfterMs?: number) {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'wf-sync-'));
   seedDemo(dir, { accounts: 0, contacts: 0, products: 300 });
   const vars = { DEMO_DATA_DIR: dir };
   const registry = loadRegistry({ env: vars });
-  const pool = new FlakyPool(registry, vars, failures, type);
+  const pool = new FlakyPool(registry, vars, failures, type, retryAfterMs);
   const store = openSqliteStateStore(path.join(dir, 'state.db'));
   const worker = await Worker.create({
     connection: env.nativeConnection,
@@ -71,22 +74,24 @@ async function runWith(failures: number, type: 'Transient' | 'AuthError') {
     workflowBundle: bundle,
     activities: createActivities({ registry, connectors: pool, store }),
   });
-  const started = Date.now();
   try {
     const result = await worker.runUntil(
       env.client.workflow.execute('syncPipeline', { taskQueue: `ts-sync-${type}`, workflowId: `ts-${type}-${failures}`, args: [{ pipeline: 'demo-products', pageSize: 100 }] }),
     );
-    return { result: result as SyncResult, pool, store, skippedMs: (await env.currentTimeMs()) - started };
+    return { result: result as SyncResult, pool, store };
   } catch (err) {
     return { err, pool, store };
   }
 }
 
 test('transient write failures are retried with backoff until the page is written', async () => {
-  const { result, pool, store, err } = await runWith(Number(process.env.FAILS ?? 4), 'Transient');
+  const { result, pool, store, err } = await runWith(4, 'Transient');
   if (err) throw err;
   expect(result?.status).toBe('completed');
   expect(pool.attempts).toBeGreaterThanOrEqual(4 + 3);
+  // backoff from 1 s doubling: 1 + 2 + 4 + 8 s waited before the fifth attempt (on the skipped clock)
+  expect(result!.durationMs).toBeGreaterThanOrEqual(15_000);
+  expect(result!.durationMs).toBeLessThan(60_000);
   expect(result!.totals.created + result!.totals.quarantined).toBe(300);
   expect(await store.listQuarantine('demo-products')).toHaveLength(result!.totals.quarantined);
 });
@@ -156,4 +161,14 @@ test('progress shows who paused the sync and why, until it is resumed', async ()
     expect(p).toMatchObject({ pausedBy: null, pausedReason: null });
     expect(((await h.result()) as SyncResult).status).toBe('completed');
   });
+});
+
+test('RateLimited waits the delay the target asked for (nextRetryDelay), not the backoff', async () => {
+  const { result, pool, err } = await runWith(2, 'RateLimited', 90_000);
+  if (err) throw err;
+  expect(result?.status).toBe('completed');
+  expect(pool.attempts).toBeGreaterThanOrEqual(2 + 3);
+  // two 90 s delays; the backoff alone would wait 1 + 2 s
+  expect(result!.durationMs).toBeGreaterThanOrEqual(180_000);
+  expect(result!.durationMs).toBeLessThan(300_000);
 });

@@ -1,0 +1,69 @@
+import type { WorkflowHandle } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { progressQuery } from '../../contracts/sync';
+import { waitFor } from './processes';
+import { killWorker, spawnWorker, type WorkerProcess } from './worker-process';
+
+export interface InFlight {
+  activityId: string;
+  type: string;
+  attempt: number;
+  /** The worker identity that started it: `<pid>@<host>` by default. */
+  worker: string;
+}
+
+/** Activities the server sees as started by a worker (and not yet completed, failed or timed out). */
+export async function startedActivities(handle: WorkflowHandle): Promise<InFlight[]> {
+  const d = await handle.describe();
+  return (d.raw.pendingActivities ?? [])
+    .filter((a) => a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED)
+    .map((a) => ({ activityId: a.activityId ?? '', type: a.activityType?.name ?? '', attempt: a.attempt ?? 0, worker: a.lastWorkerIdentity ?? '' }));
+}
+
+export interface VerifiedKill {
+  /** The activity that was running in the killed worker: still started, same attempt, after the kill. */
+  inFlight: InFlight;
+  /** The workflow's `step`, as the killed worker reported it just before the kill. */
+  stepBeforeKill: string;
+  /** Workers spawned (and killed) on the way, the last one included. */
+  workers: number;
+}
+
+/**
+ * Kill workers (SIGKILL, PID verified gone) until one dies while an activity of `types` is
+ * running in it. Right before each kill, reads `progress` (answered by that worker) and the
+ * started activities; right after it, checks that the same activity attempt is still started,
+ * which proves it was in flight in the dead worker (a dead worker completes nothing). If the
+ * activity finished in between, a new worker is started and the hunt repeats.
+ */
+export async function killWhileRunning(
+  handle: WorkflowHandle,
+  first: WorkerProcess,
+  workerEnv: Record<string, string>,
+  types: string[],
+  opts: { step?: string; maxWorkers?: number; timeoutMs?: number; minPages?: number } = {},
+): Promise<VerifiedKill> {
+  let worker = first;
+  for (let n = 1; n <= (opts.maxWorkers ?? 6); n++) {
+    await worker.ready;
+    const seen = await waitFor(
+      async () => {
+        const p = await handle.query(progressQuery);
+        if (p.totals.pages < (opts.minPages ?? 0) || (opts.step && p.step !== opts.step)) return null;
+        // started by this worker: an attempt a killed worker started stays "started" until it times out
+        const a = (await startedActivities(handle)).find((x) => types.includes(x.type) && x.worker.startsWith(`${worker.pid}@`));
+        return a ? { a, step: p.step } : null;
+      },
+      `an activity of ${types.join('/')} to run`,
+      opts.timeoutMs ?? 120_000,
+      10,
+    );
+    await killWorker(worker);
+    const after = await startedActivities(handle);
+    if (after.some((x) => x.activityId === seen.a.activityId && x.attempt === seen.a.attempt)) {
+      return { inFlight: seen.a, stepBeforeKill: seen.step, workers: n };
+    }
+    worker = spawnWorker(workerEnv); // it finished just before the kill: try again
+  }
+  throw new Error(`no worker died while ${types.join('/')} was running`);
+}

@@ -1,0 +1,51 @@
+import { parseWorkerEnv } from '../../workers/config';
+
+describe('parseWorkerEnv', () => {
+  test('defaults', () => {
+    expect(parseWorkerEnv({})).toEqual({
+      TEMPORAL_ADDRESS: '127.0.0.1:7233',
+      TEMPORAL_NAMESPACE: 'default',
+      WORKER_FAMILIES: ['sql'],
+      SYNC_CONFIG_DIR: 'config',
+      SYNC_MAPPINGS_DIR: 'mappings/definitions',
+      DEMO_DATA_DIR: '.data/demo',
+      SYNC_STATE_DB: '.data/demo/state.db', // one state store for npm start and npm run worker
+      WORKER_MAX_CONCURRENT_ACTIVITIES: 20,
+      WORKER_SHUTDOWN_GRACE_SECONDS: 10,
+      WORKER_LOG_LEVEL: 'INFO',
+      TEMPORAL_TLS: false,
+    });
+  });
+
+  test('families are a trimmed comma list; numbers and booleans are parsed, "false" is false', () => {
+    const env = parseWorkerEnv({
+      WORKER_FAMILIES: ' sql, tryton ,,hubspot',
+      WORKER_MAX_CONCURRENT_ACTIVITIES: '5',
+      WORKER_SHUTDOWN_GRACE_SECONDS: '0',
+      TEMPORAL_TLS: 'false',
+      WORKER_LOG_LEVEL: 'DEBUG',
+    });
+    expect(env.WORKER_FAMILIES).toEqual(['sql', 'tryton', 'hubspot']);
+    expect(env.WORKER_MAX_CONCURRENT_ACTIVITIES).toBe(5);
+    expect(env.WORKER_SHUTDOWN_GRACE_SECONDS).toBe(0);
+    expect(env.TEMPORAL_TLS).toBe(false);
+    expect(parseWorkerEnv({ TEMPORAL_TLS: 'yes' }).TEMPORAL_TLS).toBe(true);
+    expect(parseWorkerEnv({ TEMPORAL_TLS: '1' }).TEMPORAL_TLS).toBe(true);
+  });
+
+  test('a wrong value names every bad variable', () => {
+    let message = '';
+    try {
+      parseWorkerEnv({ WORKER_FAMILIES: 'sql,erp', WORKER_MAX_CONCURRENT_ACTIVITIES: '0', TEMPORAL_TLS: 'maybe', WORKER_LOG_LEVEL: 'LOUD' });
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/^invalid worker environment \(see \.env\.example\):/);
+    expect(message).toContain('WORKER_FAMILIES');
+    expect(message).toMatch(/expected families among sql/);
+    expect(message).toContain('WORKER_MAX_CONCURRENT_ACTIVITIES');
+    expect(message).toContain('TEMPORAL_TLS');
+    expect(message).toContain('WORKER_LOG_LEVEL');
+    expect(() => parseWorkerEnv({ WORKER_FAMILIES: ' , ' })).toThrow('WORKER_FAMILIES');
+  });
+});
