@@ -48,11 +48,16 @@ export async function killWhileRunning(
     await worker.ready;
     const seen = await waitFor(
       async () => {
-        const p = await handle.query(progressQuery);
-        if (p.totals.pages < (opts.minPages ?? 0) || (opts.step && p.step !== opts.step)) return null;
+        // The server answers `describe` on its own, a query needs the worker: a worker whose event
+        // loop is busy (a synchronous SQLite batch) answers only after the activity ended. So look
+        // at the started activities first, and ask for progress only when the test needs it.
         // started by this worker: an attempt a killed worker started stays "started" until it times out
         const a = (await startedActivities(handle)).find((x) => types.includes(x.type) && x.worker.startsWith(`${worker.pid}@`));
-        return a ? { a, step: p.step } : null;
+        if (!a) return null;
+        if (opts.step === undefined && opts.minPages === undefined) return { a, step: '(not asked)' };
+        const p = await handle.query(progressQuery);
+        if (p.totals.pages < (opts.minPages ?? 0) || (opts.step && p.step !== opts.step)) return null;
+        return { a, step: p.step };
       },
       `an activity of ${types.join('/')} to run`,
       opts.timeoutMs ?? 120_000,
