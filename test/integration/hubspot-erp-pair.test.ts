@@ -56,6 +56,8 @@ async function syncPair(): Promise<SyncPairResult> {
     taskQueue: TASK_QUEUES.hubspot,
     workflowId: `hubspot-pair-${++n}`,
     args: [{ pair: PAIR }],
+    // A run that keeps finding its own writes (an echo loop) never ends: fail it instead of hanging.
+    workflowExecutionTimeout: '2 minutes',
   });
   const result = (await handle.result()) as SyncPairResult;
   expect(result.status).toBe('completed');
