@@ -10,6 +10,8 @@ export interface ColumnarPage {
   keys: string[];
   modifiedAts: string[];
   rows: (unknown[] | Record<string, unknown>)[];
+  /** Positions of the records flagged `deleted` (absent when none is). */
+  deleted?: number[];
 }
 
 function sameFields(data: Record<string, unknown>, columns: string[]): boolean {
@@ -21,21 +23,24 @@ function sameFields(data: Record<string, unknown>, columns: string[]): boolean {
 
 export function toColumnar(records: SourceRecord[]): ColumnarPage {
   const columns = records[0] ? Object.keys(records[0].data) : [];
+  const deleted = records.flatMap((r, i) => (r.deleted ? [i] : []));
   return {
     columns,
     keys: records.map((r) => r.key),
     modifiedAts: records.map((r) => r.modifiedAt),
     rows: records.map((r) => (sameFields(r.data, columns) ? columns.map((c) => r.data[c]) : r.data)),
+    ...(deleted.length ? { deleted } : {}),
   };
 }
 
 export function fromColumnar(page: ColumnarPage): SourceRecord[] {
+  const deleted = new Set(page.deleted ?? []);
   return page.rows.map((row, n) => {
     let data: Record<string, unknown>;
     if (Array.isArray(row)) {
       data = {};
       for (let i = 0; i < page.columns.length; i++) data[page.columns[i]!] = row[i];
     } else data = row;
-    return { key: page.keys[n]!, modifiedAt: page.modifiedAts[n]!, data };
+    return { key: page.keys[n]!, modifiedAt: page.modifiedAts[n]!, data, ...(deleted.has(n) ? { deleted: true } : {}) };
   });
 }

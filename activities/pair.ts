@@ -144,7 +144,10 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
     const entity = p.sides[side]!.entity;
     const seen = new Map<string, SourceRecord>();
     // Records this side knows by its own key, and records that carry the other side's key as their external key.
-    for (const r of await c.read(entity, externalKeys).catch(() => [] as SourceRecord[])) seen.set(r.key, r);
+    // (An external key carries this side's key with its system's keyPrefix, e.g. "HS-5" for HubSpot company 5.)
+    const prefix = keyPrefixOf(p, side);
+    const ownKeys = externalKeys.filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
+    for (const r of await c.read(entity, ownKeys).catch(() => [] as SourceRecord[])) seen.set(r.key, r);
     const byExternal = await c.findByExternalKeys(entity, externalKeys).catch(() => new Map<string, string>());
     const ids = [...new Set(byExternal.values())].filter((k) => !seen.has(k));
     if (ids.length) for (const r of await c.read(entity, ids)) seen.set(r.key, r);
@@ -183,7 +186,7 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
 
     async fetchPairPage(ref: PairPageRef & { after: Cursor | null; limit: number }) {
       const p = pairOf(ref.pair);
-      const page = await connectorOf(p, ref.side).fetchChanges(p.sides[ref.side]!.entity, { after: ref.after, limit: ref.limit });
+      const page = await connectorOf(p, ref.side).fetchChanges(p.sides[ref.side]!.entity, { after: ref.after, limit: ref.limit, includeDeleted: true });
       const pageId = await store.stagePage(ref.syncId, `${ref.seq}/${ref.side}/raw`, toColumnar(page.records));
       return { pageId, count: page.records.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
     },
@@ -202,7 +205,7 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
       const snaps = new Map<string, SideSnapshot>();
       for (const r of records) {
         const m = map(p, side, r);
-        if (m.ok) snaps.set(r.key, { key: r.key, fields: m.value, modifiedAt: r.modifiedAt });
+        if (m.ok) snaps.set(r.key, { key: r.key, fields: m.value, modifiedAt: r.modifiedAt, ...(r.deleted ? { deleted: true } : {}) });
         else {
           const first = m.issues[0]!;
           bad.push(quarantineEntry(p, ref.syncId, side, r.key, first.field, first.rule, m.issues.map((i) => `${i.field}: ${i.message} (${i.rule})`).join('; '), r.data));
@@ -250,7 +253,7 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
       if (otherKeys.size) {
         for (const r of await connectorOf(p, other).read(p.sides[other]!.entity, [...otherKeys])) {
           const m = map(p, other, r);
-          if (m.ok) otherSnaps.set(r.key, { key: r.key, fields: m.value, modifiedAt: r.modifiedAt });
+          if (m.ok) otherSnaps.set(r.key, { key: r.key, fields: m.value, modifiedAt: r.modifiedAt, ...(r.deleted ? { deleted: true } : {}) });
           else {
             // Planning against a record we cannot read would look like a delete: hold it instead.
             for (const [k, s] of snaps) if ((links.get(k)?.keys[other] ?? newLinks.get(k)) === r.key) snaps.delete(s.key);

@@ -15,6 +15,11 @@ export interface SourceRecord {
   modifiedAt: string;
   /** Raw fields, keyed by the source's field names. */
   data: Record<string, unknown>;
+  /**
+   * Soft-deleted (archived) by the system's own account, e.g. a HubSpot record read with
+   * `archived=true`. Absent for live records; systems whose deletes are a column leave it out.
+   */
+  deleted?: boolean;
 }
 
 export interface FetchRequest {
@@ -22,6 +27,11 @@ export interface FetchRequest {
   after: Cursor | null;
   /** Maximum number of records to return. */
   limit: number;
+  /**
+   * Also return records soft-deleted (archived) after `after`, flagged `deleted: true`, in the
+   * same (modifiedAt, key) order. Connectors whose soft deletes are an ordinary field ignore it.
+   */
+  includeDeleted?: boolean;
 }
 
 export interface FetchResult {

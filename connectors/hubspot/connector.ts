@@ -3,10 +3,10 @@ import type {
   SimplePublicObject,
   StandardError,
 } from '@hubspot/api-client/lib/codegen/crm/objects';
-import { nextCursor } from '../../contracts/cursor';
+import { compareCursors, nextCursor } from '../../contracts/cursor';
 import type { Cursor } from '../../contracts/cursor';
 import { SyncError } from '../../contracts/errors';
-import type { Connector, FetchRequest, FetchResult, SourceRecord, WriteOutcome, WriteRequest } from '../types';
+import type { Connector, FetchRequest, FetchResult, NativeInsert, NativePatch, NativeWriter, SourceRecord, WriteOutcome, WriteRequest } from '../types';
 import { fieldOf, isApiException, typeForCategory } from './errors';
 import { associationKey, lastWritePerKey, planAssociations } from './associations';
 import type { AssociationPlan } from './associations';
@@ -45,12 +45,59 @@ function toHit(o: SimplePublicObject, modifiedProperty: string): SearchHit {
   return { id: o.id, modifiedMs, properties: o.properties };
 }
 
-function toRecord(h: SearchHit): SourceRecord {
+function toRecord(h: SearchHit, deleted = false): SourceRecord {
   // A plain copy of the client model's properties.
-  return { key: h.id, modifiedAt: new Date(h.modifiedMs).toISOString(), data: { ...h.properties } };
+  return { key: h.id, modifiedAt: new Date(h.modifiedMs).toISOString(), data: { ...h.properties }, ...(deleted ? { deleted: true } : {}) };
 }
 
-export function createHubSpotConnector(options: HubSpotConnectorOptions): Connector {
+/** An archived record as a hit: it changed when it was archived. */
+function archivedHit(o: SimplePublicObject, modifiedProperty: string): SearchHit {
+  const hit = toHit(o, modifiedProperty);
+  const at = o.archivedAt ? new Date(o.archivedAt).getTime() : NaN;
+  return Number.isNaN(at) ? hit : { ...hit, modifiedMs: Math.max(at, hit.modifiedMs) };
+}
+
+const hitCursor = (h: SearchHit): Cursor => ({ modifiedAt: new Date(h.modifiedMs).toISOString(), key: h.id });
+
+/** A native value as a HubSpot property value: text; null clears ('') on update and is left out on create. */
+function propertyText(name: string, v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  throw new SyncError('ConfigError', `HubSpot property "${name}" needs a text, number or boolean value, got ${JSON.stringify(v)} (mapping write section)`, { field: name });
+}
+function toPropertyValues(values: Record<string, unknown>, mode: 'create' | 'update'): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, v] of Object.entries(values)) {
+    if (v === null || v === undefined) {
+      if (mode === 'update') out[name] = '';
+    } else out[name] = propertyText(name, v);
+  }
+  return out;
+}
+
+/**
+ * Requests in batches of at most `size` whose `idOf` values are distinct (HubSpot refuses a batch
+ * naming one record twice): a repeated id starts a new batch, so requests apply in order.
+ */
+function distinctChunks<T>(items: readonly T[], size: number, idOf: (t: T) => string): { item: T; index: number }[][] {
+  const out: { item: T; index: number }[][] = [];
+  let cur: { item: T; index: number }[] = [];
+  let ids = new Set<string>();
+  items.forEach((item, index) => {
+    const id = idOf(item);
+    if (cur.length >= size || ids.has(id)) {
+      out.push(cur);
+      cur = [];
+      ids = new Set();
+    }
+    cur.push({ item, index });
+    ids.add(id);
+  });
+  if (cur.length) out.push(cur);
+  return out;
+}
+
+export function createHubSpotConnector(options: HubSpotConnectorOptions): Connector & NativeWriter {
   const transport = new HubSpotTransport(options);
   const entities = options.entities ?? HUBSPOT_ENTITIES;
   const pageSize = options.searchPageSize ?? 200;
@@ -203,6 +250,90 @@ export function createHubSpotConnector(options: HubSpotConnectorOptions): Connec
     return plan.failures;
   }
 
+  /** Records by HubSpot id from one batch read (live or archived); missing ids are absent. */
+  async function readBatch(e: HubSpotEntity, ids: string[], archived: boolean): Promise<SimplePublicObject[]> {
+    const out: SimplePublicObject[] = [];
+    for (const part of chunks(ids, HUBSPOT_MAX_BATCH)) {
+      const res = await transport.call('general', `batch read ${archived ? 'archived ' : ''}${e.objectType}`, (api) =>
+        api.batchApi.read(e.objectType, { inputs: part.map((id) => ({ id })), properties: readProps(e), propertiesWithHistory: [] }, archived),
+      );
+      out.push(...res.results);
+    }
+    return out;
+  }
+
+  /**
+   * Records archived after `after` (HubSpot search never returns archived records). HubSpot lists
+   * archived records by id only, so every call walks the whole archive: fine for the archives of
+   * a CRM (records are archived by hand), to be replaced by a webhook feed for large ones.
+   */
+  async function archivedSince(e: HubSpotEntity, after: Cursor | null): Promise<SearchHit[]> {
+    const out: SearchHit[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await transport.call('general', `list archived ${e.objectType}`, (api) =>
+        api.basicApi.getPage(e.objectType, HUBSPOT_MAX_BATCH, cursor, readProps(e), undefined, undefined, true),
+      );
+      for (const o of page.results) {
+        const hit = archivedHit(o, e.modifiedProperty);
+        if (after === null || compareCursors(hitCursor(hit), { modifiedAt: new Date(Date.parse(after.modifiedAt)).toISOString(), key: after.key }) > 0) out.push(hit);
+      }
+      cursor = page.paging?.next?.after;
+    } while (cursor);
+    return out;
+  }
+
+  type NativeInput = { key: string; properties: Record<string, string> };
+  type NativeCall = (inputs: NativeInput[]) => Promise<{ results: SimplePublicObject[]; errors: StandardError[] }>;
+
+  /**
+   * One batch create or update, by request: each input's outcome from HubSpot's results or its
+   * per-record (207) errors, matched by `objectWriteTraceId` (the request's key). A batch refused
+   * as a whole for a record's sake (HubSpot validates some batches atomically) is split in halves
+   * until the refused records are alone, so one bad record never fails the others.
+   */
+  async function writeNative(inputs: NativeInput[], call: NativeCall, action: 'created' | 'updated'): Promise<Map<string, WriteOutcome>> {
+    const outcomes = new Map<string, WriteOutcome>();
+    let res: Awaited<ReturnType<NativeCall>>;
+    try {
+      res = await call(inputs);
+    } catch (err) {
+      const perRecord = err instanceof SyncError && (err.type === 'ValidationError' || err.type === 'Conflict' || err.type === 'NotFound');
+      if (!perRecord) throw err;
+      if (inputs.length === 1) {
+        const only = inputs[0]!;
+        outcomes.set(only.key, { externalKey: only.key, ok: false, error: { type: err.type, message: err.message, ...(err.field ? { field: err.field } : {}) } });
+        return outcomes;
+      }
+      const half = Math.ceil(inputs.length / 2);
+      for (const part of [inputs.slice(0, half), inputs.slice(half)]) for (const [k, v] of await writeNative(part, call, action)) outcomes.set(k, v);
+      return outcomes;
+    }
+    const byId = action === 'updated';
+    for (const r of res.results) {
+      const key = r.objectWriteTraceId ?? (byId ? r.id : undefined);
+      if (key !== undefined) outcomes.set(key, { externalKey: key, ok: true, targetKey: r.id, action });
+    }
+    // Without trace ids (some HubSpot answers drop them), a complete answer is in request order.
+    if (!byId && outcomes.size === 0 && res.errors.length === 0 && res.results.length === inputs.length) {
+      inputs.forEach((input, i) => outcomes.set(input.key, { externalKey: input.key, ok: true, targetKey: res.results[i]!.id, action }));
+    }
+    for (const err of res.errors) {
+      const field = fieldOf(err);
+      for (const key of err.context?.objectWriteTraceId ?? err.context?.ids ?? err.context?.id ?? []) {
+        outcomes.set(key, { externalKey: key, ok: false, error: { type: typeForCategory(err.category), message: transport.redact(err.message), ...(field ? { field } : {}) } });
+      }
+    }
+    return outcomes;
+  }
+
+  const batchErrors = (res: object): StandardError[] => ('errors' in res && Array.isArray(res.errors) ? (res.errors as StandardError[]) : []);
+  const missingOutcome = (key: string, what: string): WriteOutcome => ({
+    externalKey: key,
+    ok: false,
+    error: { type: 'Transient', message: `HubSpot batch ${what} returned neither a result nor an error for this record` },
+  });
+
   return {
     describe: () => ({
       system: 'hubspot',
@@ -219,21 +350,87 @@ export function createHubSpotConnector(options: HubSpotConnectorOptions): Connec
         throw new SyncError('InvalidInput', `limit must be a positive integer, got ${request.limit}`, { field: 'limit' });
       }
       const page = await readIncremental((q) => searchWindow(e, q), { modifiedProperty: e.modifiedProperty, pageSize }, request.after, request.limit);
-      const records = page.hits.map(toRecord);
+      let records = page.hits.map((h) => toRecord(h));
+      let hasMore = page.hasMore;
+      if (request.includeDeleted) {
+        // Merge the records archived after the cursor into the same order. While live records
+        // remain, only archives up to the last live record belong to this page; the next page
+        // starts after it and finds the rest.
+        const lastLive = page.hits.at(-1);
+        const archived = (await archivedSince(e, request.after)).filter((h) => !page.hasMore || (lastLive !== undefined && compareCursors(hitCursor(h), hitCursor(lastLive)) <= 0));
+        const merged = [...page.hits.map((h) => ({ h, deleted: false })), ...archived.map((h) => ({ h, deleted: true }))].sort((x, y) =>
+          compareCursors(hitCursor(x.h), hitCursor(y.h)),
+        );
+        records = merged.slice(0, request.limit).map((x) => toRecord(x.h, x.deleted));
+        hasMore = page.hasMore || merged.length > request.limit;
+      }
       const last = records.reduce<Cursor | null>(nextCursor, null);
-      return { records, nextCursor: last ?? request.after, hasMore: page.hasMore };
+      return { records, nextCursor: last ?? request.after, hasMore };
     },
 
+    /**
+     * Records by HubSpot id. An id not found live is looked up among archived records, returned
+     * with `deleted: true` (a two-way pair reads an archive as a soft delete, not as a hard one).
+     * Ids that are not HubSpot record ids (not numeric) are simply absent.
+     */
     async read(entity: string, keys: string[]): Promise<SourceRecord[]> {
       const e = entityOf(entity);
-      const out: SourceRecord[] = [];
-      for (const part of chunks([...new Set(keys)], HUBSPOT_MAX_BATCH)) {
-        const res = await transport.call('general', `batch read ${e.objectType}`, (api) =>
-          api.batchApi.read(e.objectType, { inputs: part.map((id) => ({ id })), properties: readProps(e), propertiesWithHistory: [] }, false),
+      const ids = [...new Set(keys)].filter((k) => /^\d+$/.test(k));
+      const live = await readBatch(e, ids, false);
+      const found = new Set(live.map((o) => o.id));
+      const missing = ids.filter((id) => !found.has(id));
+      const archived = missing.length ? await readBatch(e, missing, true) : [];
+      return [...live.map((o) => toRecord(toHit(o, e.modifiedProperty))), ...archived.map((o) => toRecord(archivedHit(o, e.modifiedProperty), true))];
+    },
+
+    /** Batch create (≤ 100 per call); each outcome's `targetKey` is the new record's id, in request order. */
+    async insertNative(entity: string, rows: NativeInsert[]): Promise<WriteOutcome[]> {
+      const e = entityOf(entity);
+      writable(e);
+      const outcomes: WriteOutcome[] = new Array<WriteOutcome>(rows.length);
+      for (const part of distinctChunks(rows, HUBSPOT_MAX_BATCH, (r) => r.ref)) {
+        const inputs = part.map(({ item }) => ({ key: item.ref, properties: toPropertyValues(item.values, 'create') }));
+        const written = await writeNative(
+          inputs,
+          async (batch) => {
+            const res = await transport.call('general', `batch create ${e.objectType}`, (api) =>
+              api.batchApi.create(e.objectType, { inputs: batch.map((i) => ({ properties: i.properties, associations: [], objectWriteTraceId: i.key })) }),
+            );
+            return { results: res.results, errors: batchErrors(res) };
+          },
+          'created',
         );
-        out.push(...res.results.map((o) => toRecord(toHit(o, e.modifiedProperty))));
+        for (const { item, index } of part) outcomes[index] = written.get(item.ref) ?? missingOutcome(item.ref, 'create');
       }
-      return out;
+      return outcomes;
+    },
+
+    /** Batch update by record id (≤ 100 per call) of only the given properties; null clears one. */
+    async patchNative(entity: string, patches: NativePatch[]): Promise<WriteOutcome[]> {
+      const e = entityOf(entity);
+      writable(e);
+      const outcomes: WriteOutcome[] = new Array<WriteOutcome>(patches.length);
+      for (const part of distinctChunks(patches, HUBSPOT_MAX_BATCH, (p) => p.key)) {
+        const bad = part.filter(({ item }) => !/^\d+$/.test(item.key));
+        for (const { item, index } of bad) {
+          outcomes[index] = { externalKey: item.key, ok: false, error: { type: 'NotFound', message: `"${item.key}" is not a HubSpot ${e.objectType} record id` } };
+        }
+        const sendable = part.filter(({ item }) => /^\d+$/.test(item.key));
+        if (sendable.length === 0) continue;
+        const inputs = sendable.map(({ item }) => ({ key: item.key, properties: toPropertyValues(item.values, 'update') }));
+        const written = await writeNative(
+          inputs,
+          async (batch) => {
+            const res = await transport.call('general', `batch update ${e.objectType}`, (api) =>
+              api.batchApi.update(e.objectType, { inputs: batch.map((i) => ({ id: i.key, properties: i.properties, objectWriteTraceId: i.key })) }),
+            );
+            return { results: res.results, errors: batchErrors(res) };
+          },
+          'updated',
+        );
+        for (const { item, index } of sendable) outcomes[index] = written.get(item.key) ?? missingOutcome(item.key, 'update');
+      }
+      return outcomes;
     },
 
     async upsert(entity: string, batch: WriteRequest[]): Promise<WriteOutcome[]> {

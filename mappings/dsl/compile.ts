@@ -77,6 +77,23 @@ interface CompiledField {
   required: boolean;
   omitOnError: boolean;
   sourceKey: boolean;
+  /** Read when the field's own source gives a blank value. */
+  fallback?: { read: (record: Record<string, unknown>) => unknown; transforms: { name: string; fn: CompiledTransform }[]; sourceKey: boolean };
+}
+
+function reader(from: string | string[]): (record: Record<string, unknown>) => unknown {
+  return Array.isArray(from) ? (r) => from.map((f) => readPath(r, f)) : (r) => readPath(r, from);
+}
+
+/** A source value through its transforms: undefined when blank (before or after). Throws what a transform throws. */
+function evaluate(v: unknown, transforms: { fn: CompiledTransform }[], ctx: Parameters<CompiledTransform>[1]): unknown {
+  const blankInput = Array.isArray(v) ? v.every(isBlank) : isBlank(v);
+  if (blankInput) return undefined;
+  for (const t of transforms) {
+    v = t.fn(v, ctx);
+    if (isBlank(v)) return undefined;
+  }
+  return v;
 }
 
 function transformName(t: unknown): string {
@@ -110,14 +127,13 @@ export function compileMapping(raw: unknown, file: string): CompiledMapping {
         );
       }
     });
-    const from = rule.from;
+    rule.fallback?.transform.forEach((t, i) => {
+      if (typeof t === 'object' && 'lookup' in t && !(t.lookup in spec.lookups)) {
+        throw new MappingConfigError(file, `fields.${field}.fallback.transform[${i}].lookup`, `unknown lookup table "${t.lookup}"`);
+      }
+    });
     const constant = rule.const;
-    const read =
-      from === undefined
-        ? () => constant
-        : Array.isArray(from)
-          ? (r: Record<string, unknown>) => from.map((f) => readPath(r, f))
-          : (r: Record<string, unknown>) => readPath(r, from);
+    const read = rule.from === undefined ? () => constant : reader(rule.from);
     return {
       field,
       path,
@@ -127,6 +143,15 @@ export function compileMapping(raw: unknown, file: string): CompiledMapping {
       required: rule.required,
       omitOnError: rule.onError === 'omit',
       sourceKey: rule.sourceKey,
+      ...(rule.fallback
+        ? {
+            fallback: {
+              read: reader(rule.fallback.from),
+              transforms: rule.fallback.transform.map((t) => ({ name: transformName(t), fn: compileTransform(t) })),
+              sourceKey: rule.fallback.sourceKey,
+            },
+          }
+        : {}),
     };
   });
 
@@ -136,34 +161,36 @@ export function compileMapping(raw: unknown, file: string): CompiledMapping {
     name: spec.name,
     target,
     ...(write ? { write } : {}),
-    sourceKeyFields: fields.filter((f) => f.sourceKey).map((f) => f.field),
+    sourceKeyFields: fields.filter((f) => f.sourceKey || f.fallback?.sourceKey).map((f) => f.field),
     apply(record, options) {
       const keyPrefix = options?.keyPrefix ?? '';
       const out: Record<string, unknown> = {};
       const issues: RecordIssue[] = [];
       const ctx = { record, lookups: spec.lookups };
       for (const f of fields) {
-        let v = f.read(record);
-        const blankInput = Array.isArray(v) ? v.every(isBlank) : isBlank(v);
-        if (!blankInput) {
-          try {
-            for (const t of f.transforms) {
-              v = t.fn(v, ctx);
-              if (isBlank(v)) break;
-            }
-          } catch (e) {
-            if (f.omitOnError) continue;
-            const rule = e instanceof TransformError ? e.rule : 'transform';
-            issues.push({ field: f.field, rule, message: (e as Error).message });
-            continue;
+        let v: unknown;
+        let prefixed = f.sourceKey;
+        try {
+          v = evaluate(f.read(record), f.transforms, ctx);
+          if (v === undefined && f.fallback) {
+            v = evaluate(f.fallback.read(record), f.fallback.transforms, ctx);
+            prefixed = f.fallback.sourceKey;
           }
+        } catch (e) {
+          if (f.omitOnError) continue;
+          const rule = e instanceof TransformError ? e.rule : 'transform';
+          issues.push({ field: f.field, rule, message: (e as Error).message });
+          continue;
         }
-        if (blankInput || isBlank(v)) v = f.defaultValue;
+        if (v === undefined) {
+          v = f.defaultValue;
+          prefixed = f.sourceKey;
+        }
         if (isBlank(v)) {
           if (f.required) issues.push({ field: f.field, rule: 'required', message: `required value is missing` });
           continue;
         }
-        if (f.sourceKey && keyPrefix) v = `${keyPrefix}${typeof v === 'string' ? v : String(v)}`;
+        if (prefixed && keyPrefix) v = `${keyPrefix}${typeof v === 'string' ? v : String(v)}`;
         setPath(out, f.path, v);
       }
       if (issues.length) return { ok: false, issues };

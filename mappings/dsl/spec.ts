@@ -47,6 +47,20 @@ export const TransformSchema = z.union([z.enum(SIMPLE_TRANSFORMS), ParamTransfor
 });
 export type Transform = z.infer<typeof TransformSchema>;
 
+/**
+ * Where a field's value comes from when its own source is blank, e.g. a HubSpot company's ERP
+ * key (`erp_customer_id`), else its own record id with the system's key prefix.
+ */
+export const FallbackRuleSchema = z
+  .object({
+    from: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+    transform: z.array(TransformSchema).default([]),
+    /** The fallback value is a key of the source system: written with its `keyPrefix`. */
+    sourceKey: z.boolean().default(false),
+  })
+  .strict();
+export type FallbackRule = z.infer<typeof FallbackRuleSchema>;
+
 export const FieldRuleSchema = z
   .object({
     /** Source field name (dotted for nested), or several to combine with `join`. */
@@ -68,6 +82,8 @@ export const FieldRuleSchema = z
      * references stay consistent and two sources never share a key space in one target.
      */
     sourceKey: z.boolean().default(false),
+    /** Used when `from` gives a blank value (before `default`); its own `sourceKey` decides the prefix. */
+    fallback: FallbackRuleSchema.optional(),
   })
   .strict()
   .refine((r) => r.from !== undefined || r.const !== undefined, {
