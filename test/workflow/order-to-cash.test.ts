@@ -15,6 +15,8 @@ let bundle: { code: string };
 beforeAll(async () => {
   installTestRuntime();
   env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: ensureTestServer() } } });
+  // the approval gate sets SyncStatus while it waits (approval services list gates by it)
+  await env.connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: { SyncStatus: 2 } });
   bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
 });
 afterAll(async () => {
