@@ -191,7 +191,7 @@ export class ApprovalGate {
     }
     const again = refusal === null ? this.check(args, decision) : { refusal };
     if (again.refusal !== undefined) {
-      this.record(decision, via, { approver: c.sub, planHash: c.plan, comment: args.comment }, again.refusal, { issuer: c.iss, tokenId: c.jti });
+      this.record(decision, via, { approver: c.sub, planHash: c.plan, comment: args.comment }, again.refusal, { issuer: c.iss, tokenId: c.jti, gate: p.gate });
     }
     return again;
   }
@@ -211,10 +211,10 @@ export class ApprovalGate {
     via: DecisionRecord['via'],
     args: { approver?: unknown; planHash?: unknown; comment?: unknown } | null,
     refusal: string | null,
-    signed?: { issuer: string; tokenId: string | null },
+    signed?: { issuer: string; tokenId: string | null; gate?: string },
   ): DecisionRecord {
     const rec: DecisionRecord = {
-      gate: this.pending?.gate ?? '(none)', planHash: typeof args?.planHash === 'string' ? args.planHash : this.pending?.planHash ?? '', decision, via,
+      gate: signed?.gate ?? this.pending?.gate ?? '(none)', planHash: typeof args?.planHash === 'string' ? args.planHash : this.pending?.planHash ?? '', decision, via,
       approver: typeof args?.approver === 'string' ? args.approver : null, comment: typeof args?.comment === 'string' ? args.comment : null,
       // Only signed decisions carry these, so records of name decisions stay as they were.
       ...(signed ? { issuer: signed.issuer, tokenId: signed.tokenId } : {}),
