@@ -138,6 +138,7 @@ test('through the example service: both a bulk-sync gate and an order gate are l
   expect(okOrder).toMatchObject({ status: 200, body: { user: 'manager', outcome: { approved: true, decidedBy: 'manager', issuer: 'approvals-demo' } } });
   // What anyone with namespace access could send (the CLI recipe without a token): refused.
   const named = await syncRun.executeUpdate(approveUpdate, { args: [{ approver: 'pricing-lead', planHash: byId['sync:signed-products']!.planHash }] }).catch((e: unknown) => e);
+  expect(named).toBeInstanceOf(WorkflowUpdateFailedError);
   expect((named as WorkflowUpdateFailedError).cause?.message).toMatch(/requires a signed decision/);
   const okSync = await call('pricing-lead', 'POST', '/approvals/sync%3Asigned-products/approve', { planHash: byId['sync:signed-products']!.planHash });
   expect(okSync).toMatchObject({ status: 200, body: { outcome: { approved: true, decidedBy: 'pricing-lead', issuer: 'approvals-demo' } } });
