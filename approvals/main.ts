@@ -69,10 +69,11 @@ async function main(): Promise<void> {
   if (cmd) throw new Error(`unknown command "${cmd}": run without arguments, or add-user <name>`);
   const users = readUsers(env.APPROVALS_USERS_FILE);
   if (!Object.keys(users.users).length) console.warn(`no users in ${env.APPROVALS_USERS_FILE}: add one with npm run approvals -- add-user <name>`);
+  const signing = await signer(env); // configuration errors first, before connecting
   const [host, port] = env.APPROVALS_LISTEN.split(':');
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
   const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
-  const service = await startApprovalService({ client, signer: await signer(env), authenticate: bearerAuthenticator(users), host: host!, port: Number(port) });
+  const service = await startApprovalService({ client, signer: signing, authenticate: bearerAuthenticator(users), host: host!, port: Number(port) });
   console.log(`approval service on ${service.url} as issuer "${env.APPROVALS_ISSUER}" (users: ${Object.keys(users.users).join(', ') || 'none'})`);
   const stop = () => {
     void service.close().then(() => connection.close()).then(() => process.exit(0));
