@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { verifyDecisionToken } from '../../activities/approval-token';
 import { signDecision } from '../../approvals/sign';
+import { ApprovalPolicySchema } from '../../contracts/approval';
 import { decodeDecisionToken, type DecisionExpectation } from '../../contracts/approval-token';
+import { OrderToCashInputSchema } from '../../contracts/orders';
 import { loadApprovalKeyring } from '../../workers/approval-issuers';
 
 const SECRET = 's'.repeat(40);
@@ -57,4 +59,13 @@ test('decoding without a key: malformed tokens and missing claims are named', as
   });
   const ok = decodeDecisionToken(await token({ subject: 'ü-approver' }));
   expect(ok).toMatchObject({ alg: 'HS256', claims: { sub: 'ü-approver', wid: 'w', gate: 'g', plan: 'p', decision: 'approve', jti: 't1', aud: 'crm-erp-sync' } });
+});
+
+test('a "signed" policy must name its issuers, in pipeline and order policies alike', () => {
+  const base = { approvers: ['a'], timeout: '1 day', onTimeout: { action: 'reject' } };
+  expect(ApprovalPolicySchema.safeParse({ ...base, require: 'signed' }).error?.issues[0]).toMatchObject({ path: ['issuers'], message: expect.stringMatching(/needs "issuers"/) });
+  expect(ApprovalPolicySchema.safeParse({ ...base, require: 'signed', issuers: ['demo'] }).success).toBe(true);
+  expect(ApprovalPolicySchema.safeParse(base).success).toBe(true); // "name" by default, as before
+  expect(OrderToCashInputSchema.safeParse({ dealId: '1', approval: { policy: { require: 'signed' } } }).error?.issues[0]?.path).toEqual(['approval', 'policy', 'issuers']);
+  expect(OrderToCashInputSchema.parse({ dealId: '1', approval: { policy: { require: 'signed', issuers: ['demo'] } } }).approval?.policy).toMatchObject({ approvers: ['sales-manager'], require: 'signed', issuers: ['demo'] });
 });
