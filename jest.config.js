@@ -1,6 +1,15 @@
 /** Test tiers: unit (pure, ms), workflow (time-skipping server), integration (dev server + real systems). */
-const transform = { '^.+\\.tsx?$': ['@swc/jest', { jsc: { target: 'es2022' } }] };
-const common = { testEnvironment: 'node', transform, moduleFileExtensions: ['ts', 'js', 'json'] };
+const transform = {
+  '^.+\\.tsx?$': ['@swc/jest', { jsc: { target: 'es2022' } }],
+  // jose ships ES modules only; Node ≥ 20.19 requires them natively, Jest's module loader does not.
+  '/node_modules/jose/.+\\.js$': ['@swc/jest', { jsc: { target: 'es2022' }, module: { type: 'commonjs' } }],
+};
+const common = {
+  testEnvironment: 'node',
+  transform,
+  transformIgnorePatterns: ['/node_modules/(?!jose/)'],
+  moduleFileExtensions: ['ts', 'js', 'json'],
+};
 
 module.exports = {
   // Every process a test spawns inherits a run id; the teardown fails the run if any is left.

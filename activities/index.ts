@@ -1,3 +1,4 @@
+import { createApprovalTokenActivities, type ApprovalTokenDeps } from './approval-token';
 import { withFailureTranslation } from './failures';
 import { createOrderActivities, type OrdersDeps } from './orders';
 import { createWatcherActivities, type WatcherDeps } from './orders-watcher';
@@ -7,8 +8,9 @@ import { createSyncActivities, type SyncDeps } from './sync';
 export type { SyncDeps } from './sync';
 export type { OrdersDeps } from './orders';
 export type { WatcherDeps } from './orders-watcher';
+export type { ApprovalKeyring, ApprovalTokenDeps } from './approval-token';
 
-export interface ActivityDeps extends SyncDeps {
+export interface ActivityDeps extends SyncDeps, ApprovalTokenDeps {
   /** The order-to-cash saga's ERP and CRM (resolved lazily). */
   orders?: OrdersDeps;
   /** The deal watcher's CRM, checkpoint store and Temporal client. */
@@ -20,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
   return withFailureTranslation({
     ...createSyncActivities(deps),
     ...createPairActivities(deps),
+    ...createApprovalTokenActivities(deps),
     ...(deps.orders ? createOrderActivities(deps.orders) : {}),
     ...(deps.watcher ? createWatcherActivities(deps.watcher) : {}),
   });

@@ -27,24 +27,52 @@ export const ApprovalStageSchema = z
   })
   .strict();
 
-/**
- * The gate's policy: the first stage's approvers decide; when nobody answers within its timeout
- * the gate either rejects, or escalates to the next approver group with its own timeout.
- */
-export const ApprovalPolicySchema = ApprovalStageSchema.extend({
+/** How a gate knows who decided: `name` trusts the `approver` the caller sends (the embedded demo);
+ * `signed` accepts only decisions carrying a token signed by one of the gate's `issuers`. */
+export const APPROVAL_REQUIREMENTS = ['name', 'signed'] as const;
+export type ApprovalRequirement = (typeof APPROVAL_REQUIREMENTS)[number];
+
+/** The policy's fields, without the cross-field rule (orders merge a partial policy with defaults). */
+export const ApprovalPolicyFieldsSchema = ApprovalStageSchema.extend({
   onTimeout: z.discriminatedUnion('action', [
     z.object({ action: z.literal('reject') }).strict(),
     z.object({ action: z.literal('escalate'), approvers: z.array(z.string().min(1)).min(1), timeout: DurationSchema }).strict(),
   ]),
+  /** `name` (default) or `signed`: see APPROVAL_REQUIREMENTS. */
+  require: z.enum(APPROVAL_REQUIREMENTS).optional(),
+  /** Issuers whose signed decisions this gate accepts (`iss` of the token); required with `signed`. */
+  issuers: z.array(z.string().min(1)).min(1, 'expected at least one issuer').optional(),
+  /** Longest lifetime (exp − iat) of a decision token. @default "10 minutes" */
+  tokenLifetime: DurationSchema.optional(),
 }).strict();
+
+/** A `signed` policy must say whose signatures it trusts. */
+export function policyRefusal(p: { require?: ApprovalRequirement | undefined; issuers?: string[] | undefined }): string | null {
+  return p.require === 'signed' && !p.issuers?.length ? 'a "signed" policy needs "issuers": the issuers whose decision tokens the gate accepts' : null;
+}
+
+/**
+ * The gate's policy: the first stage's approvers decide; when nobody answers within its timeout
+ * the gate either rejects, or escalates to the next approver group with its own timeout.
+ */
+export const ApprovalPolicySchema = ApprovalPolicyFieldsSchema.superRefine((p, ctx) => {
+  const refusal = policyRefusal(p);
+  if (refusal) ctx.addIssue({ code: 'custom', path: ['issuers'], message: refusal });
+});
 export type ApprovalPolicy = z.infer<typeof ApprovalPolicySchema>;
 
-/** What an approver sends: who, why, and the hash of the plan they looked at. */
+/**
+ * What an approver sends: who, why, and the hash of the plan they looked at. With a `token` (a
+ * signed decision, contracts/approval-token.ts) `approver` and `planHash` may be left out: they
+ * are the token's `sub` and `plan`, and when given must equal them.
+ */
 export interface ApprovalDecisionArgs {
-  approver: string;
+  approver?: string;
   comment?: string;
   /** The `planHash` shown by the `pendingApproval` query; a stale hash is refused. */
-  planHash: string;
+  planHash?: string;
+  /** A decision token (JWT) from a trusted issuer; required by `require: "signed"` gates. */
+  token?: string;
 }
 
 /** The signal form carries the decision in the payload (fire-and-forget). */
@@ -60,6 +88,10 @@ export interface DecisionRecord {
   via: 'update' | 'signal' | 'timer';
   approver: string | null;
   comment: string | null;
+  /** The token's issuer when the decision was signed (absent in records from before signed decisions). */
+  issuer?: string | null;
+  /** The token's `jti` (never the token itself). */
+  tokenId?: string | null;
   /** False when the decision was refused (not allowed, stale plan, nothing pending). */
   accepted: boolean;
   refusal: string | null;
@@ -75,6 +107,12 @@ export interface PendingApproval {
   /** A short, human summary of the plan being approved. */
   summary: string;
   approvers: string[];
+  /** `signed`: only a decision token is accepted (see `issuers`); `name`: the approver's name is. */
+  require: ApprovalRequirement;
+  /** Issuers whose decision tokens the gate accepts; null: any issuer the worker has a key for. */
+  issuers: string[] | null;
+  /** Longest accepted token lifetime, seconds. */
+  tokenLifetimeSeconds: number;
   /** 1 for the first approver group, 2 after escalation. */
   stage: number;
   requestedAt: string;
@@ -91,6 +129,8 @@ export interface ApprovalOutcome {
   planHash: string;
   approved: boolean;
   decidedBy: string | null;
+  /** Issuer of the decision token, when signed. */
+  issuer?: string | null;
   comment: string | null;
   /** `timeout` when the policy decided for nobody. */
   via: DecisionRecord['via'];

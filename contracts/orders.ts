@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
-import { ApprovalPolicySchema, DurationSchema, type ApprovalPolicy, type ApprovalState } from './approval';
+import { ApprovalPolicyFieldsSchema, DurationSchema, policyRefusal, type ApprovalPolicy, type ApprovalState } from './approval';
 
 /** `order-to-cash:<dealId>`: one saga per won deal, so a deal seen twice starts one workflow. */
 export const orderWorkflowId = (dealId: string): string => `order-to-cash:${dealId}`;
@@ -37,9 +37,13 @@ export const ApprovalLimitsSchema = z
     maxAmountMinor: z.number().int().min(0).nullable().optional(),
     maxDiscountPercent: z.number().min(0).max(100).nullable().optional(),
     newCustomer: z.boolean().optional(),
-    policy: ApprovalPolicySchema.partial().optional(),
+    policy: ApprovalPolicyFieldsSchema.partial().optional(),
   })
   .strict()
+  .superRefine((a, ctx) => {
+    const refusal = a.policy ? policyRefusal(a.policy) : null;
+    if (refusal) ctx.addIssue({ code: 'custom', path: ['policy', 'issuers'], message: refusal });
+  })
   .transform((a): ApprovalLimits => {
     const p = a.policy ?? {};
     return {
@@ -50,6 +54,9 @@ export const ApprovalLimitsSchema = z
         approvers: p.approvers ?? DEFAULT_APPROVAL.policy.approvers,
         timeout: p.timeout ?? DEFAULT_APPROVAL.policy.timeout,
         onTimeout: p.onTimeout ?? DEFAULT_APPROVAL.policy.onTimeout,
+        ...(p.require ? { require: p.require } : {}),
+        ...(p.issuers ? { issuers: p.issuers } : {}),
+        ...(p.tokenLifetime ? { tokenLifetime: p.tokenLifetime } : {}),
       },
     };
   });

@@ -19,6 +19,8 @@ export const WorkerEnvSchema = z.object({
   SYNC_CONFIG_DIR: z.string().default('config'),
   /** Folder with mapping definitions. */
   SYNC_MAPPINGS_DIR: z.string().default('mappings/definitions'),
+  /** Issuers trusted for signed approval decisions. @default `$SYNC_CONFIG_DIR/approval-issuers.json` */
+  APPROVAL_ISSUERS_FILE: z.string().min(1).optional(),
   /** Folder of the demo CRM/ERP (config/systems.json reads it too). */
   DEMO_DATA_DIR: z.string().min(1).default('.data/demo'),
   /** SQLite file of the embedded state store. @default `$DEMO_DATA_DIR/state.db`, for `npm start` and `npm run worker` alike. */

@@ -34,6 +34,7 @@ async function main(): Promise<void> {
       env: process.env,
       maxConcurrentActivities: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
       shutdownGraceSeconds: env.WORKER_SHUTDOWN_GRACE_SECONDS,
+      ...(env.APPROVAL_ISSUERS_FILE ? { approvalIssuersFile: env.APPROVAL_ISSUERS_FILE } : {}),
     });
     for (const m of sync.keyMigrations) {
       console.log(

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Client } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
@@ -5,9 +6,10 @@ import type { OrdersErp } from '../activities/orders';
 import { DealsDb } from '../activities/orders-crm';
 import { SyncError } from '../contracts/errors';
 import { TASK_QUEUES, type PipelineFamily } from '../contracts/queues';
-import { ConnectorPool, loadRegistry, type Registry } from '../pipelines/load';
+import { ConnectorPool, loadRegistry, PROJECT_CONFIG, type Registry } from '../pipelines/load';
 import { openSqliteStateStore } from '../state/sqlite-store';
 import type { StateStore } from '../state/types';
+import { loadApprovalKeyring } from './approval-issuers';
 import { migrateKeyPrefixes, type KeyPrefixMigration } from './key-prefixes';
 import { migrateBindingsToLinks, type LinkMigration } from './migrate-links';
 
@@ -27,6 +29,11 @@ export interface SyncWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Where the order-to-cash saga and the deal watcher find the CRM and the ERP. */
   orders?: OrdersWiring;
+  /**
+   * Issuers trusted for signed approval decisions and where their keys are.
+   * @default `<configDir>/approval-issuers.json` (none trusted when the file does not exist)
+   */
+  approvalIssuersFile?: string;
 }
 
 export interface OrdersWiring {
@@ -68,7 +75,8 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
   // One-way bindings become links once, so a pair over the same systems starts from them.
   const linkMigrations = await migrateBindingsToLinks(store, registry);
   const connectors = new ConnectorPool(registry, opts.env);
-  const activities = createActivities({ registry, connectors, store, ...ordersDeps(registry, connectors, store, opts) });
+  const approvalKeys = await loadApprovalKeyring(opts.approvalIssuersFile ?? path.join(opts.configDir ?? PROJECT_CONFIG.configDir, 'approval-issuers.json'), opts.env);
+  const activities = createActivities({ registry, connectors, store, approvalKeys, ...ordersDeps(registry, connectors, store, opts) });
   // Bundle once for all families, quietly: the bundler's INFO log is a page of webpack module listing.
   const workflowBundle =
     opts.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('WARN') }));

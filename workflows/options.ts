@@ -55,3 +55,10 @@ export const START: LocalActivityOptions = { startToCloseTimeout: '30 seconds', 
 
 /** Checkpoints and run reports, which run while the next page is being prepared: regular activities. */
 export const BOOKKEEPING: ActivityOptions = { startToCloseTimeout: '30 seconds', retry: bookkeepingRetry };
+
+/**
+ * Verifying a signed approval decision (signature, issuer key, audience) on the worker, where the
+ * keys are. A regular activity for the same reason as BOOKKEEPING: an approval arrives while the
+ * next page may be read ahead. It answers refusals as results; a throw is a worker fault.
+ */
+export const VERIFY: ActivityOptions = { startToCloseTimeout: '10 seconds', retry: { initialInterval: '200 milliseconds', maximumAttempts: 3 } };

@@ -8,9 +8,11 @@ import {
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   sleep,
+  upsertSearchAttributes,
   workflowInfo,
   type ActivityOptions,
 } from '@temporalio/workflow';
@@ -30,6 +32,7 @@ import {
   type OrderToCashResult,
   type StepRecord,
 } from '../contracts/orders';
+import { SA_STATUS } from '../contracts/search-attributes';
 import { ApprovalGate, nowIso as now } from './approval';
 import { parseWorkflowInput } from './input';
 import { externalRetry } from './options';
@@ -49,6 +52,8 @@ const steps = proxyActivities<OrderActivities>(STEP);
 const undos = proxyActivities<OrderActivities>(UNDO);
 const EXAMPLE_INPUT = '{"dealId":"42"}';
 const REJECTED = 'ApprovalRejected';
+/** Patch id: the approval gate sets SyncStatus while it waits. */
+const LIST_APPROVALS = 'approval-search-status';
 
 interface Undo {
   undo: string;
@@ -129,6 +134,10 @@ export async function orderToCash(rawInput: OrderToCashInput): Promise<OrderToCa
           const plan = { dealId, orderKey: order.orderKey, customer: d.accountId, currency: d.currency, amountMinor: d.amountMinor, lines: d.lines };
           const decision: ApprovalOutcome = await run('approval', async () => {
             status.waitingFor = `approval of order ${order.externalKey}: ${reasons.join('; ')}`;
+            // Approval services find waiting gates by SyncStatus = "awaiting-approval", like
+            // syncs' (approvals/service.ts); cleared once decided. Patched: older runs never set it.
+            const listed = patched(LIST_APPROVALS);
+            if (listed) upsertSearchAttributes([{ key: SA_STATUS, value: 'awaiting-approval' }]);
             try {
               return await gate.request({
                 gate: 'order', planHash: planHash(plan), reasons, policy: limits.policy,
@@ -136,6 +145,7 @@ export async function orderToCash(rawInput: OrderToCashInput): Promise<OrderToCa
               });
             } finally {
               status.waitingFor = null;
+              if (listed) upsertSearchAttributes([{ key: SA_STATUS, value: null }]);
             }
           });
           if (!decision.approved) {

@@ -2,19 +2,30 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import { createApprovalTokenActivities } from '../../activities/approval-token';
 import type { InvoiceState, OrderActivities } from '../../activities/orders';
+import { signDecision } from '../../approvals/sign';
 import { approvalDecisionSignal, approveUpdate, pendingApprovalQuery, rejectUpdate, type ApprovalPolicy } from '../../contracts/approval';
 import { dealLostSignal, erpEventSignal, orderStatusQuery, type DealSnapshot, type OrderToCashInput, type OrderToCashResult } from '../../contracts/orders';
+import { SA_STATUS } from '../../contracts/search-attributes';
 import { ensureTestServer } from '../../scripts/toolchain';
+import { makeTestIssuers, type TestIssuers } from '../helpers/approval-keys';
 import { installTestRuntime } from '../helpers/env';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
 jest.setTimeout(120_000);
 
 let env: TestWorkflowEnvironment;
 let bundle: { code: string };
+let keys: TestIssuers;
 beforeAll(async () => {
   installTestRuntime();
   env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: ensureTestServer() } } });
+  // the approval gate sets SyncStatus while it waits (approval services list gates by it)
+  await env.connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: { SyncStatus: 2 } });
+  keys = await makeTestIssuers(mkdtempSync(path.join(os.tmpdir(), 'otc-keys-')));
   bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
 });
 afterAll(async () => {
@@ -71,7 +82,7 @@ const NO_GATE: OrderToCashInput['approval'] = { maxAmountMinor: 10_000_000, newC
 const GATE = (policy: ApprovalPolicy = POLICY): OrderToCashInput['approval'] => ({ maxAmountMinor: 100_000, policy });
 
 let n = 0;
-async function withWorker<T>(activities: OrderActivities, fn: (taskQueue: string) => Promise<T>): Promise<T> {
+async function withWorker<T>(activities: OrderActivities | (OrderActivities & ReturnType<typeof createApprovalTokenActivities>), fn: (taskQueue: string) => Promise<T>): Promise<T> {
   const taskQueue = `otc-${++n}`;
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
   return worker.runUntil(fn(taskQueue));
@@ -228,6 +239,63 @@ test('the validator refuses an unauthorised approver and a stale plan hash; refu
     const { decisions } = await h.query(pendingApprovalQuery);
     expect(decisions.map((d) => [d.via, d.approver, d.accepted])).toEqual([['signal', 'mallory', false], ['signal', 'manager', true]]);
     expect(decisions[0]!.refusal).toMatch(/may not decide/);
+  });
+});
+
+test('a signed order gate: a name alone, a forged signal and the first group after escalation are refused; the director\'s signed signal decides', async () => {
+  const f = fakes();
+  const activities = { ...f.activities, ...createApprovalTokenActivities({ approvalKeys: keys.keyring }) };
+  await withWorker(activities, async (tq) => {
+    const policy: ApprovalPolicy = {
+      approvers: ['manager'], timeout: '1 day', onTimeout: { action: 'escalate', approvers: ['director'], timeout: '2 days' }, require: 'signed', issuers: ['approvals-test'],
+    };
+    const h = await start(tq, { dealId: '50', approval: GATE(policy) });
+    const first = await untilPending(h);
+    // approval services find the gate by SyncStatus
+    expect((await h.describe()).typedSearchAttributes.get(SA_STATUS)).toBe('awaiting-approval');
+    const named = await h.executeUpdate(approveUpdate, { args: [{ approver: 'manager', planHash: first.planHash }] }).catch((e: unknown) => e);
+    expect((named as WorkflowUpdateFailedError).cause?.message).toMatch(/^gate "order" requires a signed decision/);
+
+    await env.sleep('25 hours');
+    const p = (await h.query(pendingApprovalQuery)).pending!;
+    expect(p).toMatchObject({ stage: 2, approvers: ['director'] });
+    const token = (signer: typeof keys.hmac, subject: string, nowMs: number, tokenId: string) =>
+      signDecision(signer, { subject, workflowId: h.workflowId, gate: 'order', planHash: p.planHash, decision: 'approve', nowMs, tokenId });
+    const now = await env.currentTimeMs();
+    const manager = await h.executeUpdate(approveUpdate, { args: [{ token: await token(keys.hmac, 'manager', now, 'm-1') }] }).catch((e: unknown) => e);
+    expect((manager as WorkflowUpdateFailedError).cause?.message).toBe('"manager" may not decide gate "order" after escalation; allowed: director');
+
+    await h.signal(approvalDecisionSignal, { decision: 'approve', token: await token(keys.forger, 'director', now, 'forged-1') });
+    while (!(await h.query(pendingApprovalQuery)).decisions.some((d) => d.tokenId === 'forged-1')) await new Promise((r) => setTimeout(r, 50));
+    expect((await h.query(pendingApprovalQuery)).pending).not.toBeNull(); // refused, still waiting
+    await h.signal(approvalDecisionSignal, { decision: 'approve', token: await token(keys.hmac, 'director', now, 'director-1'), comment: 'fine' });
+    expect((await h.result()).outcome).toBe('paid');
+    const { decisions } = await h.query(pendingApprovalQuery);
+    expect(decisions).toEqual([
+      expect.objectContaining({ decision: 'escalate', via: 'timer' }),
+      expect.objectContaining({ via: 'signal', accepted: false, approver: 'director', issuer: 'approvals-test', tokenId: 'forged-1', refusal: expect.stringMatching(/signature does not verify/) }),
+      expect.objectContaining({ via: 'signal', accepted: true, decision: 'approve', approver: 'director', issuer: 'approvals-test', tokenId: 'director-1', comment: 'fine' }),
+    ]);
+    expect((await h.describe()).typedSearchAttributes.get(SA_STATUS)).toBeUndefined(); // cleared once decided
+  });
+  expect(f.calls).toContain('confirmOrder');
+});
+
+test('a signed order gate refuses, by its validator, a token for another order and an expired one', async () => {
+  const f = fakes();
+  await withWorker({ ...f.activities, ...createApprovalTokenActivities({ approvalKeys: keys.keyring }) }, async (tq) => {
+    const h = await start(tq, { dealId: '51', approval: GATE({ ...POLICY, require: 'signed', issuers: ['approvals-test'] }) });
+    const p = await untilPending(h);
+    const now = await env.currentTimeMs();
+    const d = { subject: 'manager', workflowId: h.workflowId, gate: 'order', planHash: p.planHash, decision: 'approve' as const, nowMs: now };
+    const refusal = async (over: Partial<typeof d>) =>
+      ((await h.executeUpdate(approveUpdate, { args: [{ token: await signDecision(keys.hmac, { ...d, ...over }) }] }).catch((e: unknown) => e)) as WorkflowUpdateFailedError).cause?.message;
+    expect(await refusal({ workflowId: 'order-to-cash:42' })).toMatch(/^token is for workflow "order-to-cash:42", not "order-to-cash:51-\d+"/);
+    expect(await refusal({ nowMs: now - 30 * 60_000 })).toMatch(/^token expired at /);
+    const events = (await h.fetchHistory()).events ?? [];
+    expect(events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toHaveLength(0);
+    expect(await h.executeUpdate(approveUpdate, { args: [{ token: await signDecision(keys.hmac, d) }] })).toMatchObject({ approved: true, decidedBy: 'manager', issuer: 'approvals-test' });
+    expect((await h.result()).outcome).toBe('paid');
   });
 });
 
