@@ -2,6 +2,7 @@ import { withFailureTranslation } from './failures';
 import { createOrderActivities, type OrdersDeps } from './orders';
 import { createWatcherActivities, type WatcherDeps } from './orders-watcher';
 import { createPairActivities } from './pair';
+import { createReconcileActivities } from './reconcile';
 import { createSyncActivities, type SyncDeps } from './sync';
 
 export type { SyncDeps } from './sync';
@@ -20,6 +21,7 @@ export function createActivities(deps: ActivityDeps) {
   return withFailureTranslation({
     ...createSyncActivities(deps),
     ...createPairActivities(deps),
+    ...createReconcileActivities(deps),
     ...(deps.orders ? createOrderActivities(deps.orders) : {}),
     ...(deps.watcher ? createWatcherActivities(deps.watcher) : {}),
   });

@@ -95,7 +95,8 @@ export interface RepairTotals {
   archived: Record<string, number>;
   deleted: Record<string, number>;
   quarantined: Record<string, number>;
-  linked: number;
+  /** Records whose plan was written (each with its link and write ledger). */
+  records: number;
 }
 
 /** One staged repair plan (a page of one side's drifted records), between planning and writing. */

@@ -107,3 +107,32 @@ export function summariseDrift(pair: string, sides: readonly string[], counts: R
   }
   return lines.join('\n');
 }
+
+/** A repair's limits, from the pair's `limits` and `deletes.maxPercent`. */
+export interface RepairLimits {
+  maxUpdates?: number;
+  maxCreates?: number;
+  /** Deleting (or archiving) more than this percentage of a side needs approval. */
+  maxDeletePercent: number;
+}
+
+export type SideWrites = Record<string, { creates: number; updates: number; archives: number; deletes: number }>;
+
+/**
+ * Why a whole repair needs a person (empty: it does not). Unlike a sync page, whose delete
+ * percentage is taken over the page, a repair holds only drifted records: its deletes are
+ * weighed against the whole side as reconciliation read it.
+ */
+export function repairRisks(limits: RepairLimits, writes: SideWrites, sideSizes: Record<string, number>): string[] {
+  const reasons: string[] = [];
+  for (const [side, w] of Object.entries(writes)) {
+    if (limits.maxUpdates !== undefined && w.updates > limits.maxUpdates) reasons.push(`${w.updates} updates on ${side}, above the limit of ${limits.maxUpdates}`);
+    if (limits.maxCreates !== undefined && w.creates > limits.maxCreates) reasons.push(`${w.creates} creates on ${side}, above the limit of ${limits.maxCreates}`);
+    const removed = w.deletes + w.archives;
+    const size = Math.max(sideSizes[side] ?? 0, removed);
+    if (removed > 0 && (removed / size) * 100 > limits.maxDeletePercent) {
+      reasons.push(`${removed} of ${size} records deleted or archived on ${side} (${Math.round((removed / size) * 100)}%), above ${limits.maxDeletePercent}%`);
+    }
+  }
+  return reasons;
+}
