@@ -41,7 +41,7 @@ describe('compareLinked', () => {
   });
 
   test('a value missing on one side is drift (null), both sides changed is a conflict, no baseline names no side', () => {
-    const { phone: _phone, ...noPhone } = BASE;
+    const noPhone: Record<string, unknown> = { ...BASE, phone: undefined };
     expect(compareLinked(P, { crm: snap('1', noPhone), erp: snap('7', BASE) }, linkOf(BASE))).toEqual([
       { field: 'phone', values: { crm: null, erp: '+4930111' }, changedOn: ['crm'] },
     ]);
