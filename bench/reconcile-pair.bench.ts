@@ -52,7 +52,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < drift; i++) {
         const p = pairs[i * step]!;
         if (i % 4 === 0) edits += crm.prepare("UPDATE accounts SET company_name = 'Drifted ' || id WHERE id = ?").run(Number(p.k)).changes;
-        else if (i % 4 === 1) edits += erp.prepare('UPDATE customers SET credit_limit_minor = 4242 WHERE id = ?').run(p.id).changes;
+        else if (i % 4 === 1) edits += erp.prepare("UPDATE customers SET credit_limit_minor = 4242, credit_currency = 'EUR' WHERE id = ?").run(p.id).changes;
         else if (i % 4 === 2) deletes += erp.prepare('DELETE FROM customers WHERE id = ?').run(p.id).changes;
         else {
           erp.prepare("INSERT INTO customers (external_key, name, country_code, segment, active, updated_at) VALUES (?, ?, 'DE', 'smb', 1, '2026-01-01T00:00:00.000Z')").run(`BENCH-${i}`, `Bench Only ${i} GmbH`);
@@ -60,6 +60,11 @@ async function main(): Promise<void> {
         }
       }
     })())();
+    const inserted = (erp.prepare("SELECT id FROM customers WHERE external_key LIKE 'BENCH-%'").all() as { id: number }[]).map((r) => String(r.id));
+    const maxLinked = (erp.prepare("SELECT max(id) m FROM customers WHERE external_key NOT LIKE 'BENCH-%'").get() as { m: number }).m;
+    const stale = await sync.store.findLinks('demo-customers', 'erp', inserted);
+    console.log(`inserted ERP ids ${inserted[0]}…${inserted.at(-1)} (largest synced id ${maxLinked}); links already naming them: ${stale.size}`);
+    if (stale.size) console.log(JSON.stringify([...stale.entries()].slice(0, 3)));
     crm.close();
     erp.close();
 
@@ -69,6 +74,8 @@ async function main(): Promise<void> {
     const read = Object.values(r.counts.read).reduce((a, b) => a + b, 0);
     console.log(`reconcilePair: ${r.counts.compared} linked pairs compared, ${read} records read in ${s.toFixed(1)} s (${Math.round(read / s)} records/s, ${r.runs} runs)`);
     console.log(`injected: ${edits} field edits, ${deletes} ERP deletes, ${inserts} ERP inserts; reported: ${r.counts.recordsWithDiffs} records with field differences, missing ${JSON.stringify(r.counts.missing)}, orphans ${JSON.stringify(r.counts.orphans)}; drift ${r.drift}`);
+    console.log(JSON.stringify(r.counts));
+    console.log(r.summary.split("\n").slice(0, 12).join("\n"));
     console.log(`exact: ${r.counts.recordsWithDiffs === edits && r.counts.missing.erp === deletes && r.counts.orphans.erp === inserts && r.drift === edits + deletes + inserts}`);
     console.log(`worker peak RSS ${rssMb().toFixed(0)} MB`);
   } finally {
