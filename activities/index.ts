@@ -3,6 +3,7 @@ import { withFailureTranslation } from './failures';
 import { createOrderActivities, type OrdersDeps } from './orders';
 import { createWatcherActivities, type WatcherDeps } from './orders-watcher';
 import { createPairActivities } from './pair';
+import { createReconcileActivities } from './reconcile';
 import { createSyncActivities, type SyncDeps } from './sync';
 
 export type { SyncDeps } from './sync';
@@ -23,6 +24,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createSyncActivities(deps),
     ...createPairActivities(deps),
     ...createApprovalTokenActivities(deps),
+    ...createReconcileActivities(deps),
     ...(deps.orders ? createOrderActivities(deps.orders) : {}),
     ...(deps.watcher ? createWatcherActivities(deps.watcher) : {}),
   });

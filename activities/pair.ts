@@ -195,7 +195,7 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
      * Map the page's records, find each one's link (or a first link by external key), read the
      * other side's records now, and plan each record with the pure planner.
      */
-    async planPairPage(ref: PairPageRef & { pageId: string }): Promise<PlanPairPageResult> {
+    async planPairPage(ref: PairPageRef & { pageId: string; matchesPageId?: string }): Promise<PlanPairPageResult> {
       const p = pairOf(ref.pair);
       const policy = policyOf(p);
       const side = ref.side;
@@ -217,7 +217,13 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
       const notices: PairNotice[] = [];
       const newLinks = new Map<string, string>(); // this side's key → other side's key
       let linked = 0;
-      const unlinked = [...snaps.values()].filter((s) => !links.has(s.key));
+      // First links found elsewhere (reconciliation's match rules), staged as this side's key → other side's key.
+      if (ref.matchesPageId) {
+        for (const [mine, theirs] of Object.entries(await store.loadPage<Record<string, string>>(ref.matchesPageId))) {
+          if (snaps.has(mine) && !links.has(mine)) newLinks.set(mine, theirs);
+        }
+      }
+      const unlinked = [...snaps.values()].filter((s) => !links.has(s.key) && !newLinks.has(s.key));
       if (unlinked.length && p.match.some((r) => r.by === 'externalKey')) {
         const wanted = new Map<string, string>(); // external key → this side's key
         for (const s of unlinked) {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
 import { createLinkStore } from './sqlite-links';
+import { createReconStore } from './sqlite-recon';
 import type { Binding, QuarantineEntry, RunReport, StateStore } from './types';
 
 const SCHEMA = `
@@ -131,6 +132,7 @@ export function openSqliteStateStore(file: string): StateStore {
 
   return {
     ...createLinkStore(db, now),
+    ...createReconStore(db),
     async getCheckpoint(pipeline) {
       const row = getCheckpoint.get(pipeline) as { cursor: string | null } | undefined;
       return row?.cursor ? (JSON.parse(row.cursor) as Cursor) : null;

@@ -51,6 +51,17 @@ export interface QuarantineRow extends QuarantineEntry {
   attempts: number;
 }
 
+/** A row a reconciliation collects while it reads both sides (drift items, natural keys, records to repair). */
+export interface ReconRow {
+  /** What the row is, e.g. `drift:field`, `natural`, `unlinked`, `repair:crm`. */
+  kind: string;
+  side: string;
+  key: string;
+  /** A value rows are grouped by (a natural key), or null. */
+  value?: string | null;
+  payload?: unknown;
+}
+
 export interface RunReport {
   pipeline: string;
   syncId: string;
@@ -104,6 +115,14 @@ export interface StateStore {
   /** Close open entries of records that have now synced. */
   releaseQuarantine(pipeline: string, sourceKeys: string[]): Promise<void>;
   listQuarantine(pipeline: string, limit?: number): Promise<QuarantineRow[]>;
+
+  /** Reconciliation scratch rows of one run (`reconId`), filled page by page. */
+  addReconRows(reconId: string, rows: ReconRow[]): Promise<void>;
+  /** Rows of one kind in insertion order, a page at a time after `afterSeq`. */
+  listReconRows(reconId: string, kind: string, options?: { afterSeq?: number; limit?: number }): Promise<(ReconRow & { seq: number })[]>;
+  /** Rows of one kind that share side and value with another row (e.g. natural-key duplicates), grouped; at most `limit` groups. */
+  groupReconRows(reconId: string, kind: string, limit?: number): Promise<{ side: string; value: string; keys: string[] }[]>;
+  dropReconRows(reconId: string): Promise<number>;
 
   saveRunReport(report: RunReport): Promise<void>;
   listRunReports(pipeline: string, limit?: number): Promise<RunReport[]>;

@@ -1,5 +1,6 @@
 /** The worker's workflowsPath: every workflow type the project registers. */
 export { syncPipeline } from './sync-pipeline';
 export { syncPair } from './sync-pair';
+export { reconcilePair } from './reconcile-pair';
 export { orderToCash } from './order-to-cash';
 export { dealWatcher } from './order-to-cash-watcher';
