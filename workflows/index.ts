@@ -3,3 +3,4 @@ export { syncPipeline } from './sync-pipeline';
 export { syncPair } from './sync-pair';
 export { orderToCash } from './order-to-cash';
 export { dealWatcher } from './order-to-cash-watcher';
+export { replayQuarantine } from './replay-quarantine';
