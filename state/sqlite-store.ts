@@ -111,6 +111,17 @@ export function openSqliteStateStore(file: string): StateStore {
     `INSERT OR REPLACE INTO run_reports (sync_id, pipeline, status, started_at, finished_at, totals) VALUES (?, ?, ?, ?, ?, ?)`,
   );
   const listReports = db.prepare('SELECT * FROM run_reports WHERE pipeline = ? ORDER BY finished_at DESC LIMIT ?');
+  const getReport = db.prepare(
+    `SELECT * FROM run_reports WHERE sync_id = @id OR (substr(sync_id, 1, length(@id) + 1) = @id || '@') ORDER BY sync_id = @id DESC, finished_at DESC LIMIT 1`,
+  );
+  const reportOf = (r: Record<string, string>): RunReport => ({
+    syncId: r.sync_id!,
+    pipeline: r.pipeline!,
+    status: r.status!,
+    startedAt: r.started_at!,
+    finishedAt: r.finished_at!,
+    totals: JSON.parse(r.totals!) as Record<string, number>,
+  });
 
   const putBindings = db.transaction((pipeline: string, items: (Binding & { sourceKey: string })[]) => {
     const t = now();
@@ -256,15 +267,11 @@ export function openSqliteStateStore(file: string): StateStore {
       saveReport.run(r.syncId, r.pipeline, r.status, r.startedAt, r.finishedAt, JSON.stringify(r.totals));
     },
     async listRunReports(pipeline, limit = 20) {
-      const rows = listReports.all(pipeline, limit) as Record<string, string>[];
-      return rows.map((r) => ({
-        syncId: r.sync_id!,
-        pipeline: r.pipeline!,
-        status: r.status!,
-        startedAt: r.started_at!,
-        finishedAt: r.finished_at!,
-        totals: JSON.parse(r.totals!) as Record<string, number>,
-      }));
+      return (listReports.all(pipeline, limit) as Record<string, string>[]).map(reportOf);
+    },
+    async getRunReport(id) {
+      const row = getReport.get({ id }) as Record<string, string> | undefined;
+      return row ? reportOf(row) : null;
     },
     async close() {
       db.close();

@@ -123,5 +123,7 @@ export interface StateStore {
 
   saveRunReport(report: RunReport): Promise<void>;
   listRunReports(pipeline: string, limit?: number): Promise<RunReport[]>;
+  /** One sync's report by its sync id, or by its workflow id (the newest sync of that id). */
+  getRunReport(syncIdOrWorkflowId: string): Promise<RunReport | null>;
   close(): Promise<void>;
 }

@@ -73,6 +73,19 @@ describe('sqlite state store', () => {
     await store.close();
   });
 
+  test('a run report is found by its sync id or by its workflow id', async () => {
+    const store = openSqliteStateStore(':memory:');
+    const r = (syncId: string, finishedAt: string) => ({ pipeline: 'p', syncId, status: 'completed', startedAt: finishedAt, finishedAt, totals: { read: 1 } });
+    await store.saveRunReport(r('sync:p@run-1', '2026-01-01T00:00:00.000Z'));
+    await store.saveRunReport(r('sync:p@run-2', '2026-01-02T00:00:00.000Z'));
+    await store.saveRunReport(r('sync:p2@run-3', '2026-01-03T00:00:00.000Z'));
+    expect((await store.getRunReport('sync:p@run-1'))?.syncId).toBe('sync:p@run-1');
+    expect((await store.getRunReport('sync:p'))?.syncId).toBe('sync:p@run-2');
+    expect(await store.getRunReport('sync:')).toBeNull();
+    expect(await store.getRunReport('nope')).toBeNull();
+    await store.close();
+  });
+
   test('run reports are kept per sync, newest first, and survive reopening', async () => {
     const file = tmpFile();
     let store = openSqliteStateStore(file);
