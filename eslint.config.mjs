@@ -57,6 +57,16 @@ export default tseslint.config(
     },
   },
   {
+    // The operator CLI is an entry point like workers/: only cli/main.ts reads the environment;
+    // it starts workflows through a Temporal client, so it never imports workflow code.
+    files: ['cli/**/*.ts'],
+    ignores: ['cli/main.ts'],
+    rules: {
+      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'read configuration in cli/main.ts and pass it in' }],
+      'no-restricted-imports': ['error', { patterns: [{ group: ['**/workflows', '**/workflows/**', '@temporalio/worker', '@temporalio/workflow'], message: 'the CLI is a client: start workflows by type through @temporalio/client' }] }],
+    },
+  },
+  {
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
   },

@@ -1,3 +1,4 @@
+import { formatMoney, fromMinorUnits } from '../mappings/dsl/money';
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import type { TrytonConnector } from '../connectors/tryton/connector';
 import type { WriteOutcome } from '../connectors/types';
@@ -136,7 +137,7 @@ export function createOrderActivities(deps: OrdersDeps) {
       const { invoice } = input;
       deps.deals().writeBack(input.dealId, {
         erp_invoice_number: invoice.number,
-        erp_invoice_amount: invoice.totalMinor === null ? null : `${(invoice.totalMinor / 100).toFixed(2)} ${invoice.currency ?? ''}`.trim(),
+        erp_invoice_amount: invoice.totalMinor === null ? null : invoice.currency ? formatMoney(invoice.totalMinor, invoice.currency) : fromMinorUnits(invoice.totalMinor, 'EUR'),
         erp_payment_status: invoice.paid ? 'paid' : 'open',
       });
     },

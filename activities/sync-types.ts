@@ -75,3 +75,13 @@ export interface PlanPage {
   mappedPageId: string;
   ops: PlanOp[];
 }
+
+/** A page of quarantined records re-read by key (replay). */
+export interface FetchQuarantinedResult extends FetchPageResult {
+  /** Open entries selected for this page. */
+  selected: number;
+  /** Selected keys the source no longer has. */
+  missing: number;
+  /** The last selected key: the next page starts after it. */
+  lastKey: string | null;
+}

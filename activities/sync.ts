@@ -12,6 +12,7 @@ import { stallBudgetMs, watchProgress } from './progress-watch';
 import type {
   BeginSyncResult,
   FetchPageResult,
+  FetchQuarantinedResult,
   MappedRecord,
   MapPageResult,
   PageRef,
@@ -124,6 +125,36 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       const page = await connectors.get(p.source.system).fetchChanges(p.source.entity, { after: ref.after, limit: ref.limit });
       const pageId = await store.stagePage(ref.syncId, `${ref.seq}/raw`, toColumnar(page.records));
       return { pageId, count: page.records.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
+    },
+
+    /**
+     * Replay: the next page of open quarantine entries (by key, after `afterKey`, filtered), their
+     * source records re-read by key through the connector and staged like a fetched page. Keys the
+     * source no longer has stay in quarantine and are counted as missing.
+     */
+    async fetchQuarantined(
+      ref: PageRef & { afterKey: string; limit: number; keys?: string[]; rule?: string; field?: string },
+    ): Promise<FetchQuarantinedResult> {
+      const p = pipelineOf(ref.pipeline);
+      const entries = await store.listQuarantine(p.name, ref.limit, {
+        afterKey: ref.afterKey,
+        ...(ref.keys ? { keys: ref.keys } : {}),
+        ...(ref.rule ? { rule: ref.rule } : {}),
+        ...(ref.field ? { field: ref.field } : {}),
+      });
+      const keys = entries.map((e) => e.sourceKey);
+      const records = keys.length ? await connectors.get(p.source.system).read(p.source.entity, keys) : [];
+      const found = new Set(records.map((r) => r.key));
+      const pageId = await store.stagePage(ref.syncId, `${ref.seq}/raw`, toColumnar(records));
+      return {
+        pageId,
+        count: records.length,
+        nextCursor: null,
+        hasMore: entries.length === ref.limit,
+        selected: entries.length,
+        missing: keys.filter((k) => !found.has(k)).length,
+        lastKey: keys.at(-1) ?? null,
+      };
     },
 
     /** Map and validate: invalid records go to quarantine with their reasons, the rest go on. */
@@ -291,7 +322,7 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       return store.dropPages(input.syncId);
     },
   };
-  return { ...steps, fetchPage: keptAlive(steps.fetchPage), mapPage: keptAlive(steps.mapPage), planPage: keptAlive(steps.planPage) };
+  return { ...steps, fetchPage: keptAlive(steps.fetchPage), fetchQuarantined: keptAlive(steps.fetchQuarantined), mapPage: keptAlive(steps.mapPage), planPage: keptAlive(steps.planPage) };
 }
 
 export type SyncActivities = ReturnType<typeof createSyncActivities>;

@@ -1,3 +1,4 @@
+import { formatMoney } from '../mappings/dsl/money';
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
 import { ApprovalPolicyFieldsSchema, DurationSchema, policyRefusal, type ApprovalPolicy, type ApprovalState } from './approval';
@@ -114,7 +115,7 @@ export interface DealSnapshot {
 /** Pure: why this order needs approval (empty = no gate). */
 export function approvalReasons(deal: DealSnapshot, newCustomer: boolean, limits: ApprovalLimits): string[] {
   const reasons: string[] = [];
-  const money = (m: number) => `${(m / 100).toFixed(2)} ${deal.currency}`;
+  const money = (m: number) => formatMoney(m, deal.currency);
   if (limits.maxAmountMinor !== null && limits.maxAmountMinor !== undefined && deal.amountMinor > limits.maxAmountMinor) {
     reasons.push(`amount ${money(deal.amountMinor)} above limit ${money(limits.maxAmountMinor)}`);
   }

@@ -5,7 +5,7 @@ import type { Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
 import { createLinkStore } from './sqlite-links';
 import { createReconStore } from './sqlite-recon';
-import type { Binding, QuarantineEntry, RunReport, StateStore } from './types';
+import type { Binding, QuarantineEntry, QuarantineFilter, RunReport, StateStore } from './types';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS checkpoints (pipeline TEXT PRIMARY KEY, cursor TEXT, sync_id TEXT, updated_at TEXT NOT NULL);
@@ -43,6 +43,8 @@ export function openSqliteStateStore(file: string): StateStore {
   db.exec(SCHEMA);
   const bindingCols = (db.prepare('PRAGMA table_info(bindings)').all() as { name: string }[]).map((c) => c.name);
   if (!bindingCols.includes('fields')) db.exec('ALTER TABLE bindings ADD COLUMN fields TEXT');
+  const quarantineCols = (db.prepare('PRAGMA table_info(quarantine)').all() as { name: string }[]).map((c) => c.name);
+  if (!quarantineCols.includes('dismissed_reason')) db.exec('ALTER TABLE quarantine ADD COLUMN dismissed_reason TEXT');
   const now = () => new Date().toISOString();
   /** `… IN (?, ?, …)` statements, prepared once per list length (pages have few distinct sizes). */
   const inList = (sql: (list: string) => string) => {
@@ -83,15 +85,44 @@ export function openSqliteStateStore(file: string): StateStore {
      VALUES (@pipeline, @sourceKey, @syncId, @stage, @field, @rule, @reason, @record, @now, @now)
      ON CONFLICT (pipeline, source_key) DO UPDATE SET sync_id = excluded.sync_id, stage = excluded.stage, field = excluded.field,
        rule = excluded.rule, reason = excluded.reason, record = excluded.record, last_seen_at = excluded.last_seen_at,
-       attempts = CASE WHEN quarantine.resolved_at IS NULL THEN quarantine.attempts + 1 ELSE 1 END, resolved_at = NULL`,
+       attempts = CASE WHEN quarantine.resolved_at IS NULL THEN quarantine.attempts + 1
+                       WHEN quarantine.dismissed_reason IS NOT NULL AND quarantine.record IS excluded.record THEN quarantine.attempts
+                       ELSE 1 END,
+       resolved_at = CASE WHEN quarantine.dismissed_reason IS NOT NULL AND quarantine.record IS excluded.record THEN quarantine.resolved_at ELSE NULL END,
+       dismissed_reason = CASE WHEN quarantine.dismissed_reason IS NOT NULL AND quarantine.record IS excluded.record THEN quarantine.dismissed_reason ELSE NULL END`,
   );
-  const listQ = db.prepare(
-    `SELECT * FROM quarantine WHERE pipeline = ? AND resolved_at IS NULL ORDER BY last_seen_at DESC, source_key LIMIT ?`,
+  /** Open entries, filtered; each condition is bound as NULL when not given. */
+  const listQ = (byKey: boolean, keys: number) =>
+    db.prepare(
+      `SELECT * FROM quarantine WHERE pipeline = @pipeline AND resolved_at IS NULL
+         AND (@rule IS NULL OR rule = @rule) AND (@field IS NULL OR field = @field) AND (@afterKey IS NULL OR source_key > @afterKey)
+         ${keys ? `AND source_key IN (${Array.from({ length: keys }, (_, i) => `@k${i}`).join(',')})` : ''}
+       ORDER BY ${byKey ? 'source_key' : 'last_seen_at DESC, source_key'} LIMIT @limit`,
+    );
+  const dismissOne = db.prepare(
+    `UPDATE quarantine SET resolved_at = ?, dismissed_reason = ? WHERE pipeline = ? AND source_key = ? AND resolved_at IS NULL`,
   );
+  const dismissMany = db.transaction((pipeline: string, keys: string[], reason: string) => {
+    const t = now();
+    let n = 0;
+    for (const k of keys) n += dismissOne.run(t, reason, pipeline, k).changes;
+    return n;
+  });
   const saveReport = db.prepare(
     `INSERT OR REPLACE INTO run_reports (sync_id, pipeline, status, started_at, finished_at, totals) VALUES (?, ?, ?, ?, ?, ?)`,
   );
   const listReports = db.prepare('SELECT * FROM run_reports WHERE pipeline = ? ORDER BY finished_at DESC LIMIT ?');
+  const getReport = db.prepare(
+    `SELECT * FROM run_reports WHERE sync_id = @id OR (substr(sync_id, 1, length(@id) + 1) = @id || '@') ORDER BY sync_id = @id DESC, finished_at DESC LIMIT 1`,
+  );
+  const reportOf = (r: Record<string, string>): RunReport => ({
+    syncId: r.sync_id!,
+    pipeline: r.pipeline!,
+    status: r.status!,
+    startedAt: r.started_at!,
+    finishedAt: r.finished_at!,
+    totals: JSON.parse(r.totals!) as Record<string, number>,
+  });
 
   const putBindings = db.transaction((pipeline: string, items: (Binding & { sourceKey: string })[]) => {
     const t = now();
@@ -199,8 +230,24 @@ export function openSqliteStateStore(file: string): StateStore {
       // Most pipelines have nothing open: skip the updates entirely then.
       if (keys.length && (openQuarantine.get(pipeline) as { open: number }).open) releaseMany(pipeline, keys);
     },
-    async listQuarantine(pipeline, limit = 100) {
-      const rows = listQ.all(pipeline, limit) as Record<string, unknown>[];
+    async listQuarantine(pipeline, limit = 100, filter: QuarantineFilter = {}) {
+      const keys = filter.keys ?? [];
+      if (filter.keys && keys.length === 0) return [];
+      const rows: Record<string, unknown>[] = [];
+      // Explicit keys go in chunks (SQLite's bound-parameter limit); each chunk is filtered alike.
+      for (let i = 0; i === 0 || i < keys.length; i += IN_CHUNK) {
+        const chunk = keys.slice(i, i + IN_CHUNK);
+        const params: Record<string, unknown> = {
+          pipeline,
+          rule: filter.rule ?? null,
+          field: filter.field ?? null,
+          afterKey: filter.afterKey ?? null,
+          limit: limit - rows.length,
+        };
+        chunk.forEach((k, j) => (params[`k${j}`] = k));
+        rows.push(...(listQ(filter.afterKey !== undefined, chunk.length).all(params) as Record<string, unknown>[]));
+        if (rows.length >= limit) break;
+      }
       return rows.map((r) => ({
         pipeline: String(r.pipeline),
         syncId: String(r.sync_id),
@@ -215,19 +262,18 @@ export function openSqliteStateStore(file: string): StateStore {
         attempts: Number(r.attempts),
       }));
     },
+    async dismissQuarantine(pipeline, keys, reason, by) {
+      return dismissMany(pipeline, keys, `${reason} (by ${by})`);
+    },
     async saveRunReport(r: RunReport) {
       saveReport.run(r.syncId, r.pipeline, r.status, r.startedAt, r.finishedAt, JSON.stringify(r.totals));
     },
     async listRunReports(pipeline, limit = 20) {
-      const rows = listReports.all(pipeline, limit) as Record<string, string>[];
-      return rows.map((r) => ({
-        syncId: r.sync_id!,
-        pipeline: r.pipeline!,
-        status: r.status!,
-        startedAt: r.started_at!,
-        finishedAt: r.finished_at!,
-        totals: JSON.parse(r.totals!) as Record<string, number>,
-      }));
+      return (listReports.all(pipeline, limit) as Record<string, string>[]).map(reportOf);
+    },
+    async getRunReport(id) {
+      const row = getReport.get({ id }) as Record<string, string> | undefined;
+      return row ? reportOf(row) : null;
     },
     async close() {
       db.close();

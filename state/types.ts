@@ -62,6 +62,16 @@ export interface ReconRow {
   payload?: unknown;
 }
 
+/** Which open quarantine entries to list (all given conditions hold). */
+export interface QuarantineFilter {
+  rule?: string;
+  field?: string;
+  /** Only these source keys. */
+  keys?: string[];
+  /** Only keys after this one, in key order (paging through a replay); without it, newest first. */
+  afterKey?: string;
+}
+
 export interface RunReport {
   pipeline: string;
   syncId: string;
@@ -114,7 +124,13 @@ export interface StateStore {
   quarantine(entries: QuarantineEntry[]): Promise<void>;
   /** Close open entries of records that have now synced. */
   releaseQuarantine(pipeline: string, sourceKeys: string[]): Promise<void>;
-  listQuarantine(pipeline: string, limit?: number): Promise<QuarantineRow[]>;
+  listQuarantine(pipeline: string, limit?: number, filter?: QuarantineFilter): Promise<QuarantineRow[]>;
+  /**
+   * Close open entries a person has looked at and let go, with why. A dismissed entry stays
+   * closed while its source record is the same; a changed record that fails again reopens it.
+   * Returns how many entries were closed.
+   */
+  dismissQuarantine(pipeline: string, sourceKeys: string[], reason: string, by: string): Promise<number>;
 
   /** Reconciliation scratch rows of one run (`reconId`), filled page by page. */
   addReconRows(reconId: string, rows: ReconRow[]): Promise<void>;
@@ -126,5 +142,7 @@ export interface StateStore {
 
   saveRunReport(report: RunReport): Promise<void>;
   listRunReports(pipeline: string, limit?: number): Promise<RunReport[]>;
+  /** One sync's report by its sync id, or by its workflow id (the newest sync of that id). */
+  getRunReport(syncIdOrWorkflowId: string): Promise<RunReport | null>;
   close(): Promise<void>;
 }

@@ -29,6 +29,8 @@ export const WorkerEnvSchema = z.object({
   /** Seconds running activities get to finish on SIGTERM/SIGINT before they are cancelled. */
   WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).default(10),
   WORKER_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
+  /** `text`: one readable line per event; `json`: one JSON object per line, for log shippers. */
+  WORKER_LOG_FORMAT: z.enum(['text', 'json'], { error: 'expected "text" or "json"' }).default('text'),
   WORKER_PROMETHEUS_ADDRESS: z.string().optional(),
   TEMPORAL_TLS: envBool.default(false),
 });

@@ -6,13 +6,14 @@
  * CRM rows (or with `-- --touch 100`) and only the changes are synced.
  */
 import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { TASK_QUEUES } from '../contracts/queues';
 import { progressQuery, type SyncProgress, type SyncResult } from '../contracts/sync';
 import { seedDemo, touchAccounts } from '../demo/seed';
 import { devServerSettings, portAnswers, startDevServer, type DevServer } from '../scripts/dev-server';
 import { parseWorkerEnv } from './config';
 import { loadEnvFile } from './env-file';
+import { createWorkerLogger } from './logger';
 import { runPairDemo } from './demo/pair-demo';
 import { progressLine, summaryTable } from './demo/progress';
 import { missingSearchAttributes } from './search-attributes';
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
   const dataDir = env.DEMO_DATA_DIR;
   const touchArg = process.argv.indexOf('--touch');
   const touch = touchArg > 0 ? Number(process.argv[touchArg + 1] ?? 100) : 0;
-  Runtime.install({ logger: new DefaultLogger('WARN') });
+  Runtime.install({ logger: createWorkerLogger('WARN', env.WORKER_LOG_FORMAT) });
 
   const [host, portText] = env.TEMPORAL_ADDRESS.split(':');
   let server: DevServer | null = null;

@@ -1,8 +1,9 @@
 /** Worker entry point: `npm run worker`. Configuration from the environment (.env.example). */
-import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { NativeConnection, Runtime } from '@temporalio/worker';
 import { loadRegistry } from '../pipelines/load';
 import { parseWorkerEnv } from './config';
 import { loadEnvFile } from './env-file';
+import { createWorkerLogger } from './logger';
 import { missingSearchAttributes, registerCommands } from './search-attributes';
 import { createSyncWorkers } from './worker';
 
@@ -13,7 +14,7 @@ async function main(): Promise<void> {
   // the worker here with its name and the path inside it.
   loadRegistry({ configDir: env.SYNC_CONFIG_DIR, mappingsDir: env.SYNC_MAPPINGS_DIR, env: process.env });
   Runtime.install({
-    logger: new DefaultLogger(env.WORKER_LOG_LEVEL),
+    logger: createWorkerLogger(env.WORKER_LOG_LEVEL, env.WORKER_LOG_FORMAT),
     ...(env.WORKER_PROMETHEUS_ADDRESS ? { telemetryOptions: { metrics: { prometheus: { bindAddress: env.WORKER_PROMETHEUS_ADDRESS } } } } : {}),
   });
   const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS, ...(env.TEMPORAL_TLS ? { tls: true } : {}) });

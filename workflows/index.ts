@@ -4,3 +4,4 @@ export { syncPair } from './sync-pair';
 export { reconcilePair } from './reconcile-pair';
 export { orderToCash } from './order-to-cash';
 export { dealWatcher } from './order-to-cash-watcher';
+export { replayQuarantine } from './replay-quarantine';

@@ -1,3 +1,4 @@
+import { formatMoney } from '../mappings/dsl/money';
 import {
   ActivityFailure,
   allHandlersFinished,
@@ -141,7 +142,7 @@ export async function orderToCash(rawInput: OrderToCashInput): Promise<OrderToCa
             try {
               return await gate.request({
                 gate: 'order', planHash: planHash(plan), reasons, policy: limits.policy,
-                summary: `${d.lines.length} line(s), ${(d.amountMinor / 100).toFixed(2)} ${d.currency} for customer ${d.accountId} (deal ${dealId})`,
+                summary: `${d.lines.length} line(s), ${formatMoney(d.amountMinor, d.currency)} for customer ${d.accountId} (deal ${dealId})`,
               });
             } finally {
               status.waitingFor = null;

@@ -1,11 +1,9 @@
 import countries from 'i18n-iso-countries';
-import de from 'i18n-iso-countries/langs/de.json';
-import en from 'i18n-iso-countries/langs/en.json';
-import fr from 'i18n-iso-countries/langs/fr.json';
+import { COUNTRY_LOCALES } from './country-langs';
 
-countries.registerLocale(en);
-countries.registerLocale(de);
-countries.registerLocale(fr);
+for (const l of COUNTRY_LOCALES) countries.registerLocale(l);
+/** English, German and French first (the common cases), then every other language the library ships. */
+const LANGS = [...new Set(['en', 'de', 'fr', ...COUNTRY_LOCALES.map((l) => l.locale)])];
 
 /** Common spellings the ISO name tables do not carry. */
 const ALIASES: Record<string, string> = {
@@ -26,7 +24,7 @@ const ALIASES: Record<string, string> = {
 
 const memo = new Map<string, string | undefined>();
 
-/** Country name (English, German or French), alias, alpha-2 or alpha-3 → ISO 3166-1 alpha-2. */
+/** Country name in any language i18n-iso-countries ships (中国, 日本, Россия), alias, alpha-2 or alpha-3 → ISO 3166-1 alpha-2. */
 export function toCountryCode(input: string): string | undefined {
   if (memo.has(input)) return memo.get(input);
   const code = lookup(input);
@@ -44,7 +42,7 @@ function lookup(input: string): string | undefined {
   }
   const alias = ALIASES[s.toLowerCase()];
   if (alias) return alias;
-  for (const lang of ['en', 'de', 'fr']) {
+  for (const lang of LANGS) {
     const code = countries.getAlpha2Code(s, lang);
     if (code) return code;
   }

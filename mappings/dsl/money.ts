@@ -46,3 +46,32 @@ export function fromMinorUnits(minor: number, currency: string): string {
   const frac = digits > 0 ? `.${abs.slice(abs.length - digits)}` : '';
   return `${minor < 0 ? '-' : ''}${whole}${frac}`;
 }
+
+/**
+ * An amount as people write it in `locale` ("1.234,56 €" in de-DE, "$1,234.56" in en-US,
+ * "¥1,200,000" in ja-JP) → a plain decimal string ("1234.56"). The locale's group and decimal
+ * separators come from ICU; currency symbols, codes and spaces are dropped. Anything else left
+ * (two decimal separators, letters) is refused.
+ */
+export function normalizeLocaleAmount(text: string, locale: string): string {
+  const parts = new Intl.NumberFormat(locale).formatToParts(-12345.6);
+  const group = parts.find((p) => p.type === 'group')?.value ?? ',';
+  const decimal = parts.find((p) => p.type === 'decimal')?.value ?? '.';
+  let s = text.replace(/[\s\u00A0\u202F]/g, '').replace(/\p{Sc}/gu, '').replace(/^[A-Z]{3}|[A-Z]{3}$/g, '');
+  const negative = /^[-\u2212(]/.test(s) || /-$/.test(s);
+  s = s.replace(/^[-\u2212+(]|[)-]$/g, '');
+  if (group.trim() === '' || /[\s\u00A0\u202F]/.test(group)) s = s.replace(/'/g, '');
+  // Split at the decimal separator first: a group separator after it ("1.234,56" read as en-US)
+  // means the text was written in another locale, and is refused rather than read as 1.23.
+  const pieces = s.split(decimal);
+  pieces[0] = (pieces[0] ?? '').split(group).join('');
+  if (pieces.length > 2 || !/^\d+$/.test(pieces[0]) || (pieces.length === 2 && !/^\d+$/.test(pieces[1]!))) {
+    throw new Error(`"${text}" is not an amount as written in ${locale} (group "${group}", decimal "${decimal}")`);
+  }
+  return `${negative ? '-' : ''}${pieces.join('.')}`;
+}
+
+/** Minor units as people read them: "1234.50 EUR", "1200000 JPY", "1.234 BHD". */
+export function formatMoney(minor: number, currency: string): string {
+  return `${fromMinorUnits(minor, currency)} ${currency}`;
+}

@@ -26,7 +26,18 @@ const ParamTransformSchema = z.union([
   z.object({ splitName: z.enum(['first', 'last']) }).strict(),
   z.object({ join: z.string() }).strict(),
   z.object({ truncate: z.number().int().min(1) }).strict(),
-  z.object({ money: z.object({ currency: z.string().length(3).optional(), currencyFrom: z.string().optional() }).strict() }).strict(),
+  z
+    .object({
+      money: z
+        .object({
+          currency: z.string().length(3).optional(),
+          currencyFrom: z.string().optional(),
+          /** Read amounts as written in this locale ("de-DE": "1.234,56 €"); currency symbols and spaces are ignored. */
+          locale: z.string().refine((l) => { try { return Intl.NumberFormat.supportedLocalesOf([l]).length === 1; } catch { return false; } }, 'expected a locale such as "de-DE", "en-US" or "ja-JP"').optional(),
+        })
+        .strict(),
+    })
+    .strict(),
   z.object({ date: z.object({ format: z.enum(DATE_FORMATS), output: z.enum(['date', 'datetime']).default('date') }).strict() }).strict(),
   z
     .object({

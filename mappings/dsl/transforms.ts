@@ -1,7 +1,7 @@
 import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/min';
 import { toCountryCode } from './countries';
 import { parseDate } from './dates';
-import { fromMinorUnits, toMinorUnits } from './money';
+import { fromMinorUnits, normalizeLocaleAmount, toMinorUnits } from './money';
 import type { Transform } from './spec';
 
 /** A transform refused its input: the record is quarantined (or the field omitted). */
@@ -53,7 +53,8 @@ function phone(defaultCountry?: string, defaultCountryFrom?: string): CompiledTr
 function simple(name: string): CompiledTransform {
   switch (name) {
     case 'trim':
-      return (v) => (typeof v === 'string' ? v.trim().replace(/\s+/g, ' ') : v);
+      // Zero-width characters (ZWSP, ZWNJ, ZWJ, word joiner, BOM) pasted from web pages and spreadsheets go too.
+      return (v) => (typeof v === 'string' ? v.replace(/[\u200B-\u200D\u2060\uFEFF]/g, '').trim().replace(/\s+/g, ' ') : v);
     case 'lower':
       return (v) => str(v).toLowerCase();
     case 'upper':
@@ -129,13 +130,13 @@ export function compileTransform(t: Transform): CompiledTransform {
     return (v) => str(v).slice(0, n);
   }
   if ('money' in t) {
-    const { currency, currencyFrom } = t.money;
+    const { currency, currencyFrom, locale } = t.money;
     return (v, ctx) => {
       const fromRecord = currencyFrom ? readPath(ctx.record, currencyFrom) : undefined;
       const cur = (isBlank(fromRecord) ? currency : str(fromRecord).trim())?.toUpperCase();
       if (!cur || !/^[A-Z]{3}$/.test(cur)) throw new TransformError('money', `missing or invalid currency "${cur ?? ''}"`);
       try {
-        return { amountMinor: toMinorUnits(v, cur), currency: cur };
+        return { amountMinor: toMinorUnits(locale && typeof v === 'string' ? normalizeLocaleAmount(v, locale) : v, cur), currency: cur };
       } catch (e) {
         throw new TransformError('money', (e as Error).message);
       }

@@ -37,6 +37,55 @@ describe('sqlite state store', () => {
     await store.close();
   });
 
+  test('quarantine lists filter by rule, field, keys and page by key', async () => {
+    const store = openSqliteStateStore(':memory:');
+    await store.quarantine([
+      entry('3', 'bad phone'),
+      entry('1', 'bad phone'),
+      { ...entry('2', 'no country'), field: 'address.countryCode', rule: 'countryCode' },
+      { ...entry('4', 'no name'), field: 'name', rule: 'required' },
+    ]);
+    const keys = async (f: Parameters<typeof store.listQuarantine>[2], limit = 100) => (await store.listQuarantine('p', limit, f)).map((r) => r.sourceKey).sort();
+    expect(await keys({ rule: 'phoneE164' })).toEqual(['1', '3']);
+    expect(await keys({ field: 'address.countryCode' })).toEqual(['2']);
+    expect(await keys({ rule: 'phoneE164', field: 'name' })).toEqual([]);
+    expect(await keys({ keys: ['4', '3', 'nope'] })).toEqual(['3', '4']);
+    expect(await keys({ keys: [] })).toEqual([]);
+    // paging: key order after the given key
+    expect((await store.listQuarantine('p', 2, { afterKey: '' })).map((r) => r.sourceKey)).toEqual(['1', '2']);
+    expect((await store.listQuarantine('p', 2, { afterKey: '2' })).map((r) => r.sourceKey)).toEqual(['3', '4']);
+    await store.close();
+  });
+
+  test('dismiss closes entries with a reason; the same record stays dismissed, a changed one reopens', async () => {
+    const store = openSqliteStateStore(':memory:');
+    await store.quarantine([entry('1', 'bad'), entry('2', 'bad')]);
+    expect(await store.dismissQuarantine('p', ['1', 'missing'], 'test account', 'alice')).toBe(1);
+    expect(await store.dismissQuarantine('p', ['1'], 'again', 'alice')).toBe(0);
+    expect((await store.listQuarantine('p')).map((r) => r.sourceKey)).toEqual(['2']);
+    // the unchanged record fails again on the next (lookback) read: still dismissed
+    await store.quarantine([entry('1', 'bad', 's2')]);
+    expect((await store.listQuarantine('p')).map((r) => r.sourceKey)).toEqual(['2']);
+    // the record changed and still fails: open again, counted from 1
+    await store.quarantine([{ ...entry('1', 'still bad', 's3'), record: { id: '1', phone: 'x' } }]);
+    const rows = new Map((await store.listQuarantine('p')).map((r) => [r.sourceKey, r]));
+    expect(rows.get('1')).toMatchObject({ attempts: 1, reason: 'still bad' });
+    await store.close();
+  });
+
+  test('a run report is found by its sync id or by its workflow id', async () => {
+    const store = openSqliteStateStore(':memory:');
+    const r = (syncId: string, finishedAt: string) => ({ pipeline: 'p', syncId, status: 'completed', startedAt: finishedAt, finishedAt, totals: { read: 1 } });
+    await store.saveRunReport(r('sync:p@run-1', '2026-01-01T00:00:00.000Z'));
+    await store.saveRunReport(r('sync:p@run-2', '2026-01-02T00:00:00.000Z'));
+    await store.saveRunReport(r('sync:p2@run-3', '2026-01-03T00:00:00.000Z'));
+    expect((await store.getRunReport('sync:p@run-1'))?.syncId).toBe('sync:p@run-1');
+    expect((await store.getRunReport('sync:p'))?.syncId).toBe('sync:p@run-2');
+    expect(await store.getRunReport('sync:')).toBeNull();
+    expect(await store.getRunReport('nope')).toBeNull();
+    await store.close();
+  });
+
   test('run reports are kept per sync, newest first, and survive reopening', async () => {
     const file = tmpFile();
     let store = openSqliteStateStore(file);

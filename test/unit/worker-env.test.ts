@@ -13,6 +13,7 @@ describe('parseWorkerEnv', () => {
       WORKER_MAX_CONCURRENT_ACTIVITIES: 20,
       WORKER_SHUTDOWN_GRACE_SECONDS: 10,
       WORKER_LOG_LEVEL: 'INFO',
+      WORKER_LOG_FORMAT: 'text',
       TEMPORAL_TLS: false,
     });
   });
