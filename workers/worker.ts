@@ -1,4 +1,5 @@
 import { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { OrdersErp } from '../activities/orders';
@@ -8,6 +9,7 @@ import { TASK_QUEUES, type PipelineFamily } from '../contracts/queues';
 import { ConnectorPool, loadRegistry, type Registry } from '../pipelines/load';
 import { openSqliteStateStore } from '../state/sqlite-store';
 import type { StateStore } from '../state/types';
+import { dataConverterFromEnv } from './codec';
 import { migrateKeyPrefixes, type KeyPrefixMigration } from './key-prefixes';
 import { migrateBindingsToLinks, type LinkMigration } from './migrate-links';
 
@@ -27,6 +29,8 @@ export interface SyncWorkerOptions {
   workflowBundle?: WorkerOptions['workflowBundle'];
   /** Where the order-to-cash saga and the deal watcher find the CRM and the ERP. */
   orders?: OrdersWiring;
+  /** Payload codec etc.; default: from `env` (SYNC_CODEC_KEYS / SYNC_CODEC_KEYS_FILE, see workers/codec.ts). */
+  dataConverter?: DataConverter;
 }
 
 export interface OrdersWiring {
@@ -63,12 +67,14 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
     ...(opts.mappingsDir ? { mappingsDir: opts.mappingsDir } : {}),
     env: opts.env,
   });
+  // Before anything is opened: a bad key stops the worker here (the error names the key id, never its bytes).
+  const dataConverter = opts.dataConverter ?? dataConverterFromEnv(opts.env);
   const store = openSqliteStateStore(opts.stateDb);
   const keyMigrations = await migrateKeyPrefixes(registry, store);
   // One-way bindings become links once, so a pair over the same systems starts from them.
   const linkMigrations = await migrateBindingsToLinks(store, registry);
   const connectors = new ConnectorPool(registry, opts.env);
-  const activities = createActivities({ registry, connectors, store, ...ordersDeps(registry, connectors, store, opts) });
+  const activities = createActivities({ registry, connectors, store, ...ordersDeps(registry, connectors, store, opts, dataConverter) });
   // Bundle once for all families, quietly: the bundler's INFO log is a page of webpack module listing.
   const workflowBundle =
     opts.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('WARN') }));
@@ -80,6 +86,7 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
         taskQueue: TASK_QUEUES[family],
         workflowBundle,
         activities,
+        dataConverter,
         maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 20,
         shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 10}s`,
       }),
@@ -106,7 +113,7 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
 }
 
 /** Lazy wiring of the orders family: nothing is opened until a saga or watcher needs it. */
-function ordersDeps(registry: Registry, connectors: ConnectorPool, store: StateStore, opts: SyncWorkerOptions) {
+function ordersDeps(registry: Registry, connectors: ConnectorPool, store: StateStore, opts: SyncWorkerOptions, dataConverter: DataConverter) {
   const o = opts.orders ?? {};
   let client: Client | undefined;
   const deals = (): DealsDb => {
@@ -131,7 +138,7 @@ function ordersDeps(registry: Registry, connectors: ConnectorPool, store: StateS
     watcher: {
       deals,
       store,
-      client: () => (client ??= new Client({ connection: opts.connection, namespace: opts.namespace })),
+      client: () => (client ??= new Client({ connection: opts.connection, namespace: opts.namespace, dataConverter })),
     },
   };
 }
