@@ -141,7 +141,8 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
     pid: child.pid!,
     stop: () =>
       new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
+        // A server killed by a signal (a crash test's SIGKILL) has signalCode set and exitCode null.
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
         child.once('exit', () => resolve());
         child.kill('SIGTERM');
         setTimeout(() => child.exitCode === null && child.kill('SIGKILL'), 10_000).unref();

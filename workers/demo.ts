@@ -11,6 +11,7 @@ import { TASK_QUEUES } from '../contracts/queues';
 import { progressQuery, type SyncProgress, type SyncResult } from '../contracts/sync';
 import { seedDemo, touchAccounts } from '../demo/seed';
 import { devServerSettings, portAnswers, startDevServer, type DevServer } from '../scripts/dev-server';
+import { dataConverterFromEnv } from './codec';
 import { parseWorkerEnv } from './config';
 import { loadEnvFile } from './env-file';
 import { createWorkerLogger } from './logger';
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
   const dataDir = env.DEMO_DATA_DIR;
   const touchArg = process.argv.indexOf('--touch');
   const touch = touchArg > 0 ? Number(process.argv[touchArg + 1] ?? 100) : 0;
+  const dataConverter = dataConverterFromEnv(process.env); // fails early on a bad key
   Runtime.install({ logger: createWorkerLogger('WARN', env.WORKER_LOG_FORMAT) });
 
   const [host, portText] = env.TEMPORAL_ADDRESS.split(':');
@@ -43,7 +45,7 @@ async function main(): Promise<void> {
   if (touch > 0) console.log(`Changed ${touchAccounts(dataDir, touch).length} CRM accounts`);
 
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
   const native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
   const missing = await missingSearchAttributes(native, env.TEMPORAL_NAMESPACE);
   if (missing.length) {
@@ -63,6 +65,7 @@ async function main(): Promise<void> {
     mappingsDir: env.SYNC_MAPPINGS_DIR,
     stateDb: env.SYNC_STATE_DB,
     env: { ...process.env, DEMO_DATA_DIR: dataDir },
+    dataConverter,
   });
   const running = sync.run();
 

@@ -14,6 +14,7 @@ import { TASK_QUEUES, PIPELINE_FAMILIES, type PipelineFamily } from '../contract
 import { PipelineScheduleSchema, type PipelineSchedule } from '../contracts/schedules';
 import { PipelineSchema, type Pipeline } from '../pipelines/schema';
 import { PairSchema, type Pair } from '../contracts/pair';
+import { dataConverterFromEnv } from './codec';
 import { parseWorkerEnv } from './config';
 import { loadEnvFile } from './env-file';
 
@@ -179,9 +180,10 @@ async function main(): Promise<void> {
   loadEnvFile();
   const env = parseWorkerEnv(process.env);
   const entries = loadScheduleEntries(env.SYNC_CONFIG_DIR);
+  const dataConverter = dataConverterFromEnv(process.env); // schedule arguments and memos are encrypted too
   const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS, ...(env.TEMPORAL_TLS ? { tls: true } : {}) });
   try {
-    const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+    const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
     const dryRun = process.argv.includes('--dry-run');
     console.log(formatReport(await applySchedules(client, entries, { dryRun }), dryRun));
   } finally {

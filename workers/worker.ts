@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { Client } from '@temporalio/client';
+import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import type { OrdersErp } from '../activities/orders';
@@ -10,6 +11,7 @@ import { ConnectorPool, loadRegistry, PROJECT_CONFIG, type Registry } from '../p
 import { openSqliteStateStore } from '../state/sqlite-store';
 import type { StateStore } from '../state/types';
 import { loadApprovalKeyring } from './approval-issuers';
+import { dataConverterFromEnv } from './codec';
 import { migrateKeyPrefixes, type KeyPrefixMigration } from './key-prefixes';
 import { migrateBindingsToLinks, type LinkMigration } from './migrate-links';
 
@@ -34,6 +36,8 @@ export interface SyncWorkerOptions {
    * @default `<configDir>/approval-issuers.json` (none trusted when the file does not exist)
    */
   approvalIssuersFile?: string;
+  /** Payload codec etc.; default: from `env` (SYNC_CODEC_KEYS / SYNC_CODEC_KEYS_FILE, see workers/codec.ts). */
+  dataConverter?: DataConverter;
 }
 
 export interface OrdersWiring {
@@ -70,13 +74,15 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
     ...(opts.mappingsDir ? { mappingsDir: opts.mappingsDir } : {}),
     env: opts.env,
   });
+  // Before anything is opened: a bad key stops the worker here (the error names the key id, never its bytes).
+  const dataConverter = opts.dataConverter ?? dataConverterFromEnv(opts.env);
   const store = openSqliteStateStore(opts.stateDb);
   const keyMigrations = await migrateKeyPrefixes(registry, store);
   // One-way bindings become links once, so a pair over the same systems starts from them.
   const linkMigrations = await migrateBindingsToLinks(store, registry);
   const connectors = new ConnectorPool(registry, opts.env);
   const approvalKeys = await loadApprovalKeyring(opts.approvalIssuersFile ?? path.join(opts.configDir ?? PROJECT_CONFIG.configDir, 'approval-issuers.json'), opts.env);
-  const activities = createActivities({ registry, connectors, store, approvalKeys, ...ordersDeps(registry, connectors, store, opts) });
+  const activities = createActivities({ registry, connectors, store, approvalKeys, ...ordersDeps(registry, connectors, store, opts, dataConverter) });
   // Bundle once for all families, quietly: the bundler's INFO log is a page of webpack module listing.
   const workflowBundle =
     opts.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('WARN') }));
@@ -88,6 +94,7 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
         taskQueue: TASK_QUEUES[family],
         workflowBundle,
         activities,
+        dataConverter,
         maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 20,
         shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 10}s`,
       }),
@@ -114,7 +121,7 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
 }
 
 /** Lazy wiring of the orders family: nothing is opened until a saga or watcher needs it. */
-function ordersDeps(registry: Registry, connectors: ConnectorPool, store: StateStore, opts: SyncWorkerOptions) {
+function ordersDeps(registry: Registry, connectors: ConnectorPool, store: StateStore, opts: SyncWorkerOptions, dataConverter: DataConverter) {
   const o = opts.orders ?? {};
   let client: Client | undefined;
   const deals = (): DealsDb => {
@@ -139,7 +146,7 @@ function ordersDeps(registry: Registry, connectors: ConnectorPool, store: StateS
     watcher: {
       deals,
       store,
-      client: () => (client ??= new Client({ connection: opts.connection, namespace: opts.namespace })),
+      client: () => (client ??= new Client({ connection: opts.connection, namespace: opts.namespace, dataConverter })),
     },
   };
 }
