@@ -3,7 +3,7 @@
  *
  * - install: apt-get the pinned packages of toolchain.json (no-op when present) and build the
  *   cached pristine database under .data/tryton/.
- * - start:   run trytond on 127.0.0.1 with the database in .data/tryton/dev (kept across starts;
+ * - start:   run trytond on 127.0.0.1:8000 (or --port N) with the database in .data/tryton/dev (kept across starts;
  *   `--fresh` copies the pristine one again). Prints URL, database and the connector user.
  * - stop / status: by the PID recorded in .data/tryton/dev, never by process name.
  * - invoice <post|pay|show> <dealId>: as the Tryton admin (an accountant's part, which the
@@ -26,6 +26,8 @@ export { startTryton, type StartTrytonOptions, type TrytonInstance } from './try
 export { ensurePristineDatabase } from './tryton/pristine';
 
 const DEV_DIR = join(TRYTON_DATA_ROOT, 'dev');
+/** Where `start` serves when no --port is given. */
+const DEFAULT_PORT = 8000;
 const log = (msg: string): void => console.error(`[tryton] ${msg}`);
 
 function arg(name: string): string | undefined {
@@ -58,7 +60,8 @@ async function main(command: string | undefined): Promise<number> {
         reuseDatabase: !process.argv.includes('--fresh'),
         removeOnStop: false,
         log,
-        ...(portArg ? { port: Number(portArg) } : {}),
+        // The README's and config/systems.json's default (TRYTON_URL http://127.0.0.1:8000); tests pick free ports.
+        port: portArg ? Number(portArg) : DEFAULT_PORT,
       });
       log(`started in ${Date.now() - t0} ms (pid ${inst.pid}, log ${inst.logFile})`);
       console.log(JSON.stringify({ url: inst.url, database: inst.database, pid: inst.pid, user: inst.user }, null, 2));
