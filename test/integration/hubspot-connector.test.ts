@@ -151,8 +151,12 @@ describe('errors', () => {
     const limited = await startHubSpotEmulator({ token: TOKEN, rateLimitPer10s: 100 });
     try {
       const c = createHubSpotConnector({ accessToken: TOKEN, basePath: limited.baseUrl, governor: unlimitedGovernor });
-      for (let i = 0; i < 100; i++) await c.read('companies', ['1']);
-      const err: unknown = await c.read('companies', ['1']).catch((e: unknown) => e);
+      // A live company: reading it is one request (an id HubSpot does not find live is looked up
+      // among archived companies too, a second request).
+      const { id } = limited.store.create('companies', { name: 'Rate Limited Inc' });
+      for (let i = 0; i < 100; i++) await c.read('companies', [String(id)]);
+      expect(limited.stats.limited).toBe(0);
+      const err: unknown = await c.read('companies', [String(id)]).catch((e: unknown) => e);
       expect(isSyncError(err) && err.type).toBe('RateLimited');
       expect(isSyncError(err) && err.retryAfterMs).toBeGreaterThan(0);
       expect(isSyncError(err) && err.details).toMatchObject({ status: 429, policyName: 'TEN_SECONDLY_ROLLING' });
