@@ -27,6 +27,8 @@ export interface DevServerOptions {
   logFile?: string;
   /** Keep the server running after this process exits (the demo leaves the UI up). */
   detached?: boolean;
+  /** Register the project's search attributes (false: a bare server, for tests). @default true */
+  searchAttributes?: boolean;
 }
 
 /** Where `npm run temporal` (and `npm start`, when it starts one) runs the dev server. */
@@ -138,7 +140,7 @@ async function startDevServerOn(port: number, opts: DevServerOptions): Promise<D
   }
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort), '--ui-ip', '127.0.0.1');
   else args.push('--headless');
-  for (const sa of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', sa);
+  if (opts.searchAttributes !== false) for (const sa of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', sa);
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true');
   let out: 'ignore' | number = 'ignore';
