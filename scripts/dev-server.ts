@@ -27,6 +27,8 @@ export interface DevServerOptions {
   logFile?: string;
   /** Keep the server running after this process exits (the demo leaves the UI up). */
   detached?: boolean;
+  /** Register the project's search attributes (false: a bare server, for tests). @default true */
+  searchAttributes?: boolean;
 }
 
 /** Where `npm run temporal` (and `npm start`, when it starts one) runs the dev server. */
@@ -92,11 +94,17 @@ export function portAnswers(port: number, host = '127.0.0.1', timeoutMs = 500): 
   });
 }
 
-async function waitReady(cli: string, address: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+/** The server exited at start-up and its port answers: another process took the port first. */
+class PortTaken extends Error {}
+
+async function waitReady(cli: string, address: string, port: number, child: ChildProcess, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   const { execFile } = await import('node:child_process');
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`temporal dev server exited with code ${child.exitCode}`);
+    if (child.exitCode !== null) {
+      if (await portAnswers(port)) throw new PortTaken(`temporal dev server exited with code ${child.exitCode}: port ${port} is taken`);
+      throw new Error(`temporal dev server exited with code ${child.exitCode}`);
+    }
     const ok = await new Promise<boolean>((resolve) => {
       execFile(cli, ['operator', 'cluster', 'health', '--address', address], { timeout: 5000 }, (err, stdout) =>
         resolve(!err && /SERVING/.test(stdout)),
@@ -108,9 +116,23 @@ async function waitReady(cli: string, address: string, child: ChildProcess, time
   }
 }
 
+/**
+ * Starts a dev server on `opts.port`, or on a free port: `freePort()` releases the port before
+ * the server binds it, so another process may take it in between; a server that then fails to
+ * bind is started again on another free port (three tries).
+ */
 export async function startDevServer(opts: DevServerOptions = {}): Promise<DevServer> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startDevServerOn(opts.port ?? (await freePort()), opts);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || opts.port !== undefined || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startDevServerOn(port: number, opts: DevServerOptions): Promise<DevServer> {
   const cli = ensureTemporalCli();
-  const port = opts.port ?? (await freePort());
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
   if (opts.dbFile) {
     mkdirSync(path.dirname(path.resolve(opts.dbFile)), { recursive: true });
@@ -118,7 +140,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   }
   if (opts.uiPort) args.push('--ui-port', String(opts.uiPort), '--ui-ip', '127.0.0.1');
   else args.push('--headless');
-  for (const sa of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', sa);
+  if (opts.searchAttributes !== false) for (const sa of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', sa);
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true');
   let out: 'ignore' | number = 'ignore';
@@ -130,7 +152,7 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   if (opts.detached) child.unref();
   const address = `127.0.0.1:${port}`;
   try {
-    await waitReady(cli, address, child, 60_000);
+    await waitReady(cli, address, port, child, 60_000);
   } catch (err) {
     child.kill('SIGKILL');
     throw err;

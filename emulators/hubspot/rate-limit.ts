@@ -41,8 +41,8 @@ export class RateLimiter {
   private readonly apps = new Map<string, RollingWindow>();
   private readonly search = new RollingWindow(1000);
   private daily = { day: '', count: 0 };
-  /** Counters for tests and benches. */
-  readonly stats = { accepted: 0, limited: 0, searchLimited: 0 };
+  /** Counters for tests and benches (`searches`: search requests that arrived, accepted or not). */
+  readonly stats = { accepted: 0, limited: 0, searches: 0, searchLimited: 0 };
 
   constructor(private readonly options: RateLimitOptions) {}
 
@@ -54,6 +54,7 @@ export class RateLimiter {
       return { ok: false, policy: 'DAILY', headers: this.dailyHeaders() };
     }
     if (isSearch) {
+      this.stats.searches++;
       // Search responses carry no rate-limit headers (reference §1).
       if (this.search.count(now) >= this.options.searchPerSecond) {
         this.stats.searchLimited++;

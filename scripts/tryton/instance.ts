@@ -6,7 +6,7 @@ import { ensureTrytonInstalled } from './install';
 import { TrytonClient } from '../../connectors/tryton/client';
 import { ensureCountries } from './bootstrap';
 import { ensurePristineDatabase } from './pristine';
-import { freePort, spawnTrytond, stopPid, waitUntilReady } from './process';
+import { freePort, isAlive, portAnswers, spawnTrytond, stopPid, waitUntilReady } from './process';
 import {
   ADMIN_LOGIN, DATABASE_NAME, SYNC_LOGIN, TRYTON_DATA_ROOT, adminPassword, instancePaths, syncPassword,
 } from './settings';
@@ -49,14 +49,26 @@ export async function startTryton(opts: StartTrytonOptions = {}): Promise<Tryton
   const removeOnStop = opts.removeOnStop ?? opts.dataDir === undefined;
   const p = instancePaths(dataDir);
   mkdirSync(p.dbDir, { recursive: true });
-  const port = opts.port ?? (await freePort());
-  writeConfigFiles(p, port);
   const reused = Boolean(opts.reuseDatabase && existsSync(p.dbFile));
   if (!reused) copyFileSync(pristine, p.dbFile);
-  const pid = spawnTrytond(p);
-  const url = `http://127.0.0.1:${port}`;
+  let port = 0;
+  let pid = 0;
+  let url = '';
   try {
-    await waitUntilReady(url, pid);
+    // freePort() releases the port before trytond binds it: another process may take it in
+    // between. A trytond that then exits while its port answers lost that race: try another port.
+    for (let attempt = 1; ; attempt++) {
+      port = opts.port ?? (await freePort());
+      writeConfigFiles(p, port);
+      pid = spawnTrytond(p);
+      url = `http://127.0.0.1:${port}`;
+      try {
+        await waitUntilReady(url, pid);
+        break;
+      } catch (err) {
+        if (opts.port !== undefined || attempt >= 3 || isAlive(pid) || !(await portAnswers(port))) throw err;
+      }
+    }
     if (reused) {
       // A kept database may predate countries the bootstrap adds now.
       const admin = new TrytonClient({ url, database: DATABASE_NAME, user: ADMIN_LOGIN, password: adminPassword() });
@@ -68,7 +80,7 @@ export async function startTryton(opts: StartTrytonOptions = {}): Promise<Tryton
       }
     }
   } catch (err) {
-    await stopPid(pid);
+    if (pid > 0) await stopPid(pid);
     throw err;
   }
   writeFileSync(p.stateFile, JSON.stringify({ url, database: DATABASE_NAME, pid, user: SYNC_LOGIN }, null, 2));

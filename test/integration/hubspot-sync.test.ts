@@ -3,6 +3,7 @@ import path from 'node:path';
 import { TASK_QUEUES } from '../../contracts/queues';
 import { progressQuery, type SyncResult } from '../../contracts/sync';
 import { demoPaths, seedDemo } from '../../demo/seed';
+import { SqliteReservationStore } from '../../connectors/hubspot/governor';
 import { startHubSpotEmulator, type HubSpotEmulator } from '../../emulators/hubspot';
 import { startTryton, type TrytonInstance } from '../../scripts/tryton';
 import { adminClient } from '../../scripts/tryton/admin-helpers';
@@ -10,6 +11,7 @@ import type { syncPipeline } from '../../workflows';
 import type { SyncWorkers } from '../../workers/worker';
 import { queryDb, syncWorkersFor, trytonVars } from '../helpers/demo-env';
 import { startDevEnv, type DevEnv } from '../helpers/env';
+import { waitFor } from '../helpers/processes';
 
 /**
  * HubSpot pipelines end to end: the HubSpot emulator (with HubSpot's rate limits: 190 requests
@@ -28,6 +30,7 @@ let emulator: HubSpotEmulator;
 let sync: SyncWorkers;
 let running: Promise<void>;
 let erpDb: string;
+let governorDb: string;
 let n = 0;
 
 beforeAll(async () => {
@@ -36,10 +39,12 @@ beforeAll(async () => {
   const dir = path.join(env.tmp, 'demo');
   seedDemo(dir, { accounts: 0, contacts: 0, products: 0 });
   erpDb = demoPaths(dir).erp;
+  governorDb = path.join(env.tmp, 'hubspot-governor.db');
+  logGovernorGrants(governorDb);
   sync = await syncWorkersFor(env, dir, ['hubspot'], {
       HUBSPOT_BASE_PATH: emulator.baseUrl,
       HUBSPOT_ACCESS_TOKEN: TOKEN,
-      HUBSPOT_GOVERNOR_DB: path.join(env.tmp, 'hubspot-governor.db'),
+      HUBSPOT_GOVERNOR_DB: governorDb,
       HUBSPOT_ACCOUNT: 'test-portal',
     ...trytonVars(tryton),
   });
@@ -66,7 +71,37 @@ async function run(input: Parameters<typeof syncPipeline>[0]): Promise<SyncResul
   return (await start(input)).result() as Promise<SyncResult>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/**
+ * The governor prunes its reservations as they leave the window; a trigger in the shared file
+ * keeps a copy of every slot it grants (the moment a request is allowed out), for the test.
+ */
+function logGovernorGrants(file: string): void {
+  new SqliteReservationStore(file).close().catch(() => undefined); // creates the governor's schema
+  const db = new Database(file);
+  db.exec(`CREATE TABLE grant_log (key TEXT NOT NULL, at INTEGER NOT NULL);
+    CREATE TRIGGER log_grant AFTER INSERT ON rate_reservations BEGIN INSERT INTO grant_log (key, at) VALUES (NEW.key, NEW.at); END;`);
+  db.close();
+}
+
+/** The times the governor let a request of `bucket` out, in order. */
+function grants(bucket: 'search' | 'general'): number[] {
+  const db = new Database(governorDb, { readonly: true });
+  try {
+    return (db.prepare('SELECT at FROM grant_log WHERE key = ? ORDER BY at').all(`test-portal:${bucket}`) as { at: number }[]).map((r) => r.at);
+  } finally {
+    db.close();
+  }
+}
+
+/** The largest number of `times` (sorted) inside any window of `windowMs` (a time t and t + windowMs are in different windows). */
+function busiestWindow(times: number[], windowMs: number): number {
+  let most = 0;
+  for (let i = 0, j = 0; j < times.length; j++) {
+    while (times[j]! - times[i]! >= windowMs) i++;
+    most = Math.max(most, j - i + 1);
+  }
+  return most;
+}
 
 /** Titles a city the way the mapping does (`title`). */
 const cityOf = (i: number) => `City ${i % 97}`;
@@ -116,15 +151,12 @@ describe('HubSpot companies → demo ERP customers, incrementally through the wo
     const handle = await start({ pipeline: 'hubspot-companies-to-erp' });
     // Once a fifth is through, change 150 records already synced and 150 not yet reached, and
     // create 60: all at one timestamp (a 360-record run at the head of the stream).
-    for (;;) {
-      const p = await handle.query(progressQuery);
-      if (p.totals.read >= 4000) {
-        expect(p.totals.read).toBeLessThan(COMPANIES / 2);
-        break;
-      }
-      if (p.status === 'completed' || p.status === 'failed') throw new Error(`sync ended before the mid-sync changes: ${p.status}`);
-      await sleep(100);
-    }
+    const p = await waitFor(async () => {
+      const q = await handle.query(progressQuery);
+      if (q.status === 'completed' || q.status === 'failed') throw new Error(`sync ended before the mid-sync changes: ${q.status}`);
+      return q.totals.read >= 4000 ? q : null;
+    }, 'a fifth of the companies read', 120_000, 100);
+    expect(p.totals.read).toBeLessThan(COMPANIES / 2);
     const at = Date.now();
     emulator.store.transaction(() => {
       for (const i of [...range(601, 750), ...range(19_801, 19_950)]) {
@@ -151,9 +183,20 @@ describe('HubSpot companies → demo ERP customers, incrementally through the wo
     expect(erp.size).toBe(total);
     for (const i of midSyncChanged) expect(erp.get(`HS-${i}`)?.name).toBe(`Company ${i} v2`);
     expectErpMatchesEmulator();
-    // The governor kept searches under HubSpot's 5 per second: nothing throttled.
-    expect(emulator.stats.searchLimited).toBe(0);
-    expect(emulator.stats.limited).toBe(0);
+    // The governor kept what it sent under HubSpot's limits: never more than 5 searches in any
+    // second, 190 requests in any 10 s (by its own grant times)...
+    const searches = grants('search');
+    expect(searches.length).toBeGreaterThanOrEqual(COMPANIES / 200); // one search per page at least
+    expect(busiestWindow(searches, 1000)).toBeLessThanOrEqual(5);
+    expect(busiestWindow(grants('general'), 10_000)).toBeLessThanOrEqual(190);
+    // ...and every search that reached HubSpot went through it. Arrival times are not send times:
+    // on a loaded machine a request granted early can arrive late, next to later ones, and the
+    // emulator's exact window may refuse it (7 of ~500 seen on 2 busy cores). Such a 429 is
+    // retried: nothing is lost, as the exact totals and the ERP comparison above show.
+    expect(emulator.stats.searches).toBe(searches.length);
+    if (emulator.stats.searchLimited + emulator.stats.limited > 0) {
+      console.log(`emulator 429s from arrival jitter (retried): ${emulator.stats.searchLimited} searches, ${emulator.stats.limited} others`);
+    }
   });
 
   test('the next incremental sync writes only what changed since', async () => {

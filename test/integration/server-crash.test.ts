@@ -5,7 +5,7 @@ import path from 'node:path';
 import { TASK_QUEUES } from '../../contracts/queues';
 import { progressQuery, type SyncResult } from '../../contracts/sync';
 import { seedDemo } from '../../demo/seed';
-import { freePort, startDevServer, type DevServer } from '../../scripts/dev-server';
+import { startDevServer, type DevServer } from '../../scripts/dev-server';
 import { installTestRuntime } from '../helpers/env';
 import { isAlive, recordPid, waitFor } from '../helpers/processes';
 import { compareSqlTarget } from '../helpers/sql-target';
@@ -26,8 +26,9 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-async function startServer(dbFile: string, port: number): Promise<DevServer> {
-  const s = await startDevServer({ dbFile, port, logFile: path.join(tmp, 'temporal.log') });
+/** Without `port`, the server gets a free one (tried again on another if it was taken meanwhile). */
+async function startServer(dbFile: string, port?: number): Promise<DevServer> {
+  const s = await startDevServer({ dbFile, ...(port !== undefined ? { port } : {}), logFile: path.join(tmp, 'temporal.log') });
   recordPid(s.pid, 'temporal server start-dev');
   servers.push(s);
   return s;
@@ -35,8 +36,8 @@ async function startServer(dbFile: string, port: number): Promise<DevServer> {
 
 test('the Temporal dev server SIGKILLed mid-sync and restarted on its SQLite file: the worker reconnects and the sync completes, nothing lost or duplicated', async () => {
   const dbFile = path.join(tmp, 'temporal.db');
-  const port = await freePort();
-  const first = await startServer(dbFile, port);
+  const first = await startServer(dbFile);
+  const port = Number(first.address.split(':').pop());
   const dir = path.join(tmp, 'demo');
   seedDemo(dir, { accounts: 0, contacts: CONTACTS, products: 0 });
   const worker = spawnWorker({ TEMPORAL_ADDRESS: first.address, DEMO_DATA_DIR: dir, SYNC_STATE_DB: path.join(dir, 'state.db'), WORKER_FAMILIES: 'sql' });

@@ -7,6 +7,7 @@ import { TASK_QUEUES } from '../../contracts/queues';
 import { progressQuery, pauseSignal, resumeSignal, type SyncResult } from '../../contracts/sync';
 import type { syncPipeline } from '../../workflows';
 import { startDevEnv, type DevEnv } from '../helpers/env';
+import { waitFor } from '../helpers/processes';
 import { demoDbs, demoWorkers, queryDb } from '../helpers/demo-env';
 import type { SyncWorkers } from '../../workers/worker';
 
@@ -128,7 +129,8 @@ describe('demo CRM → demo ERP through Temporal', () => {
     expect(result.runs).toBeGreaterThan(1);
     let runId: string | undefined = wf.firstExecutionRunId;
     const lengths: number[] = [];
-    while (runId) {
+    // bounded: the chain has result.runs runs; one more step would show a longer chain
+    for (let i = 0; runId && i <= result.runs; i++) {
       const history: { events?: { workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string | null } | null }[] | null } =
         await env.client.workflow.getHandle(wf.workflowId, runId).fetchHistory();
       const events = history.events ?? [];
@@ -189,15 +191,15 @@ describe('workflow input and control', () => {
       args: [{ pipeline: 'demo-contacts', mode: 'full', pageSize: 500 }],
     });
     await h.signal(pauseSignal, { by: 'tester', reason: 'test' });
-    let p = await h.query(progressQuery);
-    for (let i = 0; p.status !== 'paused' && i < 100; i++) {
-      await new Promise((r) => setTimeout(r, 100));
-      p = await h.query(progressQuery);
-    }
-    expect(p.status).toBe('paused');
+    const p = await waitFor(async () => {
+      const q = await h.query(progressQuery);
+      return q.status === 'paused' ? q : null;
+    }, 'the sync to report paused', 10_000, 100);
     expect(p.pausedBy).toBe('tester');
     expect(p.pausedReason).toBe('test');
     const readWhilePaused = p.totals.read;
+    // Inherent wait: "nothing is read while paused" can only be observed over a stretch of time
+    // (a page of 500 takes well under a second here, so a second would show one).
     await new Promise((r) => setTimeout(r, 1000));
     expect((await h.query(progressQuery)).totals.read).toBe(readWhilePaused);
     await h.signal(resumeSignal, { by: 'tester' });

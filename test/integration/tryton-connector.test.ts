@@ -168,6 +168,8 @@ describe('Tryton connector (real trytond)', () => {
     expect(paged.pages).toBeGreaterThan(2);
     // nothing new after the last cursor; a change shows up again
     expect((await conn.fetchChanges('customers', { after: all.cursor, limit: 10 })).records).toEqual([]);
+    // Inherent wait: the change must carry a write_date later than the cursor's (trytond stamps
+    // it with its own clock); nothing observable says the clock has moved on but time itself.
     await new Promise((r) => setTimeout(r, 20));
     await conn.upsert('customers', [{ externalKey: 'C-5', fields: { name: 'Customer C-5 renamed' } }]);
     const next = await conn.fetchChanges('customers', { after: all.cursor, limit: 10 });

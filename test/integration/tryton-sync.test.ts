@@ -122,7 +122,9 @@ describe('demo CRM ⇄ Tryton through Temporal (real trytond)', () => {
   test('an update writes exactly the changed customers: the rest are unchanged and keep their Tryton write_date', async () => {
     const before = await parties();
     const changed = [...before.keys()].slice(10, 15);
-    await new Promise((r) => setTimeout(r, 1100)); // Tryton stores write_date to the microsecond; make it obvious
+    // Inherent wait: the test tells written from untouched parties by write_date, so the update
+    // must happen visibly later than the first sync's writes; only time passing can give that.
+    await new Promise((r) => setTimeout(r, 1100));
     const now = new Date().toISOString();
     crmExec((db) => {
       const upd = db.prepare('UPDATE accounts SET city = ?, updated_at = ? WHERE id = ?');

@@ -1,9 +1,7 @@
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { spawn } from 'node:child_process';
-import { freePort, portAnswers } from '../../scripts/dev-server';
-import { ensureTemporalCli } from '../../scripts/toolchain';
+import { startDevServer } from '../../scripts/dev-server';
 import { ROOT } from '../helpers/env';
 import { spawnWorker, waitExit } from '../helpers/worker-process';
 
@@ -43,20 +41,16 @@ test('a broken mapping file stops the worker naming the file and the path', asyn
 });
 
 test('a worker pointed at a namespace without the search attributes refuses to start and prints the commands', async () => {
-  // a dev server without the project's search attributes
-  const port = await freePort();
-  const child = spawn(ensureTemporalCli(), ['server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port), '--log-level', 'error'], { stdio: 'ignore' });
+  // a dev server without the project's search attributes (on a free port, ready when healthy)
+  const server = await startDevServer({ searchAttributes: false });
   try {
-    for (let i = 0; i < 100 && !(await portAnswers(port)); i++) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 1000));
-    const w = spawnWorker({ TEMPORAL_ADDRESS: `127.0.0.1:${port}`, DEMO_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'nosa-')) });
+    const w = spawnWorker({ TEMPORAL_ADDRESS: server.address, DEMO_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'nosa-')) });
     w.ready.catch(() => undefined);
     await waitExit(w.child);
     expect(w.child.exitCode).toBe(1);
     expect(w.output()).toMatch(/lacks the search attributes SyncPipeline=Keyword, SyncEntity=Keyword, SyncStatus=Keyword, SyncRecordsRead=Int/);
     expect(w.output()).toMatch(/temporal operator search-attribute create --namespace default --name SyncPipeline --type Keyword/);
   } finally {
-    child.kill('SIGTERM');
-    await waitExit(child);
+    await server.stop();
   }
 });

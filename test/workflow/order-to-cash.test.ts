@@ -1,5 +1,5 @@
-import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
+import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
 import { createApprovalTokenActivities } from '../../activities/approval-token';
@@ -46,11 +46,14 @@ interface FakeOptions {
   failUndo?: keyof OrderActivities;
   /** checkInvoice answers, in order (the last one repeats). */
   invoices?: (InvoiceState | null)[];
+  /** The deal loadDeal answers (default DEAL). */
+  deal?: DealSnapshot;
 }
 
 /** Test doubles of the saga's activities: record every call, fail where told. */
 function fakes(opts: FakeOptions = {}) {
   const calls: string[] = [];
+  const failures: { dealId: string; reason: string; orderStatus: string | null }[] = [];
   let polls = 0;
   const answers = opts.invoices ?? [null, invoice(false), invoice(true)];
   const act = <A extends unknown[], R>(name: keyof OrderActivities, fn: (...a: A) => R) => async (...a: A): Promise<Awaited<R>> => {
@@ -59,7 +62,7 @@ function fakes(opts: FakeOptions = {}) {
     return await fn(...a);
   };
   const activities: OrderActivities = {
-    loadDeal: act('loadDeal', () => DEAL),
+    loadDeal: act('loadDeal', () => opts.deal ?? DEAL),
     ensureCustomer: act('ensureCustomer', () => ({ customerKey: '7', targetKey: '70', created: true })),
     ensureProducts: act('ensureProducts', () => ({ createdTargetKeys: ['30'], existing: 0 })),
     createDraftOrder: act('createDraftOrder', () => ({ orderKey: '500', externalKey: 'DEAL-42' })),
@@ -72,9 +75,9 @@ function fakes(opts: FakeOptions = {}) {
     cancelDraftOrder: act('cancelDraftOrder', () => undefined),
     archiveProducts: act('archiveProducts', () => undefined),
     deactivateCustomer: act('deactivateCustomer', () => undefined),
-    recordDealFailure: act('recordDealFailure', () => undefined),
+    recordDealFailure: act('recordDealFailure', (a: { dealId: string; reason: string; orderStatus: string | null }) => void failures.push(a)),
   };
-  return { calls, activities, undos: () => calls.filter((c) => UNDO_NAMES.includes(c)) };
+  return { calls, failures, activities, undos: () => calls.filter((c) => UNDO_NAMES.includes(c)) };
 }
 
 const POLICY: ApprovalPolicy = { approvers: ['manager'], timeout: '3 days', onTimeout: { action: 'reject' } };
@@ -85,11 +88,21 @@ let n = 0;
 async function withWorker<T>(activities: OrderActivities | (OrderActivities & ReturnType<typeof createApprovalTokenActivities>), fn: (taskQueue: string) => Promise<T>): Promise<T> {
   const taskQueue = `otc-${++n}`;
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
-  return worker.runUntil(fn(taskQueue));
+  return worker.runUntil(
+    fn(taskQueue).catch(async (e: unknown) => {
+      // A failed test must not leave its workflow open: once its worker is gone, its timers would
+      // stall the time-skipping server for the tests after it.
+      await Promise.all((open.get(taskQueue) ?? []).map((h) => h.terminate('test failed').catch(() => undefined)));
+      throw e;
+    }),
+  );
 }
 
-function start(taskQueue: string, input: OrderToCashInput) {
-  return env.client.workflow.start('orderToCash', { taskQueue, workflowId: `order-to-cash:${input.dealId}-${n}`, args: [input] });
+const open = new Map<string, WorkflowHandle[]>();
+async function start(taskQueue: string, input: OrderToCashInput) {
+  const h = await env.client.workflow.start('orderToCash', { taskQueue, workflowId: `order-to-cash:${input.dealId}-${n}`, args: [input] });
+  open.set(taskQueue, [...(open.get(taskQueue) ?? []), h]);
+  return h;
 }
 
 /** Wait (10 s at most, else fail) until the order's `step` is `step`. */
@@ -375,4 +388,130 @@ test('a wrong input fails at once, naming the field', async () => {
   });
   expect((err as WorkflowFailedError).cause?.message).toMatch(/^invalid workflow input: dealId: expected letters, digits/);
   expect(f.calls).toEqual([]);
+});
+
+describe('invoice and payment waits: timeouts and cancellation', () => {
+  const DAY = 24 * 3600_000;
+  /** When the step `step` was noted with `status` (workflow time). */
+  const at = (r: OrderToCashResult, step: string, status: string) => Date.parse(r.history.find((s) => s.step === step && s.status === status)!.at);
+
+  test('no posted invoice within invoiceWithin: invoice-timeout after that long, the reason on the deal, the confirmed order kept', async () => {
+    const f = fakes({ invoices: [null] });
+    const r = await withWorker(f.activities, async (tq) => {
+      const h = await start(tq, { dealId: '60', approval: NO_GATE, waits: { pollEvery: '6 hours', invoiceWithin: '2 days', paymentWithin: '10 days' } });
+      return (await h.result()) as OrderToCashResult;
+    });
+    expect(r).toMatchObject({ outcome: 'invoice-timeout', invoiceNumber: null, failure: { step: 'wait for invoice', type: 'invoice-timeout', message: 'no posted invoice within 2 days' } });
+    const waited = at(r, 'wait for invoice', 'completed') - at(r, 'wait for invoice', 'started');
+    expect(waited).toBeGreaterThanOrEqual(2 * DAY);
+    expect(waited).toBeLessThan(2 * DAY + 6 * 3600_000);
+    // polled every 6 hours for 2 days: at 0, 6, ..., 48 h
+    expect(f.calls.filter((c) => c === 'checkInvoice')).toHaveLength(9);
+    expect(f.calls).not.toContain('writeBackInvoice');
+    expect(f.undos()).toEqual(['recordDealFailure']); // after confirmation nothing is undone
+    expect(f.failures).toEqual([{ dealId: '60', reason: 'no posted invoice within 2 days', orderStatus: null }]);
+  });
+
+  test('a posted invoice not paid within paymentWithin: payment-timeout after that long, the invoice written back, no payment', async () => {
+    const f = fakes({ invoices: [invoice(false)] });
+    const r = await withWorker(f.activities, async (tq) => {
+      const h = await start(tq, { dealId: '61', approval: NO_GATE, waits: { pollEvery: '12 hours', invoiceWithin: '10 days', paymentWithin: '3 days' } });
+      return (await h.result()) as OrderToCashResult;
+    });
+    expect(r).toMatchObject({ outcome: 'payment-timeout', invoiceNumber: 'INV-1', failure: { step: 'wait for payment', type: 'payment-timeout', message: 'invoice INV-1 not paid within 3 days' } });
+    const waited = at(r, 'wait for payment', 'completed') - at(r, 'wait for payment', 'started');
+    expect(waited).toBeGreaterThanOrEqual(3 * DAY);
+    expect(waited).toBeLessThan(3 * DAY + 12 * 3600_000);
+    expect(f.calls).toContain('writeBackInvoice');
+    expect(f.calls).not.toContain('writeBackPayment');
+    expect(f.undos()).toEqual(['recordDealFailure']);
+    expect(f.failures).toEqual([{ dealId: '61', reason: 'invoice INV-1 not paid within 3 days', orderStatus: null }]);
+  });
+
+  test('the wait deadline survives continue-as-new: a run that continues does not restart the clock', async () => {
+    // hourly polls, 3 days allowed (73 polls); the invoice would be posted at poll 101, which a
+    // run that restarted its deadline on continue-as-new would reach
+    const f = fakes({ invoices: [...Array<null>(100).fill(null), invoice(true)] });
+    const { r, runs } = await withWorker(f.activities, async (tq) => {
+      const h = await start(tq, { dealId: '62', approval: NO_GATE, waits: { pollEvery: '1 hour', invoiceWithin: '3 days', maxHistoryEvents: 200 } });
+      const res = (await h.result()) as OrderToCashResult;
+      return { r: res, runs: (await h.describe()).runId !== h.firstExecutionRunId };
+    });
+    expect(runs).toBe(true); // it did continue as new
+    expect(r.outcome).toBe('invoice-timeout');
+    // measured from the first run's start of the wait (each continued run polls once more on start)
+    const waited = at(r, 'wait for invoice', 'completed') - at(r, 'wait for invoice', 'started');
+    expect(waited).toBeGreaterThanOrEqual(3 * DAY);
+    expect(waited).toBeLessThan(3 * DAY + 3600_000);
+  });
+
+  test('Temporal cancellation while the approval waits: the completed steps are undone in reverse, the workflow ends cancelled', async () => {
+    const f = fakes();
+    const { err, s } = await withWorker(f.activities, async (tq) => {
+      const h = await start(tq, { dealId: '63', approval: GATE() });
+      await untilPending(h);
+      await h.cancel();
+      const e = await h.result().catch((x: unknown) => x);
+      return { err: e, s: await h.query(orderStatusQuery) };
+    });
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect(f.calls).not.toContain('quoteOrder');
+    expect(f.undos()).toEqual(['cancelDraftOrder', 'archiveProducts', 'deactivateCustomer', 'recordDealFailure']);
+    expect(f.failures).toEqual([{ dealId: '63', reason: 'order-to-cash was cancelled', orderStatus: 'cancelled' }]);
+    expect(s).toMatchObject({ outcome: 'cancelled', orderState: 'cancelled' });
+    expect(s.compensations.every((c) => c.ok)).toBe(true);
+  });
+
+  test('Temporal cancellation while waiting for the invoice: the confirmed order stays, only the reason is written', async () => {
+    const f = fakes({ invoices: [null] });
+    const { err, s } = await withWorker(f.activities, async (tq) => {
+      const h = await start(tq, { dealId: '64', approval: NO_GATE, waits: { pollEvery: '1 day' } });
+      await untilStep(h, 'wait for invoice');
+      await h.cancel();
+      const e = await h.result().catch((x: unknown) => x);
+      return { err: e, s: await h.query(orderStatusQuery) };
+    });
+    expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
+    expect(f.calls).toContain('confirmOrder');
+    expect(f.undos()).toEqual(['recordDealFailure']);
+    expect(f.failures).toEqual([{ dealId: '64', reason: 'order-to-cash was cancelled', orderStatus: null }]);
+    expect(s).toMatchObject({ outcome: 'cancelled', orderState: 'processing' });
+  });
+});
+
+describe('the maxDiscountPercent gate', () => {
+  const discounted = (deal: number, line: number): DealSnapshot => ({ ...DEAL, discountPercent: deal, lines: [{ ...DEAL.lines[0]!, discountPercent: line }] });
+
+  test.each([
+    ['a line discount', 0, 20, 'discount 20% above limit 15%'],
+    ['a deal discount', 16, 0, 'discount 16% above limit 15%'],
+  ])('%s above the limit waits for approval, naming only that reason; a rejection undoes the order', async (_what, deal, line, reason) => {
+    const f = fakes({ deal: discounted(deal, line) });
+    const r = await withWorker(f.activities, async (tq) => {
+      const h = await start(tq, { dealId: `d-${deal}-${line}`, approval: { ...NO_GATE, maxDiscountPercent: 15 } });
+      const pending = await untilPending(h);
+      expect(pending.reasons).toEqual([reason]);
+      await h.executeUpdate(rejectUpdate, { args: [{ approver: 'manager', planHash: pending.planHash, comment: 'too generous' }] });
+      return (await h.result()) as OrderToCashResult;
+    });
+    expect(r.outcome).toBe('rejected');
+    expect(f.calls).not.toContain('quoteOrder');
+    expect(f.undos()).toEqual(['cancelDraftOrder', 'archiveProducts', 'deactivateCustomer', 'recordDealFailure']);
+  });
+
+  test.each([
+    ['a discount at the limit', 15, 15],
+    ['no limit (null), 90% off', null, 90],
+  ])('%s passes without approval', async (_what, limit, discount) => {
+    const f = fakes({ deal: discounted(0, discount) });
+    const r = await withWorker(f.activities, async (tq) => {
+      const h = await start(tq, { dealId: `n-${discount}`, approval: { ...NO_GATE, maxDiscountPercent: limit }, waits: { pollEvery: '1 hour' } });
+      const res = (await h.result()) as OrderToCashResult;
+      expect((await h.query(pendingApprovalQuery)).decisions).toEqual([]);
+      return res;
+    });
+    expect(r.outcome).toBe('paid');
+    expect(r.history.some((s) => s.step === 'approval')).toBe(false);
+  });
 });
