@@ -44,6 +44,7 @@ test('a schedule applied from config runs the pipeline; applying again changes n
 
   let d = await handle.describe();
   for (let i = 0; i < 100 && d.info.recentActions.length < 2; i++, d = await handle.describe()) await sleep(300);
+  expect(d.info.recentActions.length).toBeGreaterThanOrEqual(2); // two scheduled runs within 30 s, or the test fails here
   const first = d.info.recentActions[0]!.action;
   const result = await env.client.workflow.getHandle(first.workflow.workflowId, first.workflow.firstExecutionRunId).result();
   expect(result).toMatchObject({ pipeline: 'demo-accounts', status: 'completed' });
@@ -51,7 +52,7 @@ test('a schedule applied from config runs the pipeline; applying again changes n
   await handle.pause('test: ERP maintenance');
   await sleep(1000); // an action already in flight may still land
   const paused = (await handle.describe()).info.numActionsTaken;
-  await sleep(5000);
+  await sleep(5000); // inherent: a paused schedule is shown by nothing happening over more than two intervals
   expect((await handle.describe()).info.numActionsTaken).toBe(paused);
   expect((await handle.describe()).state).toMatchObject({ paused: true });
 
@@ -80,6 +81,7 @@ test('overlapping triggers are skipped by the overlap policy', async () => {
     await handle.trigger(overlap);
     let d = await handle.describe();
     for (let i = 0; i < 50 && d.info.recentActions.length === 0; i++, d = await handle.describe()) await sleep(200);
+    expect(d.info.recentActions.length).toBeGreaterThan(0); // the trigger started a run within 10 s
     // (runningActions stays empty on the dev server here, so ask the started workflow itself)
     const first = d.info.recentActions[0]!.action.workflow;
     const firstRun = env.client.workflow.getHandle(first.workflowId, first.firstExecutionRunId);
