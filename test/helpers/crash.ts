@@ -48,16 +48,19 @@ export async function killWhileRunning(
     await worker.ready;
     const seen = await waitFor(
       async () => {
-        // The server answers `describe` on its own, a query needs the worker: a worker whose event
-        // loop is busy (a synchronous SQLite batch) answers only after the activity ended. So look
-        // at the started activities first, and ask for progress only when the test needs it.
         // started by this worker: an attempt a killed worker started stays "started" until it times out
-        const a = (await startedActivities(handle)).find((x) => types.includes(x.type) && x.worker.startsWith(`${worker.pid}@`));
-        if (!a) return null;
-        if (opts.step === undefined && opts.minPages === undefined) return { a, step: '(not asked)' };
+        const running = async () => (await startedActivities(handle)).find((x) => types.includes(x.type) && x.worker.startsWith(`${worker.pid}@`));
+        // The server answers `describe` on its own, a query needs the worker: a worker whose event
+        // loop is busy in one long synchronous step (a SQLite batch) answers only after that step.
+        // Without step or page conditions, look at the started activities only.
+        if (opts.step === undefined && opts.minPages === undefined) {
+          const a = await running();
+          return a ? { a, step: '(not asked)' } : null;
+        }
         const p = await handle.query(progressQuery);
         if (p.totals.pages < (opts.minPages ?? 0) || (opts.step && p.step !== opts.step)) return null;
-        return { a, step: p.step };
+        const a = await running();
+        return a ? { a, step: p.step } : null;
       },
       `an activity of ${types.join('/')} to run`,
       opts.timeoutMs ?? 120_000,
