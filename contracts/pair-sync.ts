@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CursorSchema, type Cursor } from './cursor';
-import { PipelineNameSchema, type SyncStatus } from './sync';
+import { PagesPerRunSchema, PageSizeSchema, PipelineNameSchema, type SyncStatus } from './sync';
 import { defineQuery } from '@temporalio/workflow';
 
 /** What one side of a pair saw and had written during a sync. */
@@ -76,14 +76,9 @@ export const SyncPairInputSchema = z
     /** `incremental` (default) reads each side's changes since its checkpoint; `full` reads both sides whole. */
     mode: z.enum(['incremental', 'full'], { error: 'expected "incremental" or "full"' }).optional(),
     /** Records per page and side; overrides the pair's pageSize. */
-    pageSize: z
-      .number({ error: 'expected a whole number of records per page, 1 to 10000' })
-      .int('expected a whole number of records per page, 1 to 10000')
-      .min(1, 'expected at least 1 record per page')
-      .max(10_000, 'expected at most 10000 records per page')
-      .optional(),
+    pageSize: PageSizeSchema.optional(),
     /** Pages per workflow run before continue-as-new. */
-    pagesPerRun: z.number({ error: 'expected a whole number of pages per run, 1 to 200' }).int().min(1).max(200).optional(),
+    pagesPerRun: PagesPerRunSchema.optional(),
     /** Internal: state carried by continue-as-new. */
     continuation: PairContinuationSchema.optional(),
   })

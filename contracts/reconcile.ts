@@ -1,7 +1,7 @@
 import { defineQuery } from '@temporalio/workflow';
 import { z } from 'zod';
 import { CursorSchema, type Cursor } from './cursor';
-import { PipelineNameSchema, type SyncStatus } from './sync';
+import { PagesPerRunSchema, PageSizeSchema, PipelineNameSchema, type SyncStatus } from './sync';
 
 /**
  * Reconciliation of a pair (`reconcilePair`): read both sides in full, compare every linked
@@ -146,14 +146,9 @@ export const ReconcilePairInputSchema = z
     /** Repair the drift under the pair's policy (planner, limits, approval gate). @default false: report only. */
     repair: z.boolean({ error: 'expected true or false' }).optional(),
     /** Records per page and side; overrides the pair's pageSize. */
-    pageSize: z
-      .number({ error: 'expected a whole number of records per page, 1 to 10000' })
-      .int('expected a whole number of records per page, 1 to 10000')
-      .min(1, 'expected at least 1 record per page')
-      .max(10_000, 'expected at most 10000 records per page')
-      .optional(),
+    pageSize: PageSizeSchema.optional(),
     /** Pages per workflow run before continue-as-new; overrides the pair's pagesPerRun. */
-    pagesPerRun: z.number({ error: 'expected a whole number of pages per run, 1 to 200' }).int().min(1).max(200).optional(),
+    pagesPerRun: PagesPerRunSchema.optional(),
     /** Internal: state carried by continue-as-new. */
     continuation: ReconcileContinuationSchema.optional(),
   })

@@ -7,6 +7,20 @@ export const PipelineNameSchema = z
   .string({ error: 'expected the pipeline name as a string, e.g. "demo-accounts"' })
   .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lowercase letters, digits and dashes, e.g. "demo-accounts"');
 
+/** Records per page, as workflow inputs accept it (overriding a pipeline's or pair's pageSize). */
+export const PageSizeSchema = z
+  .number({ error: 'expected a whole number of records per page, 1 to 10000' })
+  .int('expected a whole number of records per page, 1 to 10000')
+  .min(1, 'expected at least 1 record per page')
+  .max(10_000, 'expected at most 10000 records per page');
+
+/** Pages per workflow run before continue-as-new, as workflow inputs accept it. */
+export const PagesPerRunSchema = z
+  .number({ error: 'expected a whole number of pages per run, 1 to 200' })
+  .int()
+  .min(1)
+  .max(200, 'expected at most 200 pages per run (history stays under 2,000 events)');
+
 export const SyncTotalsSchema = z.object({
   read: z.number().int(),
   created: z.number().int(),
@@ -43,19 +57,9 @@ export const SyncPipelineInputSchema = z
     /** `incremental` (default) continues from the checkpoint; `full` re-reads everything. */
     mode: z.enum(['incremental', 'full'], { error: 'expected "incremental" or "full"' }).optional(),
     /** Records per page; overrides the pipeline's pageSize. */
-    pageSize: z
-      .number({ error: 'expected a whole number of records per page, 1 to 10000' })
-      .int('expected a whole number of records per page, 1 to 10000')
-      .min(1, 'expected at least 1 record per page')
-      .max(10_000, 'expected at most 10000 records per page')
-      .optional(),
+    pageSize: PageSizeSchema.optional(),
     /** Pages per workflow run before continue-as-new (keeps each run's history small). */
-    pagesPerRun: z
-      .number({ error: 'expected a whole number of pages per run, 1 to 200' })
-      .int()
-      .min(1)
-      .max(200, 'expected at most 200 pages per run (history stays under 2,000 events)')
-      .optional(),
+    pagesPerRun: PagesPerRunSchema.optional(),
     /** Stop after this many pages in total (useful for trials). */
     maxPages: z.number({ error: 'expected a whole number of pages' }).int().min(1).optional(),
     /** Internal: state carried by continue-as-new. */
