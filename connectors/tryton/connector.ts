@@ -1,11 +1,12 @@
 import { SyncError } from '../../contracts/errors';
-import type { Connector, ConnectorDescription } from '../types';
+import type { Connector, ConnectorDescription, NativeWriter } from '../types';
 import { TrytonClient, type TrytonClientOptions } from './client';
 import { createContacts } from './contacts';
 import { createCustomers } from './customers';
 import type { EntityDeps, EntityHandler } from './entity';
 import { createInvoices } from './invoices';
 import { Lookups } from './lookups';
+import { createParties, type PartiesHandler } from './parties';
 import { createProducts } from './products';
 import { runSaleTransition, type SaleTransitionOutcome } from './sale-workflow';
 import { createSalesOrders } from './sales-orders';
@@ -19,8 +20,11 @@ export interface TrytonConnectorConfig extends TrytonClientOptions {
   maxBatchSize?: number;
 }
 
-/** The Connector contract plus the sales-order workflow steps. */
-export interface TrytonConnector extends Connector {
+/**
+ * The Connector contract, field-by-field writes of parties for two-way pairs (NativeWriter,
+ * entity `parties`), plus the sales-order workflow steps.
+ */
+export interface TrytonConnector extends Connector, NativeWriter {
   /** draft → quotation (assigns the number). */
   quoteSalesOrders(targetKeys: string[]): Promise<SaleTransitionOutcome[]>;
   /** quotation → confirmed → processing (creates invoice and shipment); ok only when processing. */
@@ -38,18 +42,30 @@ export function createTrytonConnector(config: TrytonConnectorConfig): TrytonConn
     lookups: new Lookups(client, config.productCategory),
     customerCodePrefix: config.customerCodePrefix ?? 'CRM-',
   };
+  const maxBatchSize = config.maxBatchSize ?? 100;
+  const customers = createCustomers(deps);
+  const parties = createParties({ ...deps, maxBatchSize, customers });
+  /** Entities a two-way pair can write field by field. */
+  const native: Record<string, PartiesHandler> = { parties };
   const entities: Record<string, EntityHandler> = {
-    customers: createCustomers(deps),
+    customers,
     products: createProducts(deps),
     salesOrders: createSalesOrders(deps),
     invoices: createInvoices(deps),
     contacts: createContacts(deps),
+    parties,
   };
-  const maxBatchSize = config.maxBatchSize ?? 100;
 
   const entity = (name: string): EntityHandler => {
     const e = entities[name];
     if (!e) throw new SyncError('ConfigError', `the Tryton connector has no entity "${name}" (known: ${Object.keys(entities).join(', ')})`);
+    return e;
+  };
+
+  const nativeEntity = (name: string): PartiesHandler => {
+    entity(name);
+    const e = native[name];
+    if (!e) throw new SyncError('ConfigError', `the Tryton entity "${name}" cannot be written field by field; use ${Object.keys(native).join(', ')} as a side of a pair`);
     return e;
   };
 
@@ -75,6 +91,8 @@ export function createTrytonConnector(config: TrytonConnectorConfig): TrytonConn
     },
     findByExternalKeys: (name, keys) => (keys.length ? entity(name).findByExternalKeys(keys) : Promise.resolve(new Map())),
     delete: (name, keys) => (keys.length ? entity(name).delete(keys) : Promise.resolve()),
+    insertNative: (name, rows) => (rows.length ? nativeEntity(name).insertNative(rows) : Promise.resolve([])),
+    patchNative: (name, patches) => (patches.length ? nativeEntity(name).patchNative(patches) : Promise.resolve([])),
     close: () => client.logout(),
     quoteSalesOrders: (keys) => runSaleTransition(client, 'quote', keys),
     confirmSalesOrders: (keys) => runSaleTransition(client, 'confirm', keys),

@@ -5,10 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHubSpotConnector, unlimitedGovernor } from '../../connectors/hubspot';
 import { createSqlConnector } from '../../connectors/sql/connector';
+import { createTrytonConnector } from '../../connectors/tryton/connector';
 import { openSqlite } from '../../connectors/sql/sqlite';
 import type { SqlSystem } from '../../connectors/sql/config';
 import { isNativeWriter, type Connector, type NativeWriter } from '../../connectors/types';
 import { startHubSpotEmulator, type HubSpotEmulator } from '../../emulators/hubspot';
+import { startTryton, type TrytonInstance } from '../../scripts/tryton';
 
 /**
  * One suite every connector that can be a side of a two-way pair passes (issue 8 item 9). What
@@ -24,7 +26,7 @@ import { startHubSpotEmulator, type HubSpotEmulator } from '../../emulators/hubs
  *   missing outcome (checked per connector below, where the answer can be made to lose one).
  */
 
-jest.setTimeout(120_000);
+jest.setTimeout(240_000);
 
 interface Subject {
   connector: Connector & NativeWriter;
@@ -146,6 +148,18 @@ conformance('HubSpot (emulator)', async () => {
   emu = await startHubSpotEmulator({ token, dbPath: join(dir, 'emulator.db') });
   const connector = createHubSpotConnector({ accessToken: token, basePath: emu.baseUrl, governor: unlimitedGovernor });
   return { connector, entity: 'companies', row: (name: string) => ({ name }), nameField: 'name', missingKey: '987654321', close: () => connector.close() };
+});
+
+let tryton: TrytonInstance | undefined;
+afterAll(async () => {
+  await tryton?.stop();
+});
+
+conformance('Tryton (real trytond, parties)', async () => {
+  tryton = await startTryton();
+  // A small batch limit, so the split above maxBatchSize is exercised without hundreds of parties.
+  const connector = createTrytonConnector({ url: tryton.url, database: tryton.database, user: tryton.user, password: tryton.password, maxBatchSize: 10 });
+  return { connector, entity: 'parties', row: (name: string) => ({ name }), nameField: 'name', missingKey: '987654321', close: () => connector.close() };
 });
 
 describe('HubSpot: an answer that loses a record', () => {

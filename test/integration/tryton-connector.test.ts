@@ -71,7 +71,7 @@ async function confirmedOrderWithInvoice(key: string): Promise<{ saleId: string;
 
 describe('Tryton connector (real trytond)', () => {
   test('describe lists the entities', () => {
-    expect(conn.describe().entities.map((e) => e.name)).toEqual(['customers', 'products', 'salesOrders', 'invoices', 'contacts']);
+    expect(conn.describe().entities.map((e) => e.name)).toEqual(['customers', 'products', 'salesOrders', 'invoices', 'contacts', 'parties']);
   });
 
   test('customers: create, then idempotent re-upsert without duplicates or writes', async () => {
