@@ -91,8 +91,14 @@ export function createTrytonConnector(config: TrytonConnectorConfig): TrytonConn
     },
     findByExternalKeys: (name, keys) => (keys.length ? entity(name).findByExternalKeys(keys) : Promise.resolve(new Map())),
     delete: (name, keys) => (keys.length ? entity(name).delete(keys) : Promise.resolve()),
-    insertNative: (name, rows) => (rows.length ? nativeEntity(name).insertNative(rows) : Promise.resolve([])),
-    patchNative: (name, patches) => (patches.length ? nativeEntity(name).patchNative(patches) : Promise.resolve([])),
+    async insertNative(name, rows) {
+      const e = nativeEntity(name);
+      return rows.length ? e.insertNative(rows) : [];
+    },
+    async patchNative(name, patches) {
+      const e = nativeEntity(name);
+      return patches.length ? e.patchNative(patches) : [];
+    },
     close: () => client.logout(),
     quoteSalesOrders: (keys) => runSaleTransition(client, 'quote', keys),
     confirmSalesOrders: (keys) => runSaleTransition(client, 'confirm', keys),
