@@ -1,0 +1,229 @@
+import path from 'node:path';
+import type { TrytonClient } from '../../connectors/tryton/client';
+import { createTrytonConnector, type TrytonConnector } from '../../connectors/tryton/connector';
+import type { SourceRecord } from '../../connectors/types';
+import type { PairSideTotals, SyncPairResult } from '../../contracts/pair-sync';
+import { TASK_QUEUES } from '../../contracts/queues';
+import { seedDemo } from '../../demo/seed';
+import { startHubSpotEmulator, type HubSpotEmulator } from '../../emulators/hubspot';
+import { startTryton, type TrytonInstance } from '../../scripts/tryton';
+import { adminClient } from '../../scripts/tryton/admin-helpers';
+import type { SyncWorkers } from '../../workers/worker';
+import { syncWorkersFor, trytonVars } from '../helpers/demo-env';
+import { startDevEnv, type DevEnv } from '../helpers/env';
+import { germanVat } from '../helpers/vat';
+
+/**
+ * The shipped pair config/pairs/hubspot-tryton-parties.json on the real dev server: HubSpot
+ * companies (the HubSpot emulator) ⇄ parties of a real trytond, run by a `hubspot` family
+ * worker. HubSpot owns name and contact data; Tryton owns the VAT number and active; a company
+ * archived in HubSpot archives its party.
+ */
+
+jest.setTimeout(300_000);
+
+const TOKEN = 'pat-na1-tryton-pair-0000';
+const PAIR = 'hubspot-tryton-parties';
+const IN_HUBSPOT = 50;
+const IN_TRYTON = 20;
+
+let env: DevEnv;
+let emulator: HubSpotEmulator;
+let tryton: TrytonInstance;
+let admin: TrytonClient;
+let conn: TrytonConnector;
+let sync: SyncWorkers;
+let running: Promise<void>;
+let n = 0;
+/** Parties the test bed holds before the test seeds any (the company's, the employee's). */
+let bedParties = 0;
+/** Party ids of the seeded parties, by seed number. */
+const seeded = new Map<number, number>();
+
+beforeAll(async () => {
+  [env, tryton] = await Promise.all([startDevEnv(), startTryton()]);
+  emulator = await startHubSpotEmulator({ token: TOKEN });
+  admin = adminClient(tryton);
+  conn = createTrytonConnector({ url: tryton.url, database: tryton.database, user: tryton.user, password: tryton.password });
+  const dir = path.join(env.tmp, 'demo');
+  seedDemo(dir, { accounts: 0, contacts: 0, products: 0 });
+  sync = await syncWorkersFor(env, dir, ['hubspot'], {
+    HUBSPOT_BASE_PATH: emulator.baseUrl,
+    HUBSPOT_ACCESS_TOKEN: TOKEN,
+    HUBSPOT_GOVERNOR_DB: path.join(env.tmp, 'hubspot-governor.db'),
+    HUBSPOT_ACCOUNT: 'tryton-pair-portal',
+    ...trytonVars(tryton),
+  });
+  running = sync.run();
+});
+
+afterAll(async () => {
+  sync?.shutdown();
+  await running;
+  await conn?.close();
+  await admin?.logout();
+  await emulator?.stop();
+  await tryton?.stop();
+  await env?.teardown();
+});
+
+async function syncPair(): Promise<SyncPairResult> {
+  const handle = await env.client.workflow.start('syncPair', {
+    taskQueue: TASK_QUEUES.hubspot,
+    workflowId: `hubspot-tryton-pair-${++n}`,
+    args: [{ pair: PAIR }],
+    // A run that keeps finding its own writes (an echo loop) never ends: fail it instead of hanging.
+    workflowExecutionTimeout: '3 minutes',
+  });
+  const result = (await handle.result()) as SyncPairResult;
+  expect(result.status).toBe('completed');
+  return result;
+}
+
+const writesOn = (t: PairSideTotals) => t.created + t.updated + t.archived + t.deleted;
+
+type Company = { id: number; props: Record<string, string> };
+function companies(archived = false): Company[] {
+  const rows = emulator.store.db.prepare("SELECT id, props FROM objects WHERE type = 'companies' AND archived = ? ORDER BY id").all(archived ? 1 : 0) as {
+    id: number;
+    props: string;
+  }[];
+  return rows.map((r) => ({ id: r.id, props: JSON.parse(r.props) as Record<string, string> }));
+}
+const companyByErpKey = (key: string) => companies().find((c) => c.props.erp_customer_id === key);
+
+/** Every party, archived ones too, as the pair's Tryton side reads them. */
+async function parties(): Promise<SourceRecord[]> {
+  const page = await conn.fetchChanges('parties', { after: null, limit: 10_000 });
+  expect(page.hasMore).toBe(false);
+  return page.records;
+}
+async function partyByKey(key: string): Promise<Record<string, unknown>> {
+  const id = (await conn.findByExternalKeys('parties', [key])).get(key);
+  if (!id) throw new Error(`no party with external key ${key}`);
+  return (await conn.read('parties', [id]))[0]!.data;
+}
+
+/** Both sides through the pair's own mappings, by canonical external key. */
+async function canonicalSides() {
+  const hs = sync.registry.mappings.get('hubspot-company-to-tryton-party-pair')!;
+  const tr = sync.registry.mappings.get('tryton-party-to-customer')!;
+  const left = new Map<string, unknown>();
+  for (const c of companies()) {
+    const m = hs.apply({ ...c.props, hs_object_id: String(c.id) }, { keyPrefix: 'HS-' });
+    if (!m.ok) throw new Error(`company ${c.id} does not map: ${JSON.stringify(m.issues)}`);
+    left.set(String(m.value.externalKey), m.value);
+  }
+  const right = new Map<string, unknown>();
+  for (const p of await parties()) {
+    const m = tr.apply(p.data);
+    if (!m.ok) throw new Error(`party ${p.key} does not map: ${JSON.stringify(m.issues)}`);
+    right.set(String(m.value.externalKey), m.value);
+  }
+  return { hubspot: left, tryton: right };
+}
+
+test(`seeds ${IN_HUBSPOT} HubSpot companies and ${IN_TRYTON} Tryton parties, none in common`, async () => {
+  bedParties = (await parties()).length;
+  const [de] = await admin.model<{ id: number }[]>('country.country', 'search_read', [[['code', '=', 'DE']], 0, 1, null, ['code']], {});
+  const values = Array.from({ length: IN_TRYTON }, (_, k) => {
+    const i = k + 1;
+    return {
+      name: `Tryton Party ${i} GmbH`,
+      contact_mechanisms: [['create', [{ type: 'email', value: `billing${i}@party${i}.example` }, { type: 'phone', value: `+49 30 ${100000 + i}` }, { type: 'website', value: `party${i}.example` }]]],
+      addresses: [['create', [{ street: `Hauptstraße ${i}`, city: 'Berlin', postal_code: String(10000 + i), country: de!.id }]]],
+      identifiers: [['create', [{ type: 'eu_vat', code: germanVat(i) }]]],
+    };
+  });
+  const ids = await admin.model<number[]>('party.party', 'create', [values], {});
+  ids.forEach((id, k) => seeded.set(k + 1, id));
+
+  const at = Date.now() - 3600_000;
+  emulator.store.transaction(() => {
+    for (let i = 1; i <= IN_HUBSPOT; i++) {
+      emulator.store.create(
+        'companies',
+        { name: `HubSpot Company ${i} Ltd`, domain: `hs${i}.example`, phone: '040 901820', address: `Harbour Road ${i}`, city: 'hamburg', zip: String(20000 + i), country: 'Germany' },
+        at + i,
+      );
+    }
+  });
+  expect(await parties()).toHaveLength(bedParties + IN_TRYTON);
+  expect(companies()).toHaveLength(IN_HUBSPOT);
+});
+
+test('three runs with no outside change: equal counts and records on both sides, nothing written after the first run', async () => {
+  const inTryton = bedParties + IN_TRYTON;
+  const first = await syncPair();
+  const hs = first.totals.sides.hubspot!;
+  const tr = first.totals.sides.tryton!;
+  expect([hs.quarantined, tr.quarantined]).toEqual([0, 0]);
+  expect([hs.created, tr.created]).toEqual([inTryton, IN_HUBSPOT]);
+  expect([hs.updated, tr.updated, hs.archived, tr.archived]).toEqual([0, 0, 0, 0]);
+
+  for (let round = 2; round <= 3; round++) {
+    const again = await syncPair();
+    const t = again.totals.sides;
+    expect([round, writesOn(t.hubspot!), writesOn(t.tryton!), t.hubspot!.quarantined, t.tryton!.quarantined]).toEqual([round, 0, 0, 0, 0]);
+  }
+  const total = inTryton + IN_HUBSPOT;
+  expect(companies()).toHaveLength(total);
+  expect(await parties()).toHaveLength(total);
+
+  const sides = await canonicalSides();
+  expect(sides.hubspot.size).toBe(total);
+  expect([...sides.tryton.keys()].sort()).toEqual([...sides.hubspot.keys()].sort());
+  for (const [key, value] of sides.hubspot) expect([key, sides.tryton.get(key)]).toEqual([key, value]);
+  // Identities as documented: a company from Tryton carries "TRY-<party id>", a party from HubSpot the code "CRM-HS-<id>".
+  expect(companyByErpKey(`TRY-${seeded.get(7)}`)?.props).toMatchObject({ name: 'Tryton Party 7 GmbH', erp_vat_number: germanVat(7) });
+  expect(await partyByKey('HS-7')).toMatchObject({ code: 'CRM-HS-7', name: 'HubSpot Company 7 Ltd', city: 'Hamburg', country: 'DE', phone: '+4940901820' });
+});
+
+test('edits on both sides flow: a HubSpot-owned field edited in HubSpot reaches Tryton, a Tryton-owned field edited in Tryton reaches HubSpot', async () => {
+  const renamed = 11; // a HubSpot-born company
+  const party = seeded.get(12)!; // a Tryton-born party
+  emulator.store.update('companies', renamed, { name: 'Renamed In HubSpot Ltd', city: 'bremen' });
+  const [current] = await admin.model<{ id: number; 'identifiers.': { id: number }[] }[]>('party.party', 'read', [[party], ['identifiers.code']], {});
+  await admin.model('party.party', 'write', [[party], { identifiers: [['write', [current!['identifiers.'][0]!.id], { code: germanVat(912) }]] }], {});
+
+  const r = await syncPair();
+  expect(await partyByKey(`HS-${renamed}`)).toMatchObject({ name: 'Renamed In HubSpot Ltd', city: 'Bremen' });
+  expect(companyByErpKey(`TRY-${party}`)!.props.erp_vat_number).toBe(germanVat(912));
+  expect([r.totals.sides.tryton!.updated, r.totals.sides.hubspot!.updated, r.totals.conflicts]).toEqual([1, 1, 0]);
+
+  const quiet = await syncPair();
+  expect([writesOn(quiet.totals.sides.hubspot!), writesOn(quiet.totals.sides.tryton!)]).toEqual([0, 0]);
+});
+
+test('a Tryton-owned field (VAT number) edited in HubSpot is not written to Tryton; the result says so and HubSpot gets the Tryton value back', async () => {
+  const party = seeded.get(5)!;
+  const company = companyByErpKey(`TRY-${party}`)!;
+  const before = await conn.read('parties', [String(party)]);
+  emulator.store.update('companies', company.id, { erp_vat_number: germanVat(555) });
+
+  const r = await syncPair();
+  const after = await conn.read('parties', [String(party)]);
+  expect(after[0]!.data.vat).toBe(germanVat(5));
+  expect(after[0]!.data.write_date).toBe(before[0]!.data.write_date);
+  expect(companyByErpKey(`TRY-${party}`)!.props.erp_vat_number).toBe(germanVat(5));
+  expect([r.totals.sides.hubspot!.rejected, r.totals.sides.tryton!.updated, r.totals.sides.hubspot!.updated]).toEqual([1, 0, 1]);
+  expect(r.notices).toContainEqual(expect.objectContaining({ kind: 'rejected', field: 'vatNumber', values: { hubspot: germanVat(555) }, resolution: 'tryton' }));
+});
+
+test('a company archived in HubSpot archives its party (delete policy "archive"); later runs write nothing', async () => {
+  const id = 31;
+  expect((await partyByKey(`HS-${id}`)).active).toBe(true);
+  expect(emulator.store.archive('companies', id)).toBe(true);
+  const total = bedParties + IN_TRYTON + IN_HUBSPOT;
+
+  const r = await syncPair();
+  expect((await partyByKey(`HS-${id}`)).active).toBe(false);
+  expect(r.totals.sides.tryton!.archived).toBe(1);
+  expect(companies(true).map((c) => c.id)).toEqual([id]);
+
+  const quiet = await syncPair();
+  expect([writesOn(quiet.totals.sides.hubspot!), writesOn(quiet.totals.sides.tryton!)]).toEqual([0, 0]);
+  // Nothing was created for the archived company on either side; the party is kept, archived.
+  expect(await parties()).toHaveLength(total);
+  expect(companies()).toHaveLength(total - 1);
+});
