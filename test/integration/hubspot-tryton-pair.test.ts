@@ -227,3 +227,34 @@ test('a company archived in HubSpot archives its party (delete policy "archive")
   expect(await parties()).toHaveLength(total);
   expect(companies()).toHaveLength(total - 1);
 });
+
+test('a party archived in Tryton sets erp_active = false on its company (the company stays); later runs write nothing', async () => {
+  const party = seeded.get(3)!;
+  await admin.model('party.party', 'write', [[party], { active: false }], {});
+
+  const r = await syncPair();
+  const hs = sync.registry.mappings.get('hubspot-company-to-tryton-party-pair')!;
+  const company = companyByErpKey(`TRY-${party}`)!;
+  expect(hs.apply({ ...company.props, hs_object_id: String(company.id) }, { keyPrefix: 'HS-' })).toMatchObject({ ok: true, value: { active: false } });
+  expect([r.totals.sides.hubspot!.archived, r.totals.sides.tryton!.updated]).toEqual([1, 0]);
+
+  const quiet = await syncPair();
+  expect([writesOn(quiet.totals.sides.hubspot!), writesOn(quiet.totals.sides.tryton!)]).toEqual([0, 0]);
+});
+
+test('a party the one-way pipeline made (code CRM-HS-<id>) is linked to its older company, never created twice', async () => {
+  const old = Date.now() - 2 * 3600_000;
+  // Older than the HubSpot checkpoint: found from the Tryton side, by the company id in the party's key.
+  const company = emulator.store.create('companies', { name: 'Older Company AG', country: 'Germany', city: 'kiel' }, old);
+  await admin.model('party.party', 'create', [[{ name: 'Older Company AG', code: `CRM-HS-${company.id}` }]], {});
+  const [partiesBefore, companiesBefore] = [(await parties()).length, companies().length];
+
+  const r = await syncPair();
+  expect(r.totals.linked).toBe(1);
+  expect([r.totals.sides.hubspot!.created, r.totals.sides.tryton!.created]).toEqual([0, 0]);
+  expect([(await parties()).length, companies().length]).toEqual([partiesBefore, companiesBefore]);
+  // HubSpot owns the address: the party gets the company's city and country.
+  expect(await partyByKey(`HS-${company.id}`)).toMatchObject({ city: 'Kiel', country: 'DE' });
+  const sides = await canonicalSides();
+  expect(sides.tryton.get(`HS-${company.id}`)).toEqual(sides.hubspot.get(`HS-${company.id}`));
+});
