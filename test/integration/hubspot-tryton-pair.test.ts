@@ -3,6 +3,7 @@ import type { TrytonClient } from '../../connectors/tryton/client';
 import { createTrytonConnector, type TrytonConnector } from '../../connectors/tryton/connector';
 import type { SourceRecord } from '../../connectors/types';
 import type { PairSideTotals, SyncPairResult } from '../../contracts/pair-sync';
+import type { ReconcilePairResult } from '../../contracts/reconcile';
 import { TASK_QUEUES } from '../../contracts/queues';
 import { seedDemo } from '../../demo/seed';
 import { startHubSpotEmulator, type HubSpotEmulator } from '../../emulators/hubspot';
@@ -257,4 +258,18 @@ test('a party the one-way pipeline made (code CRM-HS-<id>) is linked to its olde
   expect(await partyByKey(`HS-${company.id}`)).toMatchObject({ city: 'Kiel', country: 'DE' });
   const sides = await canonicalSides();
   expect(sides.tryton.get(`HS-${company.id}`)).toEqual(sides.hubspot.get(`HS-${company.id}`));
+});
+
+test('reconcilePair reads both sides whole: no drift; a party deleted in Tryton is reported missing there', async () => {
+  const reconcile = async (k: number) =>
+    (await (await env.client.workflow.start('reconcilePair', { taskQueue: TASK_QUEUES.hubspot, workflowId: `hubspot-tryton-recon-${k}`, args: [{ pair: PAIR }] })).result()) as ReconcilePairResult;
+  const clean = await reconcile(1);
+  expect([clean.status, clean.drift, clean.counts.fieldDiffs, clean.counts.orphans, clean.counts.missing]).toEqual(['completed', 0, 0, { hubspot: 0, tryton: 0 }, { hubspot: 0, tryton: 0 }]);
+
+  // A hard delete (as the Tryton admin: the connector user may not delete parties) is found only by reconciliation.
+  const party = seeded.get(20)!;
+  await admin.model('party.party', 'delete', [[party]], {});
+  const r = await reconcile(2);
+  expect([r.drift, r.counts.missing]).toEqual([1, { hubspot: 0, tryton: 1 }]);
+  expect(r.summary).toContain('missing (hard deletes): hubspot 0, tryton 1');
 });
