@@ -93,6 +93,7 @@ async function main(): Promise<void> {
   const twoWay = await withWorker(twoWayDir, () => timed(pair));
   const twoWayPeak = peak;
   const erpChanged = touchErp(twoWayDir);
+  peak = 0;
   const both = await withWorker(twoWayDir, () => timed(pair));
   const bothPeak = peak;
 
