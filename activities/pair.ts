@@ -1,15 +1,15 @@
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import { randomUUID } from 'node:crypto';
 import { isNativeWriter, type Connector, type NativeWriter, type SourceRecord, type WriteOutcome } from '../connectors/types';
-import type { ApprovalPolicy } from '../contracts/approval';
+import { ALL_CONFLICTS, type ApprovalPolicy, type ConflictChoice } from '../contracts/approval';
 import type { Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
 import type { Link, LinkLedger } from '../contracts/link';
 import { sideNamesOf, type Pair } from '../contracts/pair';
 import { pairCheckpoint, type PairNotice } from '../contracts/pair-sync';
-import { stableJson } from '../contracts/stable-json';
+import { stableHash, stableJson } from '../contracts/stable-json';
 import type { CompiledMapping } from '../mappings/dsl/compile';
-import { planRecord, type RecordPlan, type SideSnapshot } from '../mappings/two-way/planner';
+import { planRecord, type ConflictDecision, type RecordPlan, type SideSnapshot } from '../mappings/two-way/planner';
 import { compilePairPolicy, IDENTITY_FIELD, type PairPolicy } from '../mappings/two-way/policy';
 import type { QuarantineEntry } from '../state/types';
 import { recordHash } from './hash';
@@ -59,6 +59,31 @@ interface StagedPairPlan {
   ops: StagedOp[];
 }
 
+/** A pending `manual` conflict as staged for a person's decision: full hashes, never values. */
+interface StagedConflict {
+  id: string;
+  /** The key of the record on the page's side. */
+  key: string;
+  keys: Record<string, string>;
+  field: string;
+  /** Side → stableHash of its value when the conflict was found. */
+  hashes: Record<string, string>;
+}
+
+/** A person's decision on a page's pending conflicts, as planPairPage applies it. */
+export interface PairConflictDecisions {
+  /** The staged conflicts the person was shown (PlanPairPageResult.manual.pageId). */
+  conflictsPageId: string;
+  /** Conflict id (or `all`) → winning side. */
+  winners: Record<string, string>;
+  decidedBy: string;
+}
+
+/** Conflicts shown to a person per page (all are staged; the rest are decided by `all`). */
+export const CONFLICTS_SHOWN = 100;
+/** Characters of a value's stableHash shown as its label. */
+const LABEL = 8;
+
 export interface PlanPairPageResult {
   planPageId: string;
   /** Records with something to write or to remember (0: the page needs no write step). */
@@ -74,6 +99,10 @@ export interface PlanPairPageResult {
   quarantined: Record<string, number>;
   conflicts: number;
   pendingConflicts: number;
+  /** The page's pending `manual` conflicts, staged for a person (null: none): labels, never values. */
+  manual: { pageId: string; hash: string; total: number; items: ConflictChoice[] } | null;
+  /** `manual` conflicts settled by the person's decision (planning with `decisions`). */
+  decidedConflicts: number;
   /** A few conflicts, rejected edits and ambiguous links for the result (all are in the staged plan). */
   notices: PairNotice[];
   planHash: string;
@@ -195,7 +224,7 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
      * Map the page's records, find each one's link (or a first link by external key), read the
      * other side's records now, and plan each record with the pure planner.
      */
-    async planPairPage(ref: PairPageRef & { pageId: string; matchesPageId?: string }): Promise<PlanPairPageResult> {
+    async planPairPage(ref: PairPageRef & { pageId: string; matchesPageId?: string; decisions?: PairConflictDecisions }): Promise<PlanPairPageResult> {
       const p = pairOf(ref.pair);
       const policy = policyOf(p);
       const side = ref.side;
@@ -268,6 +297,17 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
         }
       }
       const ledgers = await store.getLedger([...links.values()].map((l) => l.linkId));
+      // A person's decisions on the conflicts staged by an earlier planning of this page: page key → field → decision.
+      const decided = new Map<string, Record<string, ConflictDecision>>();
+      if (ref.decisions) {
+        const { winners } = ref.decisions;
+        for (const c of await store.loadPage<StagedConflict[]>(ref.decisions.conflictsPageId)) {
+          const winner = winners[c.id] ?? winners[ALL_CONFLICTS];
+          if (winner !== undefined) decided.set(c.key, { ...(decided.get(c.key) ?? {}), [c.field]: { side: winner, hashes: c.hashes } });
+        }
+      }
+      const manual: StagedConflict[] = [];
+      let decidedConflicts = 0;
 
       const ops: StagedOp[] = [];
       const count = () => ({ creates: 0, updates: 0, archives: 0, deletes: 0 });
@@ -285,6 +325,7 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
           sides: { [side]: s, [other]: otherSnap },
           link,
           ...(link ? { ledger: ledgers.get(link.linkId) ?? ({} as LinkLedger) } : {}),
+          ...(decided.has(s.key) ? { decisions: decided.get(s.key)! } : {}),
         });
         for (const e of plan.echoes) echoes[e.side] = (echoes[e.side] ?? 0) + 1;
         for (const r of plan.rejected) {
@@ -295,9 +336,23 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
         }
         for (const c of plan.conflicts) {
           conflicts++;
-          if (c.resolution === 'pending') pendingConflicts++;
+          const keys = keysOf(link, side, s.key, other, otherKey);
+          if (c.resolution === 'pending') {
+            pendingConflicts++;
+            // The id names the record by the pair's first side when it is known, so the same
+            // conflict met again in the other side's phase has the same id.
+            const [first] = sideNamesOf(p);
+            const idSide = keys[first] !== undefined ? first : side;
+            manual.push({ id: `${idSide}:${keys[idSide]}:${c.field}`, key: s.key, keys, field: c.field, hashes: Object.fromEntries(Object.entries(c.values).map(([k, v]) => [k, stableHash(v ?? null)])) });
+          }
+          if (c.decided) decidedConflicts++;
           if (notices.length < NOTICES_PER_PAGE) {
-            notices.push({ kind: 'conflict', keys: keysOf(link, side, s.key, other, otherKey), field: c.field, values: c.values, resolution: c.resolution, policy: c.policy });
+            // A `manual` conflict waits for a person in workflow history: short hash labels, never values.
+            const shown = c.policy === 'manual' ? { values: {}, labels: labelsOf(c.values) } : { values: c.values };
+            notices.push({
+              kind: 'conflict', keys, field: c.field, ...shown, resolution: c.resolution, policy: c.policy,
+              ...(c.decided && ref.decisions ? { decidedBy: ref.decisions.decidedBy } : {}),
+            });
           }
         }
         if (plan.outcome === 'unchanged') unchanged++;
@@ -352,7 +407,10 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
         quarantined[s] = (quarantined[s] ?? 0) + 1;
       }
       const staged: StagedPairPlan = { ops };
-      const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/${side}/plan`, staged);
+      // A planning with decisions stages apart from the first one (whose conflicts it read).
+      const suffix = ref.decisions ? '-decided' : '';
+      const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/${side}/plan${suffix}`, staged);
+      const manualPageId = manual.length ? await store.stagePage(ref.syncId, `${ref.seq}/${side}/conflicts${suffix}`, manual) : null;
       const approvalReasons = pairRisks(p, writes, snaps.size);
       return {
         planPageId,
@@ -366,6 +424,17 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
         quarantined,
         conflicts,
         pendingConflicts,
+        manual: manualPageId
+          ? {
+              pageId: manualPageId,
+              hash: stableHash(manual.map((c) => [c.id, c.hashes])),
+              total: manual.length,
+              items: manual.slice(0, CONFLICTS_SHOWN).map((c) => ({
+                id: c.id, keys: c.keys, field: c.field, labels: Object.fromEntries(Object.entries(c.hashes).map(([k, h]) => [k, h.slice(0, LABEL)])),
+              })),
+            }
+          : null,
+        decidedConflicts,
         notices,
         planHash: recordHash(ops),
         approvalReasons,
@@ -458,6 +527,11 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
       return out;
     },
   };
+}
+
+/** Side → the first characters of the stableHash of its value: tells values apart without showing them. */
+function labelsOf(values: Record<string, unknown>): Record<string, string> {
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, stableHash(v ?? null).slice(0, LABEL)]));
 }
 
 function sameLink(link: Link, next: RecordPlan['link']): boolean {

@@ -20,6 +20,7 @@ import { createSyncWorkers } from '../workers/worker';
 
 const N = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
 const PAGE = Number(process.env.BENCH_PAGE_SIZE ?? 1000);
+const PER_RUN = process.env.BENCH_PAGES_PER_RUN ? Number(process.env.BENCH_PAGES_PER_RUN) : undefined;
 
 const rssMb = () => Number(/VmHWM:\s+(\d+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? 0) / 1024;
 
@@ -69,7 +70,7 @@ async function main(): Promise<void> {
     erp.close();
 
     t = Date.now();
-    const r = (await client.workflow.execute('reconcilePair', { taskQueue: TASK_QUEUES.sql, workflowId: 'bench-reconcile', args: [{ pair: 'demo-customers', pageSize: PAGE }] })) as ReconcilePairResult;
+    const r = (await client.workflow.execute('reconcilePair', { taskQueue: TASK_QUEUES.sql, workflowId: 'bench-reconcile', args: [{ pair: 'demo-customers', pageSize: PAGE, ...(PER_RUN ? { pagesPerRun: PER_RUN } : {}) }] })) as ReconcilePairResult;
     const s = (Date.now() - t) / 1000;
     const read = Object.values(r.counts.read).reduce((a, b) => a + b, 0);
     console.log(`reconcilePair: ${r.counts.compared} linked pairs compared, ${read} records read in ${s.toFixed(1)} s (${Math.round(read / s)} records/s, ${r.runs} runs)`);

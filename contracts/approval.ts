@@ -73,6 +73,46 @@ export interface ApprovalDecisionArgs {
   planHash?: string;
   /** A decision token (JWT) from a trusted issuer; required by `require: "signed"` gates. */
   token?: string;
+  /**
+   * For a gate that holds `manual` conflicts (PendingApproval.conflicts): which side wins, per
+   * conflict id, or for all of them: `{"all": "erp"}`, `{"crm:42:email": "crm", "all": "erp"}`.
+   * A conflict named by neither stays pending. Required to approve such a gate.
+   */
+  winners?: Record<string, string>;
+}
+
+/** The key of `winners` that decides every conflict not named by its id. */
+export const ALL_CONFLICTS = 'all';
+
+/**
+ * One `manual` conflict as a person is shown it: which record (keys), which field, and a short
+ * label of each side's value (the first 8 hex digits of its stableHash), never the values: those
+ * stay in the systems and the staged page, and the activity that applies the decision reads them.
+ */
+export interface ConflictChoice {
+  /** `<side>:<key>:<field>` (the pair's first side when the record has a key there), e.g. `crm:42:email`; the key of `winners`. */
+  id: string;
+  keys: Record<string, string>;
+  field: string;
+  /** Side → short hash label of that side's value now. */
+  labels: Record<string, string>;
+}
+
+/** The conflicts a gate decides: the sides that may win, the first conflicts by id, and how many in all. */
+export interface GateConflicts {
+  sides: string[];
+  items: ConflictChoice[];
+  total: number;
+}
+
+export const ConflictWinnersSchema = z.record(z.string().min(1), z.string().min(1), { error: 'expected "winners" as an object: {"all": "<side>"} or {"<conflict id>": "<side>", …}' });
+
+/**
+ * What a decision token must sign as `plan` when it carries `winners`: the gate's planHash bound
+ * to the choice, so a signed approval cannot be replayed with other winners.
+ */
+export function decisionPlanHash(gatePlanHash: string, winners: Record<string, string>): string {
+  return stableHash({ plan: gatePlanHash, winners });
 }
 
 /** The signal form carries the decision in the payload (fire-and-forget). */
@@ -92,6 +132,8 @@ export interface DecisionRecord {
   issuer?: string | null;
   /** The token's `jti` (never the token itself). */
   tokenId?: string | null;
+  /** The winners of `manual` conflicts the decision named (gates with conflicts only). */
+  winners?: Record<string, string>;
   /** False when the decision was refused (not allowed, stale plan, nothing pending). */
   accepted: boolean;
   refusal: string | null;
@@ -117,6 +159,8 @@ export interface PendingApproval {
   stage: number;
   requestedAt: string;
   deadline: string;
+  /** `manual` conflicts this gate decides: approve with `winners`. */
+  conflicts?: GateConflicts;
 }
 
 export interface ApprovalState {
@@ -136,6 +180,8 @@ export interface ApprovalOutcome {
   via: DecisionRecord['via'];
   escalated: boolean;
   at: string;
+  /** For a gate with conflicts: the winners of an approval. */
+  winners?: Record<string, string>;
 }
 
 /** Synchronous decisions: the caller learns at once whether it was accepted, or why not. */

@@ -45,11 +45,33 @@ export interface PairNotice {
   /** Side name → that side's key. */
   keys: Record<string, string>;
   field: string;
-  /** Side name → value. */
+  /** Side name → value (empty for a `manual` conflict: see `labels`). */
   values: Record<string, unknown>;
+  /** For a `manual` conflict: side name → short hash label of its value (values stay out of history). */
+  labels?: Record<string, string>;
   /** The winning side, `pending`, or for a rejected edit the owner whose value was restored. */
   resolution: string;
   policy?: string;
+  /** Who decided a `manual` conflict. */
+  decidedBy?: string;
+}
+
+/** One approval gate on `manual` conflicts during a sync, and what came of it. */
+export interface PairConflictGate {
+  gate: string;
+  side: string;
+  /** Pending conflicts shown to the person. */
+  conflicts: number;
+  /** Settled by the decision and written; the rest stayed pending. */
+  decided: number;
+  pending: number;
+  /** `approved`, `rejected` or `timeout` (nobody decided in time). */
+  outcome: 'approved' | 'rejected' | 'timeout';
+  decidedBy: string | null;
+  via: string;
+  at: string;
+  /** Conflict id (or `all`) → winning side, as decided. */
+  winners: Record<string, string>;
 }
 
 export const PairContinuationSchema = z.object({
@@ -62,6 +84,9 @@ export const PairContinuationSchema = z.object({
   totals: PairTotalsSchema,
   notices: z.array(z.record(z.string(), z.unknown())).default([]),
   approvals: z.array(z.record(z.string(), z.unknown())).default([]),
+  conflictGates: z.array(z.record(z.string(), z.unknown())).default([]),
+  /** `manual` conflicts (id@labels) already put to a person in this sync. */
+  askedConflicts: z.array(z.string()).default([]),
 });
 export type PairContinuation = z.infer<typeof PairContinuationSchema>;
 
@@ -97,6 +122,8 @@ export interface SyncPairResult {
   runs: number;
   durationMs: number;
   approvals: Record<string, unknown>[];
+  /** Every approval gate on `manual` conflicts, with who decided and how many were settled. */
+  conflictGates: PairConflictGate[];
 }
 
 export interface PairProgress {

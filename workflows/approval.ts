@@ -10,7 +10,11 @@ import {
   type ApprovalOutcome,
   type ApprovalPolicy,
   type ApprovalState,
+  ALL_CONFLICTS,
+  ConflictWinnersSchema,
+  decisionPlanHash,
   type DecisionRecord,
+  type GateConflicts,
   type PendingApproval,
 } from '../contracts/approval';
 import { claimsRefusal, decodeDecisionToken, DEFAULT_TOKEN_LIFETIME, type DecisionExpectation, type DecodedDecisionToken } from '../contracts/approval-token';
@@ -26,6 +30,8 @@ export interface ApprovalRequest {
   reasons: string[];
   summary: string;
   policy: ApprovalPolicy;
+  /** `manual` conflicts to decide: an approval must then name their `winners`. */
+  conflicts?: GateConflicts;
 }
 
 /** The failure type an update caller sees when its decision is refused. */
@@ -43,6 +49,8 @@ interface Decider {
   comment: string | null;
   issuer: string | null;
   tokenId: string | null;
+  /** The winners of the gate's conflicts (gates with conflicts only). */
+  winners: Record<string, string> | null;
 }
 
 type Checked = { refusal: string; decider?: undefined; token?: undefined } | { refusal?: undefined; decider: Decider; token: DecodedDecisionToken | null };
@@ -122,6 +130,7 @@ export class ApprovalGate {
         require: req.policy.require ?? 'name', issuers: req.policy.issuers ? [...req.policy.issuers] : null,
         tokenLifetimeSeconds: Math.floor(durationMs(req.policy.tokenLifetime ?? DEFAULT_TOKEN_LIFETIME) / 1000), stage,
         requestedAt: nowIso(), deadline: new Date(Date.now() + ms).toISOString(),
+        ...(req.conflicts ? { conflicts: { sides: [...req.conflicts.sides], items: req.conflicts.items.map((c) => ({ ...c })), total: req.conflicts.total } } : {}),
       };
       return ms;
     };
@@ -152,28 +161,32 @@ export class ApprovalGate {
       if (typeof args.planHash !== 'string' || !args.planHash) return { refusal: 'planHash is required: read it with the pendingApproval query' };
     }
     if (!p || this.outcome !== null) return { refusal: `no approval is pending${p ? ` (gate "${p.gate}" is already decided)` : ''}` };
+    const w = winnersOf(args.winners, decision, p);
+    if ('refusal' in w) return { refusal: w.refusal };
+    const winners = w.winners;
     if (args.token === undefined) {
       if (p.require === 'signed') {
         return { refusal: `gate "${p.gate}" requires a signed decision: pass {"token":"<decision token>"} issued by ${p.issuers?.join(', ') ?? 'a trusted issuer'}; a name alone is not accepted` };
       }
       if (args.planHash !== p.planHash) return { refusal: stalePlan(args.planHash!, p) };
       if (!p.approvers.includes(args.approver!)) return { refusal: notAllowed(args.approver!, p) };
-      return { decider: { approver: args.approver!, planHash: args.planHash!, comment, issuer: null, tokenId: null }, token: null };
+      return { decider: { approver: args.approver!, planHash: args.planHash!, comment, issuer: null, tokenId: null, winners }, token: null };
     }
     const token = decodeDecisionToken(args.token);
     if ('error' in token) return { refusal: token.error };
     const c = token.claims;
     if (args.approver !== undefined && args.approver !== c.sub) return { refusal: `approver "${String(args.approver)}" is not the token's subject "${c.sub}"` };
-    if (args.planHash !== undefined && args.planHash !== c.plan) return { refusal: `planHash ${String(args.planHash)} is not the token's plan ${c.plan}` };
-    const refusal = claimsRefusal(c, this.expectation(p, decision));
+    // With winners the token signs the plan bound to them (decisionPlanHash); planHash, if given, is the gate's.
+    if (args.planHash !== undefined && args.planHash !== (winners ? p.planHash : c.plan)) return { refusal: `planHash ${String(args.planHash)} is not the token's plan ${c.plan}` };
+    const refusal = claimsRefusal(c, this.expectation(p, decision, winners));
     if (refusal) return { refusal };
     if (this.decisions.some((d) => d.tokenId === c.jti && d.issuer === c.iss)) return { refusal: `token ${c.jti} of "${c.iss}" was already used` };
-    return { decider: { approver: c.sub, planHash: c.plan, comment, issuer: c.iss, tokenId: c.jti }, token };
+    return { decider: { approver: c.sub, planHash: winners ? p.planHash : c.plan, comment, issuer: c.iss, tokenId: c.jti, winners }, token };
   }
 
-  private expectation(p: PendingApproval, decision: Decision): DecisionExpectation {
+  private expectation(p: PendingApproval, decision: Decision, winners: Record<string, string> | null = null): DecisionExpectation {
     return {
-      workflowId: workflowInfo().workflowId, gate: p.gate, planHash: p.planHash, decision, approvers: [...p.approvers], issuers: p.issuers,
+      workflowId: workflowInfo().workflowId, gate: p.gate, planHash: winners ? decisionPlanHash(p.planHash, winners) : p.planHash, decision, approvers: [...p.approvers], issuers: p.issuers,
       nowMs: Date.now(), openedAtMs: Date.parse(p.requestedAt), maxLifetimeSeconds: p.tokenLifetimeSeconds, stage: p.stage,
     };
   }
@@ -184,7 +197,8 @@ export class ApprovalGate {
     const c = token.claims;
     let refusal: string | null;
     try {
-      const r = await verifying.verifyApprovalToken({ token: args.token!, expect: this.expectation(p, decision) });
+      const w = winnersOf(args.winners, decision, p);
+      const r = await verifying.verifyApprovalToken({ token: args.token!, expect: this.expectation(p, decision, 'winners' in w ? w.winners : null) });
       refusal = r.ok ? null : r.reason;
     } catch (err) {
       refusal = `the decision token could not be verified: ${err instanceof ActivityFailure && err.cause ? err.cause.message : 'verification failed'}`;
@@ -202,6 +216,7 @@ export class ApprovalGate {
     this.outcome = {
       gate: p.gate, planHash: p.planHash, approved: decision === 'approve', decidedBy: d.approver, comment: d.comment,
       ...(d.issuer ? { issuer: d.issuer } : {}), via, escalated: p.stage > 1, at: rec.at,
+      ...(d.winners ? { winners: { ...d.winners } } : {}),
     };
     return this.outcome;
   }
@@ -209,7 +224,7 @@ export class ApprovalGate {
   private record(
     decision: DecisionRecord['decision'],
     via: DecisionRecord['via'],
-    args: { approver?: unknown; planHash?: unknown; comment?: unknown } | null,
+    args: { approver?: unknown; planHash?: unknown; comment?: unknown; winners?: unknown } | null,
     refusal: string | null,
     signed?: { issuer: string; tokenId: string | null; gate?: string },
   ): DecisionRecord {
@@ -218,6 +233,8 @@ export class ApprovalGate {
       approver: typeof args?.approver === 'string' ? args.approver : null, comment: typeof args?.comment === 'string' ? args.comment : null,
       // Only signed decisions carry these, so records of name decisions stay as they were.
       ...(signed ? { issuer: signed.issuer, tokenId: signed.tokenId } : {}),
+      // Only decisions on gates with conflicts carry winners (ids and side names, never values).
+      ...(args?.winners && typeof args.winners === 'object' ? { winners: { ...(args.winners as Record<string, string>) } } : {}),
       accepted: refusal === null, refusal, at: nowIso(),
     };
     this.decisions.push(rec);
@@ -229,3 +246,31 @@ const stalePlan = (planHash: string, p: PendingApproval): string =>
   `plan ${planHash} is not pending: gate "${p.gate}" waits on plan ${p.planHash}; query pendingApproval and decide on the current plan`;
 const notAllowed = (approver: string, p: PendingApproval): string =>
   `"${approver}" may not decide gate "${p.gate}"${p.stage > 1 ? ' after escalation' : ''}; allowed: ${p.approvers.join(', ')}`;
+
+/**
+ * The `winners` of a decision, checked against the pending gate: required to approve a gate with
+ * conflicts, refused anywhere else; every key is `all` or a conflict id the gate shows, every
+ * value one of the gate's sides.
+ */
+function winnersOf(raw: unknown, decision: Decision, p: PendingApproval): { winners: Record<string, string> | null } | { refusal: string } {
+  const c = p.conflicts;
+  const example = c ? `{"${ALL_CONFLICTS}": "${c.sides[1] ?? c.sides[0]}"} or {"${c.items[0]?.id ?? '<conflict id>'}": "${c.sides[0]}"}` : '';
+  if (raw === undefined) {
+    if (c && decision === 'approve') return { refusal: `gate "${p.gate}" decides ${c.total} manual conflict(s): approve with "winners": ${example} (ids from the pendingApproval query)` };
+    return { winners: null };
+  }
+  if (!c) return { refusal: `gate "${p.gate}" has no conflicts to decide: leave "winners" out` };
+  if (decision === 'reject') return { refusal: 'a rejection names no winners: leave "winners" out (the conflicts stay pending)' };
+  const parsed = ConflictWinnersSchema.safeParse(raw);
+  if (!parsed.success) return { refusal: `winners: ${parsed.error.issues[0]?.message ?? 'invalid'}; e.g. ${example}` };
+  const winners = parsed.data;
+  if (Object.keys(winners).length === 0) return { refusal: `winners is empty: name a side for all conflicts or for some, e.g. ${example}` };
+  const ids = new Set(c.items.map((i) => i.id));
+  for (const [id, side] of Object.entries(winners)) {
+    if (id !== ALL_CONFLICTS && !ids.has(id)) {
+      return { refusal: `winners: unknown conflict "${id}"; the pendingApproval query lists the ids${c.total > c.items.length ? ` of the first ${c.items.length} of ${c.total} (use "${ALL_CONFLICTS}" for the rest)` : ''}` };
+    }
+    if (!c.sides.includes(side)) return { refusal: `winners: "${side}" for "${id}" is not a side; expected ${c.sides.map((s) => `"${s}"`).join(' or ')}` };
+  }
+  return { winners };
+}

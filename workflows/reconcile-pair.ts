@@ -4,9 +4,11 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  ContinueAsNew,
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -314,6 +316,9 @@ export async function reconcilePair(rawInput: ReconcilePairInput): Promise<Recon
       durationMs: Date.now() - startedAtMs,
     };
   } catch (err) {
+    // continueAsNew() throws to end the run: not a failure. (Before this patch the run was
+    // "finished" as failed first, which for a reconciliation dropped every row found so far.)
+    if (err instanceof ContinueAsNew && patched('continue-as-new-is-not-a-failure')) throw err;
     const failedStep = step;
     if (isCancellation(err)) {
       await finish('cancelled');

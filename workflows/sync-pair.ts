@@ -4,9 +4,11 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  ContinueAsNew,
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -20,6 +22,7 @@ import {
   pairCheckpoint,
   pairProgressQuery,
   SyncPairInputSchema,
+  type PairConflictGate,
   type PairNotice,
   type PairProgress,
   type PairTotals,
@@ -42,6 +45,9 @@ const HISTORY_SOFT_LIMIT = 1500;
 const EXAMPLE_INPUT = '{"pair":"demo-customers"}';
 /** Conflicts, rejected edits and ambiguous links kept in the result (the run report counts them all). */
 const MAX_NOTICES = 50;
+/** Conflicts remembered as already put to a person in this sync (carried across continue-as-new). */
+const MAX_ASKED = 1000;
+const askedKey = (c: { id: string; labels: Record<string, string> }): string => `${c.id}@${Object.values(c.labels).join('/')}`;
 
 /**
  * Two-way sync of a pair: read each side's changes since its own checkpoint (first side, then
@@ -70,6 +76,8 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
   let rejected = false;
   let pagesThisRun = 0;
   const gate = new ApprovalGate();
+  const asked = new Set<string>(cont?.askedConflicts ?? []);
+  const conflictGates: PairConflictGate[] = [...((cont?.conflictGates ?? []) as unknown as PairConflictGate[])];
   const earlierApprovals = cont?.approvals ?? [];
   const approvals = (): Record<string, unknown>[] => [...earlierApprovals, ...gate.state().decisions.map((d) => ({ ...d }))];
 
@@ -143,7 +151,37 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
       sideTotals(side).read += fetched.count;
       if (fetched.count > 0) {
         step = `planning ${side}`;
-        const plan = await transforming.planPairPage({ ...ref, pageId: fetched.pageId });
+        let plan = await transforming.planPairPage({ ...ref, pageId: fetched.pageId });
+        // `manual` conflicts wait for a person at the approval gate, then the page is planned
+        // again with the decision (the activity reads the values; history holds ids and labels).
+        // A conflict already put to a person in this sync (same values) is not asked again in the
+        // other side's phase: a rejected or timed-out one stays pending until the next sync.
+        const fresh = plan.manual ? plan.manual.total > plan.manual.items.length || plan.manual.items.some((c) => !asked.has(askedKey(c))) : false;
+        if (plan.manual && fresh && begin.approvalPolicy && patched('manual-conflict-decisions')) {
+          const manual = plan.manual;
+          step = `awaiting conflict decisions (${side} changes)`;
+          setStatus('awaiting-approval');
+          const outcome = await gate.request({
+            gate: `${begin.pair} page ${seq + 1}: ${manual.total} manual conflict(s) (${side} changes)`,
+            planHash: manual.hash,
+            reasons: [`${manual.total} field(s) changed differently on both sides under "manual": choose the winning side`],
+            summary: manual.items.map((c) => `${c.id}: ${Object.entries(c.labels).map(([s, l]) => `${s} #${l}`).join(' vs ')}`).join('; '),
+            policy: begin.approvalPolicy,
+            conflicts: { sides: [...begin.sides], items: manual.items, total: manual.total },
+          });
+          const winners = outcome.approved ? (outcome.winners ?? {}) : {};
+          if (outcome.approved && Object.keys(winners).length > 0) {
+            step = `applying conflict decisions (${side} changes)`;
+            plan = await transforming.planPairPage({ ...ref, pageId: fetched.pageId, decisions: { conflictsPageId: manual.pageId, winners, decidedBy: outcome.decidedBy ?? 'unknown' } });
+          }
+          for (const c of manual.items) if (asked.size < MAX_ASKED) asked.add(askedKey(c));
+          conflictGates.push({
+            gate: outcome.gate, side, conflicts: manual.total, decided: outcome.approved ? plan.decidedConflicts : 0, pending: plan.pendingConflicts,
+            outcome: outcome.approved ? 'approved' : outcome.via === 'timer' ? 'timeout' : 'rejected',
+            decidedBy: outcome.decidedBy, via: outcome.via, at: outcome.at, winners,
+          });
+          setStatus('running');
+        }
         totals = { ...totals, unchanged: totals.unchanged + plan.unchanged, linked: totals.linked + plan.linked };
         totals.conflicts += plan.conflicts;
         totals.pendingConflicts += plan.pendingConflicts;
@@ -217,6 +255,8 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
             totals,
             notices: notices as unknown as Record<string, unknown>[],
             approvals: approvals(),
+            conflictGates: conflictGates as unknown as Record<string, unknown>[],
+            askedConflicts: [...asked],
           },
         });
       }
@@ -236,8 +276,12 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
       runs: runIndex,
       durationMs: Date.now() - startedAtMs,
       approvals: approvals(),
+      conflictGates,
     };
   } catch (err) {
+    // continueAsNew() throws to end the run: not a failure. (Before this patch the run was
+    // "finished" as failed first, which for a reconciliation dropped every row found so far.)
+    if (err instanceof ContinueAsNew && patched('continue-as-new-is-not-a-failure')) throw err;
     const failedStep = step;
     if (isCancellation(err)) {
       await finish('cancelled');

@@ -21,7 +21,10 @@
  *   not propagated, reported, and the owner's value is written back on the editing side.
  * - Both changed, differently: a *conflict*. `owner-wins` → the owner's value; `latest-wins` →
  *   the side with the later modifiedAt (a tie goes to the first side in the pair file);
- *   `manual` → `pending`, nothing written for that field, the link keeps the old value.
+ *   `manual` → `pending`, nothing written for that field, the link keeps the old value, unless
+ *   the input carries a person's *decision* for that field (`decisions`): then the named side
+ *   wins exactly as if it owned the field, but only while both sides still hold the values the
+ *   person saw (their hashes); a value that moved since stays `pending`.
  * - No baseline (first link, or a field never synced): a single owner's value wins silently;
  *   for `both` the difference is a conflict settled by the field's policy.
  *
@@ -59,6 +62,14 @@ export interface PlanRecordInput {
   /** The link, or null for a record not linked yet (only on one side, or just matched). */
   link: Pick<Link, 'fields' | 'deletedSides' | 'tombstone'> | null;
   ledger?: LinkLedger;
+  /** A person's decisions on `manual` conflicts of this record: canonical path → decision. */
+  decisions?: Record<string, ConflictDecision>;
+}
+
+/** Which side wins a `manual` conflict, for the values (by their stableHash, per side) the person saw. */
+export interface ConflictDecision {
+  side: string;
+  hashes: Record<string, string>;
 }
 
 export interface Conflict {
@@ -68,6 +79,8 @@ export interface Conflict {
   policy: ConflictPolicy;
   /** The winning side, or `pending` for a person to decide (`manual`). */
   resolution: string;
+  /** Set when a person's decision settled this `manual` conflict. */
+  decided?: true;
 }
 
 /** An edit by a side that does not own the field: not propagated; the owner's value is restored. */
@@ -182,12 +195,21 @@ function planUnit(policy: PairPolicy, unit: FieldUnit, snaps: [SideSnapshot, Sid
     keep(valueOf(from), from);
   };
 
+  /** A `manual` conflict: a person's decision on exactly these values settles it, else it waits. */
+  const manual = () => {
+    const d = input.decisions?.[unit.path];
+    const decided = d !== undefined && (d.side === sa || d.side === sb) && d.hashes[sa] === ha && d.hashes[sb] === hb;
+    plan.conflicts.push({ field: unit.path, values: { [sa]: va, [sb]: vb }, policy: unit.conflict, resolution: decided ? d.side : 'pending', ...(decided ? { decided: true as const } : {}) });
+    if (decided) flow(d.side);
+  };
+
   if (baseHash === undefined) {
     // No baseline: the owner's value, or the field's policy between equals.
     if (single) return flow(single);
-    const winner = unit.conflict === 'latest-wins' ? latest(policy, a, b) : 'pending';
+    if (unit.conflict !== 'latest-wins') return manual();
+    const winner = latest(policy, a, b);
     plan.conflicts.push({ field: unit.path, values: { [sa]: va, [sb]: vb }, policy: unit.conflict, resolution: winner });
-    if (winner !== 'pending') flow(winner);
+    flow(winner);
     return;
   }
   const changedA = ha !== baseHash;
@@ -200,8 +222,9 @@ function planUnit(policy: PairPolicy, unit: FieldUnit, snaps: [SideSnapshot, Sid
   }
   // Both changed, to different values.
   const winner = unit.conflict === 'owner-wins' ? single! : unit.conflict === 'latest-wins' ? latest(policy, a, b) : 'pending';
+  if (winner === 'pending') return manual();
   plan.conflicts.push({ field: unit.path, values: { [sa]: va, [sb]: vb }, policy: unit.conflict, resolution: winner });
-  if (winner !== 'pending') flow(winner);
+  flow(winner);
 }
 
 /** Record only on `from`, no link: create it on the other side when allowed. */

@@ -95,6 +95,7 @@ let pairs: [number, number][];
 const edited: { crmName: [number, number][]; erpCredit: [number, number][]; erpGone: [number, number][]; crmGone: [number, number][] } = { crmName: [], erpCredit: [], erpGone: [], crmGone: [] };
 let erpOrphans: number[] = [];
 let crmOrphan = 0;
+let drifted: ReconcilePairResult;
 
 test('a clean pair after a sync reports no drift, over several runs (continue-as-new)', async () => {
   const r = await reconcile({ pagesPerRun: 3 });
@@ -129,6 +130,7 @@ test('(a) 1% injected drift (field edits without updated_at, rows deleted and in
   expect(injected / total).toBeLessThan(0.013);
 
   const r = await reconcile();
+  drifted = r;
   expect(r.status).toBe('completed');
   expect(r.counts).toMatchObject({
     missing: { crm: 1, erp: 2 },
@@ -161,6 +163,24 @@ test('(a) 1% injected drift (field edits without updated_at, rows deleted and in
   expect(r.summary).toContain('missing (hard deletes): crm 1, erp 2');
   expect(r.summary).toContain(`crm:${crmOrphan}: only on crm, no link and no match`);
   expect(r.summary).toContain(`Drifted ${edited.crmName[0]![0]} KG`);
+});
+
+test('(a2) the same drift over many short runs (small pages, continue-as-new every 2 pages): the orphans and items of early runs are kept', async () => {
+  // The orphans sit on the first page of each side (updated_at 2026-01-01), many runs before the
+  // matching step: continuing as new must not drop what earlier runs found.
+  const r = await reconcile({ pageSize: 50, pagesPerRun: 2 });
+  expect(r.status).toBe('completed');
+  expect(r.runs).toBeGreaterThan(10);
+  expect(r.counts).toEqual(drifted.counts);
+  expect(r.counts.orphans).toEqual({ crm: 1, erp: 2 });
+  expect(r.drift).toBe(drifted.drift);
+  const [one, many] = await Promise.all([report(drifted), report(r)]);
+  const keysOf = (items: DriftItem[]) => items.map((i) => `${i.side ?? ''}|${JSON.stringify(i.keys)}|${i.field ?? ''}`).sort();
+  for (const c of Object.keys(one.items) as (keyof ReconcileReport['items'])[]) expect([c, keysOf(many.items[c])]).toEqual([c, keysOf(one.items[c])]);
+  expect(many.items.orphan).toHaveLength(3);
+  expect(many.items.field).toHaveLength(7);
+  // One run report for the whole reconciliation, completed (never a "failed" one per continue-as-new).
+  expect((await sync.store.getRunReport(r.reconId))?.status).toBe('completed');
 });
 
 test('(b) repair: true fixes the drift through the planner under the pair policy; a second reconciliation reports none', async () => {

@@ -142,6 +142,65 @@ const cases: Case[] = [
     expect: { outcome: 'update', patches: { erp: { name: 'Acme 2' } }, conflicts: [expect.objectContaining({ field: 'email', resolution: 'pending' })] },
   },
   {
+    name: 'manual conflict with a decision for erp on exactly these values → erp value written to crm only, decided',
+    input: {
+      sides: { crm: crm({ email: 'x@acme.test' }), erp: erp({ email: 'y@acme.test' }) },
+      link: link(),
+      decisions: { email: { side: 'erp', hashes: { crm: h('x@acme.test'), erp: h('y@acme.test') } } },
+    },
+    expect: {
+      outcome: 'update',
+      patches: { crm: { email: 'y@acme.test' } },
+      writes: [{ side: 'crm', field: 'email', hash: h('y@acme.test') }],
+      conflicts: [{ field: 'email', values: { crm: 'x@acme.test', erp: 'y@acme.test' }, policy: 'manual', resolution: 'erp', decided: true }],
+    },
+  },
+  {
+    name: 'manual conflict with a decision for crm → crm value written to erp only',
+    input: {
+      sides: { crm: crm({ email: 'x@acme.test' }), erp: erp({ email: 'y@acme.test' }) },
+      link: link(),
+      decisions: { email: { side: 'crm', hashes: { crm: h('x@acme.test'), erp: h('y@acme.test') } } },
+    },
+    expect: { outcome: 'update', patches: { erp: { email: 'x@acme.test' } }, conflicts: [expect.objectContaining({ resolution: 'crm', decided: true })] },
+  },
+  {
+    name: 'a decision on values that moved since the person saw them → still pending, nothing written',
+    input: {
+      sides: { crm: crm({ email: 'x2@acme.test' }), erp: erp({ email: 'y@acme.test' }) },
+      link: link(),
+      decisions: { email: { side: 'erp', hashes: { crm: h('x@acme.test'), erp: h('y@acme.test') } } },
+    },
+    expect: { outcome: 'conflict', patches: {}, writes: [], conflicts: [{ field: 'email', values: { crm: 'x2@acme.test', erp: 'y@acme.test' }, policy: 'manual', resolution: 'pending' }] },
+  },
+  {
+    name: 'a decision naming no side of the pair → still pending',
+    input: {
+      sides: { crm: crm({ email: 'x@acme.test' }), erp: erp({ email: 'y@acme.test' }) },
+      link: link(),
+      decisions: { email: { side: 'hubspot', hashes: { crm: h('x@acme.test'), erp: h('y@acme.test') } } },
+    },
+    expect: { outcome: 'conflict', patches: {}, conflicts: [expect.objectContaining({ resolution: 'pending' })] },
+  },
+  {
+    name: 'a decision for a field that is not in conflict (only crm changed) → the ordinary flow, the decision is not used',
+    input: {
+      sides: { crm: crm({ email: 'x@acme.test' }), erp: erp() },
+      link: link(),
+      decisions: { email: { side: 'erp', hashes: { crm: h('x@acme.test'), erp: h(BASE.email) } } },
+    },
+    expect: { outcome: 'update', patches: { erp: { email: 'x@acme.test' } }, conflicts: [] },
+  },
+  {
+    name: 'first link (no baseline), manual field differs, decision for erp → written to crm',
+    input: {
+      sides: { crm: crm({ email: 'x@acme.test' }), erp: erp({ email: 'y@acme.test' }) },
+      link: null,
+      decisions: { email: { side: 'erp', hashes: { crm: h('x@acme.test'), erp: h('y@acme.test') } } },
+    },
+    expect: { outcome: 'update', patches: { crm: { email: 'y@acme.test' } }, conflicts: [expect.objectContaining({ field: 'email', resolution: 'erp', decided: true })] },
+  },
+  {
     name: 'echo of our own write on erp while a person edited another erp field → the edit flows, the echo does not',
     // We wrote phone +4930222 to erp (crm had it); the link was not updated. Since then a person
     // changed crm's phone again, and another person changed erp's segment.
@@ -301,6 +360,18 @@ describe('two-way planner', () => {
     const patched = Object.entries(plan.patches).flatMap(([side, p]) => Object.keys(p).map((f) => `${side}.${f}`));
     const created = plan.create ? P.units.map((u) => `${plan.create!.side}.${u.path}`) : [];
     expect(plan.writes.map((w) => `${w.side}.${w.field}`).sort()).toEqual([...patched, ...created].sort());
+  });
+
+  test('a decided manual conflict moves the link to the winning value and its side', () => {
+    const plan = planRecord(P, {
+      sides: { crm: crm({ email: 'x@acme.test' }), erp: erp({ email: 'y@acme.test' }) },
+      link: link(),
+      decisions: { email: { side: 'erp', hashes: { crm: h('x@acme.test'), erp: h('y@acme.test') } } },
+    });
+    expect(plan.link.fields.email).toEqual({ hash: h('y@acme.test'), value: 'y@acme.test', origin: 'erp' });
+    // the next run sees both sides at the linked value: nothing to write, no conflict
+    const next = planRecord(P, { sides: { crm: crm({ email: 'y@acme.test' }), erp: erp({ email: 'y@acme.test' }) }, link: { ...plan.link, tombstone: null } });
+    expect(next).toMatchObject({ outcome: 'unchanged', patches: {}, conflicts: [] });
   });
 
   test('the link after a flow carries the new value and its origin; a pending conflict keeps the old one', () => {
