@@ -4,9 +4,11 @@ import {
   ApplicationFailure,
   CancellationScope,
   condition,
+  ContinueAsNew,
   continueAsNew,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   setHandler,
@@ -237,6 +239,9 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       approvals: approvals(),
     };
   } catch (err) {
+    // continueAsNew() throws to end the run: not a failure. (Before this patch every run ended by
+    // continue-as-new was first "finished" as failed: a failed run report and a failed status.)
+    if (err instanceof ContinueAsNew && patched('continue-as-new-is-not-a-failure')) throw err;
     const failedStep = step;
     if (isCancellation(err)) {
       await finish('cancelled');

@@ -129,17 +129,27 @@ describe('demo CRM → demo ERP through Temporal', () => {
     expect(result.runs).toBeGreaterThan(1);
     let runId: string | undefined = wf.firstExecutionRunId;
     const lengths: number[] = [];
+    const finishesPerRun: number[] = [];
     // bounded: the chain has result.runs runs; one more step would show a longer chain
     for (let i = 0; runId && i <= result.runs; i++) {
-      const history: { events?: { workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string | null } | null }[] | null } =
-        await env.client.workflow.getHandle(wf.workflowId, runId).fetchHistory();
+      const history: {
+        events?:
+          | {
+              workflowExecutionContinuedAsNewEventAttributes?: { newExecutionRunId?: string | null } | null;
+              activityTaskScheduledEventAttributes?: { activityType?: { name?: string | null } | null } | null;
+            }[]
+          | null;
+      } = await env.client.workflow.getHandle(wf.workflowId, runId).fetchHistory();
       const events = history.events ?? [];
       lengths.push(events.length);
+      finishesPerRun.push(events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'finishSync').length);
       const last = events[events.length - 1];
       runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
     }
     expect(lengths.length).toBe(result.runs);
     expect(Math.max(...lengths)).toBeLessThanOrEqual(2000);
+    // continue-as-new ends a run without finishing the sync: only the last run writes the run report
+    expect(finishesPerRun).toEqual([...Array<number>(result.runs - 1).fill(0), 1]);
   });
 });
 
