@@ -179,8 +179,9 @@ export function handleCollections(store: SalesforceStore, req: SfRequest): SfRes
   if (s.length === 2 && req.method === 'PATCH') {
     const { allOrNone, records } = collectionBody(req);
     return { status: 200, body: runCollection(store, records, allOrNone, (rec) => {
-      const id = typeof rec.Id === 'string' ? normalizeId(rec.Id) : undefined;
-      if (!id) throw new RecordProblem('MISSING_ARGUMENT', 'Id not specified in an update call', ['Id']);
+      if (typeof rec.Id !== 'string' || rec.Id === '') throw new RecordProblem('MISSING_ARGUMENT', 'Id not specified in an update call', ['Id']);
+      const id = normalizeId(rec.Id);
+      if (!id) throw new RecordProblem('MALFORMED_ID', `Id: id value of incorrect type: ${rec.Id}`, ['Id']);
       store.update(typeOf(rec), id, rec);
       return { id, success: true, errors: [] };
     }) };
