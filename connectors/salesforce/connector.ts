@@ -13,6 +13,8 @@ import type { SalesforceTransportOptions } from './transport';
 
 /** sObject Collections take at most 200 records per call. */
 export const SALESFORCE_COLLECTION_MAX = 200;
+/** Records per query answer (nextRecordsUrl beyond). */
+const QUERY_BATCH = 2000;
 
 export interface SalesforceConnectorOptions extends SalesforceTransportOptions {
   entities?: Record<string, SalesforceEntity>;
@@ -188,11 +190,14 @@ export function createSalesforceConnector(options: SalesforceConnectorOptions): 
     async fetchChanges(entity: string, request: FetchRequest): Promise<FetchResult> {
       const e = entityOf(entity);
       if (!Number.isInteger(request.limit) || request.limit < 1) throw new SyncError('InvalidInput', `limit must be a positive integer, got ${request.limit}`, { field: 'limit' });
-      const soql = keysetSoql({ sobject: e.sobject, fields: e.readFields, after: request.after, settledBefore: clock() - settleMs, limit: request.limit + 1 });
-      const rows = await query(soql, request.includeDeleted === true, request.limit + 1, `query ${e.sobject} changes`);
+      // One row more than asked tells whether more follow, unless that row would cost a second
+      // request (a page of 2,000, Salesforce's query batch): then a full page means "maybe more".
+      const probe = request.limit % QUERY_BATCH === 0 ? request.limit : request.limit + 1;
+      const soql = keysetSoql({ sobject: e.sobject, fields: e.readFields, after: request.after, settledBefore: clock() - settleMs, limit: probe });
+      const rows = await query(soql, request.includeDeleted === true, probe, `query ${e.sobject} changes`);
       const records = rows.slice(0, request.limit).map(toRecord);
       const last = records.reduce<Cursor | null>((c, r) => nextCursor(c, { modifiedAt: r.modifiedAt, key: r.key }), null);
-      return { records, nextCursor: last ?? request.after, hasMore: rows.length > request.limit };
+      return { records, nextCursor: last ?? request.after, hasMore: probe === request.limit ? rows.length === request.limit : rows.length > request.limit };
     },
 
     async countChanges(entity: string, after: Cursor | null): Promise<number> {
