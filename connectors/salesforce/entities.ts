@@ -53,7 +53,10 @@ export const SALESFORCE_ENTITIES: Record<string, SalesforceEntity> = {
     name: 'accounts',
     sobject: 'Account',
     canonical: 'Customer',
-    readFields: ['Name', 'Phone', 'Website', 'BillingStreet', 'BillingCity', 'BillingPostalCode', 'BillingCountryCode', 'AnnualRevenue', 'Credit_Limit__c', 'Type', 'ERP_Id__c', 'LastModifiedDate'],
+    readFields: [
+      'Name', 'Phone', 'Website', 'BillingStreet', 'BillingCity', 'BillingPostalCode', 'BillingCountryCode', 'Credit_Limit__c',
+      'ERP_Credit_Currency__c', 'ERP_Email__c', 'ERP_VAT_Number__c', 'ERP_Segment__c', 'ERP_Active__c', 'ERP_Id__c', 'LastModifiedDate',
+    ],
     externalIdField: 'ERP_Id__c',
     toFields: fieldsBy([
       ['Name', 'name'],
@@ -64,6 +67,11 @@ export const SALESFORCE_ENTITIES: Record<string, SalesforceEntity> = {
       ['BillingPostalCode', 'address.postalCode'],
       ['BillingCountryCode', 'address.countryCode'],
       ['Credit_Limit__c', 'creditLimit', 'money'],
+      ['ERP_Credit_Currency__c', 'creditLimit.currency'],
+      ['ERP_Email__c', 'email'],
+      ['ERP_VAT_Number__c', 'vatNumber'],
+      ['ERP_Segment__c', 'segment'],
+      ['ERP_Active__c', 'active'],
     ]),
   },
   contacts: {

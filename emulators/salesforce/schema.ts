@@ -54,7 +54,9 @@ export const SOBJECTS: Record<string, SObjectDef> = {
       { name: 'NumberOfEmployees', type: 'int' }, { name: 'Type', type: 'picklist', length: 255 },
       { name: 'Description', type: 'textarea', length: 32000 },
       ERP_ID, { name: 'Legacy_Id__c', type: 'string', length: 64, externalId: true, custom: true },
-      { name: 'Credit_Limit__c', type: 'currency', custom: true },
+      { name: 'Credit_Limit__c', type: 'currency', custom: true }, str('ERP_Credit_Currency__c', 3),
+      { name: 'ERP_Email__c', type: 'email', length: 80 }, str('ERP_VAT_Number__c', 40), str('ERP_Segment__c', 40),
+      { name: 'ERP_Active__c', type: 'boolean' },
     ],
   },
   Contact: {
