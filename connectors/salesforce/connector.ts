@@ -7,6 +7,7 @@ import { SyncError } from '../../contracts/errors';
 import { describeEntity, SALESFORCE_ENTITIES } from './entities';
 import type { SalesforceEntity } from './entities';
 import { typeForStatusCode } from './errors';
+import { minorToDecimal } from '../hubspot/entities';
 import { inSoql, isoFromSalesforce, keysetSoql } from './soql';
 import { SalesforceTransport } from './transport';
 import type { SalesforceTransportOptions } from './transport';
@@ -174,6 +175,56 @@ export function createSalesforceConnector(options: SalesforceConnectorOptions): 
     return out;
   }
 
+  let standardPricebook: Promise<string> | undefined;
+  const standardPricebookId = (): Promise<string> => {
+    standardPricebook ??= query('SELECT Id FROM Pricebook2 WHERE IsStandard = true LIMIT 1', false, 1, 'find the standard price book').then((rows) => {
+      const id = rows[0]?.Id;
+      if (typeof id !== 'string') throw new SyncError('ConfigError', 'Salesforce org has no standard price book (Pricebook2 with IsStandard = true)');
+      return id;
+    });
+    standardPricebook.catch(() => (standardPricebook = undefined));
+    return standardPricebook;
+  };
+
+  /**
+   * Keeps one standard PricebookEntry per written record (ERP_Id__c = the record's key,
+   * UnitPrice = its Money field): created with Pricebook2Id/Product2Id (create-only fields),
+   * else updated. A refused entry turns the record's outcome into that refusal, to be retried.
+   */
+  async function syncStandardPrices(e: SalesforceEntity, batch: WriteRequest[], outcomes: WriteOutcome[]): Promise<void> {
+    const field = e.standardPriceField!;
+    const todo = batch
+      .map((w, i) => ({ w, i, o: outcomes[i]!, price: w.fields[field] as { amountMinor: number } | undefined }))
+      .filter((x) => x.o.ok && x.price !== undefined && x.price !== null);
+    if (todo.length === 0) return;
+    const pricebookId = await standardPricebookId();
+    const existing = new Map<string, string>();
+    for (const part of chunks([...new Set(todo.map((x) => x.w.externalKey))], 200)) {
+      for (const r of await query(inSoql('PricebookEntry', ['ERP_Id__c'], 'ERP_Id__c', part), false, part.length, 'find PricebookEntry by ERP_Id__c')) existing.set(String(r.ERP_Id__c), String(r.Id));
+    }
+    const unitPrice = (x: (typeof todo)[number]): number => Number(minorToDecimal(x.price!.amountMinor));
+    const apply = (x: (typeof todo)[number], r: SaveResult | undefined): void => {
+      if (r?.success) return;
+      const f = outcomeOf(x.w.externalKey, r);
+      if (!f.ok) outcomes[x.i] = { ...f, error: { ...f.error, message: `standard PricebookEntry: ${f.error.message}`, field } };
+    };
+    const creates = todo.filter((x) => !existing.has(x.w.externalKey));
+    for (const part of distinctChunks(creates, SALESFORCE_COLLECTION_MAX, (x) => x.w.externalKey)) {
+      const records = part.map(({ item: x }) => ({
+        attributes: { type: 'PricebookEntry' }, Pricebook2Id: pricebookId, Product2Id: (x.o as { targetKey: string }).targetKey,
+        UnitPrice: unitPrice(x), IsActive: true, ERP_Id__c: x.w.externalKey,
+      }));
+      const res = await http<SaveResult[]>(`create PricebookEntry (collection of ${records.length})`, 'POST', `${base}/composite/sobjects`, { allOrNone: false, records });
+      part.forEach(({ item }, k) => apply(item, res[k]));
+    }
+    const updates = todo.filter((x) => existing.has(x.w.externalKey));
+    for (const part of distinctChunks(updates, SALESFORCE_COLLECTION_MAX, (x) => x.w.externalKey)) {
+      const records = part.map(({ item: x }) => ({ attributes: { type: 'PricebookEntry' }, Id: existing.get(x.w.externalKey), UnitPrice: unitPrice(x), IsActive: true }));
+      const res = await http<SaveResult[]>(`update PricebookEntry (collection of ${records.length})`, 'PATCH', `${base}/composite/sobjects`, { allOrNone: false, records });
+      part.forEach(({ item }, k) => apply(item, res[k]));
+    }
+  }
+
   return {
     describe: () => ({
       system: 'salesforce',
@@ -229,12 +280,13 @@ export function createSalesforceConnector(options: SalesforceConnectorOptions): 
       if (batch.length > bulkThreshold && distinct) {
         const res = await upsertBulk(e, batch);
         batch.forEach((w, i) => (outcomes[i] = res.get(w.externalKey) ?? outcomeOf(w.externalKey, undefined)));
-        return outcomes;
+      } else {
+        for (const part of distinctChunks(batch, SALESFORCE_COLLECTION_MAX, (w) => w.externalKey)) {
+          const results = await upsertCollections(e, part);
+          part.forEach(({ item, index }, i) => (outcomes[index] = outcomeOf(item.externalKey, results[i])));
+        }
       }
-      for (const part of distinctChunks(batch, SALESFORCE_COLLECTION_MAX, (w) => w.externalKey)) {
-        const results = await upsertCollections(e, part);
-        part.forEach(({ item, index }, i) => (outcomes[index] = outcomeOf(item.externalKey, results[i])));
-      }
+      if (e.standardPriceField) await syncStandardPrices(e, batch, outcomes);
       return outcomes;
     },
 

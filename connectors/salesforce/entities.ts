@@ -15,6 +15,11 @@ export interface SalesforceEntity {
   /** External-id field of upserts; entities without one are read-only. */
   externalIdField?: string;
   toFields?: (fields: Record<string, unknown>) => Record<string, unknown>;
+  /**
+   * After the upsert, keep a standard price book entry per written record (keyed by the same
+   * ERP_Id__c) with this canonical Money field as its UnitPrice (Product2 with its list price).
+   */
+  standardPriceField?: string;
 }
 
 interface Money {
@@ -100,6 +105,7 @@ export const SALESFORCE_ENTITIES: Record<string, SalesforceEntity> = {
       ['Description', 'description'],
       ['IsActive', 'active'],
     ]),
+    standardPriceField: 'listPrice',
   },
   opportunities: {
     name: 'opportunities',

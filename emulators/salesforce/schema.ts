@@ -22,6 +22,8 @@ export interface FieldDef {
   referenceTo?: string;
   picklist?: string[];
   custom?: boolean;
+  /** Set on create only (PricebookEntry's Pricebook2Id and Product2Id). */
+  createOnly?: boolean;
 }
 
 export interface SObjectDef {
@@ -81,8 +83,8 @@ export const SOBJECTS: Record<string, SObjectDef> = {
   PricebookEntry: {
     name: 'PricebookEntry', label: 'Price Book Entry', keyPrefix: '01u',
     fields: [
-      ...SYSTEM, { name: 'Pricebook2Id', type: 'reference', referenceTo: 'Pricebook2', required: true },
-      { name: 'Product2Id', type: 'reference', referenceTo: 'Product2', required: true },
+      ...SYSTEM, { name: 'Pricebook2Id', type: 'reference', referenceTo: 'Pricebook2', required: true, createOnly: true },
+      { name: 'Product2Id', type: 'reference', referenceTo: 'Product2', required: true, createOnly: true },
       { name: 'UnitPrice', type: 'currency', required: true }, { name: 'IsActive', type: 'boolean' },
       { name: 'UseStandardPrice', type: 'boolean' }, str('CurrencyIsoCode', 3), ERP_ID,
     ],
@@ -143,7 +145,7 @@ export function describe(o: SObjectDef, version: string): Record<string, unknown
       name: f.name, label: f.name.replace(/__c$/, '').replace(/_/g, ' '), type: f.type, soapType: soapType(f.type),
       length: f.length ?? 0, custom: f.custom === true, externalId: f.externalId === true, unique: f.unique === true,
       idLookup: f.type === 'id' || f.externalId === true, nillable: !f.required && !f.system,
-      createable: !f.system, updateable: !f.system, defaultedOnCreate: f.system === true, calculated: false,
+      createable: !f.system, updateable: !f.system && !f.createOnly, defaultedOnCreate: f.system === true, calculated: false,
       referenceTo: f.referenceTo ? [f.referenceTo] : [],
       picklistValues: (f.picklist ?? []).map((v) => ({ active: true, defaultValue: false, label: v, value: v })),
     })),

@@ -64,7 +64,7 @@ export function cleanValues(o: SObjectDef, values: Record<string, unknown>, mode
     if (name === 'attributes') continue;
     const f = fieldOf(o, name);
     if (!f) throw new RecordProblem('INVALID_FIELD', `No such column '${name}' on sobject of type ${o.name}`, [name]);
-    if (f.system) {
+    if (f.system || (f.createOnly && mode === 'update')) {
       if (f.name === 'Id') continue; // the record's own Id in an update/upsert body is allowed
       systemFields.push(f.name);
       continue;

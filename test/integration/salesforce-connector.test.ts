@@ -128,6 +128,24 @@ describe('writes', () => {
   });
 });
 
+describe('products and their standard price', () => {
+  it('upserts Product2 by ERP_Id__c with one standard PricebookEntry each, updated (not duplicated) when the price changes', async () => {
+    const c = connector(Date.now);
+    const product = (key: string, amountMinor: number): WriteRequest => ({ externalKey: key, fields: { externalKey: key, sku: `SKU-${key}`, name: `Product ${key}`, listPrice: { amountMinor, currency: 'EUR' }, active: true } });
+    const out = await c.upsert('products', [product('P-1', 1999), product('P-2', 500), product('P-3', 12345)]);
+    expect(out.map((o) => o.ok)).toEqual([true, true, true]);
+    const standard = emu.store.all('Pricebook2').find((p) => p.data.IsStandard === true)!;
+    const entries = () => emu.store.all('PricebookEntry').filter((p) => String(p.data.ERP_Id__c).startsWith('P-'));
+    expect(entries().map((p) => [p.data.ERP_Id__c, p.data.UnitPrice, p.data.Pricebook2Id, p.data.Product2Id])).toEqual(
+      out.map((o, i) => [`P-${i + 1}`, [19.99, 5, 123.45][i], standard.id, o.ok ? o.targetKey : '']),
+    );
+    const again = await c.upsert('products', [product('P-2', 750)]);
+    expect(again[0]).toMatchObject({ ok: true, action: 'updated' });
+    expect(entries()).toHaveLength(3);
+    expect(entries().find((p) => p.data.ERP_Id__c === 'P-2')!.data.UnitPrice).toBe(7.5);
+  });
+});
+
 describe('errors and limits', () => {
   it('maps a bad token to AuthError without the token in the message', async () => {
     const c = createSalesforceConnector({ instanceUrl: emu.baseUrl, auth: { kind: 'token', accessToken: 'not-the-token-1234' }, governor: unlimitedApiGovernor() });

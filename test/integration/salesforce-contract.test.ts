@@ -129,6 +129,20 @@ describe('sObject rows', () => {
   });
 });
 
+describe('products and price books', () => {
+  it('prices a product in the standard price book; Product2Id is create-only', async () => {
+    const std = await conn.query<{ Id: string }>('SELECT Id FROM Pricebook2 WHERE IsStandard = true');
+    expect(std.totalSize).toBe(1);
+    const product = (await conn.sobject('Product2').create({ Name: 'Widget', ProductCode: 'W-1', ERP_Id__c: 'P-1', IsActive: true })) as SaveResult;
+    const entry = (await conn.sobject('PricebookEntry').create({ Pricebook2Id: std.records[0]!.Id, Product2Id: product.id, UnitPrice: 19.99, IsActive: true, ERP_Id__c: 'P-1' })) as SaveResult;
+    expect(entry.success).toBe(true);
+    const err = await failure(conn.sobject('PricebookEntry').update({ Id: entry.id!, Product2Id: product.id! }));
+    expect(err.errorCode).toBe('INVALID_FIELD_FOR_INSERT_UPDATE');
+    const priced = await conn.query<{ UnitPrice: number }>("SELECT UnitPrice FROM PricebookEntry WHERE ERP_Id__c = 'P-1' AND UnitPrice > 19.5");
+    expect(priced.records.map((r) => r.UnitPrice)).toEqual([19.99]);
+  });
+});
+
 describe('SOQL query and queryAll', () => {
   beforeAll(async () => {
     for (let i = 0; i < 4600; i += 200) await conn.sobject('Account').create(accounts(200, i, 'Q'), { allOrNone: true });
