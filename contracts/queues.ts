@@ -6,6 +6,8 @@ export const TASK_QUEUES = {
   tryton: 'crm-erp-sync.tryton',
   /** Pipelines that read or write HubSpot. */
   hubspot: 'crm-erp-sync.hubspot',
+  /** Pipelines that read or write Salesforce. */
+  salesforce: 'crm-erp-sync.salesforce',
   /** Long-running order-to-cash sagas. */
   orders: 'crm-erp-sync.orders',
 } as const;

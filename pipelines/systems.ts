@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { createHubSpotConnector, createSqliteGovernor } from '../connectors/hubspot';
+import { createSalesforceConnector, createSqliteApiGovernor } from '../connectors/salesforce';
 import { SqlSystemSchema } from '../connectors/sql/config';
 import { createSqlConnector } from '../connectors/sql/connector';
 import { SyncError } from '../contracts/errors';
@@ -67,6 +68,42 @@ export const HubSpotSystemSchema = z
   })
   .strict();
 
+export const SalesforceSystemSchema = z
+  .object({
+    kind: z.literal('salesforce'),
+    /** The org's instance URL (My Domain), or the emulator's. */
+    instanceUrl: z.url(),
+    /** REST API version. @default "62.0" */
+    apiVersion: z.string().regex(/^\d{2}\.0$/, 'expected an API version such as "62.0"').default('62.0'),
+    /** Environment variable with an access token; or use the client-credentials pair below. */
+    tokenEnv: secretEnv.optional(),
+    /** Environment variables with the connected app's consumer key and secret (OAuth client credentials). */
+    clientIdEnv: secretEnv.optional(),
+    clientSecretEnv: secretEnv.optional(),
+    /** Token endpoint origin for client credentials. @default instanceUrl */
+    loginUrl: z.url().optional(),
+    /** The org whose limits all workers share (its id or My Domain). */
+    account: z.string().min(1),
+    /** SQLite file every worker on this host shares for the API-usage governor. */
+    governorDb: z.string().min(1),
+    /** The org's daily API allowance until Sforce-Limit-Info reports it. */
+    dailyLimit: z.number().int().min(1).default(100_000),
+    /** Share of the daily allowance this integration may use, in percent. */
+    dailyBudgetPercent: z.number().min(1).max(100).default(80),
+    /** Requests in flight at once across every worker. */
+    maxConcurrent: z.number().int().min(1).max(25).default(10),
+    /** Upserts above this many records go through one Bulk API 2.0 job instead of Collections. */
+    bulkThreshold: z.number().int().min(1).default(2000),
+    /** Seconds a SystemModstamp second must be over before it is read. */
+    settleSeconds: z.number().min(0).max(60).default(1),
+    requestTimeoutSeconds: requestTimeoutSeconds(120),
+  })
+  .strict()
+  .refine((c) => c.tokenEnv !== undefined || (c.clientIdEnv !== undefined && c.clientSecretEnv !== undefined), {
+    message: 'set tokenEnv, or clientIdEnv and clientSecretEnv (OAuth client credentials)',
+    path: ['tokenEnv'],
+  });
+
 /** Every connector kind the worker knows, by the `kind` field of config/systems.json. */
 export const CONNECTOR_KINDS: Record<string, ConnectorKind> = {
   sql: kind({ schema: SqlSystemSchema, create: (c, name) => createSqlConnector(c, name) }),
@@ -91,6 +128,21 @@ export const CONNECTOR_KINDS: Record<string, ConnectorKind> = {
         ...(c.basePath !== undefined ? { basePath: c.basePath } : {}),
         governor: createSqliteGovernor({ path: c.governorDb, account: c.account, per10s: c.rateLimitPer10s }),
         rateLimitPer10s: c.rateLimitPer10s,
+        requestTimeoutMs: Math.round(c.requestTimeoutSeconds * 1000),
+      }),
+  }),
+  salesforce: kind({
+    schema: SalesforceSystemSchema,
+    create: (c, name, env) =>
+      createSalesforceConnector({
+        instanceUrl: c.instanceUrl,
+        version: c.apiVersion,
+        auth: c.tokenEnv
+          ? { kind: 'token', accessToken: secret(env, c.tokenEnv, name) }
+          : { kind: 'clientCredentials', clientId: secret(env, c.clientIdEnv!, name), clientSecret: secret(env, c.clientSecretEnv!, name), ...(c.loginUrl ? { loginUrl: c.loginUrl } : {}) },
+        governor: createSqliteApiGovernor({ path: c.governorDb, account: c.account, dailyLimit: c.dailyLimit, dailyBudgetPercent: c.dailyBudgetPercent, maxConcurrent: c.maxConcurrent }),
+        bulkThreshold: c.bulkThreshold,
+        settleSeconds: c.settleSeconds,
         requestTimeoutMs: Math.round(c.requestTimeoutSeconds * 1000),
       }),
   }),

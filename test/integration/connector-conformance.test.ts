@@ -11,6 +11,8 @@ import type { SqlSystem } from '../../connectors/sql/config';
 import { isNativeWriter, type Connector, type NativeWriter } from '../../connectors/types';
 import { startHubSpotEmulator, type HubSpotEmulator } from '../../emulators/hubspot';
 import { startTryton, type TrytonInstance } from '../../scripts/tryton';
+import { createSalesforceConnector, unlimitedApiGovernor } from '../../connectors/salesforce';
+import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce';
 
 /**
  * One suite every connector that can be a side of a two-way pair passes (issue 8 item 9). What
@@ -160,6 +162,19 @@ conformance('Tryton (real trytond, parties)', async () => {
   // A small batch limit, so the split above maxBatchSize is exercised without hundreds of parties.
   const connector = createTrytonConnector({ url: tryton.url, database: tryton.database, user: tryton.user, password: tryton.password, maxBatchSize: 10 });
   return { connector, entity: 'parties', row: (name: string) => ({ name }), nameField: 'name', missingKey: '987654321', close: () => connector.close() };
+});
+
+let sfEmu: SalesforceEmulator | undefined;
+afterAll(async () => {
+  await sfEmu?.stop();
+});
+
+conformance('Salesforce (emulator, jsforce)', async () => {
+  const token = '00DEm0000000001!conformance';
+  sfEmu = await startSalesforceEmulator({ token });
+  // maxBatchSize 300: the insert of 301 rows crosses a Collections call (200) boundary.
+  const connector = createSalesforceConnector({ instanceUrl: sfEmu.baseUrl, auth: { kind: 'token', accessToken: token }, governor: unlimitedApiGovernor(), maxBatchSize: 300 });
+  return { connector, entity: 'accounts', row: (name: string) => ({ Name: name }), nameField: 'Name', missingKey: '001Em0000000zzzIAA', close: () => connector.close() };
 });
 
 describe('HubSpot: an answer that loses a record', () => {

@@ -1,0 +1,5 @@
+export { createSalesforceConnector, SALESFORCE_COLLECTION_MAX } from './connector';
+export type { SalesforceConnectorOptions } from './connector';
+export { createSqliteApiGovernor, unlimitedApiGovernor } from './governor';
+export type { ApiUsageGovernor } from './governor';
+export { SALESFORCE_ENTITIES } from './entities';

@@ -1,0 +1,2 @@
+export { startSalesforceEmulator } from './server';
+export type { SalesforceEmulator, SalesforceEmulatorOptions } from './server';
