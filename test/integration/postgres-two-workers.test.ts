@@ -34,7 +34,7 @@ afterAll(async () => {
   await pg?.stop();
 });
 
-const CONTACTS = 8_000;
+const CONTACTS = 4_000;
 
 test('two workers with separate folders and state in PostgreSQL: one SIGKILLed mid-sync, the sync completes with no loss and no duplicate', async () => {
   const systems = path.join(env.tmp, 'systems');
@@ -74,7 +74,7 @@ test('two workers with separate folders and state in PostgreSQL: one SIGKILLed m
   const handle = await env.client.workflow.start('syncPipeline', {
     taskQueue: TASK_QUEUES.sql,
     workflowId: 'two-workers-postgres',
-    args: [{ pipeline: 'demo-contacts', pageSize: 500 }],
+    args: [{ pipeline: 'demo-contacts', pageSize: 250 }],
   });
 
   // Kill worker A (or a replacement in A's folder) while it writes a page.
