@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { openPostgresSql } from '../connectors/sql/postgres';
 import { createHubSpotConnector, createPostgresGovernor, createSqliteGovernor } from '../connectors/hubspot';
 import { SqlSystemSchema } from '../connectors/sql/config';
 import { createSqlConnector } from '../connectors/sql/connector';
@@ -75,7 +76,15 @@ export const HubSpotSystemSchema = z
 
 /** Every connector kind the worker knows, by the `kind` field of config/systems.json. */
 export const CONNECTOR_KINDS: Record<string, ConnectorKind> = {
-  sql: kind({ schema: SqlSystemSchema, create: (c, name) => createSqlConnector(c, name) }),
+  sql: kind({
+    schema: SqlSystemSchema,
+    create: (c, name, env) =>
+      createSqlConnector(
+        c,
+        name,
+        c.dialect === 'postgres' ? openPostgresSql(secret(env, c.urlEnv!, name)) : undefined,
+      ),
+  }),
   tryton: kind({
     schema: TrytonSystemSchema,
     create: (c, name, env) =>
