@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { createHubSpotConnector, createSqliteGovernor } from '../connectors/hubspot';
+import { openPostgresSql } from '../connectors/sql/postgres';
+import { createHubSpotConnector, createPostgresGovernor, createSqliteGovernor } from '../connectors/hubspot';
 import { createSalesforceConnector, createSqliteApiGovernor } from '../connectors/salesforce';
 import { SqlSystemSchema } from '../connectors/sql/config';
 import { createSqlConnector } from '../connectors/sql/connector';
@@ -61,8 +62,14 @@ export const HubSpotSystemSchema = z
     account: z.string().min(1),
     /** Requests per rolling 10 s for the app (100 or 190 by subscription). */
     rateLimitPer10s: z.number().int().min(1).default(100),
-    /** SQLite file every worker on this host shares for the rate governor. */
+    /** SQLite file every worker on this host shares for the rate governor (when no PostgreSQL one is set). */
     governorDb: z.string().min(1),
+    /**
+     * Environment variable with a `postgres://` URL: when set, the governor lives in that database
+     * and every worker on every host shares the account's budget. @default "SYNC_STATE_URL"
+     * (workers on the PostgreSQL state store share their governor there too)
+     */
+    governorUrlEnv: secretEnv.default('SYNC_STATE_URL'),
     /** Longest one HTTP request may take. */
     requestTimeoutSeconds: requestTimeoutSeconds(30),
   })
@@ -106,7 +113,15 @@ export const SalesforceSystemSchema = z
 
 /** Every connector kind the worker knows, by the `kind` field of config/systems.json. */
 export const CONNECTOR_KINDS: Record<string, ConnectorKind> = {
-  sql: kind({ schema: SqlSystemSchema, create: (c, name) => createSqlConnector(c, name) }),
+  sql: kind({
+    schema: SqlSystemSchema,
+    create: (c, name, env) =>
+      createSqlConnector(
+        c,
+        name,
+        c.dialect === 'postgres' ? openPostgresSql(secret(env, c.urlEnv!, name)) : undefined,
+      ),
+  }),
   tryton: kind({
     schema: TrytonSystemSchema,
     create: (c, name, env) =>
@@ -126,7 +141,9 @@ export const CONNECTOR_KINDS: Record<string, ConnectorKind> = {
       createHubSpotConnector({
         accessToken: secret(env, c.tokenEnv, name),
         ...(c.basePath !== undefined ? { basePath: c.basePath } : {}),
-        governor: createSqliteGovernor({ path: c.governorDb, account: c.account, per10s: c.rateLimitPer10s }),
+        governor: env[c.governorUrlEnv]
+          ? createPostgresGovernor({ url: env[c.governorUrlEnv]!, account: c.account, per10s: c.rateLimitPer10s })
+          : createSqliteGovernor({ path: c.governorDb, account: c.account, per10s: c.rateLimitPer10s }),
         rateLimitPer10s: c.rateLimitPer10s,
         requestTimeoutMs: Math.round(c.requestTimeoutSeconds * 1000),
       }),

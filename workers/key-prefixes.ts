@@ -56,7 +56,7 @@ async function migrate(
   const system = registry.systems.get(p.target.system)!;
   const config = system.config as SqlSystem;
   const entity = system.kind === 'sql' ? config.entities[p.target.entity] : undefined;
-  if (!entity?.externalKeyColumn || config.dialect !== 'sqlite' || !existsSync(config.path)) {
+  if (!entity?.externalKeyColumn || config.dialect !== 'sqlite' || !config.path || !existsSync(config.path)) {
     out.skipped = `${p.target.system}.${p.target.entity} cannot be rekeyed in place; records written before keyPrefix "${prefix}" keep their old keys`;
     return out;
   }

@@ -5,8 +5,8 @@ import type { Database as Db, Statement } from 'better-sqlite3';
  * Rate governor shared by every worker of one HubSpot account. HubSpot limits are rolling
  * windows (N requests in any 10 s per app, 5 searches in any second), so the governor keeps a
  * sliding log of reservations in a store all processes share, and a request goes out only once
- * it holds a slot. The store is the seam: SQLite (one host, WAL, BEGIN IMMEDIATE) here; a
- * PostgreSQL store can implement {@link ReservationStore} with a row lock or advisory lock per key.
+ * it holds a slot. The store is the seam: SQLite (one host, WAL, BEGIN IMMEDIATE) here;
+ * PostgreSQL (several hosts, an advisory lock per key) in governor-postgres.ts.
  */
 
 export type GovernorBucket = 'general' | 'search';

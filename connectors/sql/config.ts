@@ -25,9 +25,11 @@ export type SqlEntity = z.infer<typeof SqlEntitySchema>;
 export const SqlSystemSchema = z
   .object({
     kind: z.literal('sql'),
-    dialect: z.enum(['sqlite']),
-    /** SQLite file path, relative to the working directory. */
-    path: z.string().min(1),
+    dialect: z.enum(['sqlite', 'postgres']),
+    /** SQLite file path, relative to the working directory (dialect sqlite). */
+    path: z.string().min(1).optional(),
+    /** Name of the environment variable holding the `postgres://` URL (dialect postgres; a secret: it carries the password). */
+    urlEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'expected the NAME of an environment variable holding the postgres:// URL').optional(),
     entities: z.record(z.string(), SqlEntitySchema),
     /**
      * Longest a statement waits for a lock held by another connection (SQLite busy_timeout);
@@ -38,5 +40,12 @@ export const SqlSystemSchema = z
     /** What to run when the database file or one of its tables is missing (added to the error). */
     setupHint: z.string().min(1).optional(),
   })
-  .strict();
+  .strict()
+  .superRefine((v, ctx) => {
+    if (v.dialect === 'sqlite' && v.path === undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'a sqlite system needs "path": the database file' });
+    if (v.dialect === 'postgres' && v.urlEnv === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['urlEnv'], message: 'a postgres system needs "urlEnv": the NAME of the environment variable with its postgres:// URL' });
+    }
+    if (v.dialect === 'postgres' && v.path !== undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'a postgres system has no "path"; its database is the URL in "urlEnv"' });
+  });
 export type SqlSystem = z.infer<typeof SqlSystemSchema>;

@@ -29,6 +29,9 @@ function toSqlValue(v: unknown): SqlValue {
 
 /** Open the system's database; a missing file is a ConfigError naming it (and the setup hint), never a new empty file. */
 function openExisting(system: SqlSystem, systemName: string, hint: string): SqlDialect {
+  if (system.dialect !== 'sqlite' || system.path === undefined) {
+    throw new SyncError('ConfigError', `${systemName}: a ${system.dialect} system is opened from its URL (urlEnv), not a file`);
+  }
   try {
     return openSqlite(system.path, { mustExist: true, busyTimeoutMs: (system.busyTimeoutSeconds ?? 5) * 1000 });
   } catch (err) {
@@ -58,6 +61,8 @@ export function createSqlConnector(system: SqlSystem, systemName: string, dialec
     return e;
   };
   const keyParam = (e: SqlEntity, key: string): SqlValue => (e.keyType === 'integer' ? Number(key) : key);
+  /** The key column as cursors order it: text keys byte-wise (JavaScript's order), whatever PostgreSQL's collation. */
+  const keyOrder = (e: SqlEntity): string => (e.keyType === 'text' && db.name === 'postgres' ? `${q(e.keyColumn)} COLLATE "C"` : q(e.keyColumn));
   const selectList = (e: SqlEntity): string => (e.columns ? e.columns.map(q).join(', ') : '*');
   const toRecord = (e: SqlEntity, row: Record<string, unknown>): SourceRecord => ({
     key: String(row[e.keyColumn]),
@@ -71,7 +76,7 @@ export function createSqlConnector(system: SqlSystem, systemName: string, dialec
       const e = translateSqlError(err, `${systemName}: ${what}`);
       // A missing table is a database nobody set up: say what creates it.
       if (hint && e.type === 'ConfigError' && /no such table/.test(e.message)) {
-        throw new SyncError('ConfigError', `${e.message} (in ${system.path})${hint}`, { details: { code: 'SQLITE_ERROR' } });
+        throw new SyncError('ConfigError', `${e.message} (in ${system.path ?? 'the PostgreSQL database'})${hint}`, { details: { code: 'SQLITE_ERROR' } });
       }
       throw e;
     }
@@ -128,7 +133,7 @@ export function createSqlConnector(system: SqlSystem, systemName: string, dialec
     async fetchChanges(entityName: string, { after, limit }: FetchRequest): Promise<FetchResult> {
       const e = entityOf(entityName);
       const m = q(e.modifiedAtColumn);
-      const k = q(e.keyColumn);
+      const k = keyOrder(e);
       let where = '';
       const params: SqlValue[] = [];
       if (after) {
@@ -152,7 +157,7 @@ export function createSqlConnector(system: SqlSystem, systemName: string, dialec
     async countChanges(entityName: string, after: Cursor | null): Promise<number> {
       const e = entityOf(entityName);
       const m = q(e.modifiedAtColumn);
-      const k = q(e.keyColumn);
+      const k = keyOrder(e);
       let where = '';
       const params: SqlValue[] = [];
       if (after && after.key === '') {

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { SqlSystem } from '../../connectors/sql/config';
 import { demoPaths } from '../../demo/seed';
 import { loadRegistry } from '../../pipelines/load';
-import { openSqliteStateStore } from '../../state/sqlite-store';
+import { openStateStore } from '../../state/open';
 import { queryDb } from './demo-env';
 
 const readPath = (fields: Record<string, unknown>, p: string): unknown =>
@@ -28,7 +28,13 @@ export interface TargetComparison {
  * must hold nothing else (the multiset of mapped rows equals the multiset of target rows, so a
  * duplicate shows whatever the table's constraints are). Independent of the external key format.
  */
-export async function compareSqlTarget(dir: string, pipelineName: string, sourceTable: string): Promise<TargetComparison> {
+export async function compareSqlTarget(
+  dir: string,
+  pipelineName: string,
+  sourceTable: string,
+  /** Where the state is: a SQLite file or a postgres:// URL. @default `<dir>/state.db` */
+  stateLocation = path.join(dir, 'state.db'),
+): Promise<TargetComparison> {
   const registry = loadRegistry({ env: { DEMO_DATA_DIR: dir } });
   const pipeline = registry.pipelines.get(pipelineName)!;
   const mapping = registry.mappings.get(pipeline.mapping)!;
@@ -37,7 +43,7 @@ export async function compareSqlTarget(dir: string, pipelineName: string, source
   const columns = Object.entries(entity.fields ?? {}); // [canonical path, column]
   const { crm, erp } = demoPaths(dir);
 
-  const store = openSqliteStateStore(path.join(dir, 'state.db'));
+  const store = await openStateStore(stateLocation);
   const quarantine = await store.listQuarantine(pipelineName, 1_000_000);
   const source = queryDb<Record<string, unknown>>(crm, `SELECT * FROM ${sourceTable}`);
   const bindings = await store.getBindings(pipelineName, source.map((r) => String(r.id)));

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { createHubSpotConnector, unlimitedGovernor } from '../../connectors/hubspot';
 import { createSqlConnector } from '../../connectors/sql/connector';
 import { createTrytonConnector } from '../../connectors/tryton/connector';
+import { openPostgresSql } from '../../connectors/sql/postgres';
 import { openSqlite } from '../../connectors/sql/sqlite';
 import type { SqlSystem } from '../../connectors/sql/config';
 import { isNativeWriter, type Connector, type NativeWriter } from '../../connectors/types';
@@ -13,6 +14,7 @@ import { startHubSpotEmulator, type HubSpotEmulator } from '../../emulators/hubs
 import { startTryton, type TrytonInstance } from '../../scripts/tryton';
 import { createSalesforceConnector, unlimitedApiGovernor } from '../../connectors/salesforce';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce';
+import { startPostgres, type TestPostgres } from '../helpers/postgres';
 
 /**
  * One suite every connector that can be a side of a two-way pair passes (issue 8 item 9). What
@@ -135,6 +137,33 @@ conformance('SQL (sqlite)', () => {
       missingKey: '999999999',
       close: () => db.close(),
     }));
+});
+
+let pg: TestPostgres | undefined;
+afterAll(async () => {
+  await pg?.stop();
+});
+
+conformance('SQL (postgres)', async () => {
+  pg = await startPostgres();
+  const db = openPostgresSql(await pg.createDatabase('conformance'));
+  const system: SqlSystem = {
+    kind: 'sql',
+    dialect: 'postgres',
+    urlEnv: 'CONFORMANCE_PG_URL',
+    entities: {
+      customers: { table: 'customers', keyColumn: 'id', keyType: 'integer', modifiedAtColumn: 'updated_at', externalKeyColumn: 'external_key', fields: { name: 'name' } },
+    },
+  };
+  await db.transaction((tx) => tx.all('CREATE TABLE customers (id serial PRIMARY KEY, external_key text UNIQUE, name text NOT NULL, updated_at timestamptz NOT NULL)', []));
+  return {
+    connector: createSqlConnector(system, 'conformance', db),
+    entity: 'customers',
+    row: (name: string) => ({ name }),
+    nameField: 'name',
+    missingKey: '999999999',
+    close: () => db.close(),
+  };
 });
 
 let emu: HubSpotEmulator | undefined;
