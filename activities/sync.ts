@@ -47,6 +47,23 @@ function keptAlive<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...
   };
 }
 
+/**
+ * `fn`, with the attempt that produced its result added to it when that was a retry, so the
+ * workflow can count what faults cost (SyncTotals.retries) without reading its own history.
+ */
+function withAttempt<A extends unknown[], R extends object>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R & { attempt?: number }> {
+  return async (...args: A) => {
+    const result = await fn(...args);
+    let attempt = 1;
+    try {
+      attempt = activityInfo().attempt;
+    } catch {
+      // called outside an activity (plain loops, benchmarks)
+    }
+    return attempt > 1 ? { ...result, attempt } : result;
+  };
+}
+
 /** What an update's target last received, when its pipeline keeps it (for planRisks). */
 const previousOf = (b: Binding | undefined): { previous?: Record<string, unknown> } => (b?.fields ? { previous: b.fields } : {});
 
@@ -322,7 +339,14 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       return store.dropPages(input.syncId);
     },
   };
-  return { ...steps, fetchPage: keptAlive(steps.fetchPage), fetchQuarantined: keptAlive(steps.fetchQuarantined), mapPage: keptAlive(steps.mapPage), planPage: keptAlive(steps.planPage) };
+  return {
+    ...steps,
+    fetchPage: withAttempt(keptAlive(steps.fetchPage)),
+    fetchQuarantined: keptAlive(steps.fetchQuarantined),
+    mapPage: withAttempt(keptAlive(steps.mapPage)),
+    planPage: withAttempt(keptAlive(steps.planPage)),
+    writePage: withAttempt(steps.writePage),
+  };
 }
 
 export type SyncActivities = ReturnType<typeof createSyncActivities>;
