@@ -6,6 +6,8 @@
  * /proc/<pid>/status) next to that of a 10,000-account run by a fresh worker of the same build,
  * measured side by side in this one run. Goals: flat time per 100,000; peak RSS ≤ 1.5× the small run's.
  *   npx tsx bench/large-run.bench.ts           (BENCH_LARGE_ACCOUNTS=200000 for a quicker look)
+ * BENCH_WORKER_NODE_OPTIONS is given to both workers as NODE_OPTIONS, e.g. "--max-old-space-size=256"
+ * to see the steady state instead of V8's lazy heap growth.
  */
 import { Client, Connection } from '@temporalio/client';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -26,7 +28,7 @@ const ROOT = path.resolve(__dirname, '..');
 function startWorker(address: string, dir: string): { child: ChildProcess; ready: Promise<void> } {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
     cwd: ROOT,
-    env: { ...process.env, TEMPORAL_ADDRESS: address, WORKER_FAMILIES: 'sql', DEMO_DATA_DIR: dir, SYNC_STATE_DB: path.join(dir, 'state.db'), WORKER_LOG_LEVEL: 'WARN' },
+    env: { ...process.env, ...(process.env.BENCH_WORKER_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS } : {}), TEMPORAL_ADDRESS: address, WORKER_FAMILIES: 'sql', DEMO_DATA_DIR: dir, SYNC_STATE_DB: path.join(dir, 'state.db'), WORKER_LOG_LEVEL: 'WARN' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
