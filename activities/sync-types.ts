@@ -2,6 +2,11 @@ import type { ApprovalPolicy } from '../contracts/approval';
 import type { Cursor } from '../contracts/cursor';
 
 /** Arguments and results of the sync activities: ids, counts and cursors only (claim checks). */
+
+/** The attempt that produced a result, when it was a retry (absent on a first attempt). */
+export interface Attempted {
+  attempt?: number;
+}
 export interface PageRef {
   pipeline: string;
   syncId: string;
@@ -25,20 +30,20 @@ export interface BeginSyncResult {
   approvalPolicy: ApprovalPolicy | null;
 }
 
-export interface FetchPageResult {
+export interface FetchPageResult extends Attempted {
   pageId: string;
   count: number;
   nextCursor: Cursor | null;
   hasMore: boolean;
 }
 
-export interface MapPageResult {
+export interface MapPageResult extends Attempted {
   mappedPageId: string;
   valid: number;
   quarantined: number;
 }
 
-export interface PlanPageResult {
+export interface PlanPageResult extends Attempted {
   planPageId: string;
   creates: number;
   updates: number;
@@ -49,7 +54,7 @@ export interface PlanPageResult {
   approvalReasons: string[];
 }
 
-export interface WritePageResult {
+export interface WritePageResult extends Attempted {
   created: number;
   updated: number;
   quarantined: number;

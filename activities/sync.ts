@@ -8,6 +8,7 @@ import type { Binding, QuarantineEntry, StateStore } from '../state/types';
 import { planFingerprint, recordHash } from './hash';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { planRisks } from './plan-risk';
+import { poisonOf, quarantineCopy } from './poison';
 import { stallBudgetMs, watchProgress } from './progress-watch';
 import type {
   BeginSyncResult,
@@ -44,6 +45,23 @@ function keptAlive<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...
     } finally {
       clearInterval(alive);
     }
+  };
+}
+
+/**
+ * `fn`, with the attempt that produced its result added to it when that was a retry, so the
+ * workflow can count what faults cost (SyncTotals.retries) without reading its own history.
+ */
+function withAttempt<A extends unknown[], R extends object>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R & { attempt?: number }> {
+  return async (...args: A) => {
+    const result = await fn(...args);
+    let attempt = 1;
+    try {
+      attempt = activityInfo().attempt;
+    } catch {
+      // called outside an activity (plain loops, benchmarks)
+    }
+    return attempt > 1 ? { ...result, attempt } : result;
   };
 }
 
@@ -166,7 +184,15 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       const bad: QuarantineEntry[] = [];
       const options = { keyPrefix: keyPrefixOf(p) };
       for (const r of records) {
-        const res = mapping.apply(r.data, options);
+        // Poison (a huge field, damaged text) and a mapping that throws are this record's
+        // problem, quarantined with the reason; they must not fail the page and be retried.
+        const poison = poisonOf(r.data);
+        let res: ReturnType<typeof mapping.apply>;
+        try {
+          res = poison ? { ok: false, issues: [{ field: poison.field, rule: poison.rule, message: poison.reason }] } : mapping.apply(r.data, options);
+        } catch (err) {
+          res = { ok: false, issues: [{ field: '(record)', rule: 'unexpected', message: `the mapping failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500) }] };
+        }
         if (res.ok) {
           valid.push({ sourceKey: r.key, fields: res.value, hash: recordHash(res.value) });
         } else {
@@ -178,8 +204,8 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
             stage: 'map',
             field: first.field,
             rule: first.rule,
-            reason: res.issues.map((i) => `${i.field}: ${i.message} (${i.rule})`).join('; '),
-            record: r.data,
+            reason: poison ? poison.reason : res.issues.map((i) => `${i.field}: ${i.message} (${i.rule})`).join('; '),
+            record: poison ? quarantineCopy(r.data) : r.data,
           });
         }
       }
@@ -322,7 +348,14 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       return store.dropPages(input.syncId);
     },
   };
-  return { ...steps, fetchPage: keptAlive(steps.fetchPage), fetchQuarantined: keptAlive(steps.fetchQuarantined), mapPage: keptAlive(steps.mapPage), planPage: keptAlive(steps.planPage) };
+  return {
+    ...steps,
+    fetchPage: withAttempt(keptAlive(steps.fetchPage)),
+    fetchQuarantined: keptAlive(steps.fetchQuarantined),
+    mapPage: withAttempt(keptAlive(steps.mapPage)),
+    planPage: withAttempt(keptAlive(steps.planPage)),
+    writePage: withAttempt(steps.writePage),
+  };
 }
 
 export type SyncActivities = ReturnType<typeof createSyncActivities>;

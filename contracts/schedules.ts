@@ -12,7 +12,13 @@ export const PipelineScheduleSchema = z
     /** Every this long, e.g. "15 minutes", "1 hour". */
     interval: DurationSchema.optional(),
     /** A cron expression, e.g. "30 2 * * *". */
-    cron: z.string().min(9).optional(),
+    cron: z
+      .string()
+      .min(9)
+      .refine((c) => c.trim().startsWith('@') || [5, 6, 7].includes(c.trim().split(/\s+/).length), {
+        message: 'expected 5 fields (minute hour day-of-month month day-of-week), 6 (+ year) or 7 (second first), e.g. "30 2 * * *"',
+      })
+      .optional(),
     /** A calendar spec, e.g. {"dayOfWeek":"FRIDAY","hour":3,"minute":30}. */
     calendar: z.object({ second: field, minute: field, hour: field, dayOfMonth: field, month: field, year: field, dayOfWeek: field, comment: z.string() }).partial().strict().optional(),
     /** IANA time zone for cron and calendar, e.g. "Europe/Berlin". @default UTC */

@@ -28,10 +28,15 @@ export const SyncTotalsSchema = z.object({
   unchanged: z.number().int(),
   quarantined: z.number().int(),
   pages: z.number().int(),
+  /**
+   * Activity retries the sync needed (over fetch, map, plan and write: the sum of attempt − 1 of
+   * each completed one): what transient faults, rate limits and dead workers cost it.
+   */
+  retries: z.number().int().default(0),
 });
 export type SyncTotals = z.infer<typeof SyncTotalsSchema>;
 
-export const EMPTY_TOTALS: SyncTotals = { read: 0, created: 0, updated: 0, unchanged: 0, quarantined: 0, pages: 0 };
+export const EMPTY_TOTALS: SyncTotals = { read: 0, created: 0, updated: 0, unchanged: 0, quarantined: 0, pages: 0, retries: 0 };
 
 /** State carried across continue-as-new; not meant to be typed by people. */
 export const ContinuationSchema = z.object({

@@ -262,12 +262,19 @@ function checkKeySpaces(p: Pipeline, file: string, writers: KeySpaces, systems: 
   sources.set(p.source.system, file);
 }
 
+/**
+ * Builds a system's connector instead of its kind's default (tests: a connector over a
+ * fault-injecting dialect); `undefined` keeps the default.
+ */
+export type ConnectorOverride = (systemName: string, config: unknown, env: NodeJS.ProcessEnv) => Connector | undefined;
+
 /** Connectors built on first use and shared by every activity of the worker. */
 export class ConnectorPool {
   private readonly open = new Map<string, Connector>();
   constructor(
     private readonly registry: Registry,
     private readonly env: NodeJS.ProcessEnv,
+    private readonly override?: ConnectorOverride,
   ) {}
 
   get(systemName: string): Connector {
@@ -275,7 +282,7 @@ export class ConnectorPool {
     if (!c) {
       const sys = this.registry.systems.get(systemName);
       if (!sys) throw new Error(`unknown system ${systemName}`);
-      c = CONNECTOR_KINDS[sys.kind]!.create(sys.config, systemName, this.env);
+      c = this.override?.(systemName, sys.config, this.env) ?? CONNECTOR_KINDS[sys.kind]!.create(sys.config, systemName, this.env);
       this.open.set(systemName, c);
     }
     return c;

@@ -64,19 +64,26 @@ export function loadScheduleEntries(configDir: string): ScheduleEntry[] {
     const i = r.error.issues[0]!;
     throw new Error(`${file}: ${i.path.join('.')}: ${i.message}`);
   };
+  const readJson = (file: string): unknown => {
+    try {
+      return JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      throw new Error(`${file}: not JSON (${err instanceof Error ? err.message : String(err)})`);
+    }
+  };
   const dir = path.join(configDir, 'pipelines');
   const pipelines = (existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.json')).sort() : []).map((f) =>
-    parse(PipelineSchema, path.join(dir, f), JSON.parse(readFileSync(path.join(dir, f), 'utf8'))),
+    parse(PipelineSchema, path.join(dir, f), readJson(path.join(dir, f))),
   );
   const entries = scheduleEntriesFromPipelines(pipelines);
   const pairDir = path.join(configDir, 'pairs');
   const pairs = (existsSync(pairDir) ? readdirSync(pairDir).filter((f) => f.endsWith('.json')).sort() : []).map((f) =>
-    parse(PairSchema, path.join(pairDir, f), JSON.parse(readFileSync(path.join(pairDir, f), 'utf8'))),
+    parse(PairSchema, path.join(pairDir, f), readJson(path.join(pairDir, f))),
   );
   entries.push(...scheduleEntriesFromPairs(pairs));
   const extraFile = path.join(configDir, 'schedules.json');
   if (existsSync(extraFile)) {
-    const raw = JSON.parse(readFileSync(extraFile, 'utf8')) as Record<string, unknown>;
+    const raw = readJson(extraFile) as Record<string, unknown>;
     for (const [id, v] of Object.entries(raw)) {
       if (id.startsWith('$')) continue;
       const e = parse(ExtraScheduleSchema, `${extraFile}: ${id}`, v);

@@ -7,7 +7,7 @@ import type { OrdersErp } from '../activities/orders';
 import { DealsDb } from '../activities/orders-crm';
 import { SyncError } from '../contracts/errors';
 import { TASK_QUEUES, type PipelineFamily } from '../contracts/queues';
-import { ConnectorPool, loadRegistry, PROJECT_CONFIG, type Registry } from '../pipelines/load';
+import { ConnectorPool, loadRegistry, PROJECT_CONFIG, type ConnectorOverride, type Registry } from '../pipelines/load';
 import { openStateStore } from '../state/open';
 import type { StateStore } from '../state/types';
 import { loadApprovalKeyring } from './approval-issuers';
@@ -39,6 +39,8 @@ export interface SyncWorkerOptions {
   approvalIssuersFile?: string;
   /** Payload codec etc.; default: from `env` (SYNC_CODEC_KEYS / SYNC_CODEC_KEYS_FILE, see workers/codec.ts). */
   dataConverter?: DataConverter;
+  /** Build some systems' connectors differently (fault-injection tests); default: from config. */
+  createConnector?: ConnectorOverride;
 }
 
 export interface OrdersWiring {
@@ -82,7 +84,7 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
   const keyMigrations = await migrateKeyPrefixes(registry, store);
   // One-way bindings become links once, so a pair over the same systems starts from them.
   const linkMigrations = await migrateBindingsToLinks(store, registry);
-  const connectors = new ConnectorPool(registry, opts.env);
+  const connectors = new ConnectorPool(registry, opts.env, opts.createConnector);
   const approvalKeys = await loadApprovalKeyring(opts.approvalIssuersFile ?? path.join(opts.configDir ?? PROJECT_CONFIG.configDir, 'approval-issuers.json'), opts.env);
   const activities = createActivities({ registry, connectors, store, approvalKeys, ...ordersDeps(registry, connectors, store, opts, dataConverter) });
   // Bundle once for all families, quietly: the bundler's INFO log is a page of webpack module listing.

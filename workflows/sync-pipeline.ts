@@ -58,7 +58,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
   const syncId = cont?.syncId ?? `${info.workflowId}@${info.firstExecutionRunId}`;
   const startedAtMs = cont?.startedAtMs ?? Date.now();
   const runIndex = cont?.runIndex ?? 1;
-  const totals: SyncTotals = { ...(cont?.totals ?? EMPTY_TOTALS) };
+  const totals: SyncTotals = { ...EMPTY_TOTALS, ...cont?.totals };
 
   let status: SyncStatus = 'starting';
   let step = 'starting';
@@ -165,6 +165,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       }
 
       totals.read += fetched.count;
+      totals.retries += retriesOf(fetched) + retriesOf(mapped) + retriesOf(plan);
       if (mapped) {
         totals.quarantined += mapped.quarantined;
         if (plan) {
@@ -193,6 +194,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
             totals.created += written.created;
             totals.updated += written.updated;
             totals.quarantined += written.quarantined;
+            totals.retries += retriesOf(written);
           }
         }
       }
@@ -251,6 +253,9 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
     throw describeFailure(err, failedStep);
   }
 }
+
+/** Retries an activity needed before the attempt that returned `result`. */
+const retriesOf = (result: { attempt?: number } | null): number => (result?.attempt ?? 1) - 1;
 
 /** Surface the root cause's type and message on the workflow failure, with the step it hit. */
 function describeFailure(err: unknown, step: string): unknown {

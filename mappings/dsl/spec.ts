@@ -54,7 +54,7 @@ const ParamTransformSchema = z.union([
 ]);
 
 export const TransformSchema = z.union([z.enum(SIMPLE_TRANSFORMS), ParamTransformSchema], {
-  error: `expected one of ${SIMPLE_TRANSFORMS.join(', ')} or an object such as {"phoneE164":{…}}, {"split":{…}}, {"splitName":"first"}, {"join":" "}, {"truncate":n}, {"money":{…}}, {"date":{…}}, {"valueMap":{…}}, {"lookup":"table"}`,
+  error: (iss) => `expected one of ${SIMPLE_TRANSFORMS.join(', ')} or an object such as {"phoneE164":{…}}, {"split":{…}}, {"splitName":"first"}, {"join":" "}, {"truncate":n}, {"money":{…}}, {"date":{…}}, {"valueMap":{…}}, {"lookup":"table"}; got ${JSON.stringify(iss.input)}`,
 });
 export type Transform = z.infer<typeof TransformSchema>;
 
