@@ -1,10 +1,44 @@
+/**
+ * # One-way sync on links (design note)
+ *
+ * A one-way pipeline is a link space in which the source owns every field the pipeline's mapping
+ * fills and only the target side is written. Each page is planned record by record with the pure
+ * two-way planner (`planOneWay` in mappings/two-way/one-way.ts calls `planRecord`) against the
+ * record's link: no link → create; a link → only the units whose canonical value differs from the
+ * link's last synced value are patched (`PlanOp.changed`); nothing changed → no-op, nothing
+ * written. The target is not read: the link's values are the target's state as far as this
+ * pipeline knows it (as the bindings' hash was before). After each written batch the links get
+ * the values written; the `bindings` table is no longer read or written here (kept for the
+ * upgrade: workers/migrate-links.ts turns it into links at worker start).
+ *
+ * **Which link space.** A pair over the same two systems and entities (either direction, same
+ * canonical entity) and a one-way pipeline share one link space: the pair's name, with the pair's
+ * side names (pipelines/link-space.ts, also used by the migration). So a record a pipeline created
+ * is linked when the pair (or the opposite pipeline) reads either side, and neither creates it a
+ * second time. Pipelines no pair covers keep their own space (the pipeline's name, sides `source`
+ * and `target`). A one-way pipeline compares only the units its mapping fills, so it never clears
+ * fields that the pair's other direction owns; it plans no deletes and leaves a link's archived
+ * sides and tombstone as they are (a tombstoned link is skipped). It records no write-ledger
+ * entries: the link is updated with what was written, which is the baseline a later pair run
+ * compares against, so there is no echo to suppress.
+ *
+ * **Upgrade without a re-sync.** A migrated binding with kept values becomes per-field link
+ * values; one without becomes a link with the binding's whole-record hash, which `planOneWay`
+ * accepts as "the target holds this" when the record hash is unchanged (the first run then
+ * stores the per-field values it learned, and writes nothing to the target).
+ */
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { applyLookback, type Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
 import { TASK_QUEUES, type PipelineFamily } from '../contracts/queues';
 import type { ConnectorPool, Registry } from '../pipelines/load';
 import type { Pipeline } from '../pipelines/schema';
-import type { Binding, QuarantineEntry, StateStore } from '../state/types';
+import { stableHash } from '../contracts/stable-json';
+import { readPath } from '../mappings/dsl/transforms';
+import { oneWayPolicy, planOneWay } from '../mappings/two-way/one-way';
+import type { PairPolicy } from '../mappings/two-way/policy';
+import { linkSpaceOf, type LinkSpace } from '../pipelines/link-space';
+import type { Link, LinkField, LinkUpsert, QuarantineEntry, StateStore } from '../state/types';
 import { planFingerprint, recordHash } from './hash';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { planRisks } from './plan-risk';
@@ -47,8 +81,60 @@ function keptAlive<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...
   };
 }
 
-/** What an update's target last received, when its pipeline keeps it (for planRisks). */
-const previousOf = (b: Binding | undefined): { previous?: Record<string, unknown> } => (b?.fields ? { previous: b.fields } : {});
+/** What an update's target last received, as far as its link keeps the values (for planRisks). */
+function previousOf(link: Link | undefined): { previous?: Record<string, unknown> } {
+  if (!link) return {};
+  const previous: Record<string, unknown> = {};
+  let any = false;
+  for (const [path, f] of Object.entries(link.fields)) {
+    if (f.value === undefined) continue;
+    setPath(previous, path, f.value);
+    any = true;
+  }
+  return any ? { previous } : {};
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let cur = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = cur[part];
+    cur[part] = next !== null && typeof next === 'object' ? { ...(next as Record<string, unknown>) } : {};
+    cur = cur[part] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}
+
+/** A record's units as link fields (a staged plan from before links kept them in the plan). */
+function unitValues(space: LinkSpace, fields: Record<string, unknown>): Record<string, LinkField> {
+  const out: Record<string, LinkField> = {};
+  for (const u of space.units) {
+    const v = readPath(fields, u);
+    out[u] = { hash: stableHash(v ?? null), value: v ?? null, origin: space.sourceSide };
+  }
+  return out;
+}
+
+/** The link of one source record and the target record written for it. */
+function linkUpsert(
+  p: Pipeline,
+  space: LinkSpace,
+  linkId: string | undefined,
+  sourceKey: string,
+  targetKey: string,
+  fields: Record<string, LinkField>,
+  deletedSides: string[],
+): LinkUpsert {
+  return {
+    ...(linkId ? { linkId } : {}),
+    keys: [
+      { side: space.sourceSide, system: p.source.system, entity: p.source.entity, key: sourceKey },
+      { side: space.targetSide, system: p.target.system, entity: p.target.entity, key: targetKey },
+    ],
+    fields,
+    deletedSides,
+  };
+}
 
 /**
  * The steps of one sync. Each is an activity; each reads its input page from the state store
@@ -86,6 +172,19 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       { field: 'pipeline' },
     );
   };
+
+  const spaces = new Map<string, { space: LinkSpace; policy: PairPolicy }>();
+  const compiled = (p: Pipeline) => {
+    let c = spaces.get(p.name);
+    if (!c) {
+      const space = linkSpaceOf(p, registry);
+      spaces.set(p.name, (c = { space, policy: oneWayPolicy(space) }));
+    }
+    return c;
+  };
+  /** Where the pipeline's links live (pipelines/link-space.ts). */
+  const spaceOf = (p: Pipeline): LinkSpace => compiled(p).space;
+  const policyOf = (p: Pipeline): PairPolicy => compiled(p).policy;
 
   /** What every key of a pipeline's source carries into its target (systems.json `keyPrefix`). */
   const keyPrefixOf = (p: Pipeline): string => registry.systems.get(p.source.system)?.keyPrefix ?? '';
@@ -188,23 +287,45 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       return { mappedPageId, valid: valid.length, quarantined: bad.length };
     },
 
-    /** Compare with what was last written (bindings + content hash): create, update or no-op. */
+    /**
+     * Plan each mapped record against its link with the pure planner (mappings/two-way/one-way.ts):
+     * create, update (only the changed units) or no-op. A migrated link that only vouches for the
+     * whole record's hash learns its per-field values here when the record is unchanged.
+     */
     async planPage(ref: PageRef & { mappedPageId: string }): Promise<PlanPageResult> {
       const p = pipelineOf(ref.pipeline);
+      const space = spaceOf(p);
       const records = await store.loadPage<MappedRecord[]>(ref.mappedPageId);
-      const bindings = await store.getBindings(p.name, records.map((r) => r.sourceKey));
+      const links = await store.findLinks(space.space, space.sourceSide, records.map((r) => r.sourceKey));
+      const policy = policyOf(p);
       const ops: PlanOp[] = [];
       let unchanged = 0;
       const unchangedKeys: string[] = [];
+      const refreshed: LinkUpsert[] = [];
       records.forEach((r, index) => {
-        const b = bindings.get(r.sourceKey);
-        if (!b) ops.push({ index, sourceKey: r.sourceKey, hash: r.hash, op: 'create' });
-        else if (b.hash !== r.hash) ops.push({ index, sourceKey: r.sourceKey, hash: r.hash, op: 'update', targetKey: b.targetKey });
-        else {
-          unchanged++;
-          unchangedKeys.push(r.sourceKey);
+        const link = links.get(r.sourceKey) ?? null;
+        const plan = planOneWay(space, policy, { source: { key: r.sourceKey, fields: r.fields }, sourceHash: r.hash, link });
+        if (plan.outcome === 'create' || plan.outcome === 'update') {
+          const targetKey = plan.outcome === 'update' ? link!.keys[space.targetSide] : undefined;
+          ops.push({
+            index,
+            sourceKey: r.sourceKey,
+            hash: r.hash,
+            op: plan.outcome,
+            ...(targetKey !== undefined ? { targetKey } : {}),
+            ...(plan.outcome === 'update' ? { changed: plan.changed } : {}),
+            ...(link ? { linkId: link.linkId } : {}),
+            ...(link?.deletedSides.length ? { deletedSides: link.deletedSides } : {}),
+            linkFields: plan.fields,
+          });
+          return;
         }
+        unchanged++;
+        unchangedKeys.push(r.sourceKey);
+        if (plan.refresh && link) refreshed.push(linkUpsert(p, space, link.linkId, r.sourceKey, link.keys[space.targetSide]!, plan.fields, link.deletedSides));
       });
+      // The target already holds these records' values (the link vouched for them): remember them per field.
+      await store.upsertLinks(space.space, refreshed);
       await store.releaseQuarantine(p.name, unchangedKeys);
       const page: PlanPage = { mappedPageId: ref.mappedPageId, ops };
       const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/plan`, page);
@@ -215,7 +336,7 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
               sourceKey: w.sourceKey,
               op: w.op,
               fields: records[w.index]!.fields,
-              ...previousOf(bindings.get(w.sourceKey)),
+              ...previousOf(links.get(w.sourceKey)),
             })),
             p.approval,
           )
@@ -224,7 +345,7 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
     },
 
     /**
-     * Write the plan in batches, idempotently (upsert by external key), recording bindings after
+     * Write the plan in batches, idempotently (upsert by external key), recording links after
      * each batch. Heartbeats the batch reached, so a retry resumes there instead of rewriting.
      */
     async writePage(ref: PageRef & { planPageId: string; planHash?: string }): Promise<WritePageResult> {
@@ -236,11 +357,11 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       }
       const mapped = await store.loadPage<MappedRecord[]>(mappedPageId);
       const plan = ops.map((o) => ({ ...o, fields: mapped[o.index]!.fields }));
-      const keepFields = (p.approval?.watchFields.length ?? 0) > 0;
+      const space = spaceOf(p);
       const { maxBatchSize, requestTimeoutMs } = target.describe();
       const batchSize = Math.max(1, maxBatchSize);
       // The key the target knows the record by carries the source system's prefix, so two
-      // sources writing into one entity never address the same record (bindings keep source keys).
+      // sources writing into one entity never address the same record (links keep source keys).
       const keyPrefix = keyPrefixOf(p);
       type Progress = { next: number } & WritePageResult;
       const resumed = activityInfo().heartbeatDetails as Progress | undefined;
@@ -260,12 +381,15 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
           );
         });
         const byKey = new Map(batch.map((w) => [keyPrefix + w.sourceKey, w]));
-        const bindings: { sourceKey: string; targetKey: string; hash: string; fields?: Record<string, unknown> }[] = [];
+        const written: LinkUpsert[] = [];
+        const writtenKeys: string[] = [];
         const failed: QuarantineEntry[] = [];
         for (const o of outcomes) {
           const w = byKey.get(o.externalKey)!;
           if (o.ok) {
-            bindings.push({ sourceKey: w.sourceKey, targetKey: o.targetKey, hash: w.hash, ...(keepFields ? { fields: w.fields } : {}) });
+            const fields = w.linkFields ?? unitValues(space, w.fields);
+            written.push(linkUpsert(p, space, w.linkId, w.sourceKey, o.targetKey, fields, w.deletedSides ?? []));
+            writtenKeys.push(w.sourceKey);
             if (o.action === 'created') acc.created++;
             else acc.updated++;
           } else {
@@ -282,9 +406,10 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
             acc.quarantined++;
           }
         }
-        await store.putBindings(p.name, bindings);
+        // The batch is durable in the target: its links now hold what was written there.
+        await store.upsertLinks(space.space, written);
         await store.quarantine(failed);
-        await store.releaseQuarantine(p.name, bindings.map((b) => b.sourceKey));
+        await store.releaseQuarantine(p.name, writtenKeys);
         acc.next = i + batch.length;
         heartbeat({ ...acc });
       }

@@ -1,8 +1,6 @@
-import { sideNamesOf, type Pair } from '../contracts/pair';
 import { stableHash } from '../contracts/stable-json';
-import type { CanonicalEntity } from '../mappings/canonical';
 import { readPath } from '../mappings/dsl/transforms';
-import { compilePairPolicy, fieldUnits } from '../mappings/two-way/policy';
+import { linkSpaceOf } from '../pipelines/link-space';
 import type { Registry } from '../pipelines/load';
 import type { Pipeline } from '../pipelines/schema';
 import type { Binding, LinkField, LinkUpsert, StateStore } from '../state/types';
@@ -17,47 +15,44 @@ export interface LinkMigration {
 }
 
 const BATCH = 1000;
-const metaKey = (pipeline: string, scope: string) => `links-migrated:${pipeline}->${scope}`;
-
-/** Where a pipeline's bindings go: each pair whose two sides are its source and target, else its own scope. */
-function scopesOf(p: Pipeline, registry: Registry): { scope: string; source: string; target: string; units: string[] }[] {
-  const is = (s: { system: string; entity: string }, e: { system: string; entity: string }) => s.system === e.system && s.entity === e.entity;
-  const out = [...registry.pairs.values()].flatMap((pair: Pair) => {
-    const [a, b] = sideNamesOf(pair);
-    const sa = pair.sides[a]!;
-    const sb = pair.sides[b]!;
-    const units = compilePairPolicy(pair).units.map((u) => u.path);
-    if (is(sa, p.source) && is(sb, p.target)) return [{ scope: pair.name, source: a, target: b, units }];
-    if (is(sb, p.source) && is(sa, p.target)) return [{ scope: pair.name, source: b, target: a, units }];
-    return [];
-  });
-  if (out.length) return out;
-  const canonical = registry.mappings.get(p.mapping)!.target as CanonicalEntity;
-  return [{ scope: p.name, source: 'source', target: 'target', units: fieldUnits(canonical, []) }];
-}
+const metaKey = (pipeline: string, scope: string) => `links-migrated:v2:${pipeline}->${scope}`;
+/** Set by the first version of this migration, when one-way syncs still wrote bindings afterwards. */
+const v1MetaKey = (pipeline: string, scope: string) => `links-migrated:${pipeline}->${scope}`;
 
 /**
- * One-way bindings become links, once per pipeline and scope (remembered in the store's meta
- * table), without re-syncing: the source side key is the binding's source key, the target side
- * key its target key, the synced values the binding's `fields` when it kept them (else only its
- * record hash, so the first two-way run compares both sides with no baseline). Bindings stay.
+ * One-way bindings become links, once per pipeline and link space (remembered in the store's meta
+ * table), without re-syncing. The space is the one the pipeline syncs in (pipelines/link-space.ts):
+ * a pair's over the same systems and entities, else the pipeline's own. The source side key is
+ * the binding's source key, the target side key its target key, the synced values the binding's
+ * `fields` when it kept them (else only its record hash, which the one-way planner accepts for an
+ * unchanged record). Bindings stay; the sync path no longer reads or writes them.
+ *
+ * A store migrated by the first version of this migration got links while one-way syncs went on
+ * writing bindings: those are copied again, into a pipeline's own space in full (only the
+ * migration wrote there), into a pair's space only where the pair has no link yet.
  */
 export async function migrateBindingsToLinks(store: StateStore, registry: Registry): Promise<LinkMigration[]> {
   const done: LinkMigration[] = [];
   for (const p of registry.pipelines.values()) {
-    for (const { scope, source, target, units } of scopesOf(p, registry)) {
-      if ((await store.getMeta(metaKey(p.name, scope))) !== null) continue;
-      const bindings = await store.listBindings(p.name);
-      const m: LinkMigration = { pipeline: p.name, scope, links: 0, withFields: 0 };
-      for (let i = 0; i < bindings.length; i += BATCH) {
-        const items = bindings.slice(i, i + BATCH).map((b) => linkOf(b, p, source, target, units));
-        await store.upsertLinks(scope, items);
-        m.links += items.length;
-        m.withFields += items.filter((l) => Object.keys(l.fields).length > 0).length;
+    const space = linkSpaceOf(p, registry);
+    const scope = space.space;
+    if ((await store.getMeta(metaKey(p.name, scope))) !== null) continue;
+    const again = (await store.getMeta(v1MetaKey(p.name, scope))) !== null;
+    const bindings = await store.listBindings(p.name);
+    const m: LinkMigration = { pipeline: p.name, scope, links: 0, withFields: 0 };
+    for (let i = 0; i < bindings.length; i += BATCH) {
+      let batch = bindings.slice(i, i + BATCH);
+      if (again && space.shared) {
+        const linked = await store.findLinks(scope, space.sourceSide, batch.map((b) => b.sourceKey));
+        batch = batch.filter((b) => !linked.has(b.sourceKey));
       }
-      await store.setMeta(metaKey(p.name, scope), JSON.stringify({ links: m.links }));
-      if (m.links) done.push(m);
+      const items = batch.map((b) => linkOf(b, p, space.sourceSide, space.targetSide, space.allUnits));
+      await store.upsertLinks(scope, items);
+      m.links += items.length;
+      m.withFields += items.filter((l) => Object.keys(l.fields).length > 0).length;
     }
+    await store.setMeta(metaKey(p.name, scope), JSON.stringify({ links: m.links }));
+    if (m.links) done.push(m);
   }
   return done;
 }
