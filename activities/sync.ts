@@ -358,7 +358,8 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       const mapped = await store.loadPage<MappedRecord[]>(mappedPageId);
       const plan = ops.map((o) => ({ ...o, fields: mapped[o.index]!.fields }));
       const space = spaceOf(p);
-      const { maxBatchSize, requestTimeoutMs } = target.describe();
+      const { maxBatchSize, requestTimeoutMs, partialUpdates } = target.describe();
+      const partial = partialUpdates === true;
       const batchSize = Math.max(1, maxBatchSize);
       // The key the target knows the record by carries the source system's prefix, so two
       // sources writing into one entity never address the same record (links keep source keys).
@@ -377,7 +378,13 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
         await watchProgress(watch, async () => {
           outcomes = await target.upsert(
             p.target.entity,
-            batch.map((w) => ({ externalKey: keyPrefix + w.sourceKey, ...(w.targetKey ? { targetKey: w.targetKey } : {}), fields: w.fields })),
+            batch.map((w) => ({
+              externalKey: keyPrefix + w.sourceKey,
+              ...(w.targetKey ? { targetKey: w.targetKey } : {}),
+              fields: w.fields,
+              // Only the changed fields, where the target can write part of a record.
+              ...(partial && w.changed ? { changed: w.changed } : {}),
+            })),
           );
         });
         const byKey = new Map(batch.map((w) => [keyPrefix + w.sourceKey, w]));

@@ -86,6 +86,15 @@ async function syncOnce(store: StateStore, pipeline: string) {
   return totals;
 }
 
+function queryErp<T>(sql: string, ...args: unknown[]): T {
+  const db = new Database(demoPaths(dir).erp, { readonly: true });
+  try {
+    return db.prepare(sql).get(...args) as T;
+  } finally {
+    db.close();
+  }
+}
+
 const erpCount = (table: string) => {
   const db = new Database(demoPaths(dir).erp, { readonly: true });
   try {
@@ -96,7 +105,7 @@ const erpCount = (table: string) => {
 };
 
 describe('one-way pipelines on links', () => {
-  test('a second run writes nothing; a changed field is the only one planned; links, not bindings, hold it', async () => {
+  test('a second run writes nothing; a changed field is the only one written (a partial update); links, not bindings, hold it', async () => {
     const store = openStore('state.db');
     const first = await syncOnce(store, 'demo-products');
     expect(first.created).toBeGreaterThan(50);
@@ -114,9 +123,16 @@ describe('one-way pipelines on links', () => {
     const id = Number(first.mapped[3]!.sourceKey);
     crm.prepare("UPDATE products SET name = name || ' v2', updated_at = ? WHERE id = ?").run(new Date(Date.now() + 1000).toISOString(), id);
     crm.close();
+    // A person edits another field of that record in the ERP: a partial update leaves it alone.
+    const targetKey = linked.get(String(id))!.targetKey;
+    const erp = new Database(demoPaths(dir).erp);
+    erp.prepare("UPDATE products SET description = 'edited in the ERP' WHERE id = ?").run(Number(targetKey));
+    erp.close();
     const third = await syncOnce(store, 'demo-products');
     expect(third).toMatchObject({ creates: 0, updates: 1, updated: 1 });
-    expect(pool.writes.map((w) => [w.externalKey, w.targetKey])).toEqual([[String(id), linked.get(String(id))!.targetKey]]);
+    expect(pool.writes.map((w) => [w.externalKey, w.targetKey, w.changed])).toEqual([[String(id), targetKey, ['name']]]);
+    const row = queryErp<{ name: string; description: string }>('SELECT name, description FROM products WHERE id = ?', Number(targetKey));
+    expect(row).toEqual({ name: `${first.mapped[3]!.fields.name as string} v2`, description: 'edited in the ERP' });
   });
 
   test('bindings of an older version migrate into links, and the first run after the upgrade writes nothing', async () => {
