@@ -11,16 +11,19 @@
  * the values written; the `bindings` table is no longer read or written here (kept for the
  * upgrade: workers/migrate-links.ts turns it into links at worker start).
  *
- * **Which link space.** A pair over the same two systems and entities (either direction, same
- * canonical entity) and a one-way pipeline share one link space: the pair's name, with the pair's
- * side names (pipelines/link-space.ts, also used by the migration). So a record a pipeline created
- * is linked when the pair (or the opposite pipeline) reads either side, and neither creates it a
- * second time. Pipelines no pair covers keep their own space (the pipeline's name, sides `source`
- * and `target`). A one-way pipeline compares only the units its mapping fills, so it never clears
- * fields that the pair's other direction owns; it plans no deletes and leaves a link's archived
- * sides and tombstone as they are (a tombstoned link is skipped). It records no write-ledger
- * entries: the link is updated with what was written, which is the baseline a later pair run
- * compares against, so there is no echo to suppress.
+ * **Which link space.** Each one-way pipeline has its own link space, named after the pipeline,
+ * with sides `source` and `target` (pipelines/link-space.ts); it is never shared with a pair or
+ * another pipeline. A pair and a pipeline over the same records still do not duplicate them,
+ * because both address records by external key: the pair's first-link rule (`externalKey`)
+ * links what a pipeline wrote instead of creating it, and a pipeline's upsert by external key
+ * finds what a pair created (one write, then the pipeline's link exists). Sharing the pair's
+ * space was tried and refused: the pair's links then steer the pipeline's writes (an opposite
+ * pipeline, e.g. hubspot-companies-to-erp after erp-customers-to-hubspot, would update the
+ * ERP's own customers instead of keeping HubSpot's records in HubSpot's key space, which
+ * test/integration/hubspot-key-spaces pins), and a pipeline's writes would move a pair's
+ * baselines behind its back. For one business record synced both ways, use a pair. A one-way
+ * pipeline compares only the units its mapping fills, plans no deletes, and records no
+ * write-ledger entries (its link is updated with what was written; nothing reads its target).
  *
  * **Upgrade without a re-sync.** A migrated binding with kept values becomes per-field link
  * values; one without becomes a link with the binding's whole-record hash, which `planOneWay`
