@@ -113,7 +113,7 @@ function unitValues(space: LinkSpace, fields: Record<string, unknown>): Record<s
   const out: Record<string, LinkField> = {};
   for (const u of space.units) {
     const v = readPath(fields, u);
-    out[u] = { hash: stableHash(v ?? null), value: v ?? null, origin: space.sourceSide };
+    out[u] = space.valued?.includes(u) === false ? { hash: stableHash(v ?? null), origin: space.sourceSide } : { hash: stableHash(v ?? null), value: v ?? null, origin: space.sourceSide };
   }
   return out;
 }
@@ -127,6 +127,7 @@ function linkUpsert(
   targetKey: string,
   fields: Record<string, LinkField>,
   deletedSides: string[],
+  recordHash: string,
 ): LinkUpsert {
   return {
     ...(linkId ? { linkId } : {}),
@@ -136,6 +137,8 @@ function linkUpsert(
     ],
     fields,
     deletedSides,
+    // The whole record as written: an unchanged record is recognised by it alone next time.
+    recordHash,
   };
 }
 
@@ -180,7 +183,10 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
   const compiled = (p: Pipeline) => {
     let c = spaces.get(p.name);
     if (!c) {
-      const space = linkSpaceOf(p, registry);
+      const own = linkSpaceOf(p, registry);
+      // Links keep the values of watched fields (approval limits compare with them), else hashes.
+      const watched = p.approval?.watchFields ?? [];
+      const space: LinkSpace = { ...own, valued: own.units.filter((u) => watched.some((w) => w === u || w.startsWith(`${u}.`) || u.startsWith(`${w}.`))) };
       spaces.set(p.name, (c = { space, policy: oneWayPolicy(space) }));
     }
     return c;
@@ -325,7 +331,7 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
         }
         unchanged++;
         unchangedKeys.push(r.sourceKey);
-        if (plan.refresh && link) refreshed.push(linkUpsert(p, space, link.linkId, r.sourceKey, link.keys[space.targetSide]!, plan.fields, link.deletedSides));
+        if (plan.refresh && link) refreshed.push(linkUpsert(p, space, link.linkId, r.sourceKey, link.keys[space.targetSide]!, plan.fields, link.deletedSides, r.hash));
       });
       // The target already holds these records' values (the link vouched for them): remember them per field.
       await store.upsertLinks(space.space, refreshed);
@@ -398,7 +404,7 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
           const w = byKey.get(o.externalKey)!;
           if (o.ok) {
             const fields = w.linkFields ?? unitValues(space, w.fields);
-            written.push(linkUpsert(p, space, w.linkId, w.sourceKey, o.targetKey, fields, w.deletedSides ?? []));
+            written.push(linkUpsert(p, space, w.linkId, w.sourceKey, o.targetKey, fields, w.deletedSides ?? [], w.hash));
             writtenKeys.push(w.sourceKey);
             if (o.action === 'created') acc.created++;
             else acc.updated++;

@@ -22,6 +22,8 @@ export interface LinkSpace {
   allUnits: string[];
   /** The units the pipeline compares and writes. */
   units: string[];
+  /** Units whose values (not only hashes) the links keep; absent: all. */
+  valued?: string[];
 }
 
 export function linkSpaceOf(p: Pipeline, registry: Pick<Registry, 'mappings'>): LinkSpace {

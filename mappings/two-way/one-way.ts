@@ -8,7 +8,8 @@
  * synced there (a person's edit in the target is overwritten only when the source changes that
  * field, as before). Per unit the link may hold the value, only its hash (migrated or pair links),
  * or nothing; a link migrated from a binding without values holds only the whole record's hash,
- * which vouches for every unit when it equals the source record's hash now.
+ * which vouches for every unit when it equals the source record's hash now. Every link this
+ * pipeline writes keeps the record's hash too, so an unchanged record costs one comparison.
  */
 import type { Link, LinkField } from '../../contracts/link';
 import { stableHash, stableJson } from '../../contracts/stable-json';
@@ -22,6 +23,11 @@ export interface OneWaySpace {
   targetSide: string;
   /** Canonical units the pipeline compares and writes. */
   units: string[];
+  /**
+   * Units whose last synced value the link keeps (e.g. the approval's watched fields); of the
+   * others only the hash. Absent: every value.
+   */
+  valued?: string[];
 }
 
 export interface OneWayInput {
@@ -38,7 +44,7 @@ export interface OneWayPlan {
   changed: string[];
   /** The link's fields once the write is durable (units merged into what the link held). */
   fields: Record<string, LinkField>;
-  /** Nothing to write, but the link learns values it lacked (a migrated or hash-only link): store it. */
+  /** Nothing to write, but the link learns what it lacked (per-field hashes, the record hash): store it. */
   refresh: boolean;
   skipped?: string;
 }
@@ -76,9 +82,13 @@ export function planOneWay(space: OneWaySpace, policy: PairPolicy, input: OneWay
   const link = input.link;
   const snap: SideSnapshot = { key: input.source.key, fields: input.source.fields, modifiedAt: input.source.modifiedAt ?? '' };
   if (link?.tombstone) return { outcome: 'skip', changed: [], fields: link.fields, refresh: false, skipped: 'tombstoned' };
+  const valued = space.valued ? new Set(space.valued) : null;
   const merged = (fields: Record<string, LinkField>) => {
     const out = { ...(link?.fields ?? {}) };
-    for (const u of space.units) if (fields[u]) out[u] = fields[u];
+    for (const u of space.units) {
+      const f = fields[u];
+      if (f) out[u] = valued && !valued.has(u) ? { hash: f.hash, origin: f.origin } : f;
+    }
     return out;
   };
 
@@ -87,8 +97,11 @@ export function planOneWay(space: OneWaySpace, policy: PairPolicy, input: OneWay
     return { outcome: 'create', changed: [...space.units], fields: merged(plan.link.fields), refresh: false };
   }
 
-  // The target now, as far as the link knows it, and the baselines the planner may use.
+  // The whole record is as last written, and the link knows every unit: nothing to plan.
   const vouched = link.recordHash !== undefined && link.recordHash === input.sourceHash;
+  if (vouched && space.units.every((u) => link.fields[u] !== undefined)) return { outcome: 'unchanged', changed: [], fields: link.fields, refresh: false };
+
+  // The target now, as far as the link knows it, and the baselines the planner may use.
   const target: Record<string, unknown> = {};
   const base: Record<string, LinkField> = {};
   for (const u of space.units) {
@@ -108,6 +121,6 @@ export function planOneWay(space: OneWaySpace, policy: PairPolicy, input: OneWay
   const changed = Object.keys(plan.patches[t] ?? {});
   const fields = merged(plan.link.fields);
   if (changed.length > 0) return { outcome: 'update', changed, fields, refresh: false };
-  const refresh = space.units.some((u) => stableJson(link.fields[u] ?? null) !== stableJson(fields[u] ?? null)) || link.recordHash !== undefined;
+  const refresh = link.recordHash !== input.sourceHash || space.units.some((u) => stableJson(link.fields[u] ?? null) !== stableJson(fields[u] ?? null));
   return { outcome: 'unchanged', changed: [], fields, refresh };
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { createSyncActivities } from '../../activities/sync';
 import type { MappedRecord } from '../../activities/sync-types';
 import type { Connector, WriteRequest } from '../../connectors/types';
+import { stableHash } from '../../contracts/stable-json';
 import { demoPaths, seedDemo } from '../../demo/seed';
 import { ConnectorPool, loadRegistry, type Registry } from '../../pipelines/load';
 import { openSqliteStateStore } from '../../state/sqlite-store';
@@ -171,10 +172,10 @@ describe('one-way pipelines on links', () => {
     expect(p).toMatchObject({ creates: 0, updates: 0, unchanged: productTargets.size });
     expect(erpCount('customers')).toBe(customers);
     expect(erpCount('products')).toBe(erpProducts);
-    // the hash-only links learned their per-field values on that run (and need no refresh again)
+    // the links migrated with only the record hash learned their per-field hashes on that run
     const link = (await upgraded.findLinks('demo-products', 'source', [products.mapped[0]!.sourceKey])).get(products.mapped[0]!.sourceKey)!;
-    expect(link.recordHash).toBeUndefined();
-    expect(link.fields.name!.value).toBe(products.mapped[0]!.fields.name);
+    expect(link.recordHash).toBe(products.mapped[0]!.hash);
+    expect(link.fields.name!.hash).toBe(stableHash(products.mapped[0]!.fields.name));
 
     // a record changed after the upgrade is written once, by its link's target key
     const crm = new Database(demoPaths(dir).crm);

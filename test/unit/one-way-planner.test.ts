@@ -49,7 +49,9 @@ describe('planOneWay: a one-way pipeline on the two-way planner', () => {
     const migrated = plan(NOW, link({ recordHash: 'h-now' }));
     expect(migrated.refresh).toBe(true);
     expect(migrated.fields).toEqual(synced(UNITS));
-    expect(plan(NOW, link({ fields: synced(UNITS) })).refresh).toBe(false);
+    expect(plan(NOW, link({ fields: synced(UNITS), recordHash: 'h-now' })).refresh).toBe(false);
+    // a link that lacks the record hash learns it (once)
+    expect(plan(NOW, link({ fields: synced(UNITS) })).refresh).toBe(true);
   });
 
   test('fields of the link outside the pipeline units (another direction of a pair) are kept, never written', () => {
@@ -65,5 +67,18 @@ describe('planOneWay: a one-way pipeline on the two-way planner', () => {
     const p = plan({ ...NOW, email: 'b@acme.test' }, l);
     expect(p.fields.email).toEqual(field('b@acme.test'));
     expect(p.fields.segment).toEqual(field('smb', 'erp'));
+  });
+
+  test('the record hash alone settles an unchanged record; a changed one is planned per unit', () => {
+    // values the link holds that would differ from the source: the hash wins, nothing planned
+    const l = link({ fields: synced({ ...UNITS, name: 'Other' }), recordHash: 'h-now' });
+    expect(plan(NOW, l)).toMatchObject({ outcome: 'unchanged', refresh: false });
+    expect(plan(NOW, l, 'h-new')).toMatchObject({ outcome: 'update', changed: ['name'] });
+  });
+
+  test('`valued` keeps values of those units only, hashes of the others', () => {
+    const p = planOneWay({ ...SPACE, valued: ['address'] }, POLICY, { source: { key: '1', fields: NOW }, sourceHash: 'h', link: null });
+    expect(p.fields.address).toEqual(field(NOW.address));
+    expect(p.fields.name).toEqual({ hash: stableHash('Acme'), origin: 'crm' });
   });
 });
