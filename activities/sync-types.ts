@@ -1,5 +1,6 @@
 import type { ApprovalPolicy } from '../contracts/approval';
 import type { Cursor } from '../contracts/cursor';
+import type { LinkField } from '../contracts/link';
 
 /** Arguments and results of the sync activities: ids, counts and cursors only (claim checks). */
 
@@ -73,6 +74,14 @@ export interface PlanOp {
   hash: string;
   op: 'create' | 'update';
   targetKey?: string;
+  /** Canonical units that changed (an update): what a target that takes partial updates writes. */
+  changed?: string[];
+  /** The record's link, when it has one. */
+  linkId?: string;
+  /** The link's soft-deleted sides, kept as they are (a one-way pipeline plans no deletes). */
+  deletedSides?: string[];
+  /** The link's fields once this write is durable. */
+  linkFields?: Record<string, LinkField>;
 }
 
 /** A staged plan refers to the mapped page instead of copying its records. */

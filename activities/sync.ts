@@ -1,10 +1,47 @@
+/**
+ * # One-way sync on links (design note)
+ *
+ * A one-way pipeline is a link space in which the source owns every field the pipeline's mapping
+ * fills and only the target side is written. Each page is planned record by record with the pure
+ * two-way planner (`planOneWay` in mappings/two-way/one-way.ts calls `planRecord`) against the
+ * record's link: no link → create; a link → only the units whose canonical value differs from the
+ * link's last synced value are patched (`PlanOp.changed`); nothing changed → no-op, nothing
+ * written. The target is not read: the link's values are the target's state as far as this
+ * pipeline knows it (as the bindings' hash was before). After each written batch the links get
+ * the values written; the `bindings` table is no longer read or written here (kept for the
+ * upgrade: workers/migrate-links.ts turns it into links at worker start).
+ *
+ * **Which link space.** Each one-way pipeline has its own link space, named after the pipeline,
+ * with sides `source` and `target` (pipelines/link-space.ts); it is never shared with a pair or
+ * another pipeline. A pair and a pipeline over the same records still do not duplicate them,
+ * because both address records by external key: the pair's first-link rule (`externalKey`)
+ * links what a pipeline wrote instead of creating it, and a pipeline's upsert by external key
+ * finds what a pair created (one write, then the pipeline's link exists). Sharing the pair's
+ * space was tried and refused: the pair's links then steer the pipeline's writes (an opposite
+ * pipeline, e.g. hubspot-companies-to-erp after erp-customers-to-hubspot, would update the
+ * ERP's own customers instead of keeping HubSpot's records in HubSpot's key space, which
+ * test/integration/hubspot-key-spaces pins), and a pipeline's writes would move a pair's
+ * baselines behind its back. For one business record synced both ways, use a pair. A one-way
+ * pipeline compares only the units its mapping fills, plans no deletes, and records no
+ * write-ledger entries (its link is updated with what was written; nothing reads its target).
+ *
+ * **Upgrade without a re-sync.** A migrated binding with kept values becomes per-field link
+ * values; one without becomes a link with the binding's whole-record hash, which `planOneWay`
+ * accepts as "the target holds this" when the record hash is unchanged (the first run then
+ * stores the per-field values it learned, and writes nothing to the target).
+ */
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { applyLookback, type Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
 import { TASK_QUEUES, type PipelineFamily } from '../contracts/queues';
 import type { ConnectorPool, Registry } from '../pipelines/load';
 import type { Pipeline } from '../pipelines/schema';
-import type { Binding, QuarantineEntry, StateStore } from '../state/types';
+import { stableHash } from '../contracts/stable-json';
+import { readPath } from '../mappings/dsl/transforms';
+import { oneWayPolicy, planOneWay } from '../mappings/two-way/one-way';
+import type { PairPolicy } from '../mappings/two-way/policy';
+import { linkSpaceOf, type LinkSpace } from '../pipelines/link-space';
+import type { Link, LinkField, LinkUpsert, QuarantineEntry, StateStore } from '../state/types';
 import { planFingerprint, recordHash } from './hash';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { planRisks } from './plan-risk';
@@ -65,8 +102,63 @@ function withAttempt<A extends unknown[], R extends object>(fn: (...args: A) => 
   };
 }
 
-/** What an update's target last received, when its pipeline keeps it (for planRisks). */
-const previousOf = (b: Binding | undefined): { previous?: Record<string, unknown> } => (b?.fields ? { previous: b.fields } : {});
+/** What an update's target last received, as far as its link keeps the values (for planRisks). */
+function previousOf(link: Link | undefined): { previous?: Record<string, unknown> } {
+  if (!link) return {};
+  const previous: Record<string, unknown> = {};
+  let any = false;
+  for (const [path, f] of Object.entries(link.fields)) {
+    if (f.value === undefined) continue;
+    setPath(previous, path, f.value);
+    any = true;
+  }
+  return any ? { previous } : {};
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let cur = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = cur[part];
+    cur[part] = next !== null && typeof next === 'object' ? { ...(next as Record<string, unknown>) } : {};
+    cur = cur[part] as Record<string, unknown>;
+  }
+  cur[parts[parts.length - 1]!] = value;
+}
+
+/** A record's units as link fields (a staged plan from before links kept them in the plan). */
+function unitValues(space: LinkSpace, fields: Record<string, unknown>): Record<string, LinkField> {
+  const out: Record<string, LinkField> = {};
+  for (const u of space.units) {
+    const v = readPath(fields, u);
+    out[u] = space.valued?.includes(u) === false ? { hash: stableHash(v ?? null), origin: space.sourceSide } : { hash: stableHash(v ?? null), value: v ?? null, origin: space.sourceSide };
+  }
+  return out;
+}
+
+/** The link of one source record and the target record written for it. */
+function linkUpsert(
+  p: Pipeline,
+  space: LinkSpace,
+  linkId: string | undefined,
+  sourceKey: string,
+  targetKey: string,
+  fields: Record<string, LinkField>,
+  deletedSides: string[],
+  recordHash: string,
+): LinkUpsert {
+  return {
+    ...(linkId ? { linkId } : {}),
+    keys: [
+      { side: space.sourceSide, system: p.source.system, entity: p.source.entity, key: sourceKey },
+      { side: space.targetSide, system: p.target.system, entity: p.target.entity, key: targetKey },
+    ],
+    fields,
+    deletedSides,
+    // The whole record as written: an unchanged record is recognised by it alone next time.
+    recordHash,
+  };
+}
 
 /**
  * The steps of one sync. Each is an activity; each reads its input page from the state store
@@ -104,6 +196,22 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       { field: 'pipeline' },
     );
   };
+
+  const spaces = new Map<string, { space: LinkSpace; policy: PairPolicy }>();
+  const compiled = (p: Pipeline) => {
+    let c = spaces.get(p.name);
+    if (!c) {
+      const own = linkSpaceOf(p, registry);
+      // Links keep the values of watched fields (approval limits compare with them), else hashes.
+      const watched = p.approval?.watchFields ?? [];
+      const space: LinkSpace = { ...own, valued: own.units.filter((u) => watched.some((w) => w === u || w.startsWith(`${u}.`) || u.startsWith(`${w}.`))) };
+      spaces.set(p.name, (c = { space, policy: oneWayPolicy(space) }));
+    }
+    return c;
+  };
+  /** Where the pipeline's links live (pipelines/link-space.ts). */
+  const spaceOf = (p: Pipeline): LinkSpace => compiled(p).space;
+  const policyOf = (p: Pipeline): PairPolicy => compiled(p).policy;
 
   /** What every key of a pipeline's source carries into its target (systems.json `keyPrefix`). */
   const keyPrefixOf = (p: Pipeline): string => registry.systems.get(p.source.system)?.keyPrefix ?? '';
@@ -214,23 +322,45 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       return { mappedPageId, valid: valid.length, quarantined: bad.length };
     },
 
-    /** Compare with what was last written (bindings + content hash): create, update or no-op. */
+    /**
+     * Plan each mapped record against its link with the pure planner (mappings/two-way/one-way.ts):
+     * create, update (only the changed units) or no-op. A migrated link that only vouches for the
+     * whole record's hash learns its per-field values here when the record is unchanged.
+     */
     async planPage(ref: PageRef & { mappedPageId: string }): Promise<PlanPageResult> {
       const p = pipelineOf(ref.pipeline);
+      const space = spaceOf(p);
       const records = await store.loadPage<MappedRecord[]>(ref.mappedPageId);
-      const bindings = await store.getBindings(p.name, records.map((r) => r.sourceKey));
+      const links = await store.findLinks(space.space, space.sourceSide, records.map((r) => r.sourceKey));
+      const policy = policyOf(p);
       const ops: PlanOp[] = [];
       let unchanged = 0;
       const unchangedKeys: string[] = [];
+      const refreshed: LinkUpsert[] = [];
       records.forEach((r, index) => {
-        const b = bindings.get(r.sourceKey);
-        if (!b) ops.push({ index, sourceKey: r.sourceKey, hash: r.hash, op: 'create' });
-        else if (b.hash !== r.hash) ops.push({ index, sourceKey: r.sourceKey, hash: r.hash, op: 'update', targetKey: b.targetKey });
-        else {
-          unchanged++;
-          unchangedKeys.push(r.sourceKey);
+        const link = links.get(r.sourceKey) ?? null;
+        const plan = planOneWay(space, policy, { source: { key: r.sourceKey, fields: r.fields }, sourceHash: r.hash, link });
+        if (plan.outcome === 'create' || plan.outcome === 'update') {
+          const targetKey = plan.outcome === 'update' ? link!.keys[space.targetSide] : undefined;
+          ops.push({
+            index,
+            sourceKey: r.sourceKey,
+            hash: r.hash,
+            op: plan.outcome,
+            ...(targetKey !== undefined ? { targetKey } : {}),
+            ...(plan.outcome === 'update' ? { changed: plan.changed } : {}),
+            ...(link ? { linkId: link.linkId } : {}),
+            ...(link?.deletedSides.length ? { deletedSides: link.deletedSides } : {}),
+            linkFields: plan.fields,
+          });
+          return;
         }
+        unchanged++;
+        unchangedKeys.push(r.sourceKey);
+        if (plan.refresh && link) refreshed.push(linkUpsert(p, space, link.linkId, r.sourceKey, link.keys[space.targetSide]!, plan.fields, link.deletedSides, r.hash));
       });
+      // The target already holds these records' values (the link vouched for them): remember them per field.
+      await store.upsertLinks(space.space, refreshed);
       await store.releaseQuarantine(p.name, unchangedKeys);
       const page: PlanPage = { mappedPageId: ref.mappedPageId, ops };
       const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/plan`, page);
@@ -241,7 +371,7 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
               sourceKey: w.sourceKey,
               op: w.op,
               fields: records[w.index]!.fields,
-              ...previousOf(bindings.get(w.sourceKey)),
+              ...previousOf(links.get(w.sourceKey)),
             })),
             p.approval,
           )
@@ -250,7 +380,7 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
     },
 
     /**
-     * Write the plan in batches, idempotently (upsert by external key), recording bindings after
+     * Write the plan in batches, idempotently (upsert by external key), recording links after
      * each batch. Heartbeats the batch reached, so a retry resumes there instead of rewriting.
      */
     async writePage(ref: PageRef & { planPageId: string; planHash?: string }): Promise<WritePageResult> {
@@ -262,11 +392,12 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       }
       const mapped = await store.loadPage<MappedRecord[]>(mappedPageId);
       const plan = ops.map((o) => ({ ...o, fields: mapped[o.index]!.fields }));
-      const keepFields = (p.approval?.watchFields.length ?? 0) > 0;
-      const { maxBatchSize, requestTimeoutMs } = target.describe();
+      const space = spaceOf(p);
+      const { maxBatchSize, requestTimeoutMs, partialUpdates } = target.describe();
+      const partial = partialUpdates === true;
       const batchSize = Math.max(1, maxBatchSize);
       // The key the target knows the record by carries the source system's prefix, so two
-      // sources writing into one entity never address the same record (bindings keep source keys).
+      // sources writing into one entity never address the same record (links keep source keys).
       const keyPrefix = keyPrefixOf(p);
       type Progress = { next: number } & WritePageResult;
       const resumed = activityInfo().heartbeatDetails as Progress | undefined;
@@ -282,16 +413,25 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
         await watchProgress(watch, async () => {
           outcomes = await target.upsert(
             p.target.entity,
-            batch.map((w) => ({ externalKey: keyPrefix + w.sourceKey, ...(w.targetKey ? { targetKey: w.targetKey } : {}), fields: w.fields })),
+            batch.map((w) => ({
+              externalKey: keyPrefix + w.sourceKey,
+              ...(w.targetKey ? { targetKey: w.targetKey } : {}),
+              fields: w.fields,
+              // Only the changed fields, where the target can write part of a record.
+              ...(partial && w.changed ? { changed: w.changed } : {}),
+            })),
           );
         });
         const byKey = new Map(batch.map((w) => [keyPrefix + w.sourceKey, w]));
-        const bindings: { sourceKey: string; targetKey: string; hash: string; fields?: Record<string, unknown> }[] = [];
+        const written: LinkUpsert[] = [];
+        const writtenKeys: string[] = [];
         const failed: QuarantineEntry[] = [];
         for (const o of outcomes) {
           const w = byKey.get(o.externalKey)!;
           if (o.ok) {
-            bindings.push({ sourceKey: w.sourceKey, targetKey: o.targetKey, hash: w.hash, ...(keepFields ? { fields: w.fields } : {}) });
+            const fields = w.linkFields ?? unitValues(space, w.fields);
+            written.push(linkUpsert(p, space, w.linkId, w.sourceKey, o.targetKey, fields, w.deletedSides ?? [], w.hash));
+            writtenKeys.push(w.sourceKey);
             if (o.action === 'created') acc.created++;
             else acc.updated++;
           } else {
@@ -308,9 +448,10 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
             acc.quarantined++;
           }
         }
-        await store.putBindings(p.name, bindings);
+        // The batch is durable in the target: its links now hold what was written there.
+        await store.upsertLinks(space.space, written);
         await store.quarantine(failed);
-        await store.releaseQuarantine(p.name, bindings.map((b) => b.sourceKey));
+        await store.releaseQuarantine(p.name, writtenKeys);
         acc.next = i + batch.length;
         heartbeat({ ...acc });
       }

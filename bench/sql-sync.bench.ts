@@ -11,6 +11,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { recordHash } from '../activities/hash';
 import { TASK_QUEUES } from '../contracts/queues';
+import { oneWayPolicy, planOneWay } from '../mappings/two-way/one-way';
+import { linkSpaceOf } from '../pipelines/link-space';
 import type { SyncResult } from '../contracts/sync';
 import { seedDemo } from '../demo/seed';
 import { ConnectorPool, loadRegistry } from '../pipelines/load';
@@ -27,13 +29,15 @@ function registryFor(dir: string) {
   return { env, registry: loadRegistry({ env }) };
 }
 
-/** The baseline: the same connector calls, mapping, plan and bindings, in one loop. */
+/** The baseline: the same connector calls, mapping, planner and links, in one loop. */
 async function plainLoop(dir: string): Promise<{ ms: number; written: number; cpu: number }> {
   const { env, registry } = registryFor(dir);
   const pool = new ConnectorPool(registry, env);
   const store = openSqliteStateStore(path.join(dir, 'plain-state.db'));
   const p = registry.pipelines.get('demo-accounts')!;
   const mapping = registry.mappings.get(p.mapping)!;
+  const space = linkSpaceOf(p, registry);
+  const policy = oneWayPolicy(space);
   const source = pool.get(p.source.system);
   const target = pool.get(p.target.system);
   const t0 = performance.now();
@@ -50,12 +54,30 @@ async function plainLoop(dir: string): Promise<{ ms: number; written: number; cp
       else bad.push({ pipeline: p.name, syncId: 'plain', sourceKey: r.key, stage: 'map' as const, field: m.issues[0]!.field, rule: m.issues[0]!.rule, reason: m.issues[0]!.message, record: r.data });
     }
     await store.quarantine(bad);
-    const bindings = await store.getBindings(p.name, valid.map((v) => v.sourceKey));
-    const plan = valid.filter((v) => bindings.get(v.sourceKey)?.hash !== v.hash);
-    const outcomes = await target.upsert(p.target.entity, plan.map((v) => ({ externalKey: v.sourceKey, fields: v.fields })));
-    const hashes = new Map(plan.map((v) => [v.sourceKey, v.hash]));
-    const ok = outcomes.flatMap((o) => (o.ok ? [{ sourceKey: o.externalKey, targetKey: o.targetKey, hash: hashes.get(o.externalKey)! }] : []));
-    await store.putBindings(p.name, ok);
+    const links = await store.findLinks(space.space, space.sourceSide, valid.map((v) => v.sourceKey));
+    const plan = valid.flatMap((v) => {
+      const link = links.get(v.sourceKey) ?? null;
+      const planned = planOneWay(space, policy, { source: { key: v.sourceKey, fields: v.fields }, sourceHash: v.hash, link });
+      return planned.outcome === 'create' || planned.outcome === 'update' ? [{ ...v, link, planned }] : [];
+    });
+    const outcomes = await target.upsert(
+      p.target.entity,
+      plan.map((v) => ({ externalKey: v.sourceKey, ...(v.link ? { targetKey: v.link.keys[space.targetSide]! } : {}), fields: v.fields, ...(v.planned.outcome === 'update' ? { changed: v.planned.changed } : {}) })),
+    );
+    const byKey = new Map(plan.map((v) => [v.sourceKey, v]));
+    const ok = outcomes.flatMap((o) => {
+      const v = o.ok ? byKey.get(o.externalKey)! : null;
+      if (!o.ok || !v) return [];
+      return [{
+        ...(v.link ? { linkId: v.link.linkId } : {}),
+        keys: [
+          { side: space.sourceSide, system: p.source.system, entity: p.source.entity, key: v.sourceKey },
+          { side: space.targetSide, system: p.target.system, entity: p.target.entity, key: o.targetKey },
+        ],
+        fields: v.planned.fields,
+      }];
+    });
+    await store.upsertLinks(space.space, ok);
     written += ok.length;
     cursor = page.nextCursor;
     await store.setCheckpoint(p.name, cursor, 'plain');

@@ -55,6 +55,12 @@ export interface WriteRequest {
   targetKey?: string;
   /** Canonical fields (mappings/canonical.ts), not target columns. */
   fields: Record<string, unknown>;
+  /**
+   * Canonical paths (field units) that changed since the last write, for a record that exists.
+   * A connector whose description says `partialUpdates` writes only the native fields of these
+   * when it updates (and every field when it has to create the record); absent: write them all.
+   */
+  changed?: string[];
 }
 
 export type WriteOutcome =
@@ -88,6 +94,8 @@ export interface ConnectorDescription {
    * (a `Transient` failure). Callers use it as the budget of "no progress" while a call runs.
    */
   requestTimeoutMs?: number;
+  /** `upsert` honours `WriteRequest.changed`: an update writes only the changed fields. */
+  partialUpdates?: boolean;
 }
 
 export interface Connector {

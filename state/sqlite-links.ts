@@ -40,6 +40,7 @@ export function createLinkStore(db: Database.Database, now: () => string): LinkM
        record_hash = excluded.record_hash, updated_at = excluded.updated_at`,
   );
   const dropSideKey = db.prepare('DELETE FROM link_keys WHERE link_id = ? AND side = ?');
+  const sideKey = db.prepare('SELECT key, system, entity FROM link_keys WHERE link_id = ? AND side = ?');
   const putKey = db.prepare(
     `INSERT INTO link_keys (pair, side, key, link_id, system, entity) VALUES (?, ?, ?, ?, ?, ?)
      ON CONFLICT (pair, side, key) DO UPDATE SET link_id = excluded.link_id, system = excluded.system, entity = excluded.entity`,
@@ -95,6 +96,9 @@ export function createLinkStore(db: Database.Database, now: () => string): LinkM
       id ??= `${pair}:${first.side}:${first.key}`;
       putLink.run(id, pair, JSON.stringify(item.fields), JSON.stringify(item.deletedSides ?? []), item.recordHash ?? null, t);
       for (const k of item.keys) {
+        // Most upserts update a link whose keys stay as they are: leave those rows alone.
+        const cur = sideKey.get(id, k.side) as { key: string; system: string; entity: string } | undefined;
+        if (cur && cur.key === k.key && cur.system === k.system && cur.entity === k.entity) continue;
         dropSideKey.run(id, k.side);
         putKey.run(pair, k.side, k.key, id, k.system, k.entity);
       }

@@ -20,6 +20,11 @@ function readField(fields: Record<string, unknown>, path: string): unknown {
   return cur;
 }
 
+/** Canonical paths `a` and `b` are equal, or one lies inside the other. */
+function overlaps(a: string, b: string): boolean {
+  return a === b || a.startsWith(`${b}.`) || b.startsWith(`${a}.`);
+}
+
 function toSqlValue(v: unknown): SqlValue {
   if (v === undefined || v === null) return null;
   if (typeof v === 'boolean') return v ? 1 : 0;
@@ -121,6 +126,7 @@ export function createSqlConnector(system: SqlSystem, systemName: string, dialec
       system: systemName,
       kind: `sql/${db.name}`,
       maxBatchSize: 5000,
+      partialUpdates: true,
       entities: Object.entries(system.entities).map(([name, e]) => ({
         name,
         canRead: true,
@@ -194,8 +200,19 @@ export function createSqlConnector(system: SqlSystem, systemName: string, dialec
       const cols = [ext, ...fieldEntries.map(([, c]) => c), e.modifiedAtColumn];
       const colList = cols.map(q).join(', ');
       const ph = cols.map((_, i) => db.param(i)).join(', ');
-      const updates = cols.slice(1).map((c) => `${q(c)} = excluded.${q(c)}`).join(', ');
-      const sql = `INSERT INTO ${q(e.table)} (${colList}) VALUES (${ph}) ON CONFLICT (${q(ext)}) DO UPDATE SET ${updates} RETURNING ${q(e.keyColumn)} AS k`;
+      // An update sets every column, or (a partial update) only the columns of the changed fields.
+      const statements = new Map<string, string>();
+      const sqlFor = (changed: string[] | undefined): string => {
+        const set = changed ? [...fieldEntries.filter(([f]) => changed.some((u) => overlaps(u, f))).map(([, c]) => c), e.modifiedAtColumn] : cols.slice(1);
+        const id = set.join('\u0000');
+        let sql = statements.get(id);
+        if (!sql) {
+          const updates = set.map((c) => `${q(c)} = excluded.${q(c)}`).join(', ');
+          sql = `INSERT INTO ${q(e.table)} (${colList}) VALUES (${ph}) ON CONFLICT (${q(ext)}) DO UPDATE SET ${updates} RETURNING ${q(e.keyColumn)} AS k`;
+          statements.set(id, sql);
+        }
+        return sql;
+      };
       const existing = await findByExternalKeys(entityName, batch.map((b) => b.externalKey));
       const now = new Date().toISOString();
       return guard(`write ${e.table}`, () =>
@@ -203,6 +220,7 @@ export function createSqlConnector(system: SqlSystem, systemName: string, dialec
           const out: WriteOutcome[] = [];
           for (const rec of batch) {
             const params = [rec.externalKey, ...fieldEntries.map(([f]) => toSqlValue(readField(rec.fields, f))), now];
+            const sql = sqlFor(rec.changed);
             try {
               const rows = await tx.isolated(sql, params);
               out.push({

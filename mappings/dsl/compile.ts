@@ -38,6 +38,8 @@ export interface CompiledMapping {
   write?: CompiledWrite;
   /** Canonical paths of the fields that hold keys of the source system (`"sourceKey": true`). */
   sourceKeyFields: string[];
+  /** Canonical paths the mapping fills (its `fields` section), e.g. `name`, `address.city`. */
+  fields: string[];
   /** Map one raw source record to the canonical shape and validate it. Pure. */
   apply(record: Record<string, unknown>, options?: MapOptions): MapResult;
 }
@@ -162,6 +164,7 @@ export function compileMapping(raw: unknown, file: string): CompiledMapping {
     target,
     ...(write ? { write } : {}),
     sourceKeyFields: fields.filter((f) => f.sourceKey || f.fallback?.sourceKey).map((f) => f.field),
+    fields: fields.map((f) => f.field),
     apply(record, options) {
       const keyPrefix = options?.keyPrefix ?? '';
       const out: Record<string, unknown> = {};

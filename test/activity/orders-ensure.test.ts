@@ -25,7 +25,7 @@ function flakyErp() {
   };
 }
 
-const identity: CompiledMapping = { name: 'id', target: 'Customer', sourceKeyFields: [], apply: (r) => ({ ok: true, value: r }) };
+const identity: CompiledMapping = { name: 'id', target: 'Customer', sourceKeyFields: [], fields: [], apply: (r) => ({ ok: true, value: r }) };
 
 function activities(erp: ReturnType<typeof flakyErp>['erp']) {
   const deps = {

@@ -6,9 +6,10 @@ import { createSyncActivities } from '../../activities/sync';
 import type { PlanPage } from '../../activities/sync-types';
 import type { Connector, WriteRequest } from '../../connectors/types';
 import { seedDemo } from '../../demo/seed';
-import { ConnectorPool, loadRegistry } from '../../pipelines/load';
+import { ConnectorPool, loadRegistry, type Registry } from '../../pipelines/load';
 import { openSqliteStateStore } from '../../state/sqlite-store';
 import type { StateStore } from '../../state/types';
+import { linkedTargets } from '../helpers/links';
 
 /** The demo ERP with batches of 10, recording every upsert batch's external keys. */
 class RecordingPool extends ConnectorPool {
@@ -32,6 +33,7 @@ const run = <A extends unknown[], R>(env: MockActivityEnvironment, fn: (...args:
   (env.run.bind(env) as (f: unknown, ...a: unknown[]) => Promise<unknown>)(fn, ...args) as Promise<R>;
 
 let store: StateStore;
+let registry: Registry;
 let pool: RecordingPool;
 let acts: ReturnType<typeof createSyncActivities>;
 let seq = 0;
@@ -40,7 +42,7 @@ beforeEach(() => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'write-page-'));
   seedDemo(dir, { accounts: 0, contacts: 0, products: 60 });
   const vars = { DEMO_DATA_DIR: dir };
-  const registry = loadRegistry({ env: vars });
+  registry = loadRegistry({ env: vars });
   pool = new RecordingPool(registry, vars);
   store = openSqliteStateStore(path.join(dir, 'state.db'));
   acts = createSyncActivities({ registry, connectors: pool, store });
@@ -74,8 +76,8 @@ test('writePage resumes at the batch its last heartbeat reached, keeping the cou
   expect(result.created + result.quarantined).toBe(ops.length); // 20 from the earlier attempt
   expect(result.created).toBeGreaterThanOrEqual(20);
   expect(beats.at(-1)?.next).toBe(ops.length);
-  // the ops the earlier attempt wrote are not bound by this attempt
-  const bound = await store.getBindings('demo-products', ops.map((o) => o.sourceKey));
+  // the ops the earlier attempt wrote are not linked by this attempt
+  const bound = await linkedTargets(store, registry, 'demo-products', ops.map((o) => o.sourceKey));
   expect(ops.slice(0, 20).filter((o) => bound.has(o.sourceKey))).toEqual([]);
 });
 
@@ -91,6 +93,6 @@ test('writePage refuses a plan whose hash is not the approved one, and writes no
   const write = run(new MockActivityEnvironment(), acts.writePage, { ...ref, planPageId: plan.planPageId, planHash: `${plan.planHash}x` });
   await expect(write).rejects.toMatchObject({ type: 'Conflict', message: expect.stringContaining('no longer matches the approved plan') });
   expect(pool.batches).toEqual([]);
-  const bound = await store.getBindings('demo-products', ['1', '2', '3']);
+  const bound = await linkedTargets(store, registry, 'demo-products', ['1', '2', '3']);
   expect(bound.size).toBe(0);
 });

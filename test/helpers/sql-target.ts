@@ -4,6 +4,7 @@ import { demoPaths } from '../../demo/seed';
 import { loadRegistry } from '../../pipelines/load';
 import { openStateStore } from '../../state/open';
 import { queryDb } from './demo-env';
+import { linkedTargets } from './links';
 
 const readPath = (fields: Record<string, unknown>, p: string): unknown =>
   p.split('.').reduce<unknown>((cur, k) => (cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined), fields);
@@ -23,7 +24,7 @@ export interface TargetComparison {
 
 /**
  * Compare a demo SQL target with its source through the pipeline's own compiled mapping: every
- * source row is mapped; a valid one must have exactly the row its binding points at, with every
+ * source row is mapped; a valid one must have exactly the row its link points at, with every
  * mapped column equal; a refused one must be quarantined and bound to nothing; and the target
  * must hold nothing else (the multiset of mapped rows equals the multiset of target rows, so a
  * duplicate shows whatever the table's constraints are). Independent of the external key format.
@@ -46,7 +47,7 @@ export async function compareSqlTarget(
   const store = await openStateStore(stateLocation);
   const quarantine = await store.listQuarantine(pipelineName, 1_000_000);
   const source = queryDb<Record<string, unknown>>(crm, `SELECT * FROM ${sourceTable}`);
-  const bindings = await store.getBindings(pipelineName, source.map((r) => String(r.id)));
+  const bindings = await linkedTargets(store, registry, pipelineName, source.map((r) => String(r.id)));
   await store.close();
 
   const quarantined = new Map(quarantine.map((q) => [q.sourceKey, q]));

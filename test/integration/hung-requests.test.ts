@@ -14,6 +14,7 @@ import { createSyncWorkers, type SyncWorkers } from '../../workers/worker';
 import { queryDb, trytonVars } from '../helpers/demo-env';
 import { ROOT, startDevEnv, type DevEnv } from '../helpers/env';
 import { startHangingProxy, type HangingProxy } from '../helpers/hanging-proxy';
+import { linkedTargets } from '../helpers/links';
 
 /**
  * Issue 17: a request that is accepted and never answered must cost its request timeout plus a
@@ -222,7 +223,7 @@ describe('a target that accepts requests and never answers some of them', () => 
     const expected = accounts.filter((a) => !quarantined.has(String(a.id)));
     expect(expected.length).toBeGreaterThan(20);
     expect(result.totals.created + result.totals.updated).toBe(expected.length);
-    const bindings = await sync.store.getBindings('tryton-customers', expected.map((a) => String(a.id)));
+    const bindings = await linkedTargets(sync.store, sync.registry, 'tryton-customers', expected.map((a) => String(a.id)));
     expect(bindings.size).toBe(expected.length);
     expect(new Set([...bindings.values()].map((b) => b.targetKey)).size).toBe(expected.length);
     // no duplicates: exactly one new party per bound account

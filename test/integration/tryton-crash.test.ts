@@ -7,6 +7,7 @@ import { startTryton, type TrytonInstance } from '../../scripts/tryton';
 import { adminClient } from '../../scripts/tryton/admin-helpers';
 import { openSqliteStateStore } from '../../state/sqlite-store';
 import { loadRegistry } from '../../pipelines/load';
+import { linkedTargets } from '../helpers/links';
 import { killWhileRunning } from '../helpers/crash';
 import { demoDbs, queryDb, trytonVars } from '../helpers/demo-env';
 import { startDevEnv, type DevEnv } from '../helpers/env';
@@ -61,7 +62,7 @@ test('a worker SIGKILLed while writing into Tryton is replaced; the sync complet
     workflowId: 'tryton-crash-test',
     args: [{ pipeline: 'tryton-customers', pageSize: 100 }],
   });
-  // Kill it (verified gone) while a page's write into Tryton runs in it: a batch may be committed, its bindings not yet.
+  // Kill it (verified gone) while a page's write into Tryton runs in it: a batch may be committed, its links not yet.
   const kill = await killWhileRunning(handle, first, workerEnv, ['writePage'], { step: 'writing', minPages: 3 });
   expect(kill.inFlight.type).toBe('writePage');
   const atKill = (await partyCodes()).length;
@@ -74,15 +75,15 @@ test('a worker SIGKILLed while writing into Tryton is replaced; the sync complet
   expect(result.totals.read).toBeGreaterThanOrEqual(ACCOUNTS);
 
   const store = openSqliteStateStore(path.join(dir, 'state.db'));
+  const registry = loadRegistry({ env: { DEMO_DATA_DIR: dir } });
   const quarantine = await store.listQuarantine('tryton-customers', 100_000);
-  const bindings = await store.getBindings('tryton-customers', Array.from({ length: ACCOUNTS }, (_, i) => String(i + 1)));
+  const bindings = await linkedTargets(store, registry, 'tryton-customers', Array.from({ length: ACCOUNTS }, (_, i) => String(i + 1)));
   await store.close();
   // nothing was refused as a duplicate: the record in flight was found by its code and updated
   expect(quarantine.filter((q) => q.rule === 'Conflict')).toEqual([]);
   const quarantined = new Set(quarantine.map((q) => q.sourceKey));
 
   // The source through the pipeline's own mapping: what each valid customer must look like.
-  const registry = loadRegistry({ env: { DEMO_DATA_DIR: dir } });
   const mapping = registry.mappings.get(registry.pipelines.get('tryton-customers')!.mapping)!;
   const expected = new Map<string, { name: string; active: boolean }>();
   for (const row of queryDb<Record<string, unknown>>(demoDbs(dir).crm, 'SELECT * FROM accounts')) {

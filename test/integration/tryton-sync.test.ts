@@ -12,6 +12,7 @@ import type { syncPipeline } from '../../workflows';
 import type { SyncWorkers } from '../../workers/worker';
 import { demoDbs, queryDb, syncWorkersFor, trytonVars } from '../helpers/demo-env';
 import { startDevEnv, type DevEnv } from '../helpers/env';
+import { linkedTargets } from '../helpers/links';
 
 jest.setTimeout(300_000);
 
@@ -157,7 +158,7 @@ describe('demo CRM ⇄ Tryton through Temporal (real trytond)', () => {
     expect(new Set(mechs.map((m) => m.comment.split('\n')[0])).size).toBe(created.totals.created);
 
     // In the CRM: one contact moves to another account, three get a new title.
-    const bound = await sync.store.getBindings('tryton-contacts', crmRows<{ id: number }>('SELECT id FROM contacts').map((r) => String(r.id)));
+    const bound = await linkedTargets(sync.store, sync.registry, 'tryton-contacts', crmRows<{ id: number }>('SELECT id FROM contacts').map((r) => String(r.id)));
     const keys = [...bound.keys()].slice(0, 4);
     const [moving, ...retitled] = keys as [string, ...string[]];
     const accountKeys = [...(await parties()).keys()];

@@ -88,7 +88,7 @@ describe('migrating one-way bindings into links', () => {
   const registry = loadRegistry({ env: { DEMO_DATA_DIR: mkdtempSync(path.join(os.tmpdir(), 'links-')) } });
   const canonical = { externalKey: '1', name: 'Acme', email: 'a@acme.test', address: { city: 'Berlin', countryCode: 'DE' }, segment: 'smb', active: true };
 
-  test('bindings of a pipeline a pair covers become that pair\'s links; others get their own scope; idempotent', async () => {
+  test('bindings become links of the pipeline\'s own space, and of the pair that covers it; idempotent', async () => {
     await store.putBindings('demo-accounts', [
       { sourceKey: '1', targetKey: '101', hash: 'r1', fields: canonical },
       { sourceKey: '2', targetKey: '102', hash: 'r2' },
@@ -98,9 +98,12 @@ describe('migrating one-way bindings into links', () => {
 
     const first = await migrateBindingsToLinks(store, registry);
     expect(first).toEqual([
+      { pipeline: 'demo-accounts', scope: 'demo-accounts', links: 3, withFields: 1 },
       { pipeline: 'demo-accounts', scope: 'demo-customers', links: 3, withFields: 1 },
       { pipeline: 'demo-products', scope: 'demo-products', links: 1, withFields: 0 },
     ]);
+    // the one-way pipeline's own space, where it plans
+    expect((await store.findLinks('demo-accounts', 'source', ['1'])).get('1')!.keys).toEqual({ source: '1', target: '101' });
     const links = await store.findLinks('demo-customers', 'crm', ['1', '2', '3']);
     const l1 = links.get('1')!;
     expect(l1.keys).toEqual({ crm: '1', erp: '101' });
@@ -114,10 +117,31 @@ describe('migrating one-way bindings into links', () => {
     expect((await store.findLinks('demo-customers', 'erp', ['102'])).get('102')!.keys.crm).toBe('2');
     expect((await store.findLinks('demo-products', 'target', ['70'])).get('70')!.keys).toEqual({ source: '7', target: '70' });
 
-    // a second start: nothing to do, nothing duplicated; the bindings stay for the one-way path
+    // a second start: nothing to do, nothing duplicated; the bindings stay (no longer written by syncs)
     await store.putBindings('demo-accounts', [{ sourceKey: '4', targetKey: '104', hash: 'r4' }]);
     expect(await migrateBindingsToLinks(store, registry)).toEqual([]);
     expect(await store.listLinks('demo-customers')).toHaveLength(3);
     expect(await store.listBindings('demo-accounts')).toHaveLength(4);
+  });
+
+  test('a store the first version migrated gets its own-space links again from the newer bindings; the pair\'s links stay', async () => {
+    await store.putBindings('demo-products', [{ sourceKey: '7', targetKey: '70', hash: 'old' }]);
+    await store.putBindings('demo-accounts', [{ sourceKey: '1', targetKey: '101', hash: 'old' }]);
+    // what the first version left: links from its start, meta keys per scope
+    await store.upsertLinks('demo-products', [{ keys: [{ side: 'source', system: 'demo-crm', entity: 'products', key: '7' }, { side: 'target', system: 'demo-erp', entity: 'products', key: '70' }], fields: {}, recordHash: 'old' }]);
+    await store.setMeta('links-migrated:demo-products->demo-products', '{"links":1}');
+    await store.setMeta('links-migrated:demo-accounts->demo-customers', '{"links":1}');
+    // one-way syncs went on writing bindings after that start
+    await store.putBindings('demo-products', [{ sourceKey: '7', targetKey: '70', hash: 'new' }, { sourceKey: '8', targetKey: '80', hash: 'h8' }]);
+
+    const report = await migrateBindingsToLinks(store, registry);
+    expect(report).toEqual([
+      { pipeline: 'demo-accounts', scope: 'demo-accounts', links: 1, withFields: 0 },
+      { pipeline: 'demo-products', scope: 'demo-products', links: 2, withFields: 0 },
+    ]);
+    const links = await store.findLinks('demo-products', 'source', ['7', '8']);
+    expect(links.get('7')!.recordHash).toBe('new');
+    expect(links.get('8')!.keys).toEqual({ source: '8', target: '80' });
+    expect(await store.listLinks('demo-customers')).toEqual([]);
   });
 });
