@@ -2,6 +2,7 @@
 import { Client, type Connection } from '@temporalio/client';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
+import { openPostgresStateStore } from '../state/postgres-store';
 import { openSqliteStateStore } from '../state/sqlite-store';
 import type { StateStore } from '../state/types';
 import { parseWorkerEnv } from '../workers/config';
@@ -27,6 +28,7 @@ async function main(): Promise<number> {
       stderr: (t) => process.stderr.write(t),
       user: process.env.USER ?? os.userInfo().username,
       store: () => {
+        if (!store && env.SYNC_STATE_URL) return (store = openPostgresStateStore(env.SYNC_STATE_URL));
         if (!store && !existsSync(env.SYNC_STATE_DB)) {
           throw new CliError(EXIT.notFound, `state store ${env.SYNC_STATE_DB} does not exist (SYNC_STATE_DB, default $DEMO_DATA_DIR/state.db); a worker creates it on its first sync`);
         }

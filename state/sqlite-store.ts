@@ -74,7 +74,8 @@ export function openSqliteStateStore(file: string): StateStore {
   );
   const load = db.prepare('SELECT payload FROM staged_pages WHERE id = ?');
   const drop = db.prepare('DELETE FROM staged_pages WHERE sync_id = ?');
-  const dropPrefix = db.prepare('DELETE FROM staged_pages WHERE sync_id = ? AND id LIKE ?');
+  // Not LIKE: it is case-insensitive and treats `_` and `%` in a prefix as wildcards.
+  const dropPrefix = db.prepare('DELETE FROM staged_pages WHERE sync_id = ? AND substr(id, 1, length(?)) = ?');
   const putBinding = db.prepare(
     `INSERT INTO bindings (pipeline, source_key, target_key, hash, fields, updated_at) VALUES (?, ?, ?, ?, ?, ?)
      ON CONFLICT (pipeline, source_key) DO UPDATE SET target_key = excluded.target_key, hash = excluded.hash, fields = excluded.fields,
@@ -186,7 +187,7 @@ export function openSqliteStateStore(file: string): StateStore {
     async dropPages(syncId, prefix) {
       for (const id of recent.keys()) if (id.startsWith(`${syncId}/${prefix ?? ''}`)) recent.delete(id);
       if (prefix === undefined) return drop.run(syncId).changes;
-      return dropPrefix.run(syncId, `${syncId}/${prefix}%`).changes;
+      return dropPrefix.run(syncId, `${syncId}/${prefix}`, `${syncId}/${prefix}`).changes;
     },
     async getBindings(pipeline, sourceKeys) {
       const out = new Map<string, Binding>();

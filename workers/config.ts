@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { z } from 'zod';
 import { PIPELINE_FAMILIES, type PipelineFamily } from '../contracts/queues';
+import { isPostgresUrl } from '../state/location';
 import { parseTemporalEnv, TemporalEnvError, type TemporalConnectionConfig } from './temporal-connection';
 
 /**
@@ -24,6 +25,16 @@ export const WorkerEnvSchema = z.object({
   DEMO_DATA_DIR: z.string().min(1).default('.data/demo'),
   /** SQLite file of the embedded state store. @default `$DEMO_DATA_DIR/state.db`, for `npm start` and `npm run worker` alike. */
   SYNC_STATE_DB: z.string().min(1).optional(),
+  /**
+   * The shared PostgreSQL state store for workers on several hosts, `postgres://user:password@host:port/database`
+   * (the password is a secret: it never appears in logs or errors). Unset: the SQLite file of SYNC_STATE_DB.
+   */
+  SYNC_STATE_URL: z
+    .string()
+    .refine((v) => isPostgresUrl(v) && URL.canParse(v), {
+      error: 'expected a PostgreSQL URL, postgres://user:password@host:5432/database (percent-encode special characters in the password); unset it to use the SQLite file of SYNC_STATE_DB',
+    })
+    .optional(),
   WORKER_MAX_CONCURRENT_ACTIVITIES: z.coerce.number().int().min(1).default(20),
   /** Seconds running activities get to finish on SIGTERM/SIGINT before they are cancelled. */
   WORKER_SHUTDOWN_GRACE_SECONDS: z.coerce.number().int().min(0).default(10),
@@ -43,8 +54,17 @@ export function defaultStateDb(demoDataDir: string): string {
   return path.join(demoDataDir, 'state.db');
 }
 
+/** Where the worker keeps its state: SYNC_STATE_URL (PostgreSQL) when set, else the SQLite file of SYNC_STATE_DB. */
+export function stateStoreLocation(env: WorkerEnv): string {
+  return env.SYNC_STATE_URL ?? env.SYNC_STATE_DB;
+}
+
 export function parseWorkerEnv(env: NodeJS.ProcessEnv): WorkerEnv {
-  const r = WorkerEnvSchema.safeParse(env);
+  const r = WorkerEnvSchema.superRefine((v, ctx) => {
+    if (v.SYNC_STATE_URL !== undefined && v.SYNC_STATE_DB !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['SYNC_STATE_DB'], message: 'set either SYNC_STATE_URL (PostgreSQL) or SYNC_STATE_DB (a SQLite file), not both' });
+    }
+  }).safeParse(env);
   const lines = r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
   let temporal: TemporalConnectionConfig | undefined;
   try {

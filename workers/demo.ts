@@ -12,7 +12,7 @@ import { progressQuery, type SyncProgress, type SyncResult } from '../contracts/
 import { seedDemo, touchAccounts } from '../demo/seed';
 import { devServerSettings, portAnswers, startDevServer, type DevServer } from '../scripts/dev-server';
 import { dataConverterFromEnv } from './codec';
-import { parseWorkerEnv } from './config';
+import { parseWorkerEnv, stateStoreLocation } from './config';
 import { loadEnvFile } from './env-file';
 import { createWorkerLogger } from './logger';
 import { runPairDemo } from './demo/pair-demo';
@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     families: ['sql'],
     configDir: env.SYNC_CONFIG_DIR,
     mappingsDir: env.SYNC_MAPPINGS_DIR,
-    stateDb: env.SYNC_STATE_DB,
+    stateDb: stateStoreLocation(env),
     env: { ...process.env, DEMO_DATA_DIR: dataDir },
     dataConverter,
   });

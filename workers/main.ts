@@ -1,7 +1,7 @@
 /** Worker entry point: `npm run worker`. Configuration from the environment (.env.example). */
 import { Runtime } from '@temporalio/worker';
 import { loadRegistry } from '../pipelines/load';
-import { parseWorkerEnv } from './config';
+import { parseWorkerEnv, stateStoreLocation } from './config';
 import { loadEnvFile } from './env-file';
 import { startHealthServer, type HealthServer } from './health';
 import { createWorkerLogger } from './logger';
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
       families: env.WORKER_FAMILIES,
       configDir: env.SYNC_CONFIG_DIR,
       mappingsDir: env.SYNC_MAPPINGS_DIR,
-      stateDb: env.SYNC_STATE_DB,
+      stateDb: stateStoreLocation(env),
       env: process.env,
       maxConcurrentActivities: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
       shutdownGraceSeconds: env.WORKER_SHUTDOWN_GRACE_SECONDS,

@@ -8,7 +8,7 @@ import { DealsDb } from '../activities/orders-crm';
 import { SyncError } from '../contracts/errors';
 import { TASK_QUEUES, type PipelineFamily } from '../contracts/queues';
 import { ConnectorPool, loadRegistry, PROJECT_CONFIG, type Registry } from '../pipelines/load';
-import { openSqliteStateStore } from '../state/sqlite-store';
+import { openStateStore } from '../state/open';
 import type { StateStore } from '../state/types';
 import { loadApprovalKeyring } from './approval-issuers';
 import { dataConverterFromEnv } from './codec';
@@ -23,6 +23,7 @@ export interface SyncWorkerOptions {
   configDir?: string;
   /** @default PROJECT_CONFIG.mappingsDir */
   mappingsDir?: string;
+  /** The state store: a SQLite file, or a `postgres://` URL (several workers on several hosts). */
   stateDb: string;
   env: NodeJS.ProcessEnv;
   maxConcurrentActivities?: number;
@@ -76,7 +77,8 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
   });
   // Before anything is opened: a bad key stops the worker here (the error names the key id, never its bytes).
   const dataConverter = opts.dataConverter ?? dataConverterFromEnv(opts.env);
-  const store = openSqliteStateStore(opts.stateDb);
+  // A PostgreSQL store is migrated here (several workers starting at once take turns).
+  const store = await openStateStore(opts.stateDb);
   const keyMigrations = await migrateKeyPrefixes(registry, store);
   // One-way bindings become links once, so a pair over the same systems starts from them.
   const linkMigrations = await migrateBindingsToLinks(store, registry);

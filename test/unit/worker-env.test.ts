@@ -1,4 +1,4 @@
-import { parseWorkerEnv } from '../../workers/config';
+import { parseWorkerEnv, stateStoreLocation } from '../../workers/config';
 
 describe('parseWorkerEnv', () => {
   test('defaults', () => {
@@ -48,5 +48,16 @@ describe('parseWorkerEnv', () => {
     expect(message).toContain('TEMPORAL_TLS');
     expect(message).toContain('WORKER_LOG_LEVEL');
     expect(() => parseWorkerEnv({ WORKER_FAMILIES: ' , ' })).toThrow('WORKER_FAMILIES');
+  });
+
+  test('SYNC_STATE_URL picks the PostgreSQL state store; a bad one is refused without echoing it; not with SYNC_STATE_DB', () => {
+    expect(stateStoreLocation(parseWorkerEnv({}))).toBe('.data/demo/state.db');
+    expect(stateStoreLocation(parseWorkerEnv({ SYNC_STATE_DB: '/var/lib/sync/state.db' }))).toBe('/var/lib/sync/state.db');
+    const url = 'postgres://sync:s3cret@db.internal:5432/sync_state';
+    expect(stateStoreLocation(parseWorkerEnv({ SYNC_STATE_URL: url }))).toBe(url);
+    expect(stateStoreLocation(parseWorkerEnv({ SYNC_STATE_URL: 'postgresql://db/x' }))).toBe('postgresql://db/x');
+    expect(() => parseWorkerEnv({ SYNC_STATE_URL: 'mysql://sync:s3cret@db/x' })).toThrow(/SYNC_STATE_URL: expected a PostgreSQL URL, postgres:\/\/user:password@host:5432\/database/);
+    expect(() => parseWorkerEnv({ SYNC_STATE_URL: 'mysql://sync:s3cret@db/x' })).not.toThrow(/s3cret/);
+    expect(() => parseWorkerEnv({ SYNC_STATE_URL: url, SYNC_STATE_DB: 'x.db' })).toThrow(/SYNC_STATE_DB: set either SYNC_STATE_URL \(PostgreSQL\) or SYNC_STATE_DB/);
   });
 });
