@@ -9,6 +9,8 @@ const common = {
   transform,
   transformIgnorePatterns: ['/node_modules/(?!jose/)'],
   moduleFileExtensions: ['ts', 'js', 'json'],
+  // scripts/node-matrix.ts: better-sqlite3 built for another Node's ABI (.tools/node-<version>/).
+  ...(process.env.BETTER_SQLITE3_DIR ? { moduleNameMapper: { '^better-sqlite3$': process.env.BETTER_SQLITE3_DIR } } : {}),
 };
 
 module.exports = {

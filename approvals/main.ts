@@ -3,7 +3,7 @@
  * `npm run approvals -- add-user <name>` creates a user's bearer token (printed once; only its
  * SHA-256 is stored). Configuration from the environment (and .env), see .env.example.
  */
-import { Client, Connection } from '@temporalio/client';
+import { Client } from '@temporalio/client';
 import { importPKCS8 } from 'jose';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,12 +11,12 @@ import path from 'node:path';
 import { z } from 'zod';
 import { MIN_SECRET_BYTES } from '../workers/approval-issuers';
 import { loadEnvFile } from '../workers/env-file';
+import { connectClient, parseTemporalEnv } from '../workers/temporal-connection';
 import { bearerAuthenticator, sha256Hex, startApprovalService, UsersFileSchema, type UsersFile } from './service';
 import type { DecisionSigner } from './sign';
 
+/** The service's own settings; the Temporal connection (TEMPORAL_*) is workers/temporal-connection.ts's. */
 const EnvSchema = z.object({
-  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
-  TEMPORAL_NAMESPACE: z.string().default('default'),
   /** host:port to listen on; keep it on loopback and put a real edge in front. */
   APPROVALS_LISTEN: z.string().regex(/^[^:]+:\d+$/).default('127.0.0.1:8787'),
   /** The `iss` this service signs as: a key of the workers' config/approval-issuers.json. */
@@ -70,9 +70,10 @@ async function main(): Promise<void> {
   const users = readUsers(env.APPROVALS_USERS_FILE);
   if (!Object.keys(users.users).length) console.warn(`no users in ${env.APPROVALS_USERS_FILE}: add one with npm run approvals -- add-user <name>`);
   const signing = await signer(env); // configuration errors first, before connecting
+  const temporal = parseTemporalEnv(process.env);
   const [host, port] = env.APPROVALS_LISTEN.split(':');
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+  const connection = await connectClient(temporal);
+  const client = new Client({ connection, namespace: temporal.namespace });
   const service = await startApprovalService({ client, signer: signing, authenticate: bearerAuthenticator(users), host: host!, port: Number(port) });
   console.log(`approval service on ${service.url} as issuer "${env.APPROVALS_ISSUER}" (users: ${Object.keys(users.users).join(', ') || 'none'})`);
   const stop = () => {

@@ -1,5 +1,5 @@
 /** `npx crm-erp-sync …`: the operator CLI's entry point (reads the environment, like workers/main.ts). */
-import { Client, Connection } from '@temporalio/client';
+import { Client, type Connection } from '@temporalio/client';
 import { existsSync } from 'node:fs';
 import os from 'node:os';
 import { openPostgresStateStore } from '../state/postgres-store';
@@ -7,6 +7,7 @@ import { openSqliteStateStore } from '../state/sqlite-store';
 import type { StateStore } from '../state/types';
 import { parseWorkerEnv } from '../workers/config';
 import { loadEnvFile } from '../workers/env-file';
+import { connectClient } from '../workers/temporal-connection';
 import { CliError, EXIT, runCli } from './program';
 
 async function main(): Promise<number> {
@@ -35,11 +36,11 @@ async function main(): Promise<number> {
       },
       async client() {
         try {
-          connection ??= await Connection.connect({ address: env.TEMPORAL_ADDRESS, ...(env.TEMPORAL_TLS ? { tls: true } : {}), connectTimeout: '5s' });
+          connection ??= await connectClient(env.temporal, { connectTimeout: '5s' });
         } catch (err) {
-          throw new Error(`cannot reach Temporal at ${env.TEMPORAL_ADDRESS} (TEMPORAL_ADDRESS): ${(err as Error).message}`);
+          throw new Error(`cannot reach Temporal at ${env.temporal.describe()} (TEMPORAL_ADDRESS): ${(err as Error).message}`);
         }
-        return new Client({ connection, namespace: env.TEMPORAL_NAMESPACE });
+        return new Client({ connection, namespace: env.temporal.namespace });
       },
     });
   } finally {

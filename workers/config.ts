@@ -2,14 +2,13 @@ import path from 'node:path';
 import { z } from 'zod';
 import { PIPELINE_FAMILIES, type PipelineFamily } from '../contracts/queues';
 import { isPostgresUrl } from '../state/location';
+import { parseTemporalEnv, TemporalEnvError, type TemporalConnectionConfig } from './temporal-connection';
 
-/** Booleans from the environment: only these spellings, so `"false"` can never mean true. */
-const envBool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
-
-/** Worker configuration from the environment, documented in .env.example. */
+/**
+ * Worker configuration from the environment, documented in .env.example. The Temporal
+ * connection (TEMPORAL_*) is parsed by workers/temporal-connection.ts, into `temporal`.
+ */
 export const WorkerEnvSchema = z.object({
-  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
-  TEMPORAL_NAMESPACE: z.string().default('default'),
   /** Comma-separated pipeline families this worker serves (a task queue each). */
   WORKER_FAMILIES: z
     .string()
@@ -43,9 +42,12 @@ export const WorkerEnvSchema = z.object({
   /** `text`: one readable line per event; `json`: one JSON object per line, for log shippers. */
   WORKER_LOG_FORMAT: z.enum(['text', 'json'], { error: 'expected "text" or "json"' }).default('text'),
   WORKER_PROMETHEUS_ADDRESS: z.string().optional(),
-  TEMPORAL_TLS: envBool.default(false),
+  /** Loopback port of the health endpoint (/healthz, /readyz); unset = none. */
+  WORKER_HEALTH_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** Address the health endpoint listens on; a process manager or load balancer on another host needs 0.0.0.0. */
+  WORKER_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),
 });
-export type WorkerEnv = Omit<z.infer<typeof WorkerEnvSchema>, 'SYNC_STATE_DB'> & { SYNC_STATE_DB: string };
+export type WorkerEnv = Omit<z.infer<typeof WorkerEnvSchema>, 'SYNC_STATE_DB'> & { SYNC_STATE_DB: string; temporal: TemporalConnectionConfig };
 
 /** The state store's default: beside the demo data it binds, one file for the demo and the worker. */
 export function defaultStateDb(demoDataDir: string): string {
@@ -63,7 +65,14 @@ export function parseWorkerEnv(env: NodeJS.ProcessEnv): WorkerEnv {
       ctx.addIssue({ code: 'custom', path: ['SYNC_STATE_DB'], message: 'set either SYNC_STATE_URL (PostgreSQL) or SYNC_STATE_DB (a SQLite file), not both' });
     }
   }).safeParse(env);
-  if (r.success) return { ...r.data, SYNC_STATE_DB: r.data.SYNC_STATE_DB ?? defaultStateDb(r.data.DEMO_DATA_DIR) };
-  const lines = r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-  throw new Error(`invalid worker environment (see .env.example):\n${lines.join('\n')}`);
+  const lines = r.success ? [] : r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
+  let temporal: TemporalConnectionConfig | undefined;
+  try {
+    temporal = parseTemporalEnv(env);
+  } catch (err) {
+    if (!(err instanceof TemporalEnvError)) throw err;
+    lines.push(...err.problems);
+  }
+  if (r.success && temporal) return { ...r.data, SYNC_STATE_DB: r.data.SYNC_STATE_DB ?? defaultStateDb(r.data.DEMO_DATA_DIR), temporal };
+  throw new Error(`invalid worker environment (see .env.example):\n${lines.map((l) => `  ${l}`).join('\n')}`);
 }

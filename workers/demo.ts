@@ -5,8 +5,8 @@
  * summary and the Web UI link, and keeps the UI up until Ctrl-C. Run it again after changing
  * CRM rows (or with `-- --touch 100`) and only the changes are synced.
  */
-import { Client, Connection, WorkflowIdConflictPolicy } from '@temporalio/client';
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { Client, WorkflowIdConflictPolicy } from '@temporalio/client';
+import { Runtime } from '@temporalio/worker';
 import { TASK_QUEUES } from '../contracts/queues';
 import { progressQuery, type SyncProgress, type SyncResult } from '../contracts/sync';
 import { seedDemo, touchAccounts } from '../demo/seed';
@@ -18,6 +18,7 @@ import { createWorkerLogger } from './logger';
 import { runPairDemo } from './demo/pair-demo';
 import { progressLine, summaryTable } from './demo/progress';
 import { missingSearchAttributes } from './search-attributes';
+import { connectClient, connectNative } from './temporal-connection';
 import { createSyncWorkers } from './worker';
 
 const PIPELINES = ['demo-accounts', 'demo-contacts', 'demo-products'];
@@ -31,12 +32,12 @@ async function main(): Promise<void> {
   const dataConverter = dataConverterFromEnv(process.env); // fails early on a bad key
   Runtime.install({ logger: createWorkerLogger('WARN', env.WORKER_LOG_FORMAT) });
 
-  const [host, portText] = env.TEMPORAL_ADDRESS.split(':');
+  const [host, portText] = env.temporal.address.split(':');
   let server: DevServer | null = null;
   let uiUrl = process.env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233';
   if (!(await portAnswers(Number(portText ?? 7233), host))) {
     const dev = devServerSettings(process.env);
-    console.log(`No Temporal server at ${env.TEMPORAL_ADDRESS}: starting a dev server (data in ${dev.dbFile})…`);
+    console.log(`No Temporal server at ${env.temporal.address}: starting a dev server (data in ${dev.dbFile})…`);
     server = await startDevServer({ ...dev, logFile: '.data/temporal.log' });
     uiUrl = server.uiUrl!;
   }
@@ -44,22 +45,22 @@ async function main(): Promise<void> {
   if (seedDemo(dataDir)) console.log(`Seeded demo CRM and ERP in ${dataDir} (10,000 accounts, 30,000 contacts, 2,000 products, with defects)`);
   if (touch > 0) console.log(`Changed ${touchAccounts(dataDir, touch).length} CRM accounts`);
 
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS });
-  const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
-  const native = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS });
-  const missing = await missingSearchAttributes(native, env.TEMPORAL_NAMESPACE);
+  const connection = await connectClient(env.temporal);
+  const client = new Client({ connection, namespace: env.temporal.namespace, dataConverter });
+  const native = await connectNative(env.temporal);
+  const missing = await missingSearchAttributes(native, env.temporal.namespace);
   if (missing.length) {
     // A server the demo did not start (e.g. a plain `temporal server start-dev`): register them.
     const types: Record<string, number> = { Keyword: 2, Int: 3 };
     await native.operatorService.addSearchAttributes({
-      namespace: env.TEMPORAL_NAMESPACE,
+      namespace: env.temporal.namespace,
       searchAttributes: Object.fromEntries(missing.map((m) => m.split('=')).map(([n, t]) => [n!, types[t!] ?? 2])),
     });
-    console.log(`Registered search attributes ${missing.join(', ')} on ${env.TEMPORAL_ADDRESS}`);
+    console.log(`Registered search attributes ${missing.join(', ')} on ${env.temporal.address}`);
   }
   const sync = await createSyncWorkers({
     connection: native,
-    namespace: env.TEMPORAL_NAMESPACE,
+    namespace: env.temporal.namespace,
     families: ['sql'],
     configDir: env.SYNC_CONFIG_DIR,
     mappingsDir: env.SYNC_MAPPINGS_DIR,
@@ -109,7 +110,7 @@ async function main(): Promise<void> {
   }
   console.log('');
   for (const line of await runPairDemo(client, dataDir, stamp)) console.log(line);
-  console.log(`\nWeb UI: ${uiUrl}/namespaces/${env.TEMPORAL_NAMESPACE}/workflows?query=${encodeURIComponent('SyncPipeline STARTS_WITH "demo-"')}`);
+  console.log(`\nWeb UI: ${uiUrl}/namespaces/${env.temporal.namespace}/workflows?query=${encodeURIComponent('SyncPipeline STARTS_WITH "demo-"')}`);
   console.log(`Start one yourself: temporal workflow start --type syncPipeline --task-queue ${TASK_QUEUES.sql} --input '{"pipeline":"demo-accounts"}'`);
   console.log(`  or the pair:      temporal workflow start --type syncPair --task-queue ${TASK_QUEUES.sql} --input '{"pair":"demo-customers"}'`);
   console.log(`  (the pinned CLI: export PATH="$(npm run -s temporal:cli -- --bin-dir):$PATH", or npm run temporal:cli -- workflow start …)`);

@@ -1,10 +1,12 @@
 /** Worker entry point: `npm run worker`. Configuration from the environment (.env.example). */
-import { NativeConnection, Runtime } from '@temporalio/worker';
+import { Runtime } from '@temporalio/worker';
 import { loadRegistry } from '../pipelines/load';
 import { parseWorkerEnv, stateStoreLocation } from './config';
 import { loadEnvFile } from './env-file';
+import { startHealthServer, type HealthServer } from './health';
 import { createWorkerLogger } from './logger';
 import { missingSearchAttributes, registerCommands } from './search-attributes';
+import { connectNative } from './temporal-connection';
 import { createSyncWorkers } from './worker';
 
 async function main(): Promise<void> {
@@ -17,17 +19,26 @@ async function main(): Promise<void> {
     logger: createWorkerLogger(env.WORKER_LOG_LEVEL, env.WORKER_LOG_FORMAT),
     ...(env.WORKER_PROMETHEUS_ADDRESS ? { telemetryOptions: { metrics: { prometheus: { bindAddress: env.WORKER_PROMETHEUS_ADDRESS } } } } : {}),
   });
-  const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS, ...(env.TEMPORAL_TLS ? { tls: true } : {}) });
+  // Up before connecting: a process manager sees "starting" (503 on /readyz) rather than nothing.
+  let health: HealthServer | undefined;
+  if (env.WORKER_HEALTH_PORT) {
+    health = await startHealthServer({ host: env.WORKER_HEALTH_HOST, port: env.WORKER_HEALTH_PORT });
+    // Runtime's own handlers shut the workers down on these signals; from the first one on, not ready.
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => health?.markDraining());
+    console.log(`health endpoint on ${health.url} (/healthz, /readyz)`);
+  }
+  const connection = await connectNative(env.temporal);
   try {
-    const missing = await missingSearchAttributes(connection, env.TEMPORAL_NAMESPACE).catch(() => null);
+    const namespace = env.temporal.namespace;
+    const missing = await missingSearchAttributes(connection, namespace).catch(() => null);
     if (missing && missing.length) {
       throw new Error(
-        `namespace "${env.TEMPORAL_NAMESPACE}" lacks the search attributes ${missing.join(', ')}; syncs would stall on them. Register them once:\n${registerCommands(missing, env.TEMPORAL_NAMESPACE)}`,
+        `namespace "${namespace}" lacks the search attributes ${missing.join(', ')}; syncs would stall on them. Register them once:\n${registerCommands(missing, namespace)}`,
       );
     }
     const sync = await createSyncWorkers({
       connection,
-      namespace: env.TEMPORAL_NAMESPACE,
+      namespace,
       families: env.WORKER_FAMILIES,
       configDir: env.SYNC_CONFIG_DIR,
       mappingsDir: env.SYNC_MAPPINGS_DIR,
@@ -44,12 +55,14 @@ async function main(): Promise<void> {
           : `key prefix "${m.prefix}" for ${m.pipeline}: ${m.rekeyed} target records rekeyed, ${m.reclaimed} handed back to their owner; next run of ${m.rereads.join(', ')} re-reads its source`,
       );
     }
+    health?.setWorkers(sync.workers);
     console.log(
-      `worker ready: ${sync.registry.pipelines.size} pipelines, queues ${sync.workers.map((w) => w.options.taskQueue).join(', ')} on ${env.TEMPORAL_ADDRESS}`,
+      `worker ready: ${sync.registry.pipelines.size} pipelines, queues ${sync.workers.map((w) => w.options.taskQueue).join(', ')} on ${env.temporal.describe()}`,
     );
     await sync.run(); // SIGINT/SIGTERM → Runtime shuts the workers down gracefully
   } finally {
     await connection.close();
+    await health?.close();
   }
 }
 

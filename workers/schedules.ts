@@ -5,7 +5,7 @@
  * kept in the started workflows' memo), left alone when equal; schedules this tool made that are
  * no longer configured are reported (never deleted: `temporal schedule delete -s <id>`).
  */
-import { Client, Connection, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions, type ScheduleSpec } from '@temporalio/client';
+import { Client, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions, type ScheduleSpec } from '@temporalio/client';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -17,6 +17,7 @@ import { PairSchema, type Pair } from '../contracts/pair';
 import { dataConverterFromEnv } from './codec';
 import { parseWorkerEnv } from './config';
 import { loadEnvFile } from './env-file';
+import { connectClient } from './temporal-connection';
 
 /** Marks schedules this tool owns (so unconfigured ones can be reported). */
 export const MANAGED_BY = 'crm-erp-sync';
@@ -188,9 +189,9 @@ async function main(): Promise<void> {
   const env = parseWorkerEnv(process.env);
   const entries = loadScheduleEntries(env.SYNC_CONFIG_DIR);
   const dataConverter = dataConverterFromEnv(process.env); // schedule arguments and memos are encrypted too
-  const connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS, ...(env.TEMPORAL_TLS ? { tls: true } : {}) });
+  const connection = await connectClient(env.temporal);
   try {
-    const client = new Client({ connection, namespace: env.TEMPORAL_NAMESPACE, dataConverter });
+    const client = new Client({ connection, namespace: env.temporal.namespace, dataConverter });
     const dryRun = process.argv.includes('--dry-run');
     console.log(formatReport(await applySchedules(client, entries, { dryRun }), dryRun));
   } finally {

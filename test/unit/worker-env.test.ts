@@ -2,9 +2,9 @@ import { parseWorkerEnv, stateStoreLocation } from '../../workers/config';
 
 describe('parseWorkerEnv', () => {
   test('defaults', () => {
-    expect(parseWorkerEnv({})).toEqual({
-      TEMPORAL_ADDRESS: '127.0.0.1:7233',
-      TEMPORAL_NAMESPACE: 'default',
+    const { temporal, ...rest } = parseWorkerEnv({});
+    expect(temporal).toMatchObject({ address: '127.0.0.1:7233', namespace: 'default', tls: false });
+    expect(rest).toEqual({
       WORKER_FAMILIES: ['sql'],
       SYNC_CONFIG_DIR: 'config',
       SYNC_MAPPINGS_DIR: 'mappings/definitions',
@@ -14,7 +14,7 @@ describe('parseWorkerEnv', () => {
       WORKER_SHUTDOWN_GRACE_SECONDS: 10,
       WORKER_LOG_LEVEL: 'INFO',
       WORKER_LOG_FORMAT: 'text',
-      TEMPORAL_TLS: false,
+      WORKER_HEALTH_HOST: '127.0.0.1',
     });
   });
 
@@ -29,9 +29,9 @@ describe('parseWorkerEnv', () => {
     expect(env.WORKER_FAMILIES).toEqual(['sql', 'tryton', 'hubspot']);
     expect(env.WORKER_MAX_CONCURRENT_ACTIVITIES).toBe(5);
     expect(env.WORKER_SHUTDOWN_GRACE_SECONDS).toBe(0);
-    expect(env.TEMPORAL_TLS).toBe(false);
-    expect(parseWorkerEnv({ TEMPORAL_TLS: 'yes' }).TEMPORAL_TLS).toBe(true);
-    expect(parseWorkerEnv({ TEMPORAL_TLS: '1' }).TEMPORAL_TLS).toBe(true);
+    expect(env.temporal.tls).toBe(false);
+    expect(parseWorkerEnv({ TEMPORAL_TLS: 'yes' }).temporal.tls).toEqual({});
+    expect(parseWorkerEnv({ TEMPORAL_TLS: '1' }).temporal.tls).toEqual({});
   });
 
   test('a wrong value names every bad variable', () => {

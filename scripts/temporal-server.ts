@@ -1,0 +1,316 @@
+/**
+ * The production Temporal server (built from its Go module by scripts/toolchain.ts) on PostgreSQL
+ * persistence and visibility, on loopback: schema set up with temporal-sql-tool (create-database,
+ * setup-schema 0.0, update-schema from the module's versioned schema folder), a minimal config
+ * file, and the services as separate processes when asked (`groups`), so a test can SIGKILL one
+ * service (history) and start it again. Stopped by PID. Pitfalls it handles:
+ *  - no namespace exists on a fresh cluster: it creates one (`temporal operator namespace create`)
+ *    and waits until the frontend's namespace cache knows it;
+ *  - search attributes are registered, then waited for until the namespace lists them
+ *    (`system.forceSearchAttributesCacheRefreshOnRead` makes them usable at once afterwards);
+ *  - PostgreSQL visibility allows at most 10 custom Keyword attributes (the project has 3).
+ */
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { SEARCH_ATTRIBUTE_FLAGS } from '../contracts/search-attributes';
+import { ensureTemporalCli, ensureTemporalServer, type TemporalServerTools } from './toolchain';
+
+const run = promisify(execFile);
+const SERVICES = ['frontend', 'history', 'matching', 'worker'] as const;
+export type TemporalService = (typeof SERVICES)[number];
+/** PostgreSQL visibility's limit on custom Keyword search attributes. */
+export const MAX_KEYWORD_ATTRIBUTES = 10;
+
+export interface PostgresTarget {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+}
+
+/** A PostgreSQL URL (postgres://user:password@host:port/…) as the SQL tool and the config need it. */
+export function postgresTarget(url: string): PostgresTarget {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port || 5432), user: decodeURIComponent(u.username), password: decodeURIComponent(u.password) };
+}
+
+/**
+ * Create `database` (if missing) and bring its schema to the module's latest version:
+ * `kind` temporal (persistence) or visibility. update-schema is a no-op on an up-to-date database.
+ */
+export function setupSchema(tools: TemporalServerTools, pg: PostgresTarget, database: string, kind: 'temporal' | 'visibility'): void {
+  const base = ['--ep', pg.host, '-p', String(pg.port), '-u', pg.user, '--pl', 'postgres12', '--db', database];
+  // The password through the environment (SQL_PASSWORD), not the command line that `ps` shows.
+  const env = { ...process.env, SQL_PASSWORD: pg.password };
+  const sql = (args: string[]) => execFileSync(tools.sqlTool, [...base, ...args], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', env });
+  try {
+    sql(['create-database']);
+  } catch (err) {
+    if (!/already exists/.test(String((err as { stderr?: string }).stderr ?? err))) throw err;
+  }
+  sql(['setup-schema', '-v', '0.0']);
+  sql(['update-schema', '-d', path.join(tools.schemaDir, 'postgresql', 'v12', kind, 'versioned')]);
+}
+
+/**
+ * A free loopback port below 32768: the cluster_membership table keeps ports in a PostgreSQL
+ * `smallint`, so an ephemeral port from the OS (32768 and up) stops the service at start
+ * ("value … is out of range for type smallint").
+ */
+async function freeSmallintPort(taken: Set<number>): Promise<number> {
+  for (let i = 0; i < 200; i++) {
+    const p = 20_000 + Math.floor(Math.random() * 12_000);
+    if (taken.has(p)) continue;
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(p, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return p;
+  }
+  throw new Error('no free port between 20000 and 32000 on 127.0.0.1');
+}
+
+interface Ports {
+  grpc: number;
+  membership: number;
+  http?: number;
+}
+
+function configYaml(pg: PostgresTarget, databases: { temporal: string; visibility: string }, ports: Record<TemporalService, Ports>, dynamicConfig: string): string {
+  const store = (db: string, conns: number) => `      sql:
+        pluginName: postgres12
+        databaseName: ${JSON.stringify(db)}
+        connectAddr: ${JSON.stringify(`${pg.host}:${pg.port}`)}
+        connectProtocol: tcp
+        user: ${JSON.stringify(pg.user)}
+        password: ${JSON.stringify(pg.password)}
+        maxConns: ${conns}
+        maxIdleConns: ${conns}
+        maxConnLifetime: 1h`;
+  const service = (s: TemporalService) => `  ${s}:
+    rpc:
+      grpcPort: ${ports[s].grpc}
+      membershipPort: ${ports[s].membership}
+      bindOnLocalHost: true${ports[s].http ? `\n      httpPort: ${ports[s].http}` : ''}`;
+  return `# Written by scripts/temporal-server.ts: a loopback cluster on PostgreSQL.
+log:
+  stdout: true
+  level: warn
+persistence:
+  defaultStore: default
+  visibilityStore: visibility
+  numHistoryShards: 4
+  datastores:
+    default:
+${store(databases.temporal, 20)}
+    visibility:
+${store(databases.visibility, 4)}
+global:
+  membership:
+    maxJoinDuration: 30s
+    broadcastAddress: 127.0.0.1
+services:
+${SERVICES.map(service).join('\n')}
+clusterMetadata:
+  enableGlobalNamespace: false
+  failoverVersionIncrement: 10
+  masterClusterName: active
+  currentClusterName: active
+  clusterInformation:
+    active:
+      enabled: true
+      initialFailoverVersion: 1
+      rpcName: frontend
+      rpcAddress: 127.0.0.1:${ports.frontend.grpc}
+dcRedirectionPolicy:
+  policy: noop
+dynamicConfigClient:
+  filepath: ${JSON.stringify(dynamicConfig)}
+  pollInterval: 10s
+`;
+}
+
+const DYNAMIC_CONFIG = `# Written by scripts/temporal-server.ts
+frontend.enableUpdateWorkflowExecution:
+  - value: true
+frontend.enableUpdateWorkflowExecutionAsyncAccepted:
+  - value: true
+system.forceSearchAttributesCacheRefreshOnRead:
+  - value: true
+limit.maxIDLength:
+  - value: 255
+`;
+
+export interface TemporalServerOptions {
+  /** PostgreSQL superuser URL (the server and the SQL tool log in with it). */
+  postgresUrl: string;
+  /** Prefix of the two databases: `<prefix>` and `<prefix>_visibility`. @default "temporal" */
+  databasePrefix?: string;
+  /** Folder for the config files and the logs. */
+  dir: string;
+  /** Service groups, one OS process each. @default one process with all four services */
+  groups?: TemporalService[][];
+  /** @default "default" */
+  namespace?: string;
+  /** Called with each spawned PID (tests record them for the leftover check). */
+  onSpawn?: (pid: number, what: string) => void;
+}
+
+export interface TemporalServerProcess {
+  services: TemporalService[];
+  pid: number;
+  child: ChildProcess;
+}
+
+export interface TemporalServer {
+  address: string;
+  namespace: string;
+  processes: TemporalServerProcess[];
+  /** The process running `service`. */
+  processOf(service: TemporalService): TemporalServerProcess;
+  /** Start a group again (after a kill), on the same ports and databases. */
+  restart(service: TemporalService): Promise<TemporalServerProcess>;
+  /** SIGTERM every process (SIGKILL after 15 s); resolves when all have exited. */
+  stop(): Promise<void>;
+}
+
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
+}
+
+function stopChild(child: ChildProcess, graceMs = 15_000): Promise<void> {
+  return new Promise((resolve) => {
+    if (exited(child)) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+    setTimeout(() => !exited(child) && child.kill('SIGKILL'), graceMs).unref();
+  });
+}
+
+async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>, alive: () => void): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    alive();
+    if (await check().catch(() => false)) return;
+    if (Date.now() > deadline) throw new Error(`Temporal server: timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** Schema, config, processes, namespace and search attributes: a cluster ready for workers. */
+export async function startTemporalServer(opts: TemporalServerOptions): Promise<TemporalServer> {
+  const tools = ensureTemporalServer();
+  const cli = ensureTemporalCli();
+  const pg = postgresTarget(opts.postgresUrl);
+  const prefix = opts.databasePrefix ?? 'temporal';
+  const databases = { temporal: prefix, visibility: `${prefix}_visibility` };
+  setupSchema(tools, pg, databases.temporal, 'temporal');
+  setupSchema(tools, pg, databases.visibility, 'visibility');
+
+  const ports = {} as Record<TemporalService, Ports>;
+  const taken = new Set<number>();
+  const port = async () => {
+    const p = await freeSmallintPort(taken);
+    taken.add(p);
+    return p;
+  };
+  for (const s of SERVICES) ports[s] = { grpc: await port(), membership: await port(), ...(s === 'frontend' ? { http: await port() } : {}) };
+  mkdirSync(opts.dir, { recursive: true });
+  const dynamicConfig = path.join(opts.dir, 'dynamicconfig.yaml');
+  writeFileSync(dynamicConfig, DYNAMIC_CONFIG);
+  const configFile = path.join(opts.dir, 'temporal-server.yaml');
+  writeFileSync(configFile, configYaml(pg, databases, ports, dynamicConfig), { mode: 0o600 }); // it holds the database password
+  const address = `127.0.0.1:${ports.frontend.grpc}`;
+  const namespace = opts.namespace ?? 'default';
+  const groups = opts.groups ?? [[...SERVICES]];
+  for (const s of SERVICES) if (!groups.some((g) => g.includes(s))) throw new Error(`Temporal server: no group runs the ${s} service`);
+
+  const processes: TemporalServerProcess[] = [];
+  const spawnGroup = (services: TemporalService[]): TemporalServerProcess => {
+    const log = openSync(path.join(opts.dir, `${services.join('+')}.log`), 'a');
+    const args = ['--config-file', configFile, '--allow-no-auth', 'start', ...services.flatMap((s) => ['--service', s])];
+    const child = spawn(tools.server, args, { stdio: ['ignore', log, log] });
+    if (child.pid === undefined) throw new Error('could not spawn temporal-server');
+    opts.onSpawn?.(child.pid, `${tools.server} ${args.join(' ')}`);
+    const p = { services, pid: child.pid, child };
+    const i = processes.findIndex((x) => x.services.join() === services.join());
+    if (i >= 0) processes[i] = p;
+    else processes.push(p);
+    return p;
+  };
+  const alive = () => {
+    for (const p of processes) {
+      if (!exited(p.child)) continue;
+      const log = path.join(opts.dir, `${p.services.join('+')}.log`);
+      const tail = readFileSync(log, 'utf8')
+        .trim()
+        .split('\n')
+        .slice(-4)
+        .map((l) => l.replace(/,"(?:logging-call-at|stacktrace)":"[^"]*"/g, '').slice(0, 600))
+        .join('\n');
+      throw new Error(`temporal-server (${p.services.join(', ')}) exited (${p.child.exitCode ?? p.child.signalCode}); the end of ${log}:\n${tail}`);
+    }
+  };
+  const stop = async () => {
+    await Promise.all(processes.map((p) => stopChild(p.child)));
+  };
+  const temporal = (args: string[]) => run(cli, [...args, '--address', address], { timeout: 15_000 });
+
+  try {
+    for (const g of groups) spawnGroup(g);
+    await waitUntil('the frontend to serve', 120_000, async () => /SERVING/.test((await temporal(['operator', 'cluster', 'health'])).stdout), alive);
+    // A fresh cluster has no namespace at all, not even "default".
+    await temporal(['operator', 'namespace', 'create', '--namespace', namespace, '--retention', '24h']).catch((err: { stderr?: string }) => {
+      if (!/already|exists/i.test(err.stderr ?? '')) throw err;
+    });
+    for (const flag of SEARCH_ATTRIBUTE_FLAGS) {
+      const [name, type] = flag.split('=');
+      await temporal(['operator', 'search-attribute', 'create', '--namespace', namespace, '--name', name!, '--type', type!]).catch((err: { stderr?: string }) => {
+        if (!/already|exists/i.test(err.stderr ?? '')) throw err;
+      });
+    }
+    // The namespace cache refreshes on its own schedule: usable once a visibility query in it answers.
+    await waitUntil(`namespace "${namespace}" to be usable`, 120_000, async () => {
+      await temporal(['workflow', 'count', '--namespace', namespace]);
+      const listed = (await temporal(['operator', 'search-attribute', 'list', '--namespace', namespace])).stdout;
+      return SEARCH_ATTRIBUTE_FLAGS.every((f) => listed.includes(f.split('=')[0]!));
+    }, alive);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+
+  const processOf = (service: TemporalService) => {
+    const p = processes.find((x) => x.services.includes(service));
+    if (!p) throw new Error(`no process runs ${service}`);
+    return p;
+  };
+  return {
+    address,
+    namespace,
+    processes,
+    processOf,
+    async restart(service) {
+      const old = processOf(service);
+      // A process just killed is reaped a moment later: wait for its exit event.
+      if (!exited(old.child)) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, 10_000);
+          old.child.once('exit', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+      }
+      if (!exited(old.child)) throw new Error(`temporal-server (${old.services.join(', ')}) pid ${old.pid} still runs; kill it first`);
+      const p = spawnGroup(old.services);
+      if (old.services.includes('frontend')) await waitUntil('the frontend to serve again', 120_000, async () => /SERVING/.test((await temporal(['operator', 'cluster', 'health'])).stdout), alive);
+      return p;
+    },
+    stop,
+  };
+}
