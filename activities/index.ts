@@ -4,6 +4,7 @@ import { createOrderActivities, type OrdersDeps } from './orders';
 import { createWatcherActivities, type WatcherDeps } from './orders-watcher';
 import { createPairActivities } from './pair';
 import { createReconcileActivities } from './reconcile';
+import { withObservation } from './observe';
 import { createSyncActivities, type SyncDeps } from './sync';
 
 export type { SyncDeps } from './sync';
@@ -21,8 +22,7 @@ export interface ActivityDeps extends SyncDeps, ApprovalTokenDeps {
 /** All activities, built over injected connectors and state store (called only by workers). */
 export function createActivities(deps: ActivityDeps) {
   return withFailureTranslation({
-    ...createSyncActivities(deps),
-    ...createPairActivities(deps),
+    ...withObservation({ ...createSyncActivities(deps), ...createPairActivities(deps) }, deps),
     ...createApprovalTokenActivities(deps),
     ...createReconcileActivities(deps),
     ...(deps.orders ? createOrderActivities(deps.orders) : {}),

@@ -6,6 +6,7 @@ import type { ConnectorPool, Registry } from '../pipelines/load';
 import type { Pipeline } from '../pipelines/schema';
 import type { Binding, QuarantineEntry, StateStore } from '../state/types';
 import { planFingerprint, recordHash } from './hash';
+import { changeSamples } from './observe';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { planRisks } from './plan-risk';
 import { stallBudgetMs, watchProgress } from './progress-watch';
@@ -206,6 +207,7 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
         }
       });
       await store.releaseQuarantine(p.name, unchangedKeys);
+      await store.addRunEvents(ref.syncId, changeSamples(ops, records, bindings));
       const page: PlanPage = { mappedPageId: ref.mappedPageId, ops };
       const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/plan`, page);
       const creates = ops.filter((w) => w.op === 'create').length;
@@ -305,7 +307,10 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       status: string;
       startedAtMs: number;
       totals: Record<string, number>;
+      /** The approval gate's decisions (who and when), for the run report. */
+      approvals?: Record<string, unknown>[];
     }): Promise<{ droppedPages: number }> {
+      await store.addRunEvents(input.syncId, (input.approvals ?? []).map((a) => ({ kind: 'approval', at: String(a.at ?? new Date().toISOString()), data: a })));
       await store.saveRunReport({
         pipeline: input.pipeline,
         syncId: input.syncId,

@@ -112,7 +112,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
   const finish = async (final: 'completed' | 'cancelled' | 'rejected' | 'failed'): Promise<void> => {
     await CancellationScope.nonCancellable(async () => {
       step = 'finishing';
-      await bookkeeping.finishSync({ pipeline: input.pair, syncId, status: final, startedAtMs, totals: flatTotals() });
+      await bookkeeping.finishSync({ pipeline: input.pair, syncId, status: final, startedAtMs, totals: flatTotals(), approvals: approvals() });
       setStatus(final);
     });
   };

@@ -111,7 +111,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
   const finish = async (final: 'completed' | 'cancelled' | 'rejected' | 'failed'): Promise<void> => {
     await CancellationScope.nonCancellable(async () => {
       step = 'finishing';
-      await bookkeeping.finishSync({ pipeline: input.pipeline, syncId, status: final, startedAtMs, totals: { ...totals } });
+      await bookkeeping.finishSync({ pipeline: input.pipeline, syncId, status: final, startedAtMs, totals: { ...totals }, approvals: approvals() });
       setStatus(final);
     });
   };
