@@ -1,9 +1,11 @@
 /** Worker entry point: `npm run worker`. Configuration from the environment (.env.example). */
+import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Runtime } from '@temporalio/worker';
 import { loadRegistry } from '../pipelines/load';
-import { parseWorkerEnv } from './config';
+import { metricsAddress, parseWorkerEnv } from './config';
 import { loadEnvFile } from './env-file';
 import { createWorkerLogger } from './logger';
+import { startApprovalsGauge } from './metrics';
 import { missingSearchAttributes, registerCommands } from './search-attributes';
 import { createSyncWorkers } from './worker';
 
@@ -13,9 +15,10 @@ async function main(): Promise<void> {
   // Validate every pipeline, system and mapping file before anything else: a broken file stops
   // the worker here with its name and the path inside it.
   loadRegistry({ configDir: env.SYNC_CONFIG_DIR, mappingsDir: env.SYNC_MAPPINGS_DIR, env: process.env });
+  const metrics = metricsAddress(env);
   Runtime.install({
     logger: createWorkerLogger(env.WORKER_LOG_LEVEL, env.WORKER_LOG_FORMAT),
-    ...(env.WORKER_PROMETHEUS_ADDRESS ? { telemetryOptions: { metrics: { prometheus: { bindAddress: env.WORKER_PROMETHEUS_ADDRESS } } } } : {}),
+    ...(metrics ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metrics } } } } : {}),
   });
   const connection = await NativeConnection.connect({ address: env.TEMPORAL_ADDRESS, ...(env.TEMPORAL_TLS ? { tls: true } : {}) });
   try {
@@ -47,7 +50,20 @@ async function main(): Promise<void> {
     console.log(
       `worker ready: ${sync.registry.pipelines.size} pipelines, queues ${sync.workers.map((w) => w.options.taskQueue).join(', ')} on ${env.TEMPORAL_ADDRESS}`,
     );
-    await sync.run(); // SIGINT/SIGTERM → Runtime shuts the workers down gracefully
+    // With metrics on, count the syncs waiting for approval (a client connection of its own).
+    const clientConnection = metrics ? await Connection.connect({ address: env.TEMPORAL_ADDRESS, ...(env.TEMPORAL_TLS ? { tls: true } : {}) }) : null;
+    const stopGauge = clientConnection
+      ? startApprovalsGauge(new Client({ connection: clientConnection, namespace: env.TEMPORAL_NAMESPACE }), env.WORKER_APPROVALS_POLL_SECONDS * 1000, (err) =>
+          Runtime.instance().logger.warn(`approvals gauge: ${err.message}`),
+        )
+      : null;
+    if (metrics) console.log(`metrics: http://${metrics}/metrics`);
+    try {
+      await sync.run(); // SIGINT/SIGTERM → Runtime shuts the workers down gracefully
+    } finally {
+      stopGauge?.();
+      await clientConnection?.close();
+    }
   } finally {
     await connection.close();
   }
