@@ -1,3 +1,4 @@
+import { createAlertActivities, type AlertSettings } from './alerts';
 import { createApprovalTokenActivities, type ApprovalTokenDeps } from './approval-token';
 import { withFailureTranslation } from './failures';
 import { createOrderActivities, type OrdersDeps } from './orders';
@@ -17,6 +18,8 @@ export interface ActivityDeps extends SyncDeps, ApprovalTokenDeps {
   orders?: OrdersDeps;
   /** The deal watcher's CRM, checkpoint store and Temporal client. */
   watcher?: WatcherDeps;
+  /** Alert rules and webhook (config/alerts.json); absent: alerts off. */
+  alerts?: AlertSettings | null;
 }
 
 /** All activities, built over injected connectors and state store (called only by workers). */
@@ -24,6 +27,7 @@ export function createActivities(deps: ActivityDeps) {
   return withFailureTranslation({
     ...withObservation({ ...createSyncActivities(deps), ...createPairActivities(deps) }, deps),
     ...createApprovalTokenActivities(deps),
+    ...createAlertActivities(deps),
     ...createReconcileActivities(deps),
     ...(deps.orders ? createOrderActivities(deps.orders) : {}),
     ...(deps.watcher ? createWatcherActivities(deps.watcher) : {}),

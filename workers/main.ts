@@ -39,6 +39,7 @@ async function main(): Promise<void> {
       maxConcurrentActivities: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
       shutdownGraceSeconds: env.WORKER_SHUTDOWN_GRACE_SECONDS,
       ...(env.APPROVAL_ISSUERS_FILE ? { approvalIssuersFile: env.APPROVAL_ISSUERS_FILE } : {}),
+      approvalsPollSeconds: env.WORKER_APPROVALS_POLL_SECONDS,
     });
     for (const m of sync.keyMigrations) {
       console.log(

@@ -20,7 +20,7 @@ export function startApprovalsGauge(client: Client, everyMs: number, onError: (e
       const { count } = await client.workflow.count(APPROVALS_WAITING_QUERY);
       gauge.set(count, { namespace: client.options.namespace });
     } catch (err) {
-      onError(err as Error);
+      if (!stopped) onError(err as Error);
     }
     if (!stopped) timer = setTimeout(() => void tick(), everyMs);
   };

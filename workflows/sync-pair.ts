@@ -28,6 +28,7 @@ import {
 } from '../contracts/pair-sync';
 import { SA_ENTITY, SA_PIPELINE, SA_RECORDS_READ, SA_STATUS } from '../contracts/search-attributes';
 import { cancelSignal, pauseSignal, resumeSignal, type SyncStatus } from '../contracts/sync';
+import { alertOnFinish } from './alerts';
 import { ApprovalGate } from './approval';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
@@ -114,6 +115,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
       step = 'finishing';
       await bookkeeping.finishSync({ pipeline: input.pair, syncId, status: final, startedAtMs, totals: flatTotals(), approvals: approvals() });
       setStatus(final);
+      await alertOnFinish({ pipeline: input.pair, syncId, status: final, totals: flatTotals() });
     });
   };
 
