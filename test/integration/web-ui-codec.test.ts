@@ -6,7 +6,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Page } from 'playwright-core';
@@ -74,7 +74,7 @@ afterAll(async () => {
 });
 
 /** The workflow's page in the Web UI, once its history has rendered; returns its text. */
-async function workflowPageText(page: Page, name: string): Promise<string> {
+async function workflowPageText(page: Page): Promise<string> {
   const ui = server!.uiUrl!;
   await waitFor(() => portAnswers(Number(new URL(ui).port)), 'the Web UI to listen', 60_000, 200);
   await page.setViewportSize({ width: 1600, height: 2400 });
@@ -83,15 +83,13 @@ async function workflowPageText(page: Page, name: string): Promise<string> {
   await page.getByText('Result').first().waitFor({ state: 'attached', timeout: 30_000 });
   await page.waitForTimeout(3000); // payloads are decoded (or not) after the page renders
   const text = await page.locator('body').innerText();
-  writeFileSync(path.join(tmp, `ui-${name}.txt`), text);
-  await page.screenshot({ path: path.join(tmp, `ui-${name}.png`), fullPage: false });
   return text;
 }
 
 test('with --ui-codec-endpoint the Web UI shows the decoded input and result of the sync', async () => {
   expect(result.status).toBe('completed');
   const page = await browser!.browser.newPage();
-  const text = await workflowPageText(page, 'codec');
+  const text = await workflowPageText(page);
   // "pageSize" exists only inside the (encrypted) input payload; "durationMs" only inside the result.
   await page.getByText('"pageSize"', { exact: false }).first().waitFor({ state: 'attached', timeout: 30_000 });
   const decoded = await page.locator('body').innerText();
@@ -106,7 +104,7 @@ test('without the codec endpoint the same page shows only encoded data', async (
   await server!.stop();
   server = await serverWithUi(await freePort()); // the same SQLite file, a UI without the endpoint
   const page = await browser!.browser.newPage();
-  const text = await workflowPageText(page, 'plain');
+  const text = await workflowPageText(page);
   expect(text).not.toContain('pageSize');
   expect(text).not.toContain('durationMs');
   // Input and result are shown as what history holds: the ciphertext, base64.
