@@ -1,9 +1,11 @@
+import { createAlertActivities, type AlertSettings } from './alerts';
 import { createApprovalTokenActivities, type ApprovalTokenDeps } from './approval-token';
 import { withFailureTranslation } from './failures';
 import { createOrderActivities, type OrdersDeps } from './orders';
 import { createWatcherActivities, type WatcherDeps } from './orders-watcher';
 import { createPairActivities } from './pair';
 import { createReconcileActivities } from './reconcile';
+import { withObservation } from './observe';
 import { createSyncActivities, type SyncDeps } from './sync';
 
 export type { SyncDeps } from './sync';
@@ -16,14 +18,16 @@ export interface ActivityDeps extends SyncDeps, ApprovalTokenDeps {
   orders?: OrdersDeps;
   /** The deal watcher's CRM, checkpoint store and Temporal client. */
   watcher?: WatcherDeps;
+  /** Alert rules and webhook (config/alerts.json); absent: alerts off. */
+  alerts?: AlertSettings | null;
 }
 
 /** All activities, built over injected connectors and state store (called only by workers). */
 export function createActivities(deps: ActivityDeps) {
   return withFailureTranslation({
-    ...createSyncActivities(deps),
-    ...createPairActivities(deps),
+    ...withObservation({ ...createSyncActivities(deps), ...createPairActivities(deps) }, deps),
     ...createApprovalTokenActivities(deps),
+    ...createAlertActivities(deps),
     ...createReconcileActivities(deps),
     ...(deps.orders ? createOrderActivities(deps.orders) : {}),
     ...(deps.watcher ? createWatcherActivities(deps.watcher) : {}),

@@ -43,6 +43,7 @@ import type { PairPolicy } from '../mappings/two-way/policy';
 import { linkSpaceOf, type LinkSpace } from '../pipelines/link-space';
 import type { Link, LinkField, LinkUpsert, QuarantineEntry, StateStore } from '../state/types';
 import { planFingerprint, recordHash } from './hash';
+import { changeSamples } from './observe';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { planRisks } from './plan-risk';
 import { poisonOf, quarantineCopy } from './poison';
@@ -362,6 +363,9 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       // The target already holds these records' values (the link vouched for them): remember them per field.
       await store.upsertLinks(space.space, refreshed);
       await store.releaseQuarantine(p.name, unchangedKeys);
+      // Before/after samples for the run report, where the links keep the values (approval-watched fields).
+      const previous = new Map(ops.map((w) => [w.sourceKey, previousOf(links.get(w.sourceKey)).previous] as const).filter(([, v]) => v !== undefined).map(([k, v]) => [k, { fields: v! }] as const));
+      await store.addRunEvents(ref.syncId, changeSamples(ops, records, previous));
       const page: PlanPage = { mappedPageId: ref.mappedPageId, ops };
       const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/plan`, page);
       const creates = ops.filter((w) => w.op === 'create').length;
@@ -472,7 +476,10 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
       status: string;
       startedAtMs: number;
       totals: Record<string, number>;
+      /** The approval gate's decisions (who and when), for the run report. */
+      approvals?: Record<string, unknown>[];
     }): Promise<{ droppedPages: number }> {
+      await store.addRunEvents(input.syncId, (input.approvals ?? []).map((a) => ({ kind: 'approval', at: String(a.at ?? new Date().toISOString()), data: a })));
       await store.saveRunReport({
         pipeline: input.pipeline,
         syncId: input.syncId,

@@ -5,12 +5,14 @@
  */
 import { type Client, WorkflowFailedError, type WorkflowExecutionInfo } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
+import { writeFileSync } from 'node:fs';
 import { ReplayQuarantineInputSchema, type ReplayResult } from '../contracts/replay';
 import { SA_PIPELINE, SA_STATUS } from '../contracts/search-attributes';
 import { PipelineNameSchema } from '../contracts/sync';
-import type { QuarantineFilter, QuarantineRow, RunReport, StateStore } from '../state/types';
+import type { QuarantineFilter, QuarantineRow, StateStore } from '../state/types';
 import type { WorkerEnv } from '../workers/config';
 import { configuredSyncs, type Configured } from './config';
+import { formatReport, loadReportView, renderReportHtml } from './report';
 import { clip, duration, table, when } from './format';
 
 export const EXIT = { ok: 0, failure: 1, usage: 2, notFound: 3 } as const;
@@ -167,16 +169,19 @@ export function buildProgram(deps: CliDeps): Command {
   // ── report ──────────────────────────────────────────────────────────────────────────────────
   program
     .command('report')
-    .description('what one sync did, as text (by sync id, or workflow id for its newest sync)')
+    .description('what one sync did, as text or as a self-contained HTML page (by sync id, or workflow id for its newest sync)')
     .argument('<syncId>', 'e.g. sync:demo-accounts@<runId> or sync:demo-accounts')
+    .option('--html <file>', 'also write the report as one HTML file (inline CSS and chart; holds record values: keep it local)')
     .option('--json', 'machine-readable output')
-    .action(async (id: string, opts: JsonOpt) => {
-      const store = deps.store();
-      const report = await store.getRunReport(id);
-      if (!report) throw new CliError(EXIT.notFound, `no run report for "${id}" (reports are written when a sync ends; see crm-erp-sync runs <pipeline>)`);
-      const quarantined = (await store.listQuarantine(report.pipeline, 100_000)).filter((q) => q.syncId === report.syncId);
-      if (opts.json) return json({ ...report, quarantined: quarantined.map(({ record: _r, ...q }) => q) });
-      println(formatReport(report, quarantined));
+    .action(async (id: string, opts: JsonOpt & { html?: string }) => {
+      const view = await loadReportView(deps.store(), id);
+      if (!view) throw new CliError(EXIT.notFound, `no run report for "${id}" (reports are written when a sync ends; see crm-erp-sync runs <pipeline>)`);
+      if (opts.html) {
+        writeFileSync(opts.html, renderReportHtml(view), { mode: 0o600 });
+      }
+      if (opts.json) return json({ ...view.report, ...view, report: undefined, quarantined: view.quarantined.map(({ record: _r, ...q }) => q), ...(opts.html ? { html: opts.html } : {}) });
+      println(formatReport(view));
+      if (opts.html) println(`\nHTML report written to ${opts.html}`);
     });
 
   // ── quarantine ──────────────────────────────────────────────────────────────────────────────
@@ -341,43 +346,6 @@ function requirePipeline(all: Map<string, Configured>, name: string): Configured
   if (!c) throw new CliError(EXIT.notFound, `unknown pipeline "${name}"; configured: ${[...all.values()].filter((x) => x.kind === 'pipeline').map((x) => x.name).join(', ')}`);
   if (c.kind === 'pair') throw new CliError(EXIT.usage, `"${name}" is a pair; replay of a pair's quarantine is not supported yet (run the pair again after the fix)`);
   return c;
-}
-
-/** The text form of a run report. */
-export function formatReport(r: RunReport, quarantined: QuarantineRow[]): string {
-  const t = r.totals;
-  const counts = Object.entries(t)
-    .filter(([, v]) => typeof v === 'number')
-    .map(([k, v]) => `${k} ${v}`)
-    .join('  ');
-  const lines = [
-    `sync      ${r.syncId}`,
-    `pipeline  ${r.pipeline}`,
-    `status    ${r.status}`,
-    `started   ${when(r.startedAt)}`,
-    `finished  ${when(r.finishedAt)}  (${duration(Date.parse(r.finishedAt) - Date.parse(r.startedAt))})`,
-    `totals    ${counts || '-'}`,
-  ];
-  if (quarantined.length) {
-    const byRule = new Map<string, QuarantineRow[]>();
-    for (const q of quarantined) {
-      const k = `${q.field ?? '-'}\t${q.rule}`;
-      byRule.set(k, [...(byRule.get(k) ?? []), q]);
-    }
-    lines.push('', `still quarantined from this sync: ${quarantined.length}`);
-    lines.push(
-      table(
-        ['field', 'rule', 'records', 'example'],
-        [...byRule.entries()]
-          .sort((a, b) => b[1].length - a[1].length)
-          .map(([k, qs]) => {
-            const [field, rule] = k.split('\t');
-            return [field, rule, qs.length, clip(`#${qs[0]!.sourceKey}: ${qs[0]!.reason}`, 80)];
-          }),
-      ),
-    );
-  }
-  return lines.join('\n');
 }
 
 /** Run the CLI on `argv` (without node and script); resolves to the exit code. */

@@ -82,6 +82,24 @@ export interface RunReport {
 }
 
 /**
+ * What a sync did, step by step, for its run report (`crm-erp-sync report`): kept in the state
+ * store beside the report, never in workflow history. `change` samples hold field values (maybe
+ * personal data): they stay on the operator's side like the quarantine's raw records.
+ */
+export interface RunEvent {
+  /**
+   * `page`: one step of one page (`step`, `seq`, `side?`, `startedAt`, `ms`, `count?`);
+   * `change`: before/after of an update's fields (`sourceKey`, `op`, `fields: {field, before, after}[]`);
+   * `retry`: an activity attempt after the first (`step`, `attempt`, `system?`);
+   * `approval`: a decision at an approval gate (as the workflow recorded it);
+   * `conflict`: a field both sides changed (`keys`, `field`, `values`, `resolution`).
+   */
+  kind: 'page' | 'change' | 'retry' | 'approval' | 'conflict';
+  at: string;
+  data: Record<string, unknown>;
+}
+
+/**
  * Everything a sync remembers between activities and runs. SQLite is the embedded default
  * (one worker host); PostgreSQL implements the same interface for several workers.
  */
@@ -144,5 +162,9 @@ export interface StateStore {
   listRunReports(pipeline: string, limit?: number): Promise<RunReport[]>;
   /** One sync's report by its sync id, or by its workflow id (the newest sync of that id). */
   getRunReport(syncIdOrWorkflowId: string): Promise<RunReport | null>;
+  /** Append step timings, change samples, retries, approvals, conflicts of a sync (see RunEvent). */
+  addRunEvents(syncId: string, events: RunEvent[]): Promise<void>;
+  /** A sync's run events in the order they were added. */
+  listRunEvents(syncId: string): Promise<RunEvent[]>;
   close(): Promise<void>;
 }

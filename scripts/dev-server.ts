@@ -23,6 +23,8 @@ export interface DevServerOptions {
   port?: number;
   /** Web UI port; null = headless. */
   uiPort?: number | null;
+  /** The codec server the Web UI decodes payloads through (`--ui-codec-endpoint`), e.g. http://127.0.0.1:8888. */
+  uiCodecEndpoint?: string;
   /** Where the server's output goes (a file), else ignored. */
   logFile?: string;
   /** Keep the server running after this process exits (the demo leaves the UI up). */
@@ -138,8 +140,10 @@ async function startDevServerOn(port: number, opts: DevServerOptions): Promise<D
     mkdirSync(path.dirname(path.resolve(opts.dbFile)), { recursive: true });
     args.push('--db-filename', opts.dbFile);
   }
-  if (opts.uiPort) args.push('--ui-port', String(opts.uiPort), '--ui-ip', '127.0.0.1');
-  else args.push('--headless');
+  if (opts.uiPort) {
+    args.push('--ui-port', String(opts.uiPort), '--ui-ip', '127.0.0.1');
+    if (opts.uiCodecEndpoint) args.push('--ui-codec-endpoint', opts.uiCodecEndpoint);
+  } else args.push('--headless');
   if (opts.searchAttributes !== false) for (const sa of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', sa);
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true');
@@ -176,10 +180,12 @@ if (require.main === module) {
   Promise.resolve()
     .then(() => {
       loadEnvFile();
-      return startDevServer(devServerSettings(process.env));
+      const codec = process.env.TEMPORAL_UI_CODEC_ENDPOINT;
+      return startDevServer({ ...devServerSettings(process.env), ...(codec ? { uiCodecEndpoint: codec } : {}) });
     })
     .then((s) => {
       console.log(`Temporal dev server on ${s.address}, Web UI ${s.uiUrl} (pid ${s.pid}); Ctrl-C stops it`);
+      if (process.env.TEMPORAL_UI_CODEC_ENDPOINT) console.log(`Web UI decodes payloads through ${process.env.TEMPORAL_UI_CODEC_ENDPOINT} (TEMPORAL_UI_CODEC_ENDPOINT; start it with npm run codec-server)`);
       const stop = () => void s.stop().then(() => process.exit(0));
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);

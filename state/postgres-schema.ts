@@ -53,6 +53,14 @@ CREATE UNIQUE INDEX recon_rows_once ON recon_rows (recon_id, kind, side, key, va
 CREATE INDEX recon_rows_value ON recon_rows (recon_id, kind, side, value);
 `,
   },
+  {
+    version: 2,
+    name: 'run events (step timings, change samples, retries, approvals, conflicts per sync)',
+    sql: `
+CREATE TABLE run_events (seq bigserial PRIMARY KEY, sync_id text COLLATE "C" NOT NULL, kind text NOT NULL, at text NOT NULL, data text NOT NULL);
+CREATE INDEX run_events_sync ON run_events (sync_id, seq);
+`,
+  },
 ];
 
 /** Any 64-bit number, the same in every worker: the lock that serialises migrations. */

@@ -3,7 +3,7 @@ import type { Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
 import { createPgLinkStore } from './postgres-links';
 import { migrate, type MigrationResult } from './postgres-schema';
-import type { Binding, QuarantineEntry, QuarantineFilter, QuarantineRow, RunReport, StateStore } from './types';
+import type { Binding, QuarantineEntry, QuarantineFilter, QuarantineRow, RunEvent, RunReport, StateStore } from './types';
 
 export interface PostgresStateStoreOptions {
   /** Connections per worker process. @default 10 */
@@ -327,6 +327,19 @@ export function openPostgresStateStore(url: string, options: PostgresStateStoreO
         [id],
       );
       return r.rows[0] ? reportOf(r.rows[0]) : null;
+    },
+    async addRunEvents(syncId, events) {
+      if (events.length === 0) return;
+      // One statement per call: the events of one page step arrive together.
+      await q(
+        `INSERT INTO run_events (sync_id, kind, at, data)
+         SELECT $1, e.kind, e.at, e.data FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS e(kind, at, data, n) ORDER BY e.n`,
+        [syncId, events.map((e) => e.kind), events.map((e) => e.at), events.map((e) => JSON.stringify(e.data))],
+      );
+    },
+    async listRunEvents(syncId) {
+      const r = await q<{ kind: RunEvent['kind']; at: string; data: string }>('SELECT kind, at, data FROM run_events WHERE sync_id = $1 ORDER BY seq', [syncId]);
+      return r.rows.map((e) => ({ kind: e.kind, at: e.at, data: JSON.parse(e.data) as Record<string, unknown> }));
     },
     close() {
       closed ??= firstPurge.then(() => pool.end());

@@ -5,7 +5,7 @@ import type { Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
 import { createLinkStore } from './sqlite-links';
 import { createReconStore } from './sqlite-recon';
-import type { Binding, QuarantineEntry, QuarantineFilter, RunReport, StateStore } from './types';
+import type { Binding, QuarantineEntry, QuarantineFilter, RunEvent, RunReport, StateStore } from './types';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS checkpoints (pipeline TEXT PRIMARY KEY, cursor TEXT, sync_id TEXT, updated_at TEXT NOT NULL);
@@ -28,6 +28,8 @@ CREATE TABLE IF NOT EXISTS write_ledger (link_id TEXT NOT NULL, side TEXT NOT NU
   PRIMARY KEY (link_id, side, field)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS run_reports (sync_id TEXT PRIMARY KEY, pipeline TEXT NOT NULL, status TEXT NOT NULL, started_at TEXT NOT NULL,
   finished_at TEXT NOT NULL, totals TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS run_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, sync_id TEXT NOT NULL, kind TEXT NOT NULL, at TEXT NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS run_events_sync ON run_events (sync_id, seq);
 `;
 
 /** Most keys bound into one `IN (…)` list (SQLite's default limit is far above). */
@@ -116,6 +118,11 @@ export function openSqliteStateStore(file: string): StateStore {
   const getReport = db.prepare(
     `SELECT * FROM run_reports WHERE sync_id = @id OR (substr(sync_id, 1, length(@id) + 1) = @id || '@') ORDER BY sync_id = @id DESC, finished_at DESC LIMIT 1`,
   );
+  const addEvent = db.prepare('INSERT INTO run_events (sync_id, kind, at, data) VALUES (?, ?, ?, ?)');
+  const addEvents = db.transaction((syncId: string, events: RunEvent[]) => {
+    for (const e of events) addEvent.run(syncId, e.kind, e.at, JSON.stringify(e.data));
+  });
+  const listEvents = db.prepare('SELECT kind, at, data FROM run_events WHERE sync_id = ? ORDER BY seq');
   const reportOf = (r: Record<string, string>): RunReport => ({
     syncId: r.sync_id!,
     pipeline: r.pipeline!,
@@ -275,6 +282,12 @@ export function openSqliteStateStore(file: string): StateStore {
     async getRunReport(id) {
       const row = getReport.get({ id }) as Record<string, string> | undefined;
       return row ? reportOf(row) : null;
+    },
+    async addRunEvents(syncId, events) {
+      if (events.length) addEvents(syncId, events);
+    },
+    async listRunEvents(syncId) {
+      return (listEvents.all(syncId) as { kind: RunEvent['kind']; at: string; data: string }[]).map((r) => ({ kind: r.kind, at: r.at, data: JSON.parse(r.data) as Record<string, unknown> }));
     },
     async close() {
       db.close();

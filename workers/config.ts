@@ -41,13 +41,22 @@ export const WorkerEnvSchema = z.object({
   WORKER_LOG_LEVEL: z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']).default('INFO'),
   /** `text`: one readable line per event; `json`: one JSON object per line, for log shippers. */
   WORKER_LOG_FORMAT: z.enum(['text', 'json'], { error: 'expected "text" or "json"' }).default('text'),
-  WORKER_PROMETHEUS_ADDRESS: z.string().optional(),
+  WORKER_PROMETHEUS_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port, e.g. 127.0.0.1:9464').optional(),
   /** Loopback port of the health endpoint (/healthz, /readyz); unset = none. */
   WORKER_HEALTH_PORT: z.coerce.number().int().min(1).max(65535).optional(),
   /** Address the health endpoint listens on; a process manager or load balancer on another host needs 0.0.0.0. */
   WORKER_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Shorthand: serve the Prometheus endpoint on 127.0.0.1:<port> (WORKER_PROMETHEUS_ADDRESS wins when both are set). */
+  WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** How often a worker with metrics counts the syncs waiting for approval (crm_erp_sync_approvals_waiting). */
+  WORKER_APPROVALS_POLL_SECONDS: z.coerce.number().min(0.2).default(30),
 });
 export type WorkerEnv = Omit<z.infer<typeof WorkerEnvSchema>, 'SYNC_STATE_DB'> & { SYNC_STATE_DB: string; temporal: TemporalConnectionConfig };
+
+/** Where the worker serves Prometheus metrics, or null when metrics are off (the default). */
+export function metricsAddress(env: Pick<WorkerEnv, 'WORKER_PROMETHEUS_ADDRESS' | 'WORKER_METRICS_PORT'>): string | null {
+  return env.WORKER_PROMETHEUS_ADDRESS ?? (env.WORKER_METRICS_PORT ? `127.0.0.1:${env.WORKER_METRICS_PORT}` : null);
+}
 
 /** The state store's default: beside the demo data it binds, one file for the demo and the worker. */
 export function defaultStateDb(demoDataDir: string): string {

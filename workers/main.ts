@@ -1,12 +1,14 @@
 /** Worker entry point: `npm run worker`. Configuration from the environment (.env.example). */
+import { Client } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
 import { loadRegistry } from '../pipelines/load';
-import { parseWorkerEnv, stateStoreLocation } from './config';
+import { metricsAddress, parseWorkerEnv, stateStoreLocation } from './config';
 import { loadEnvFile } from './env-file';
 import { startHealthServer, type HealthServer } from './health';
 import { createWorkerLogger } from './logger';
+import { startApprovalsGauge } from './metrics';
 import { missingSearchAttributes, registerCommands } from './search-attributes';
-import { connectNative } from './temporal-connection';
+import { connectClient, connectNative } from './temporal-connection';
 import { createSyncWorkers } from './worker';
 
 async function main(): Promise<void> {
@@ -15,9 +17,10 @@ async function main(): Promise<void> {
   // Validate every pipeline, system and mapping file before anything else: a broken file stops
   // the worker here with its name and the path inside it.
   loadRegistry({ configDir: env.SYNC_CONFIG_DIR, mappingsDir: env.SYNC_MAPPINGS_DIR, env: process.env });
+  const metrics = metricsAddress(env);
   Runtime.install({
     logger: createWorkerLogger(env.WORKER_LOG_LEVEL, env.WORKER_LOG_FORMAT),
-    ...(env.WORKER_PROMETHEUS_ADDRESS ? { telemetryOptions: { metrics: { prometheus: { bindAddress: env.WORKER_PROMETHEUS_ADDRESS } } } } : {}),
+    ...(metrics ? { telemetryOptions: { metrics: { prometheus: { bindAddress: metrics } } } } : {}),
   });
   // Up before connecting: a process manager sees "starting" (503 on /readyz) rather than nothing.
   let health: HealthServer | undefined;
@@ -47,6 +50,7 @@ async function main(): Promise<void> {
       maxConcurrentActivities: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
       shutdownGraceSeconds: env.WORKER_SHUTDOWN_GRACE_SECONDS,
       ...(env.APPROVAL_ISSUERS_FILE ? { approvalIssuersFile: env.APPROVAL_ISSUERS_FILE } : {}),
+      approvalsPollSeconds: env.WORKER_APPROVALS_POLL_SECONDS,
     });
     for (const m of sync.keyMigrations) {
       console.log(
@@ -59,7 +63,20 @@ async function main(): Promise<void> {
     console.log(
       `worker ready: ${sync.registry.pipelines.size} pipelines, queues ${sync.workers.map((w) => w.options.taskQueue).join(', ')} on ${env.temporal.describe()}`,
     );
-    await sync.run(); // SIGINT/SIGTERM → Runtime shuts the workers down gracefully
+    // With metrics on, count the syncs waiting for approval (a client connection of its own).
+    const clientConnection = metrics ? await connectClient(env.temporal) : null;
+    const stopGauge = clientConnection
+      ? startApprovalsGauge(new Client({ connection: clientConnection, namespace: env.temporal.namespace }), env.WORKER_APPROVALS_POLL_SECONDS * 1000, (err) =>
+          Runtime.instance().logger.warn(`approvals gauge: ${err.message}`),
+        )
+      : null;
+    if (metrics) console.log(`metrics: http://${metrics}/metrics`);
+    try {
+      await sync.run(); // SIGINT/SIGTERM → Runtime shuts the workers down gracefully
+    } finally {
+      stopGauge?.();
+      await clientConnection?.close();
+    }
   } finally {
     await connection.close();
     await health?.close();

@@ -1,8 +1,9 @@
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
-import { bundleWorkflowCode, DefaultLogger, type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, type NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import type { AlertSettings } from '../activities/alerts';
 import type { OrdersErp } from '../activities/orders';
 import { DealsDb } from '../activities/orders-crm';
 import { SyncError } from '../contracts/errors';
@@ -10,6 +11,8 @@ import { TASK_QUEUES, type PipelineFamily } from '../contracts/queues';
 import { ConnectorPool, loadRegistry, PROJECT_CONFIG, type ConnectorOverride, type Registry } from '../pipelines/load';
 import { openStateStore } from '../state/open';
 import type { StateStore } from '../state/types';
+import { loadAlertSettings } from './alerts-config';
+import { startApprovalAlertWatch } from './alert-watch';
 import { loadApprovalKeyring } from './approval-issuers';
 import { dataConverterFromEnv } from './codec';
 import { migrateKeyPrefixes, type KeyPrefixMigration } from './key-prefixes';
@@ -37,6 +40,10 @@ export interface SyncWorkerOptions {
    * @default `<configDir>/approval-issuers.json` (none trusted when the file does not exist)
    */
   approvalIssuersFile?: string;
+  /** Alert rules (default `<configDir>/alerts.json`; no file: alerts off); the webhook URL comes from `env`. */
+  alertsFile?: string;
+  /** How often the approvals watch looks for long waits (approvalWaitingLongerThan). @default 30 */
+  approvalsPollSeconds?: number;
   /** Payload codec etc.; default: from `env` (SYNC_CODEC_KEYS / SYNC_CODEC_KEYS_FILE, see workers/codec.ts). */
   dataConverter?: DataConverter;
   /** Build some systems' connectors differently (fault-injection tests); default: from config. */
@@ -65,6 +72,8 @@ export interface SyncWorkers {
   /** Run all workers until shutdown; closes connectors and the store afterwards. */
   run(): Promise<void>;
   shutdown(): void;
+  /** The alert rules in force (null: alerts off). */
+  alerts: AlertSettings | null;
 }
 
 /**
@@ -86,7 +95,9 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
   const linkMigrations = await migrateBindingsToLinks(store, registry);
   const connectors = new ConnectorPool(registry, opts.env, opts.createConnector);
   const approvalKeys = await loadApprovalKeyring(opts.approvalIssuersFile ?? path.join(opts.configDir ?? PROJECT_CONFIG.configDir, 'approval-issuers.json'), opts.env);
-  const activities = createActivities({ registry, connectors, store, approvalKeys, ...ordersDeps(registry, connectors, store, opts, dataConverter) });
+  const alerts = loadAlertSettings(opts.alertsFile ?? path.join(opts.configDir ?? PROJECT_CONFIG.configDir, 'alerts.json'), opts.env);
+  if (alerts.note) Runtime.instance().logger.info(alerts.note);
+  const activities = createActivities({ registry, connectors, store, approvalKeys, alerts: alerts.settings, ...ordersDeps(registry, connectors, store, opts, dataConverter) });
   // Bundle once for all families, quietly: the bundler's INFO log is a page of webpack module listing.
   const workflowBundle =
     opts.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('WARN') }));
@@ -110,10 +121,18 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
     store,
     keyMigrations,
     linkMigrations,
+    alerts: alerts.settings,
     async run() {
+      const waitingMs = alerts.settings?.rules.approvalWaitingMs;
+      const stopWatch = waitingMs
+        ? startApprovalAlertWatch(new Client({ connection: opts.connection, namespace: opts.namespace }), waitingMs, (opts.approvalsPollSeconds ?? 30) * 1000, (err) =>
+            Runtime.instance().logger.warn(`approvals watch: ${err.message}`),
+          )
+        : null;
       try {
         await Promise.all(workers.map((w) => w.run()));
       } finally {
+        stopWatch?.();
         await connectors.closeAll();
         await store.close();
       }

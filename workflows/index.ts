@@ -5,3 +5,4 @@ export { reconcilePair } from './reconcile-pair';
 export { orderToCash } from './order-to-cash';
 export { dealWatcher } from './order-to-cash-watcher';
 export { replayQuarantine } from './replay-quarantine';
+export { approvalWaitingAlert } from './alerts';

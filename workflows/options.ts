@@ -56,6 +56,12 @@ export const START: LocalActivityOptions = { startToCloseTimeout: '30 seconds', 
 /** Checkpoints and run reports, which run while the next page is being prepared: regular activities. */
 export const BOOKKEEPING: ActivityOptions = { startToCloseTimeout: '30 seconds', retry: bookkeepingRetry };
 
+/** Posting an alert to the webhook: retried for a while (a chat service may be down for minutes), never failing the sync. */
+export const ALERT: ActivityOptions = {
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumInterval: '1 minute', maximumAttempts: 15, nonRetryableErrorTypes: [...NON_RETRYABLE_ERROR_TYPES] },
+};
+
 /**
  * Verifying a signed approval decision (signature, issuer key, audience) on the worker, where the
  * keys are. A regular activity for the same reason as BOOKKEEPING: an approval arrives while the

@@ -31,6 +31,7 @@ import {
 } from '../contracts/pair-sync';
 import { SA_ENTITY, SA_PIPELINE, SA_RECORDS_READ, SA_STATUS } from '../contracts/search-attributes';
 import { cancelSignal, pauseSignal, resumeSignal, type SyncStatus } from '../contracts/sync';
+import { alertOnFinish } from './alerts';
 import { ApprovalGate } from './approval';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
@@ -120,8 +121,9 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
   const finish = async (final: 'completed' | 'cancelled' | 'rejected' | 'failed'): Promise<void> => {
     await CancellationScope.nonCancellable(async () => {
       step = 'finishing';
-      await bookkeeping.finishSync({ pipeline: input.pair, syncId, status: final, startedAtMs, totals: flatTotals() });
+      await bookkeeping.finishSync({ pipeline: input.pair, syncId, status: final, startedAtMs, totals: flatTotals(), approvals: approvals() });
       setStatus(final);
+      await alertOnFinish({ pipeline: input.pair, syncId, status: final, totals: flatTotals() });
     });
   };
 

@@ -31,6 +31,7 @@ import {
   type SyncStatus,
   type SyncTotals,
 } from '../contracts/sync';
+import { alertOnFinish } from './alerts';
 import { ApprovalGate } from './approval';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
@@ -113,8 +114,9 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
   const finish = async (final: 'completed' | 'cancelled' | 'rejected' | 'failed'): Promise<void> => {
     await CancellationScope.nonCancellable(async () => {
       step = 'finishing';
-      await bookkeeping.finishSync({ pipeline: input.pipeline, syncId, status: final, startedAtMs, totals: { ...totals } });
+      await bookkeeping.finishSync({ pipeline: input.pipeline, syncId, status: final, startedAtMs, totals: { ...totals }, approvals: approvals() });
       setStatus(final);
+      await alertOnFinish({ pipeline: input.pipeline, syncId, status: final, totals: { ...totals } });
     });
   };
 

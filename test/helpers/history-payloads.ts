@@ -41,8 +41,10 @@ function walkSet(v: unknown, visit: (p: Payload, set: (q: Payload) => void) => v
   for (const [k, child] of Object.entries(v as Record<string, unknown>)) {
     if (k === 'searchAttributes') continue;
     // A local-activity marker's `data` is the SDK core's own bookkeeping (activity id, seq), never
-    // put through the codec; its `result` is.
+    // put through the codec; its `result` is. A patch marker's details (the patch id, from
+    // `patched()`) are the core's too, written as plain JSON.
     if (parentKey === 'details' && k === 'data') continue;
+    if (k === 'details' && (v as { markerName?: unknown }).markerName === 'core_patch') continue;
     if (isPayload(child)) visit(child, (q) => ((v as Record<string, unknown>)[k] = q));
     else if (Array.isArray(child)) child.forEach((c, i) => (isPayload(c) ? visit(c, (q) => (child[i] = q)) : walkSet(c, visit, k)));
     else walkSet(child, visit, k);

@@ -259,7 +259,12 @@ describe.each(kinds)('StateStore conformance: $name', (kind) => {
         { sourceKey: '1', targetKey: '101', hash: 'r1', fields: canonical },
         { sourceKey: '2', targetKey: '102', hash: 'r2' },
       ]);
-      expect(await migrateBindingsToLinks(store, registry)).toEqual([{ pipeline: 'demo-accounts', scope: 'demo-customers', links: 2, withFields: 1 }]);
+      expect(await migrateBindingsToLinks(store, registry)).toEqual([
+        { pipeline: 'demo-accounts', scope: 'demo-accounts', links: 2, withFields: 1 },
+        { pipeline: 'demo-accounts', scope: 'demo-customers', links: 2, withFields: 1 },
+      ]);
+      // the one-way pipeline's own space, where it plans, and the covering pair's
+      expect((await store.findLinks('demo-accounts', 'source', ['2'])).get('2')).toMatchObject({ recordHash: 'r2', keys: { source: '2', target: '102' } });
       const links = await store.findLinks('demo-customers', 'crm', ['1', '2']);
       expect(links.get('1')!.fields.name).toEqual({ hash: stableHash('Acme'), value: 'Acme', origin: 'crm' });
       expect(links.get('2')).toMatchObject({ fields: {}, recordHash: 'r2', keys: { crm: '2', erp: '102' } });
@@ -383,6 +388,27 @@ describe.each(kinds)('StateStore conformance: $name', (kind) => {
     });
   });
 
+  describe('run events', () => {
+    test('appended per sync in order, kept apart from other syncs, and survive reopening', async () => {
+      await store.addRunEvents('s1', [
+        { kind: 'page', at: '2026-01-01T00:00:00.000Z', data: { step: 'fetch', seq: 1, ms: 12, count: 3 } },
+        { kind: 'change', at: '2026-01-01T00:00:01.000Z', data: { sourceKey: 'k', op: 'update', fields: [{ field: 'name', before: 'a', after: 'b' }] } },
+      ]);
+      await store.addRunEvents('s2', [{ kind: 'retry', at: '2026-01-01T00:00:02.000Z', data: { step: 'writePage', attempt: 2 } }]);
+      await store.addRunEvents('s1', []);
+      await store.addRunEvents('s1', [{ kind: 'approval', at: '2026-01-01T00:00:03.000Z', data: { approver: 'ops' } }]);
+      await store.close();
+      store = await open();
+      expect((await store.listRunEvents('s1')).map((e) => [e.kind, e.at, e.data])).toEqual([
+        ['page', '2026-01-01T00:00:00.000Z', { step: 'fetch', seq: 1, ms: 12, count: 3 }],
+        ['change', '2026-01-01T00:00:01.000Z', { sourceKey: 'k', op: 'update', fields: [{ field: 'name', before: 'a', after: 'b' }] }],
+        ['approval', '2026-01-01T00:00:03.000Z', { approver: 'ops' }],
+      ]);
+      expect((await store.listRunEvents('s2')).map((e) => e.kind)).toEqual(['retry']);
+      expect(await store.listRunEvents('nope')).toEqual([]);
+    });
+  });
+
   describe('opening', () => {
     test('several stores opening one new location at once (workers starting together) all work on one schema', async () => {
       const fresh = await kind.fresh();
@@ -428,7 +454,8 @@ describe('PostgreSQL specifics', () => {
     await first.ready();
     await first.close();
     await sql(url, "INSERT INTO schema_migrations (version, name) VALUES (999, 'from the future')");
-    await expect(openStateStore(url)).rejects.toThrow(/schema version 999, newer than this worker knows \(1\)/);
+    const latest = Math.max(...MIGRATIONS.map((m) => m.version));
+    await expect(openStateStore(url)).rejects.toThrow(new RegExp(`schema version 999, newer than this worker knows \\(${latest}\\)`));
   });
 
   test('pages left by syncs that never finished are purged after the TTL; finished syncs\' pages at once; reconcile reports kept', async () => {

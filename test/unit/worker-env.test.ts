@@ -1,4 +1,4 @@
-import { parseWorkerEnv, stateStoreLocation } from '../../workers/config';
+import { metricsAddress, parseWorkerEnv, stateStoreLocation } from '../../workers/config';
 
 describe('parseWorkerEnv', () => {
   test('defaults', () => {
@@ -15,7 +15,16 @@ describe('parseWorkerEnv', () => {
       WORKER_LOG_LEVEL: 'INFO',
       WORKER_LOG_FORMAT: 'text',
       WORKER_HEALTH_HOST: '127.0.0.1',
+      WORKER_APPROVALS_POLL_SECONDS: 30,
     });
+  });
+
+  test('metrics are off by default; WORKER_METRICS_PORT serves on loopback; a full address wins; a bad one is named', () => {
+    expect(metricsAddress(parseWorkerEnv({}))).toBeNull();
+    expect(metricsAddress(parseWorkerEnv({ WORKER_METRICS_PORT: '9464' }))).toBe('127.0.0.1:9464');
+    expect(metricsAddress(parseWorkerEnv({ WORKER_METRICS_PORT: '9464', WORKER_PROMETHEUS_ADDRESS: '0.0.0.0:9100' }))).toBe('0.0.0.0:9100');
+    expect(() => parseWorkerEnv({ WORKER_METRICS_PORT: 'x' })).toThrow(/WORKER_METRICS_PORT/);
+    expect(() => parseWorkerEnv({ WORKER_PROMETHEUS_ADDRESS: '9464' })).toThrow(/WORKER_PROMETHEUS_ADDRESS: expected host:port/);
   });
 
   test('families are a trimmed comma list; numbers and booleans are parsed, "false" is false', () => {
