@@ -182,7 +182,9 @@ export function fieldChanges(before: Record<string, unknown>, after: Record<stri
 
 /**
  * `change` run events for the first updates of a planned page whose previous value is known
- * (pipelines whose bindings keep the fields they wrote: those with approval watchFields).
+ * (pipelines whose links keep the values they wrote: those with approval watchFields). Only
+ * fields with a known previous value are compared: a link keeps hashes of the others, and a
+ * field it holds no value for is not "new".
  */
 export function changeSamples(
   ops: { index: number; sourceKey: string; op: 'create' | 'update' }[],
@@ -194,7 +196,8 @@ export function changeSamples(
     if (out.length >= CHANGE_SAMPLES_PER_PAGE) break;
     const previous = bindings.get(o.sourceKey)?.fields;
     if (o.op !== 'update' || !previous) continue;
-    const fields = fieldChanges(previous, records[o.index]!.fields);
+    const known = new Set(Object.keys(flatten(previous)));
+    const fields = fieldChanges(previous, records[o.index]!.fields).filter((f) => known.has(f.field));
     if (fields.length) out.push({ kind: 'change', at: new Date().toISOString(), data: { sourceKey: o.sourceKey, op: o.op, fields } });
   }
   return out;
