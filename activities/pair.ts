@@ -12,6 +12,7 @@ import type { CompiledMapping } from '../mappings/dsl/compile';
 import { planRecord, type ConflictDecision, type RecordPlan, type SideSnapshot } from '../mappings/two-way/planner';
 import { compilePairPolicy, IDENTITY_FIELD, type PairPolicy } from '../mappings/two-way/policy';
 import type { QuarantineEntry } from '../state/types';
+import { setPath } from '../mappings/record-path';
 import { recordHash } from './hash';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { stallBudgetMs, watchProgress } from './progress-watch';
@@ -374,7 +375,7 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
           const changed = Object.keys(patch);
           if (changed.length === 0) continue;
           const target = { ...(to === side ? s.fields : (otherSnap?.fields ?? {})) };
-          for (const [path, v] of Object.entries(patch)) setPath(target, path, v);
+          for (const [path, v] of Object.entries(patch)) setPath(target, path, v, { omitEmpty: true });
           const native = mappingOf(p, to).write!.toNative(target, changed);
           if (!native.ok) {
             refused = true;
@@ -546,19 +547,6 @@ function keysOf(link: Link | null, side: string, key: string, other: string, oth
   const keys: Record<string, string> = { ...(link?.keys ?? {}), [side]: key };
   if (otherKey) keys[other] = otherKey;
   return keys;
-}
-
-function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = path.split('.');
-  let cur = target;
-  for (const part of parts.slice(0, -1)) {
-    const next = cur[part];
-    cur[part] = next !== null && typeof next === 'object' ? { ...(next as Record<string, unknown>) } : {};
-    cur = cur[part] as Record<string, unknown>;
-  }
-  const last = parts[parts.length - 1]!;
-  if (value === null || value === undefined) delete cur[last];
-  else cur[last] = value;
 }
 
 /** Why a page's plan needs a person, under the pair's limits (empty: it does not). */

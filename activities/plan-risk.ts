@@ -1,4 +1,4 @@
-import { readPath } from '../mappings/dsl/transforms';
+import { readPath } from '../mappings/record-path';
 import type { SyncApproval } from '../pipelines/schema';
 
 export interface PlanChange {

@@ -37,7 +37,7 @@ import { TASK_QUEUES, type PipelineFamily } from '../contracts/queues';
 import type { ConnectorPool, Registry } from '../pipelines/load';
 import type { Pipeline } from '../pipelines/schema';
 import { stableHash } from '../contracts/stable-json';
-import { readPath } from '../mappings/dsl/transforms';
+import { readPath, setPath } from '../mappings/record-path';
 import { oneWayPolicy, planOneWay } from '../mappings/two-way/one-way';
 import type { PairPolicy } from '../mappings/two-way/policy';
 import { linkSpaceOf, type LinkSpace } from '../pipelines/link-space';
@@ -114,17 +114,6 @@ function previousOf(link: Link | undefined): { previous?: Record<string, unknown
     any = true;
   }
   return any ? { previous } : {};
-}
-
-function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = path.split('.');
-  let cur = target;
-  for (const part of parts.slice(0, -1)) {
-    const next = cur[part];
-    cur[part] = next !== null && typeof next === 'object' ? { ...(next as Record<string, unknown>) } : {};
-    cur = cur[part] as Record<string, unknown>;
-  }
-  cur[parts[parts.length - 1]!] = value;
 }
 
 /** A record's units as link fields (a staged plan from before links kept them in the plan). */

@@ -1,6 +1,6 @@
 import { sideNamesOf, type Pair } from '../contracts/pair';
 import { stableHash } from '../contracts/stable-json';
-import { readPath } from '../mappings/dsl/transforms';
+import { readPath } from '../mappings/record-path';
 import { compilePairPolicy } from '../mappings/two-way/policy';
 import { linkSpaceOf } from '../pipelines/link-space';
 import type { Registry } from '../pipelines/load';

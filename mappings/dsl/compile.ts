@@ -1,7 +1,8 @@
 import { CANONICAL_SCHEMAS, type CanonicalEntity } from '../canonical';
 import { hasCanonicalPath } from '../canonical-paths';
 import { MappingSpecSchema, type MappingSpec } from './spec';
-import { compileTransform, isBlank, readPath, TransformError, type CompiledTransform } from './transforms';
+import { readPath } from '../record-path';
+import { compileTransform, isBlank, TransformError, type CompiledTransform } from './transforms';
 
 /** Why one record could not be mapped or validated: shown in quarantine. */
 export interface RecordIssue {

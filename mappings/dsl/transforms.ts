@@ -3,6 +3,7 @@ import { toCountryCode } from './countries';
 import { parseDate } from './dates';
 import { fromMinorUnits, normalizeLocaleAmount, toMinorUnits } from './money';
 import type { Transform } from './spec';
+import { readPath } from '../record-path';
 
 /** A transform refused its input: the record is quarantined (or the field omitted). */
 export class TransformError extends Error {
@@ -22,15 +23,6 @@ export interface TransformContext {
 
 export type CompiledTransform = (value: unknown, ctx: TransformContext) => unknown;
 
-export function readPath(record: Record<string, unknown>, path: string): unknown {
-  if (!path.includes('.')) return record[path];
-  let cur: unknown = record;
-  for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return cur;
-}
 
 const str = (v: unknown): string => (typeof v === 'string' ? v : String(v));
 const isBlank = (v: unknown): boolean => v === null || v === undefined || (typeof v === 'string' && v.trim() === '');

@@ -11,7 +11,7 @@
 import type { Link } from '../../contracts/link';
 import { DRIFT_CATEGORIES, type DriftItem, type ReconcileCounts } from '../../contracts/reconcile';
 import { stableHash } from '../../contracts/stable-json';
-import { readPath } from '../dsl/transforms';
+import { readPath } from '../record-path';
 import type { SideSnapshot } from './planner';
 import type { PairPolicy } from './policy';
 

@@ -1,6 +1,6 @@
 import type { MatchRule, Normalisation } from '../../contracts/pair';
 import { stableJson } from '../../contracts/stable-json';
-import { readPath } from '../dsl/transforms';
+import { readPath } from '../record-path';
 import { IDENTITY_FIELD } from './policy';
 
 /**

@@ -13,7 +13,7 @@
  */
 import type { Link, LinkField } from '../../contracts/link';
 import { stableHash, stableJson } from '../../contracts/stable-json';
-import { readPath } from '../dsl/transforms';
+import { readPath, setPath } from '../record-path';
 import { planRecord, type SideSnapshot } from './planner';
 import type { PairPolicy } from './policy';
 
@@ -63,17 +63,6 @@ export function oneWayPolicy(s: OneWaySpace): PairPolicy {
     units: s.units.map((path) => ({ path, owner: s.sourceSide, conflict: 'owner-wins' as const })),
     deletes: 'ignore',
   };
-}
-
-function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
-  const parts = path.split('.');
-  let cur = target;
-  for (const part of parts.slice(0, -1)) {
-    const next = cur[part];
-    cur[part] = next !== null && typeof next === 'object' ? { ...(next as Record<string, unknown>) } : {};
-    cur = cur[part] as Record<string, unknown>;
-  }
-  cur[parts[parts.length - 1]!] = value;
 }
 
 /** Plan one source record of a one-way pipeline. Pure and deterministic. */

@@ -42,7 +42,7 @@
  */
 import type { LedgerEntry, Link, LinkField, LinkLedger } from '../../contracts/link';
 import { stableHash } from '../../contracts/stable-json';
-import { readPath } from '../dsl/transforms';
+import { readPath } from '../record-path';
 import type { ConflictPolicy } from '../../contracts/pair';
 import type { FieldUnit, PairPolicy } from './policy';
 

@@ -2,12 +2,11 @@ import path from 'node:path';
 import type { SqlSystem } from '../../connectors/sql/config';
 import { demoPaths } from '../../demo/seed';
 import { loadRegistry } from '../../pipelines/load';
+import { readPath } from '../../mappings/record-path';
 import { openStateStore } from '../../state/open';
 import { queryDb } from './demo-env';
 import { linkedTargets } from './links';
 
-const readPath = (fields: Record<string, unknown>, p: string): unknown =>
-  p.split('.').reduce<unknown>((cur, k) => (cur !== null && typeof cur === 'object' ? (cur as Record<string, unknown>)[k] : undefined), fields);
 /** A mapped value as the SQL connector stores it. */
 const asColumn = (v: unknown): unknown => (v === undefined || v === null ? null : typeof v === 'boolean' ? (v ? 1 : 0) : typeof v === 'object' ? JSON.stringify(v) : v);
 
