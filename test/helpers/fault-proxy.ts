@@ -1,5 +1,5 @@
 import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenProxy } from './hanging-proxy';
 import { seededRandom } from '../../connectors/sql/faults';
 
 /**
@@ -70,7 +70,6 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const agent = new http.Agent({ keepAlive: true });
   const random = seededRandom(options.seed);
   const faults: InjectedFault[] = [];
-  const sockets = new Set<Socket>();
   let shares = { ...options.shares };
   let counted = 0;
   let total = 0;
@@ -180,20 +179,9 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         return; // never answered: only the client may give up
     }
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  });
-  server.requestTimeout = 0;
-  server.headersTimeout = 0;
-  server.keepAliveTimeout = 65_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const listening = await listenProxy(server, agent);
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: listening.url,
     get counted() {
       return counted;
     },
@@ -205,11 +193,6 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     setShares(next) {
       shares = { ...next };
     },
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        agent.destroy();
-        server.close(() => resolve());
-      }),
+    stop: listening.stop,
   };
 }

@@ -52,7 +52,6 @@ export async function startHangingProxy(options: HangingProxyOptions): Promise<H
   const agent = new http.Agent({ keepAlive: true });
   const hangs: Hang[] = [];
   const log: string[] = [];
-  const sockets = new Set<Socket>();
   let counted = 0;
   let total = 0;
 
@@ -114,11 +113,31 @@ export async function startHangingProxy(options: HangingProxyOptions): Promise<H
       },
     );
   });
+  const listening = await listenProxy(server, agent);
+  return {
+    url: listening.url,
+    get counted() {
+      return counted;
+    },
+    get total() {
+      return total;
+    },
+    hangs,
+    log,
+    stop: listening.stop,
+  };
+}
+
+/**
+ * Serve a test proxy on a free loopback port. It never times its own clients out (a proxy that
+ * hangs leaves giving up to the client); `stop` destroys open sockets and the upstream agent.
+ */
+export async function listenProxy(server: http.Server, agent: http.Agent): Promise<{ url: string; stop: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
     sockets.add(s);
     s.once('close', () => sockets.delete(s));
   });
-  // A proxy that hangs must not time its own clients out: only the client may give up.
   server.requestTimeout = 0;
   server.headersTimeout = 0;
   server.keepAliveTimeout = 65_000;
@@ -129,14 +148,6 @@ export async function startHangingProxy(options: HangingProxyOptions): Promise<H
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    get counted() {
-      return counted;
-    },
-    get total() {
-      return total;
-    },
-    hangs,
-    log,
     stop: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
