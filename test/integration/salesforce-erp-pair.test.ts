@@ -8,6 +8,7 @@ import { SOBJECTS } from '../../emulators/salesforce/schema';
 import type { SyncWorkers } from '../../workers/worker';
 import { queryDb, syncWorkersFor } from '../helpers/demo-env';
 import { startDevEnv, type DevEnv } from '../helpers/env';
+import { untilSettled } from '../helpers/salesforce-settle';
 
 /**
  * The shipped pair config/pairs/salesforce-erp-customers.json on the real dev server: Salesforce
@@ -53,11 +54,8 @@ afterAll(async () => {
   await env?.teardown();
 });
 
-// The connector reads only SystemModstamp seconds that are over: let the last writes' second end.
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 1100));
-
 async function syncPair(): Promise<SyncPairResult> {
-  await settle();
+  await untilSettled(); // the connector reads only SystemModstamp seconds that are over
   const handle = await env.client.workflow.start('syncPair', { taskQueue: TASK_QUEUES.salesforce, workflowId: `sf-pair-${++n}`, args: [{ pair: PAIR }], workflowExecutionTimeout: '2 minutes' });
   const result = (await handle.result()) as SyncPairResult;
   expect(result.status).toBe('completed');

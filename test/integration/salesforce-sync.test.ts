@@ -9,6 +9,7 @@ import type { syncPipeline } from '../../workflows';
 import { queryDb, syncWorkersFor } from '../helpers/demo-env';
 import { startDevEnv, type DevEnv } from '../helpers/env';
 import { waitFor } from '../helpers/processes';
+import { untilSettled } from '../helpers/salesforce-settle';
 
 /**
  * Salesforce Accounts → demo ERP customers through the shipped pipeline salesforce-accounts-to-erp
@@ -119,7 +120,7 @@ test('the first sync reads every account once, including those changed and creat
 
 test('the next incremental sync brings the rest, and both sides are equal: none missed, none duplicated', async () => {
   // The mid-sync second is over now; the second run starts 60 s behind the checkpoint.
-  await new Promise((r) => setTimeout(r, 1500)); // inherent: the connector reads only seconds that are over
+  await untilSettled(); // inherent: the connector reads only seconds that are over
   const second = (await (await start({ pipeline: 'salesforce-accounts-to-erp', pageSize: 500 })).result()) as SyncResult;
   console.log(`second sync: ${JSON.stringify(second.totals)}`);
   expect(second.status).toBe('completed');
