@@ -31,6 +31,8 @@ export interface DevServerOptions {
   detached?: boolean;
   /** Register the project's search attributes (false: a bare server, for tests). @default true */
   searchAttributes?: boolean;
+  /** More dynamic config values (`--dynamic-config-value name=value`), e.g. `{ 'system.enableActivityEagerExecution': 'false' }` in a benchmark. */
+  dynamicConfig?: Record<string, string>;
 }
 
 /** Where `npm run temporal` (and `npm start`, when it starts one) runs the dev server. */
@@ -147,6 +149,7 @@ async function startDevServerOn(port: number, opts: DevServerOptions): Promise<D
   if (opts.searchAttributes !== false) for (const sa of SEARCH_ATTRIBUTE_FLAGS) args.push('--search-attribute', sa);
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true');
   args.push('--dynamic-config-value', 'frontend.enableUpdateWorkflowExecutionAsyncAccepted=true');
+  for (const [name, value] of Object.entries(opts.dynamicConfig ?? {})) args.push('--dynamic-config-value', `${name}=${value}`);
   let out: 'ignore' | number = 'ignore';
   if (opts.logFile) {
     mkdirSync(path.dirname(path.resolve(opts.logFile)), { recursive: true });
