@@ -8,9 +8,11 @@
  *
  * So that each worker surely gets work, they start one after the other (the next once the last
  * one holds an activity) and each runs at most one activity at a time
- * (WORKER_MAX_CONCURRENT_ACTIVITIES=1): a sync runs up to two activities at once (the next page is
- * prepared while the current one is written), so while one worker is busy another must take the
- * second. The demo CRM and ERP (the external systems) are SQLite files in a shared folder, as in
+ * (WORKER_MAX_CONCURRENT_ACTIVITIES=1). With free slots, the worker that completes the sync's
+ * workflow task would get the activities it schedules itself (eager activity dispatch, on by
+ * default in the server), and one sync would stay on one worker; with one slot it cannot reserve
+ * one while it runs an activity, and a sync runs up to two at once (the next page is prepared
+ * while the current one is written), so the second goes through the task queue to another worker. The demo CRM and ERP (the external systems) are SQLite files in a shared folder, as in
  * postgres-two-workers.test.ts: they stand for remote databases, not for anything a worker keeps.
  */
 import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
