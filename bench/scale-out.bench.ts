@@ -46,12 +46,15 @@ interface Setup {
   state: 'sqlite' | 'postgres';
   workers: number;
 }
-const SETUPS: Setup[] = [
+const ALL_SETUPS: Setup[] = [
   { name: 'SQLite state, 1 worker', state: 'sqlite', workers: 1 },
   { name: 'PostgreSQL state, 1 worker', state: 'postgres', workers: 1 },
   { name: 'PostgreSQL state, 2 workers', state: 'postgres', workers: 2 },
   { name: 'PostgreSQL state, 3 workers', state: 'postgres', workers: 3 },
 ];
+/** `BENCH_SETUPS=postgres-1,postgres-3` runs only those (`<state>-<workers>`); default all four. */
+const SETUPS = process.env.BENCH_SETUPS ? ALL_SETUPS.filter((s) => process.env.BENCH_SETUPS!.split(',').includes(`${s.state}-${s.workers}`)) : ALL_SETUPS;
+if (SETUPS.length === 0) throw new Error(`BENCH_SETUPS=${process.env.BENCH_SETUPS} names none of ${ALL_SETUPS.map((s) => `${s.state}-${s.workers}`).join(', ')}`);
 
 /** CPU seconds of a process (user + system), with those of its reaped children when `children`. */
 function cpuSeconds(pid: number, children = false): number {
@@ -205,17 +208,18 @@ async function main(): Promise<void> {
 
     const of = (s: Setup) => figures.filter((f) => f.setup === s);
     const rate = (s: Setup) => median(of(s).map((f) => f.recordsPerSecond));
-    const [sqlite1, pg1] = [SETUPS[0]!, SETUPS[1]!];
+    const [sqlite1, pg1] = [ALL_SETUPS[0]!, ALL_SETUPS[1]!];
+    const has = (s: Setup) => SETUPS.includes(s);
     console.log(`\n${N.toLocaleString('en')} accounts, pages of ${PAGE}, median of ${ROUNDS} round(s), load average now ${os.loadavg()[0]!.toFixed(1)}`);
     console.log('set-up                        records/s   vs 1 worker (PostgreSQL)   CPU s/wall s   activities per worker');
     for (const s of SETUPS) {
       const runs = of(s);
       const busy = median(runs.map((f) => (f.cpu.workers.reduce((a, b) => a + b, 0) + f.cpu.devServer + f.cpu.postgres) / f.seconds));
       console.log(
-        `${s.name.padEnd(29)} ${rate(s).toFixed(0).padStart(9)}   ${s.state === 'postgres' ? (rate(s) / rate(pg1)).toFixed(2).padStart(5) : '    -'}                      ${busy.toFixed(2).padStart(5)}          ${runs.map((f) => f.activities.join('/')).join(', ')}`,
+        `${s.name.padEnd(29)} ${rate(s).toFixed(0).padStart(9)}   ${s.state === 'postgres' && has(pg1) ? (rate(s) / rate(pg1)).toFixed(2).padStart(5) : '    -'}                      ${busy.toFixed(2).padStart(5)}          ${runs.map((f) => f.activities.join('/')).join(', ')}`,
       );
     }
-    console.log(`PostgreSQL / SQLite state, 1 worker: ${(rate(pg1) / rate(sqlite1)).toFixed(2)}`);
+    if (has(pg1) && has(sqlite1)) console.log(`PostgreSQL / SQLite state, 1 worker: ${(rate(pg1) / rate(sqlite1)).toFixed(2)}`);
   } finally {
     await connection.close();
     await pg?.stop();
