@@ -96,6 +96,7 @@ export function translateHttpStatus(method: string, status: number, retryAfter: 
   if (status === 423) return new SyncError('Conflict', `Tryton reports a concurrent modification in ${method} (HTTP 423)`, { details });
   if (status === 400) return new SyncError('ValidationError', `Tryton rejected ${method} (HTTP 400)`, { details });
   if (status === 404) return new SyncError('ConfigError', `Tryton has no such endpoint or database for ${method} (HTTP 404)`, { details });
+  if (status === 405) return new SyncError('ConfigError', `Tryton has no such route for ${method} (HTTP 405): check that TRYTON_URL is the server's base URL and the server is Tryton 8.0`, { details });
   return new SyncError('Transient', `Tryton answered HTTP ${status} to ${method}`, { details });
 }
 
