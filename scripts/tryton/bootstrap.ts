@@ -29,8 +29,11 @@ export async function ensureCountries(admin: TrytonClient): Promise<string[]> {
   if (missing.length) await create(admin, 'country.country', missing.map(([code, name]) => ({ code, name })));
   return missing.map(([code]) => code);
 }
-/** Groups of the connector user: parties, products, sales (quote/confirm), invoice reads. */
-export const SYNC_USER_GROUPS = ['Sales', 'Product Administration'];
+/**
+ * Groups of the connector user: parties, products, sales (quote/confirm), invoice reads. 8.0 lets
+ * only "Account Product Administration" write a product's account category.
+ */
+export const SYNC_USER_GROUPS = ['Sales', 'Product Administration', 'Account Product Administration'];
 
 async function one(c: TrytonClient, model: string, domain: unknown[]): Promise<number> {
   const ids = await c.model<Ids>(model, 'search', [domain, 0, 2, null]);

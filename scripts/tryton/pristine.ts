@@ -12,7 +12,7 @@ import { ADMIN_LOGIN, DATABASE_NAME, TRYTON_DATA_ROOT, adminPassword, instancePa
 import { readTrytonToolchain, trytonCommand } from './toolchain';
 
 /** Bump when bootstrap.ts changes what it creates, so cached databases are rebuilt. */
-const BOOTSTRAP_VERSION = 3; // 2: countries JP, AT, BE; 3: Tryton 8.0 on PostgreSQL
+const BOOTSTRAP_VERSION = 4; // 2: countries JP, AT, BE; 3: Tryton 8.0 on PostgreSQL; 4: Account Product Administration
 /** Bump when the trytond-admin step changes. */
 const INIT_VERSION = 1;
 
