@@ -32,7 +32,17 @@ export async function ensureTrytonInstalled(log: (msg: string) => void = () => u
     const t0 = Date.now();
     log(`installing trytond ${t.pip.trytond} and ${Object.keys(t.pip).length - 1} pinned packages from PyPI into ${venv}…`);
     try {
-      const made = spawnSync(t.python, ['-m', 'venv', scratch], { encoding: 'utf8' });
+      let made = spawnSync(t.python, ['-m', 'venv', scratch], { encoding: 'utf8' });
+      if (!made.error && made.status !== 0 && /ensurepip|python3(\.\d+)?-venv/.test(made.stderr) && process.getuid?.() === 0) {
+        // Debian's python3 keeps venv's pip bootstrap in a separate package (not pinned: Debian
+        // replaces python3.11-venv's security builds in place, like the Chromium package).
+        log('python3 has no venv support: apt-get install python3-venv');
+        const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+        execFileSync('apt-get', ['update'], { stdio: 'inherit', env });
+        execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'python3-venv'], { stdio: 'inherit', env });
+        rmSync(scratch, { recursive: true, force: true });
+        made = spawnSync(t.python, ['-m', 'venv', scratch], { encoding: 'utf8' });
+      }
       if (made.error || made.status !== 0) {
         throw new Error(`\`${t.python} -m venv\` failed: ${made.error?.message ?? made.stderr.trim()} (Tryton ${t.series} needs Python 3.9+ with the venv module; on Debian: apt-get install python3-venv)`);
       }
