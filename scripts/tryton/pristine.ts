@@ -40,7 +40,7 @@ export function trytonDatabaseUri(pg: Pick<PostgresServer, 'url'>): string {
 
 /**
  * Returns the folder of a stopped PostgreSQL cluster holding the initialised and bootstrapped
- * database, building it when it is not cached: initdb, `trytond-admin` (~1 min) activates the
+ * database, building it when it is not cached: initdb, `trytond-admin` (minutes) activates the
  * modules, then a temporary trytond runs the business bootstrap over JSON-RPC, and the server is
  * shut down cleanly. Instances copy this folder (scripts/tryton/instance.ts). The build happens in
  * a scratch folder renamed into place, so an interrupted build never leaves a half-made cache;
@@ -87,7 +87,7 @@ export async function ensurePristineDatabase(log: (msg: string) => void = () => 
 
 /**
  * Puts into `p.pgDir` a stopped cluster whose database has the modules activated (trytond-admin,
- * the slow part: ~1 min on an idle machine, 8 min at load 16), from its own cache when it has one:
+ * the slow part: 8–9 min measured at load 17–20, an estimated 1.5–2 min idle), from its own cache when it has one:
  * a change of the bootstrap or of the connector's password then costs only the bootstrap.
  */
 async function initialisedCluster(p: InstancePaths, log: (msg: string) => void): Promise<void> {
