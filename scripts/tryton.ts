@@ -1,11 +1,14 @@
 /**
  * Local Tryton test bed: `npx tsx scripts/tryton.ts <install|start|stop|status> [--port N] [--fresh]`.
  *
- * - install: apt-get the pinned packages of toolchain.json (no-op when present) and build the
- *   cached pristine database under .data/tryton/.
- * - start:   run trytond on 127.0.0.1:8000 (or --port N) with the database in .data/tryton/dev (kept across starts;
- *   `--fresh` copies the pristine one again). Prints URL, database and the connector user.
- * - stop / status: by the PID recorded in .data/tryton/dev, never by process name.
+ * - install: pip-install Tryton 8.0 (the exact pins of toolchain.json) into a venv under .tools/
+ *   (no-op when present; PostgreSQL comes from scripts/postgres.ts, apt-get when missing) and
+ *   build the cached pristine PostgreSQL cluster under .data/tryton/.
+ * - start:   run PostgreSQL and trytond on 127.0.0.1:8000 (or --port N) with the cluster in
+ *   .data/tryton/dev/pg (kept across starts; `--fresh` copies the pristine one again). Prints URL,
+ *   database and the connector user.
+ * - stop / status: trytond and its PostgreSQL, by the PIDs recorded in .data/tryton/dev (trytond.pid,
+ *   pg/postmaster.pid), never by process name.
  * - invoice <post|pay|show> <dealId>: as the Tryton admin (an accountant's part, which the
  *   least-privilege connector user cannot do), post or pay the invoice of the sale made for a CRM
  *   deal (reference DEAL-<id>), so an order-to-cash saga can be followed by hand.
@@ -15,7 +18,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureTrytonInstalled } from './tryton/install';
-import { startTryton } from './tryton/instance';
+import { postmasterPid, startTryton } from './tryton/instance';
+import { stopPostgresPid } from './postgres';
 import { ensurePristineDatabase } from './tryton/pristine';
 import { isAlive, readPidFile, stopPid } from './tryton/process';
 import { adminClient, dealInvoices, payInvoice, postInvoices } from './tryton/admin-helpers';
@@ -68,12 +72,19 @@ async function main(command: string | undefined): Promise<number> {
       return 0;
     }
     case 'stop': {
-      if (pid === null || !running) {
+      const pgPid = postmasterPid(p.pgDir);
+      if ((pid === null || !running) && pgPid === null) {
         log('not running');
         return 0;
       }
-      await stopPid(pid);
-      log(`stopped pid ${pid}`);
+      if (pid !== null && running) {
+        await stopPid(pid);
+        log(`stopped trytond pid ${pid}`);
+      }
+      if (pgPid !== null) {
+        await stopPostgresPid(pgPid);
+        log(`stopped postgres pid ${pgPid}`);
+      }
       return 0;
     }
     case 'status': {

@@ -37,6 +37,8 @@ export class TrytonClient {
   #auth: string | null = null;
   private prefs: Context | null = null;
   private nextId = 0;
+  /** Set when the server is Tryton 6.0 (database RPC on `/<db>/`). */
+  private legacyPath = false;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(options: TrytonClientOptions) {
@@ -67,9 +69,16 @@ export class TrytonClient {
     return this.withSession(`wizard.${name}.${method}`, (ctx) => [...args, { ...ctx, ...extra }]);
   }
 
-  /** Server-level call on `/` (no database, no session), e.g. `common.server.version`. */
+  /** Server-level call (no database, no session), e.g. `common.server.version`: on `/rpc/` (7.0+), else `/` (6.0). */
   async server<T>(method: string, params: unknown[] = []): Promise<T> {
-    return this.serial(() => this.rpc<T>(`${this.opts.url}/`, method, params, null));
+    return this.serial(async () => {
+      try {
+        return await this.rpc<T>(`${this.opts.url}/rpc/`, method, params, null);
+      } catch (err) {
+        if (!isMissingRoute(err)) throw err;
+        return this.rpc<T>(`${this.opts.url}/`, method, params, null);
+      }
+    });
   }
 
   async logout(): Promise<void> {
@@ -80,8 +89,12 @@ export class TrytonClient {
     await this.serial(() => this.rpc(this.dbUrl(), 'common.db.logout', [], auth)).catch(() => undefined);
   }
 
+  /**
+   * The database's JSON-RPC endpoint: `/<db>/rpc/` since Tryton 7.0 (8.0 LTS is the supported
+   * series); `/<db>/` on 6.0, used when the login finds no `/rpc/` route there.
+   */
   private dbUrl(): string {
-    return `${this.opts.url}/${encodeURIComponent(this.opts.database)}/`;
+    return `${this.opts.url}/${encodeURIComponent(this.opts.database)}/${this.legacyPath ? '' : 'rpc/'}`;
   }
 
   /** The per-request deadline, in ms. */
@@ -127,7 +140,7 @@ export class TrytonClient {
     const password = this.#password;
     let result: unknown;
     try {
-      result = await this.rpc(this.dbUrl(), 'common.db.login', [user, { password }, language], null);
+      result = await this.login(user, password, language);
     } catch (err) {
       if (err instanceof SyncError && err.details?.status === 401) {
         throw new SyncError('AuthError', `Tryton login refused for user "${user}" on database "${this.opts.database}"`, {
@@ -145,6 +158,23 @@ export class TrytonClient {
     this.prefs = Object.fromEntries(
       Object.entries(prefs).filter(([k]) => !k.includes('.') && k !== 'groups' && k !== 'actions' && k !== 'pyson_menu'),
     );
+  }
+
+  private async login(user: string, password: string, language: string): Promise<unknown> {
+    const params = [user, { password }, language];
+    try {
+      return await this.rpc(this.dbUrl(), 'common.db.login', params, null);
+    } catch (err) {
+      // 6.0 has no `/<db>/rpc/` route (405); 8.0 answers 404 only for an unknown database.
+      if (this.legacyPath || !isMissingRoute(err)) throw err;
+      this.legacyPath = true;
+      try {
+        return await this.rpc(this.dbUrl(), 'common.db.login', params, null);
+      } catch (legacyErr) {
+        this.legacyPath = false;
+        throw isMissingRoute(legacyErr) ? err : legacyErr;
+      }
+    }
   }
 
   private async rpc<T>(url: string, method: string, params: unknown[], auth: string | null): Promise<T> {
@@ -184,4 +214,10 @@ export class TrytonClient {
     if (body.error !== undefined && body.error !== null) throw translateRpcError(method, body.error);
     return decodeValue(body.result) as T;
   }
+}
+
+/** An HTTP 404/405: the path is not a route of this Tryton series (or the database is unknown). */
+function isMissingRoute(err: unknown): boolean {
+  const status = err instanceof SyncError ? err.details?.status : undefined;
+  return status === 404 || status === 405;
 }

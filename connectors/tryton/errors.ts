@@ -19,9 +19,12 @@ function clip(s: string): string {
   return one.length > MAX_MESSAGE ? `${one.slice(0, MAX_MESSAGE)}…` : one;
 }
 
-/** The field label and model label Tryton quotes in its messages, e.g. `field "Code" in "Currency"`. */
+/**
+ * The field label and model label Tryton quotes in its messages, e.g. `field "Code" in "Currency"`
+ * (6.0) or `field "Name" in record "" of "Product Template"` (8.0 names the record too).
+ */
 export function fieldFromMessage(message: string): { field?: string; model?: string } {
-  const m = /field "([^"]+)"(?: (?:in|on|of) "([^"]+)")?/i.exec(message);
+  const m = /field "([^"]+)"(?: (?:in|on|of)(?: record "[^"]*" (?:of|in))? "([^"]+)")?/i.exec(message);
   if (m?.[1]) return m[2] ? { field: m[1], model: m[2] } : { field: m[1] };
   const u = /The (\w[\w ]*?) on (\w[\w ]*?) must be unique/i.exec(message);
   if (u?.[1]) return u[2] ? { field: u[1], model: u[2] } : { field: u[1] };
@@ -96,6 +99,7 @@ export function translateHttpStatus(method: string, status: number, retryAfter: 
   if (status === 423) return new SyncError('Conflict', `Tryton reports a concurrent modification in ${method} (HTTP 423)`, { details });
   if (status === 400) return new SyncError('ValidationError', `Tryton rejected ${method} (HTTP 400)`, { details });
   if (status === 404) return new SyncError('ConfigError', `Tryton has no such endpoint or database for ${method} (HTTP 404)`, { details });
+  if (status === 405) return new SyncError('ConfigError', `Tryton has no such route for ${method} (HTTP 405): check that TRYTON_URL is the server's base URL and the server is Tryton 8.0`, { details });
   return new SyncError('Transient', `Tryton answered HTTP ${status} to ${method}`, { details });
 }
 

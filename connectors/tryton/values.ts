@@ -36,7 +36,7 @@ export function nestedList(row: Row, field: string): Row[] {
   return Array.isArray(v) ? (v as Row[]).slice().sort((a, b) => a.id - b.id) : [];
 }
 
-/** Last change of a row: write_date is NULL until the first write. */
+/** Last change of a row (6.0 left write_date NULL until the first write; 8.0 fills it at creation). */
 export function modifiedAt(row: Row): Date {
   const w = row.write_date;
   const c = row.create_date;

@@ -29,8 +29,11 @@ export async function ensureCountries(admin: TrytonClient): Promise<string[]> {
   if (missing.length) await create(admin, 'country.country', missing.map(([code, name]) => ({ code, name })));
   return missing.map(([code]) => code);
 }
-/** Groups of the connector user: parties, products, sales (quote/confirm), invoice reads. */
-export const SYNC_USER_GROUPS = ['Sales', 'Product Administration'];
+/**
+ * Groups of the connector user: parties, products, sales (quote/confirm), invoice reads. 8.0 lets
+ * only "Account Product Administration" write a product's account category.
+ */
+export const SYNC_USER_GROUPS = ['Sales', 'Product Administration', 'Account Product Administration'];
 
 async function one(c: TrytonClient, model: string, domain: unknown[]): Promise<number> {
   const ids = await c.model<Ids>(model, 'search', [domain, 0, 2, null]);
@@ -58,28 +61,48 @@ async function currencies(c: TrytonClient): Promise<number> {
   return id;
 }
 
-async function chartOfAccounts(c: TrytonClient, company: number): Promise<Record<string, unknown>> {
-  const template = await one(c, 'account.account.template', [['name', '=', 'Minimal Account Chart'], ['parent', '=', null]]);
+/** Codes of the accounts the test bed uses in Tryton 8.0's "Universal Chart of Accounts" (English). */
+const ACCOUNT_CODES = {
+  receivable: '1.2.1', // Accounts, Notes And Loans Receivable (party required)
+  payable: '2.1.1', // Trade Payables (party required)
+  revenue: '4.1.1', // Goods
+  expense: '5.1.1', // Merchandise, Material, Parts And Supplies
+  cash: '1.1.1', // Cash and Cash Equivalents
+} as const;
+type ChartAccounts = Record<keyof typeof ACCOUNT_CODES, number>;
+
+/**
+ * Creates the company's chart from the universal template (8.0 ships no "Minimal Account Chart";
+ * the universal one has several receivable and payable accounts, so the wizard proposes no
+ * default: they are picked by code) and sets the default receivable and payable accounts.
+ */
+async function chartOfAccounts(c: TrytonClient, company: number): Promise<ChartAccounts> {
+  const [template] = await c.model<Ids>('account.account.template', 'search', [[['name', '=', 'Universal Chart of Accounts'], ['parent', '=', null]], 0, 1, [['id', 'ASC']]]);
+  if (template === undefined) throw new Error('bootstrap: no "Universal Chart of Accounts" template (is the account module activated?)');
   const [session] = await c.wizard<[number, string, string]>('account.create_chart', 'create', []);
-  const step = await c.wizard<{ view?: { defaults?: Record<string, unknown> } }>('account.create_chart', 'execute', [
-    session, { account: { company, account_template: template } }, 'create_account',
-  ]);
-  const defaults = Object.fromEntries(Object.entries(step.view?.defaults ?? {}).filter(([k]) => !k.includes('.')));
-  await c.wizard('account.create_chart', 'execute', [session, { properties: { ...defaults, company } }, 'create_properties']);
+  await c.wizard('account.create_chart', 'execute', [session, { account: { company, account_template: template } }, 'create_account']);
+  const accounts = {} as ChartAccounts;
+  for (const [key, code] of Object.entries(ACCOUNT_CODES) as Array<[keyof ChartAccounts, string]>) {
+    accounts[key] = await one(c, 'account.account', [['code', '=', code], ['company', '=', company]]);
+  }
+  await c.wizard('account.create_chart', 'execute', [session, {
+    properties: { company, account_receivable: accounts.receivable, account_payable: accounts.payable },
+  }, 'create_properties']);
   await c.wizard('account.create_chart', 'delete', [session]);
-  return defaults;
+  return accounts;
 }
 
 async function fiscalYears(c: TrytonClient, company: number, years: number[]): Promise<void> {
   const moveType = await one(c, 'ir.sequence.type', [['name', '=', 'Account Move']]);
   const invoiceType = await one(c, 'ir.sequence.type', [['name', '=', 'Invoice']]);
   for (const year of years) {
-    const [moveSeq] = await create(c, 'ir.sequence', [{ name: `Account Move ${year}`, sequence_type: moveType, company }]);
+    // 8.0: the fiscal year's `move_sequence` (was post_move_sequence) is a strict sequence.
+    const [moveSeq] = await create(c, 'ir.sequence.strict', [{ name: `Account Move ${year}`, sequence_type: moveType, company }]);
     const [invSeq] = await create(c, 'ir.sequence.strict', [
       { name: `Invoice ${year}`, sequence_type: invoiceType, company, prefix: `INV${year}-` },
     ]);
     const [fy] = await create(c, 'account.fiscalyear', [{
-      name: String(year), company, post_move_sequence: moveSeq,
+      name: String(year), company, move_sequence: moveSeq,
       start_date: new TrytonDate(`${year}-01-01`), end_date: new TrytonDate(`${year}-12-31`),
       invoice_sequences: [['create', [{
         company, out_invoice_sequence: invSeq, out_credit_note_sequence: invSeq,
@@ -108,13 +131,11 @@ export async function bootstrapBusiness(admin: TrytonClient, syncPassword: strin
   const year = new Date().getUTCFullYear();
   await fiscalYears(admin, company, [year - 1, year, year + 1]);
   await create(admin, 'product.category', [{
-    name: 'Goods', accounting: true,
-    account_revenue: accounts.category_account_revenue, account_expense: accounts.category_account_expense,
+    name: 'Goods', accounting: true, account_revenue: accounts.revenue, account_expense: accounts.expense,
   }]);
   const cashJournal = await one(admin, 'account.journal', [['type', '=', 'cash']]);
-  const cashAccount = await one(admin, 'account.account', [['name', '=', 'Main Cash'], ['company', '=', company]]);
   await create(admin, 'account.invoice.payment.method', [{
-    company, name: 'Cash', journal: cashJournal, credit_account: cashAccount, debit_account: cashAccount,
+    company, name: 'Cash', journal: cashJournal, credit_account: accounts.cash, debit_account: accounts.cash,
   }]);
   const groups = await admin.model<Ids>('res.group', 'search', [[['name', 'in', SYNC_USER_GROUPS]], 0, null, null]);
   if (groups.length !== SYNC_USER_GROUPS.length) throw new Error('bootstrap: connector user groups not found');

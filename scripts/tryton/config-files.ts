@@ -1,9 +1,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { InstancePaths } from './settings';
 
-/** Writes trytond.conf (loopback only, SQLite under dbDir) and a file logging config. */
-export function writeConfigFiles(p: InstancePaths, port: number): void {
-  mkdirSync(p.dbDir, { recursive: true });
+/**
+ * Writes trytond.conf (loopback only; `databaseUri` is the PostgreSQL server, e.g.
+ * `postgresql://postgres:<password>@127.0.0.1:<port>/`, so the file is mode 0600) and a file
+ * logging config.
+ */
+export function writeConfigFiles(p: InstancePaths, port: number, databaseUri: string): void {
+  mkdirSync(p.files, { recursive: true });
   mkdirSync(p.www, { recursive: true });
   writeFileSync(
     p.config,
@@ -13,11 +17,12 @@ export function writeConfigFiles(p: InstancePaths, port: number): void {
       `root = ${p.www}`,
       '',
       '[database]',
-      'uri = sqlite://',
-      `path = ${p.dbDir}`,
+      `uri = ${databaseUri}`,
+      `path = ${p.files}`,
       'language = en',
       '',
     ].join('\n'),
+    { mode: 0o600 },
   );
   writeFileSync(
     p.logConfig,

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { DATABASE_NAME, type InstancePaths } from './settings';
+import { trytonCommand } from './toolchain';
 
 /** A free TCP port on 127.0.0.1 (asked from the kernel, then released). */
 export function freePort(): Promise<number> {
@@ -46,16 +47,21 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-/** Starts trytond detached (own process group, output to the instance log) and returns its PID. */
+/**
+ * Starts trytond (the venv's, see toolchain.ts) detached (own process group, output to the
+ * instance log) and returns its PID. TRYTOND_DATABASE_NAMES names the database it serves: 8.0
+ * loads its pool at start-up, and without it every login fails (KeyError 'res.user').
+ */
 export function spawnTrytond(p: InstancePaths): number {
   const out = openSync(p.log, 'a');
   try {
+    const [python, script] = trytonCommand('trytond');
     const child = spawn(
-      'trytond',
-      ['-c', p.config, '--logconf', p.logConfig, '-d', DATABASE_NAME, '--pidfile', p.pidFile],
-      { detached: true, stdio: ['ignore', out, out], env: { ...process.env, TRYTOND_CONFIG: p.config } },
+      python,
+      [script, '-c', p.config, '--logconf', p.logConfig, '-d', DATABASE_NAME, '--pidfile', p.pidFile],
+      { detached: true, stdio: ['ignore', out, out], env: { ...process.env, TRYTOND_CONFIG: p.config, TRYTOND_DATABASE_NAMES: DATABASE_NAME } },
     );
-    if (child.pid === undefined) throw new Error('could not spawn trytond (is tryton-server installed?)');
+    if (child.pid === undefined) throw new Error('could not spawn trytond (run `npx tsx scripts/tryton.ts install`)');
     child.unref();
     return child.pid;
   } finally {
@@ -63,13 +69,13 @@ export function spawnTrytond(p: InstancePaths): number {
   }
 }
 
-/** Polls `common.server.version` until trytond answers or the process dies. */
-export async function waitUntilReady(url: string, pid: number, timeoutMs = 30_000): Promise<string> {
+/** Polls `common.server.version` (8.0 serves it on `/rpc/`) until trytond answers or the process dies. */
+export async function waitUntilReady(url: string, pid: number, timeoutMs = 60_000): Promise<string> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (!isAlive(pid)) throw new Error(`trytond (pid ${pid}) exited during start-up; see its log`);
     try {
-      const res = await fetch(`${url}/`, {
+      const res = await fetch(`${url}/rpc/`, {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
         body: JSON.stringify({ id: 1, method: 'common.server.version', params: [] }),

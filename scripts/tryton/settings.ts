@@ -23,12 +23,15 @@ export function syncPassword(): string {
   return process.env.TRYTON_SYNC_PASSWORD || 'crm-Sync-dev-4821';
 }
 
-/** Files of one running instance (a copy of the pristine database plus its config and logs). */
+/**
+ * Files of one running instance: its PostgreSQL cluster (a copy of the pristine one, holding the
+ * database DATABASE_NAME), trytond's file store, config and logs.
+ */
 export function instancePaths(dataDir: string) {
   return {
     dataDir,
-    dbDir: join(dataDir, 'db'),
-    dbFile: join(dataDir, 'db', `${DATABASE_NAME}.sqlite`),
+    pgDir: join(dataDir, 'pg'),
+    files: join(dataDir, 'files'),
     www: join(dataDir, 'www'),
     config: join(dataDir, 'trytond.conf'),
     logConfig: join(dataDir, 'logging.conf'),

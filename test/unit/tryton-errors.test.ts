@@ -55,6 +55,8 @@ describe('Tryton error translation', () => {
 
   test('fieldFromMessage', () => {
     expect(fieldFromMessage('The value "bogus" for field "Type" in "Contact Mechanism" is not one of the allowed options.')).toEqual({ field: 'Type', model: 'Contact Mechanism' });
+    // 8.0 names the record between the field and the model.
+    expect(fieldFromMessage('A value is required for field "Name" in record "" of "Product Template".')).toEqual({ field: 'Name', model: 'Product Template' });
     expect(fieldFromMessage('Something else')).toEqual({});
   });
 });
