@@ -1,7 +1,7 @@
 import { nextCursor } from '../../contracts/cursor';
 import type { Cursor } from '../../contracts/cursor';
 import type {
-  Connector, FetchRequest, FetchResult, NativeInsert, NativePatch, NativeWriter, SourceRecord, WriteOutcome, WriteRequest,
+  Connector, FetchRequest, FetchResult, NativeInsert, NativePatch, NativeWriter, RelatedReader, SourceRecord, WriteOutcome, WriteRequest,
 } from '../../contracts/connector';
 import { SyncError } from '../../contracts/errors';
 import { describeEntity, SALESFORCE_ENTITIES } from './entities';
@@ -104,7 +104,7 @@ export function parseBulkError(raw: string): SaveResult['errors'][number] {
   return { statusCode: m[1]!, message: m[2]!, fields: m[3] ? m[3].split(',').filter((f) => f !== '') : [] };
 }
 
-export function createSalesforceConnector(options: SalesforceConnectorOptions): Connector & NativeWriter {
+export function createSalesforceConnector(options: SalesforceConnectorOptions): Connector & NativeWriter & RelatedReader {
   const transport = new SalesforceTransport(options);
   const entities = options.entities ?? SALESFORCE_ENTITIES;
   const version = options.version ?? '62.0';
@@ -265,6 +265,17 @@ export function createSalesforceConnector(options: SalesforceConnectorOptions): 
       const out: SourceRecord[] = [];
       for (const part of chunks(ids, 200)) out.push(...(await query(inSoql(e.sobject, e.readFields, 'Id', part), true, part.length, `read ${e.sobject}`)).map(toRecord));
       return out;
+    },
+
+    /** Live records whose `field` is one of `values` (e.g. OpportunityLineItem by OpportunityId), ordered by Id. */
+    async readRelated(entity: string, field: string, values: string[]): Promise<SourceRecord[]> {
+      const e = entityOf(entity);
+      if (!e.readFields.includes(field)) throw new SyncError('ConfigError', `Salesforce entity '${entity}' does not read the field '${field}' (it reads: ${e.readFields.join(', ')})`);
+      const out: SourceRecord[] = [];
+      for (const part of chunks([...new Set(values)], 200)) {
+        out.push(...(await query(`${inSoql(e.sobject, e.readFields, field, part)} ORDER BY Id`, false, 50_000, `read ${e.sobject} by ${field}`)).map(toRecord));
+      }
+      return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     },
 
     /**
