@@ -55,7 +55,7 @@ export function salesforceOrdersCrm(connector: Connector, config: OrderCrm, cust
     async deal(dealId: string): Promise<DealSnapshot> {
       const opp = await one(e.deals, dealId, 'Opportunity');
       const d = opp.data;
-      const currency = str(d.CurrencyIsoCode) ?? config.defaultCurrency;
+      const currency = config.currency;
       const accountId = str(d.AccountId);
       if (!accountId) throw new SyncError('ValidationError', `Opportunity ${dealId} has no AccountId: set its account in Salesforce`, { field: 'AccountId' });
       const items = await sf.readRelated(e.lines, 'OpportunityId', [dealId]);

@@ -17,8 +17,8 @@ export const OrderCrmSchema = z
     system: z.string().min(1),
     /** The StageName of a won opportunity. */
     wonStage: z.string().min(1).default('Closed Won'),
-    /** Currency of opportunities without CurrencyIsoCode (single-currency orgs). */
-    defaultCurrency: z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code, e.g. "EUR"').default('EUR'),
+    /** The org's currency: amounts of opportunities and their lines (multi-currency orgs are not read yet). */
+    currency: z.string().regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code, e.g. "EUR"').default('EUR'),
     entities: z
       .object({
         deals: z.string().default('opportunities'),

@@ -141,10 +141,7 @@ export const SALESFORCE_ENTITIES: Record<string, SalesforceEntity> = {
   opportunities: {
     name: 'opportunities',
     sobject: 'Opportunity',
-    readFields: [
-      'Name', 'AccountId', 'StageName', 'CloseDate', 'Amount', 'CurrencyIsoCode', 'ERP_Id__c', 'LastModifiedDate',
-      'ERP_Order_Number__c', 'ERP_Order_Status__c', 'ERP_Invoice_Number__c', 'ERP_Invoice_Status__c', 'ERP_Payment_Status__c',
-    ],
+    readFields: ['Name', 'AccountId', 'StageName', 'CloseDate', 'Amount', 'ERP_Id__c', 'LastModifiedDate'],
   },
   /** Read-only: the products of an opportunity (readRelated by OpportunityId). */
   opportunityLines: {

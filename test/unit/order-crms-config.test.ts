@@ -24,7 +24,7 @@ test('the shipped config/order-crms.json loads: salesforce with its key prefix a
 });
 
 test('defaults fill what a CRM entry leaves out; no file means no CRMs', () => {
-  expect(load({ sf: good })().get('sf')).toMatchObject({ defaultCurrency: 'EUR', customerMapping: 'salesforce-account-to-customer', entities: { products: 'products', accounts: 'accounts' } });
+  expect(load({ sf: good })().get('sf')).toMatchObject({ currency: 'EUR', customerMapping: 'salesforce-account-to-customer', entities: { products: 'products', accounts: 'accounts' } });
   expect(loadOrderCrms(path.join(dir, 'missing.json'), registry).size).toBe(0);
 });
 
@@ -34,7 +34,7 @@ test.each([
   [{ sf: { ...good, customerMapping: 'nope' } }, /sf\.customerMapping: no mapping "nope"/],
   [{ sf: { ...good, writeBack: { erp_colour: 'X__c' } } }, /sf\.writeBack/],
   [{ sf: { ...good, writeBack: { erp_order_status: 'bad field' } } }, /sf\.writeBack\.erp_order_status: expected a Salesforce field API name/],
-  [{ sf: { ...good, defaultCurrency: 'euro' } }, /sf\.defaultCurrency: expected an ISO 4217 code/],
+  [{ sf: { ...good, currency: 'euro' } }, /sf\.currency: expected an ISO 4217 code/],
   [{ SF: good }, /SF: a CRM name is lower-case/],
 ])('a broken entry names the file, the path and the fix (%#)', (content, message) => {
   expect(load(content)).toThrow(message);
