@@ -3,6 +3,7 @@ import { createApprovalTokenActivities, type ApprovalTokenDeps } from './approva
 import { withFailureTranslation } from './failures';
 import { createOrderActivities, type OrdersDeps } from './orders';
 import { createWatcherActivities, type WatcherDeps } from './orders-watcher';
+import { createOpportunityWatcherActivities, type OpportunityWatcherDeps } from './opportunity-watcher';
 import { createPairActivities } from './pair';
 import { createReconcileActivities } from './reconcile';
 import { withObservation } from './observe';
@@ -18,6 +19,8 @@ export interface ActivityDeps extends SyncDeps, ApprovalTokenDeps {
   orders?: OrdersDeps;
   /** The deal watcher's CRM, checkpoint store and Temporal client. */
   watcher?: WatcherDeps;
+  /** The opportunity watcher's CRMs (config/order-crms.json), connectors, store and client. */
+  opportunityWatcher?: OpportunityWatcherDeps;
   /** Alert rules and webhook (config/alerts.json); absent: alerts off. */
   alerts?: AlertSettings | null;
 }
@@ -31,6 +34,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createReconcileActivities(deps),
     ...(deps.orders ? createOrderActivities(deps.orders) : {}),
     ...(deps.watcher ? createWatcherActivities(deps.watcher) : {}),
+    ...(deps.opportunityWatcher ? createOpportunityWatcherActivities(deps.opportunityWatcher) : {}),
   });
 }
 

@@ -16,6 +16,25 @@ export interface DealWriteBack {
   last_sync_error?: string | null;
 }
 
+/** What the saga also writes back to CRMs that keep it (the demo CRM's deals have no column for it). */
+export interface OrderWriteBack extends DealWriteBack {
+  erp_invoice_status?: string | null;
+}
+
+/**
+ * A CRM the order-to-cash saga takes its won deal from and writes the order's progress to:
+ * the demo CRM's deals table, or a CRM of config/order-crms.json (Salesforce opportunities).
+ */
+export interface OrdersCrm {
+  /** The deal with its lines; `accountId` and `productId`s are the ERP's external keys. */
+  deal(dealId: string): Promise<DealSnapshot>;
+  /** The deal's account as canonical Customer fields, to create the ERP customer. */
+  customer(accountId: string): Promise<Record<string, unknown>>;
+  /** A line's product as canonical Product fields, to create the ERP product. */
+  product(productId: string): Promise<Record<string, unknown>>;
+  writeBack(dealId: string, values: OrderWriteBack): Promise<void>;
+}
+
 /** A CRM amount in minor units of `currency`, by the mapping DSL's exact decimal conversion. */
 const toMinor = (v: unknown, currency: string, field: string): number => {
   if (typeof v !== 'string' && typeof v !== 'number') throw new SyncError('ValidationError', `${field} is missing`, { field });

@@ -5,7 +5,7 @@ import type { WriteOutcome } from '../connectors/types';
 import { SyncError } from '../contracts/errors';
 import type { DealSnapshot } from '../contracts/orders';
 import type { CompiledMapping } from '../mappings/dsl/compile';
-import type { DealsDb } from './orders-crm';
+import type { DealsDb, OrdersCrm, OrderWriteBack } from './orders-crm';
 
 /** The ERP side of a saga: the Tryton connector (or any connector with the sale steps). */
 export type OrdersErp = Pick<TrytonConnector, 'upsert' | 'findByExternalKeys' | 'read' | 'delete' | 'quoteSalesOrders' | 'confirmSalesOrders'>;
@@ -17,7 +17,12 @@ export interface OrdersDeps {
   /** CRM account → canonical Customer, CRM product → canonical Product (mappings/definitions). */
   customerMapping(): CompiledMapping;
   productMapping(): CompiledMapping;
+  /** A CRM of config/order-crms.json by name (inputs with `crm`); absent: only the demo CRM. */
+  crm?(name: string): OrdersCrm;
 }
+
+/** The CRM a saga's activity input names (`crm`), or the demo CRM. */
+type CrmRef = { crm?: string };
 
 /** The sales order's external key in the ERP (Tryton: sale `reference`). */
 export const orderExternalKey = (dealId: string): string => `DEAL-${dealId}`;
@@ -43,15 +48,32 @@ const combined = (line: number, deal: number): number => Math.round((100 - ((100
  * a retried create finds what the first attempt wrote instead of writing twice.
  */
 export function createOrderActivities(deps: OrdersDeps) {
+  const demoCrm: OrdersCrm = {
+    deal: (dealId) => Promise.resolve().then(() => deps.deals().deal(dealId)),
+    customer: (id) => Promise.resolve().then(() => mapped(deps.customerMapping(), deps.deals().row('accounts', id), `account ${id}`)),
+    product: (id) => Promise.resolve().then(() => mapped(deps.productMapping(), deps.deals().row('products', id), `product ${id}`)),
+    writeBack: (dealId, values) => {
+      const { erp_invoice_status: _status, ...columns } = values;
+      void _status; // the demo CRM's deals have no column for it
+      return Promise.resolve().then(() => deps.deals().writeBack(dealId, columns));
+    },
+  };
+  const crmOf = (ref: CrmRef): OrdersCrm => {
+    if (ref.crm === undefined) return demoCrm;
+    if (!deps.crm) throw new SyncError('ConfigError', `this worker knows no CRM "${ref.crm}" (only the demo CRM); add it to config/order-crms.json`, { field: 'crm' });
+    return deps.crm(ref.crm);
+  };
+  const writeBack = (ref: CrmRef & { dealId: string }, values: OrderWriteBack): Promise<void> => crmOf(ref).writeBack(ref.dealId, values);
+
   return {
-    async loadDeal(input: { dealId: string }): Promise<DealSnapshot> {
-      const deal = deps.deals().deal(input.dealId);
+    async loadDeal(input: { dealId: string } & CrmRef): Promise<DealSnapshot> {
+      const deal = await crmOf(input).deal(input.dealId);
       if (deal.stage !== 'won') throw new SyncError('ValidationError', `deal ${deal.dealId} is "${deal.stage}", not won`, { field: 'stage' });
       return deal;
     },
 
     /** Creates the ERP customer when missing; `created` tells the saga to undo it on failure. */
-    async ensureCustomer(input: { accountId: string }): Promise<{ customerKey: string; targetKey: string; created: boolean }> {
+    async ensureCustomer(input: { accountId: string } & CrmRef): Promise<{ customerKey: string; targetKey: string; created: boolean }> {
       const erp = deps.erp();
       const found = (await erp.findByExternalKeys('customers', [input.accountId])).get(input.accountId);
       // An earlier attempt that created the customer and then failed left a heartbeat saying so:
@@ -59,14 +81,14 @@ export function createOrderActivities(deps: OrdersDeps) {
       const earlier = activityInfo().heartbeatDetails as { creating?: string[] } | undefined;
       if (found) return { customerKey: input.accountId, targetKey: found, created: earlier?.creating?.includes(input.accountId) === true };
       heartbeat({ creating: [input.accountId] });
-      const fields = mapped(deps.customerMapping(), deps.deals().row('accounts', input.accountId), `account ${input.accountId}`);
+      const fields = await crmOf(input).customer(input.accountId);
       const [out] = await erp.upsert('customers', [{ externalKey: input.accountId, fields }]);
       const targetKey = check(out, `customer ${input.accountId}`);
       return { customerKey: input.accountId, targetKey, created: out?.ok === true && out.action === 'created' };
     },
 
     /** Creates missing products; returns the target keys of those it created (for the undo). */
-    async ensureProducts(input: { productIds: string[] }): Promise<{ createdTargetKeys: string[]; existing: number }> {
+    async ensureProducts(input: { productIds: string[] } & CrmRef): Promise<{ createdTargetKeys: string[]; existing: number }> {
       const erp = deps.erp();
       const ids = [...new Set(input.productIds)];
       const found = await erp.findByExternalKeys('products', ids);
@@ -75,7 +97,9 @@ export function createOrderActivities(deps: OrdersDeps) {
       const missing = ids.filter((id) => !found.has(id));
       if (!missing.length) return { createdTargetKeys: createdBefore, existing: ids.length - createdBefore.length };
       heartbeat({ creating: [...earlier, ...missing] });
-      const batch = missing.map((id) => ({ externalKey: id, fields: mapped(deps.productMapping(), deps.deals().row('products', id), `product ${id}`) }));
+      const crm = crmOf(input);
+      const batch: { externalKey: string; fields: Record<string, unknown> }[] = [];
+      for (const id of missing) batch.push({ externalKey: id, fields: await crm.product(id) });
       const outs = await erp.upsert('products', batch);
       const created = outs.map((o, n) => ({ key: check(o, `product ${missing[n]}`), created: o.ok && o.action === 'created' }));
       return { createdTargetKeys: [...createdBefore, ...created.filter((c) => c.created).map((c) => c.key)], existing: ids.length - missing.length - createdBefore.length };
@@ -110,8 +134,8 @@ export function createOrderActivities(deps: OrdersDeps) {
       return { state: r.state, number: r.number ?? null };
     },
 
-    async writeBackOrder(input: { dealId: string; orderNumber: string | null; orderStatus: string }): Promise<void> {
-      deps.deals().writeBack(input.dealId, { erp_order_number: input.orderNumber, erp_order_status: input.orderStatus, last_sync_error: null });
+    async writeBackOrder(input: { dealId: string; orderNumber: string | null; orderStatus: string } & CrmRef): Promise<void> {
+      await writeBack(input, { erp_order_number: input.orderNumber, erp_order_status: input.orderStatus, last_sync_error: null });
     },
 
     /** The order's invoice as the ERP holds it now (null while there is none). */
@@ -133,17 +157,18 @@ export function createOrderActivities(deps: OrdersDeps) {
       };
     },
 
-    async writeBackInvoice(input: { dealId: string; invoice: InvoiceState }): Promise<void> {
+    async writeBackInvoice(input: { dealId: string; invoice: InvoiceState } & CrmRef): Promise<void> {
       const { invoice } = input;
-      deps.deals().writeBack(input.dealId, {
+      await writeBack(input, {
         erp_invoice_number: invoice.number,
+        erp_invoice_status: invoice.state,
         erp_invoice_amount: invoice.totalMinor === null ? null : invoice.currency ? formatMoney(invoice.totalMinor, invoice.currency) : fromMinorUnits(invoice.totalMinor, 'EUR'),
         erp_payment_status: invoice.paid ? 'paid' : 'open',
       });
     },
 
-    async writeBackPayment(input: { dealId: string; paymentStatus: string }): Promise<void> {
-      deps.deals().writeBack(input.dealId, { erp_payment_status: input.paymentStatus });
+    async writeBackPayment(input: { dealId: string; paymentStatus: string } & CrmRef): Promise<void> {
+      await writeBack(input, { erp_payment_status: input.paymentStatus, ...(input.crm !== undefined && input.paymentStatus === 'paid' ? { erp_invoice_status: 'paid' } : {}) });
     },
 
     // ---- undos (compensations): idempotent, a second run is a no-op ----
@@ -163,8 +188,8 @@ export function createOrderActivities(deps: OrdersDeps) {
       await deps.erp().delete('customers', [input.targetKey]);
     },
 
-    async recordDealFailure(input: { dealId: string; reason: string; orderStatus: string | null }): Promise<void> {
-      deps.deals().writeBack(input.dealId, { last_sync_error: input.reason.slice(0, 1000), ...(input.orderStatus ? { erp_order_status: input.orderStatus } : {}) });
+    async recordDealFailure(input: { dealId: string; reason: string; orderStatus: string | null } & CrmRef): Promise<void> {
+      await writeBack(input, { last_sync_error: input.reason.slice(0, 1000), ...(input.orderStatus ? { erp_order_status: input.orderStatus } : {}) });
     },
   };
 }

@@ -144,3 +144,16 @@ export interface NativeWriter {
 export function isNativeWriter(c: Connector): c is Connector & NativeWriter {
   return typeof (c as Partial<NativeWriter>).insertNative === 'function' && typeof (c as Partial<NativeWriter>).patchNative === 'function';
 }
+
+/**
+ * Capability: read the records of an entity whose `field` holds one of `values` (children of a
+ * parent record, e.g. Salesforce OpportunityLineItems by OpportunityId). Live records only,
+ * ordered by key; `field` must be one the entity reads.
+ */
+export interface RelatedReader {
+  readRelated(entity: string, field: string, values: string[]): Promise<SourceRecord[]>;
+}
+
+export function isRelatedReader(c: Connector): c is Connector & RelatedReader {
+  return typeof (c as Partial<RelatedReader>).readRelated === 'function';
+}

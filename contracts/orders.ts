@@ -6,6 +6,14 @@ import { ApprovalPolicyFieldsSchema, DurationSchema, policyRefusal, type Approva
 /** `order-to-cash:<dealId>`: one saga per won deal, so a deal seen twice starts one workflow. */
 export const orderWorkflowId = (dealId: string): string => `order-to-cash:${dealId}`;
 
+/** `order-to-cash:<crm>:<dealId>`: one saga per won deal of a named CRM (e.g. a Salesforce opportunity). */
+export const crmOrderWorkflowId = (crm: string, dealId: string): string => `order-to-cash:${crm}:${dealId}`;
+
+/** A CRM of config/order-crms.json (e.g. "salesforce"), where a saga reads its deal and writes back. */
+export const OrderCrmNameSchema = z
+  .string({ error: 'expected the name of a CRM in config/order-crms.json, e.g. "salesforce"' })
+  .regex(/^[a-z][a-z0-9-]{0,39}$/, 'expected a CRM name of config/order-crms.json: lower-case letters, digits and "-", e.g. "salesforce"');
+
 export const DealIdSchema = z
   .string({ error: 'expected the CRM deal id as a string, e.g. "42"' })
   .regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected letters, digits, "-" or "_", e.g. "42"');
@@ -65,6 +73,11 @@ export const ApprovalLimitsSchema = z
 export const OrderToCashInputSchema = z
   .object({
     dealId: DealIdSchema,
+    /**
+     * The CRM that holds the deal, by its name in config/order-crms.json (e.g. "salesforce": the
+     * deal is an Opportunity Id). Omitted: the demo CRM's deals table.
+     */
+    crm: OrderCrmNameSchema.optional(),
     /** Approval limits and policy; omitted (or omitted fields) take DEFAULT_APPROVAL's values. */
     approval: ApprovalLimitsSchema.optional(),
     /** Durable waits for invoice and payment (polled; an `erpEvent` signal polls at once). */
@@ -202,6 +215,32 @@ export interface DealWatcherResult {
   read: number;
   started: number;
   /** Deals whose saga already finished (never started twice). */
+  alreadyClosed: number;
+  pages: number;
+}
+
+/** Input of `opportunityWatcher`: reads newly won deals of a CRM (Salesforce opportunities) and starts their sagas. */
+export const OpportunityWatcherInputSchema = z
+  .object({
+    /** The CRM in config/order-crms.json whose won deals are watched. @default "salesforce" */
+    crm: OrderCrmNameSchema.default('salesforce'),
+    /** Checkpoint name in the state store. @default "opportunity-watcher" */
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'expected lower-case letters, digits and "-", e.g. "opportunity-watcher"').default('opportunity-watcher'),
+    /** Changed opportunities read per page (won ones among them start sagas). @default 200 */
+    pageSize: z.number().int().min(1).max(2000).default(200),
+    /** Approval limits passed to every saga started. */
+    approval: ApprovalLimitsSchema.optional(),
+  })
+  .strict();
+export type OpportunityWatcherInput = z.input<typeof OpportunityWatcherInputSchema>;
+
+export interface OpportunityWatcherResult {
+  /** Changed opportunities read. */
+  read: number;
+  /** Won ones among them. */
+  won: number;
+  started: number;
+  /** Won opportunities whose saga already finished (never started twice). */
   alreadyClosed: number;
   pages: number;
 }

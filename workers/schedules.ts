@@ -33,7 +33,7 @@ export interface ScheduleEntry {
 /** config/schedules.json: scheduled workflows that are not pipelines (e.g. the deal watcher). */
 const ExtraScheduleSchema = z
   .object({
-    workflowType: z.enum(['dealWatcher', 'syncPipeline', 'syncPair']),
+    workflowType: z.enum(['dealWatcher', 'opportunityWatcher', 'syncPipeline', 'syncPair']),
     family: z.enum(PIPELINE_FAMILIES as [PipelineFamily, ...PipelineFamily[]]),
     input: z.record(z.string(), z.unknown()).default({}),
     schedule: PipelineScheduleSchema,

@@ -6,6 +6,8 @@ import { createActivities } from '../activities';
 import type { AlertSettings } from '../activities/alerts';
 import type { OrdersErp } from '../activities/orders';
 import { DealsDb } from '../activities/orders-crm';
+import { salesforceOrdersCrm } from '../activities/orders-salesforce';
+import { loadOrderCrms } from '../pipelines/order-crms';
 import { SyncError } from '../contracts/errors';
 import { TASK_QUEUES, type PipelineFamily } from '../contracts/queues';
 import { ConnectorPool, loadRegistry, PROJECT_CONFIG, type ConnectorOverride, type Registry } from '../pipelines/load';
@@ -59,6 +61,8 @@ export interface OrdersWiring {
   erp?: OrdersErp;
   /** Use this CRM SQLite file instead of the configured one (tests). */
   crmPath?: string;
+  /** CRMs with deals besides the demo CRM (Salesforce). @default `<configDir>/order-crms.json` */
+  crmsFile?: string;
 }
 
 export interface SyncWorkers {
@@ -159,17 +163,23 @@ function ordersDeps(registry: Registry, connectors: ConnectorPool, store: StateS
     if (!m) throw new SyncError('ConfigError', `mapping "${name}" is missing from ${opts.mappingsDir}`);
     return m;
   };
+  // config/order-crms.json is checked at start: a broken file stops the worker, naming the field.
+  const crms = loadOrderCrms(o.crmsFile ?? path.join(opts.configDir ?? PROJECT_CONFIG.configDir, 'order-crms.json'), registry);
+  const orderCrm = (name: string) => {
+    const c = crms.get(name);
+    if (!c) throw new SyncError('ConfigError', `no CRM "${name}" in config/order-crms.json (known: ${[...crms.keys()].join(', ') || 'none'})`, { field: 'crm' });
+    return salesforceOrdersCrm(connectors.get(c.system), c, mapping(c.customerMapping)());
+  };
+  const temporal = () => (client ??= new Client({ connection: opts.connection, namespace: opts.namespace, dataConverter }));
   return {
     orders: {
       erp: () => o.erp ?? (connectors.get(o.erpSystem ?? 'tryton') as unknown as OrdersErp),
       deals,
       customerMapping: mapping('crm-account-to-customer'),
       productMapping: mapping('crm-product-to-product'),
+      crm: orderCrm,
     },
-    watcher: {
-      deals,
-      store,
-      client: () => (client ??= new Client({ connection: opts.connection, namespace: opts.namespace, dataConverter })),
-    },
+    watcher: { deals, store, client: temporal },
+    opportunityWatcher: { crms: () => crms, connector: (system: string) => connectors.get(system), store, client: temporal },
   };
 }

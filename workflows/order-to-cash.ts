@@ -72,6 +72,8 @@ interface Undo {
 export async function orderToCash(rawInput: OrderToCashInput): Promise<OrderToCashResult> {
   const input = parseWorkflowInput(OrderToCashInputSchema, rawInput, EXAMPLE_INPUT);
   const { dealId } = input;
+  // The deal's CRM rides along to every activity that reads or writes it (absent: the demo CRM).
+  const crm = input.crm !== undefined ? { crm: input.crm } : {};
   const limits = input.approval ?? DEFAULT_APPROVAL;
   const gate = new ApprovalGate();
 
@@ -116,12 +118,12 @@ export async function orderToCash(rawInput: OrderToCashInput): Promise<OrderToCa
       status.history.push(...(resume.history as unknown as StepRecord[]));
     } else {
       await beforeConfirm.run(async () => {
-        const d = await run('load deal', () => steps.loadDeal({ dealId }));
-        const customer = await run('ensure customer', () => steps.ensureCustomer({ accountId: d.accountId }));
+        const d = await run('load deal', () => steps.loadDeal({ dealId, ...crm }));
+        const customer = await run('ensure customer', () => steps.ensureCustomer({ accountId: d.accountId, ...crm }));
         if (customer.created) {
           pending.push({ undo: `deactivate customer ${d.accountId}`, step: 'ensure customer', run: () => undos.deactivateCustomer({ targetKey: customer.targetKey }) });
         }
-        const products = await run('ensure products', () => steps.ensureProducts({ productIds: d.lines.map((l) => l.productId) }));
+        const products = await run('ensure products', () => steps.ensureProducts({ productIds: d.lines.map((l) => l.productId), ...crm }));
         if (products.createdTargetKeys.length) {
           pending.push({ undo: `archive products ${products.createdTargetKeys.join(', ')}`, step: 'ensure products', run: () => undos.archiveProducts({ targetKeys: products.createdTargetKeys }) });
         }
@@ -164,7 +166,7 @@ export async function orderToCash(rawInput: OrderToCashInput): Promise<OrderToCa
       });
       pending.length = 0; // point of no return: a confirmed order is a commitment, not undone
 
-      await run('write back order', () => steps.writeBackOrder({ dealId, orderNumber: status.orderNumber, orderStatus: status.orderState ?? 'processing' }));
+      await run('write back order', () => steps.writeBackOrder({ dealId, orderNumber: status.orderNumber, orderStatus: status.orderState ?? 'processing', ...crm }));
     }
     const orderKey = status.orderKey!;
     const pollMs = durationMs(input.waits.pollEvery);
@@ -213,13 +215,13 @@ export async function orderToCash(rawInput: OrderToCashInput): Promise<OrderToCa
       if (!invoice) return await stopWaiting('invoice-timeout', `no posted invoice within ${input.waits.invoiceWithin}`);
       status.invoiceNumber = invoice.number;
       const posted = invoice;
-      await run('write back invoice', () => steps.writeBackInvoice({ dealId, invoice: posted }));
+      await run('write back invoice', () => steps.writeBackInvoice({ dealId, invoice: posted, ...crm }));
     }
     const paid = invoice.paid
       ? invoice
       : await waitFor('wait for payment', `payment of invoice ${invoice.number ?? invoice.invoiceKey}`, (i) => i?.paid === true, input.waits.paymentWithin, 'wait-payment', invoice);
     if (!paid) return await stopWaiting('payment-timeout', `invoice ${invoice.number ?? ''} not paid within ${input.waits.paymentWithin}`);
-    await run('write back payment', () => steps.writeBackPayment({ dealId, paymentStatus: 'paid' }));
+    await run('write back payment', () => steps.writeBackPayment({ dealId, paymentStatus: 'paid', ...crm }));
     status.paymentStatus = 'paid';
     status.step = 'done';
     return result('paid', null);
@@ -248,7 +250,7 @@ export async function orderToCash(rawInput: OrderToCashInput): Promise<OrderToCa
   }
 
   async function stopWaiting(outcome: OrderOutcome, reason: string): Promise<OrderToCashResult> {
-    await CancellationScope.nonCancellable(() => undos.recordDealFailure({ dealId, reason, orderStatus: null }));
+    await CancellationScope.nonCancellable(() => undos.recordDealFailure({ dealId, reason, orderStatus: null, ...crm }));
     return result(outcome, { step: status.step, type: outcome, message: reason });
   }
 
@@ -258,7 +260,7 @@ export async function orderToCash(rawInput: OrderToCashInput): Promise<OrderToCa
       status.step = 'compensating';
       const all: Undo[] = [
         ...[...pending].reverse(),
-        { undo: 'write failure reason to the deal', step: 'deal', run: () => undos.recordDealFailure({ dealId, reason, orderStatus: status.orderKey && !confirmed ? 'cancelled' : null }) },
+        { undo: 'write failure reason to the deal', step: 'deal', run: () => undos.recordDealFailure({ dealId, reason, orderStatus: status.orderKey && !confirmed ? 'cancelled' : null, ...crm }) },
       ];
       for (const u of all) {
         try {

@@ -1,10 +1,10 @@
 import { nextCursor } from '../../contracts/cursor';
 import type { Cursor } from '../../contracts/cursor';
 import type {
-  Connector, FetchRequest, FetchResult, NativeInsert, NativePatch, NativeWriter, SourceRecord, WriteOutcome, WriteRequest,
+  Connector, FetchRequest, FetchResult, NativeInsert, NativePatch, NativeWriter, RelatedReader, SourceRecord, WriteOutcome, WriteRequest,
 } from '../../contracts/connector';
 import { SyncError } from '../../contracts/errors';
-import { describeEntity, SALESFORCE_ENTITIES } from './entities';
+import { ACCOUNT_ID_FIELD, describeEntity, SALESFORCE_ENTITIES } from './entities';
 import type { SalesforceEntity } from './entities';
 import { typeForStatusCode } from './errors';
 import { minorToDecimal } from '../hubspot/entities';
@@ -104,7 +104,7 @@ export function parseBulkError(raw: string): SaveResult['errors'][number] {
   return { statusCode: m[1]!, message: m[2]!, fields: m[3] ? m[3].split(',').filter((f) => f !== '') : [] };
 }
 
-export function createSalesforceConnector(options: SalesforceConnectorOptions): Connector & NativeWriter {
+export function createSalesforceConnector(options: SalesforceConnectorOptions): Connector & NativeWriter & RelatedReader {
   const transport = new SalesforceTransport(options);
   const entities = options.entities ?? SALESFORCE_ENTITIES;
   const version = options.version ?? '62.0';
@@ -225,6 +225,89 @@ export function createSalesforceConnector(options: SalesforceConnectorOptions): 
     }
   }
 
+  /**
+   * Upsert by the external-id field: through Collections (200 per call, allOrNone false) or,
+   * above `bulkThreshold` records, one Bulk 2.0 job. One outcome per request, in order; a key
+   * repeated in one call goes in a later call so both writes apply in order.
+   */
+  async function upsertEntity(e: SalesforceEntity, requested: WriteRequest[]): Promise<WriteOutcome[]> {
+    const own = e.ownIdPrefix ? new RegExp(`^[A-Za-z][A-Za-z0-9]*[-:_.](${e.ownIdPrefix}[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?)$`) : null;
+    const ownIds = requested.map((w) => (own ? (own.exec(w.externalKey)?.[1] ?? null) : null));
+    if (ownIds.some((id) => id !== null)) {
+      // Salesforce's own records coming back: updated by Id (external id left as it is), the rest upserted.
+      const result = new Array<WriteOutcome>(requested.length);
+      const mine = requested.map((w, i) => ({ w, i, id: ownIds[i] })).filter((x): x is { w: WriteRequest; i: number; id: string } => x.id !== null);
+      const patched = await patchById(e, mine.map((x) => ({ key: x.id, values: writable(e).toFields(x.w.fields) })));
+      mine.forEach((x, k) => (result[x.i] = { ...patched[k]!, externalKey: x.w.externalKey }));
+      const rest = requested.map((w, i) => ({ w, i })).filter((x) => ownIds[x.i] === null);
+      const written = rest.length ? await upsertEntity({ ...e, ownIdPrefix: undefined }, rest.map((x) => x.w)) : [];
+      rest.forEach((x, k) => (result[x.i] = written[k]!));
+      return result;
+    }
+    const batch = requested;
+    const outcomes: WriteOutcome[] = new Array<WriteOutcome>(batch.length);
+    const distinct = new Set(batch.map((w) => w.externalKey)).size === batch.length;
+    if (batch.length > bulkThreshold && distinct) {
+      const res = await upsertBulk(e, batch);
+      batch.forEach((w, i) => (outcomes[i] = res.get(w.externalKey) ?? outcomeOf(w.externalKey, undefined)));
+    } else {
+      for (const part of distinctChunks(batch, SALESFORCE_COLLECTION_MAX, (w) => w.externalKey)) {
+        const results = await upsertCollections(e, part);
+        part.forEach(({ item, index }, i) => (outcomes[index] = outcomeOf(item.externalKey, results[i])));
+      }
+    }
+    if (e.standardPriceField) await syncStandardPrices(e, batch, outcomes);
+    return outcomes;
+  }
+
+  /** Updates only the given fields by Id through Collections; a deleted or unknown Id is `NotFound`. */
+  async function patchById(e: SalesforceEntity, patches: NativePatch[]): Promise<WriteOutcome[]> {
+    const outcomes: WriteOutcome[] = new Array<WriteOutcome>(patches.length);
+    for (const part of distinctChunks(patches, SALESFORCE_COLLECTION_MAX, (p) => p.key)) {
+      const records = part.map(({ item }) => ({ attributes: { type: e.sobject }, ...item.values, Id: item.key }));
+      const res = await http<SaveResult[]>(`update ${e.sobject} (collection of ${records.length})`, 'PATCH', `${base}/composite/sobjects`, { allOrNone: false, records });
+      part.forEach(({ item, index }, i) => {
+        const r = res[i];
+        const code = r?.errors[0]?.statusCode;
+        outcomes[index] =
+          r && !r.success && (code === 'MALFORMED_ID' || code === 'NOT_FOUND' || code === 'ENTITY_IS_DELETED')
+            ? { externalKey: item.key, ok: false, error: { type: 'NotFound', message: `${code}: Salesforce ${e.sobject} ${item.key} does not exist` } }
+            : outcomeOf(item.key, r ? { ...r, id: r.id ?? item.key } : undefined, 'updated');
+      });
+    }
+    return outcomes;
+  }
+
+  /** Reads: each record gets its Account's ERP_Id__c as `readAs` (null when none). */
+  async function withAccountKeys(e: SalesforceEntity, records: SourceRecord[]): Promise<SourceRecord[]> {
+    const link = e.accountLink;
+    if (!link || records.length === 0) return records;
+    const ids = [...new Set(records.map((r) => r.data.AccountId).filter((v): v is string => typeof v === 'string' && v !== ''))];
+    const keys = new Map<string, unknown>();
+    for (const part of chunks(ids, 200)) {
+      for (const a of await query(inSoql('Account', ['ERP_Id__c'], 'Id', part), true, part.length, 'read the ERP keys of Accounts')) keys.set(String(a.Id), a.ERP_Id__c ?? null);
+    }
+    return records.map((r) => ({ ...r, data: { ...r.data, [link.readAs]: typeof r.data.AccountId === 'string' ? (keys.get(r.data.AccountId) ?? null) : null } }));
+  }
+
+  /** Writes: the Account Id of each customer key (ERP_Id__c, else `<prefix><Account Id>`); unknown keys are absent. */
+  async function accountIdsOf(customerKeys: string[]): Promise<Map<string, string>> {
+    const found = new Map<string, string>();
+    const distinct = [...new Set(customerKeys)];
+    for (const part of chunks(distinct, 200)) {
+      for (const r of await query(inSoql('Account', ['ERP_Id__c'], 'ERP_Id__c', part), false, part.length, 'find Account by ERP_Id__c')) found.set(String(r.ERP_Id__c), String(r.Id));
+    }
+    const byId = new Map<string, string>();
+    for (const k of distinct) {
+      const m = found.has(k) ? null : /^[A-Za-z][A-Za-z0-9]*[-:_.](001[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?)$/.exec(k);
+      if (m) byId.set(m[1]!, k);
+    }
+    for (const part of chunks([...byId.keys()], 200)) {
+      for (const r of await query(inSoql('Account', [], 'Id', part), false, part.length, 'find Account by Id')) found.set(byId.get(String(r.Id))!, String(r.Id));
+    }
+    return found;
+  }
+
   return {
     describe: () => ({
       system: 'salesforce',
@@ -244,16 +327,16 @@ export function createSalesforceConnector(options: SalesforceConnectorOptions): 
       // One row more than asked tells whether more follow, unless that row would cost a second
       // request (a page of 2,000, Salesforce's query batch): then a full page means "maybe more".
       const probe = request.limit % QUERY_BATCH === 0 ? request.limit : request.limit + 1;
-      const soql = keysetSoql({ sobject: e.sobject, fields: e.readFields, after: request.after, settledBefore: clock() - settleMs, limit: probe });
+      const soql = keysetSoql({ sobject: e.sobject, fields: e.readFields, after: request.after, settledBefore: clock() - settleMs, limit: probe, ...(e.where ? { where: e.where } : {}) });
       const rows = await query(soql, request.includeDeleted === true, probe, `query ${e.sobject} changes`);
-      const records = rows.slice(0, request.limit).map(toRecord);
+      const records = await withAccountKeys(e, rows.slice(0, request.limit).map(toRecord));
       const last = records.reduce<Cursor | null>((c, r) => nextCursor(c, { modifiedAt: r.modifiedAt, key: r.key }), null);
       return { records, nextCursor: last ?? request.after, hasMore: probe === request.limit ? rows.length === request.limit : rows.length > request.limit };
     },
 
     async countChanges(entity: string, after: Cursor | null): Promise<number> {
       const e = entityOf(entity);
-      const soql = keysetSoql({ sobject: e.sobject, fields: [], after, settledBefore: clock() - settleMs, limit: 50_000 }).replace(/^SELECT .*? FROM/, 'SELECT Id FROM');
+      const soql = keysetSoql({ sobject: e.sobject, fields: [], after, settledBefore: clock() - settleMs, limit: 50_000, ...(e.where ? { where: e.where } : {}) }).replace(/^SELECT .*? FROM/, 'SELECT Id FROM');
       const page = await transport.call(`count ${e.sobject} changes`, (c) => c.request<QueryPage>({ method: 'GET', url: `${base}/query?q=${encodeURIComponent(soql)}` }));
       return page.totalSize;
     },
@@ -264,30 +347,41 @@ export function createSalesforceConnector(options: SalesforceConnectorOptions): 
       const ids = [...new Set(keys)].filter((k) => /^[a-zA-Z0-9]{15}(?:[a-zA-Z0-9]{3})?$/.test(k));
       const out: SourceRecord[] = [];
       for (const part of chunks(ids, 200)) out.push(...(await query(inSoql(e.sobject, e.readFields, 'Id', part), true, part.length, `read ${e.sobject}`)).map(toRecord));
-      return out;
+      return withAccountKeys(e, out);
     },
 
-    /**
-     * Upsert by the external-id field: through Collections (200 per call, allOrNone false) or,
-     * above `bulkThreshold` records, one Bulk 2.0 job. One outcome per request, in order; a key
-     * repeated in one call goes in a later call so both writes apply in order.
-     */
+    /** Live records whose `field` is one of `values` (e.g. OpportunityLineItem by OpportunityId), ordered by Id. */
+    async readRelated(entity: string, field: string, values: string[]): Promise<SourceRecord[]> {
+      const e = entityOf(entity);
+      if (!e.readFields.includes(field)) throw new SyncError('ConfigError', `Salesforce entity '${entity}' does not read the field '${field}' (it reads: ${e.readFields.join(', ')})`);
+      const out: SourceRecord[] = [];
+      for (const part of chunks([...new Set(values)], 200)) {
+        out.push(...(await query(`${inSoql(e.sobject, e.readFields, field, part)} ORDER BY Id`, false, 50_000, `read ${e.sobject} by ${field}`)).map(toRecord));
+      }
+      return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    },
+
+    /** Upsert by the external-id field (upsertEntity); an entity with an `accountLink` resolves its Accounts first. */
     async upsert(entity: string, batch: WriteRequest[]): Promise<WriteOutcome[]> {
       const e = entityOf(entity);
       writable(e);
-      const outcomes: WriteOutcome[] = new Array<WriteOutcome>(batch.length);
-      const distinct = new Set(batch.map((w) => w.externalKey)).size === batch.length;
-      if (batch.length > bulkThreshold && distinct) {
-        const res = await upsertBulk(e, batch);
-        batch.forEach((w, i) => (outcomes[i] = res.get(w.externalKey) ?? outcomeOf(w.externalKey, undefined)));
-      } else {
-        for (const part of distinctChunks(batch, SALESFORCE_COLLECTION_MAX, (w) => w.externalKey)) {
-          const results = await upsertCollections(e, part);
-          part.forEach(({ item, index }, i) => (outcomes[index] = outcomeOf(item.externalKey, results[i])));
-        }
-      }
-      if (e.standardPriceField) await syncStandardPrices(e, batch, outcomes);
-      return outcomes;
+      const link = e.accountLink;
+      if (!link) return upsertEntity(e, batch);
+      // Resolve each record's Account first; those without one are refused, the rest written.
+      const keyOf = (w: WriteRequest): string | null => (typeof w.fields[link.field] === 'string' && w.fields[link.field] !== '' ? (w.fields[link.field] as string) : null);
+      const accounts = await accountIdsOf(batch.map(keyOf).filter((k): k is string => k !== null));
+      const result = new Array<WriteOutcome>(batch.length);
+      const todo: { w: WriteRequest; i: number }[] = [];
+      batch.forEach((w, i) => {
+        const key = keyOf(w);
+        const accountId = key === null ? undefined : accounts.get(key);
+        if (key !== null && !accountId) {
+          result[i] = { externalKey: w.externalKey, ok: false, error: { type: 'NotFound', message: `no Salesforce Account with ERP_Id__c '${key}' (sync the customer to Salesforce first, e.g. pipeline erp-customers-to-salesforce)`, field: link.field } };
+        } else todo.push({ w: accountId ? { ...w, fields: { ...w.fields, [ACCOUNT_ID_FIELD]: accountId } } : w, i });
+      });
+      const written = todo.length ? await upsertEntity(e, todo.map((t) => t.w)) : [];
+      todo.forEach((t, k) => (result[t.i] = written[k]!));
+      return result;
     },
 
     async findByExternalKeys(entity: string, externalKeys: string[]): Promise<Map<string, string>> {
@@ -324,23 +418,7 @@ export function createSalesforceConnector(options: SalesforceConnectorOptions): 
     },
 
     /** Updates only the given fields by Id through Collections; a deleted or unknown Id is `NotFound`. */
-    async patchNative(entity: string, patches: NativePatch[]): Promise<WriteOutcome[]> {
-      const e = entityOf(entity);
-      const outcomes: WriteOutcome[] = new Array<WriteOutcome>(patches.length);
-      for (const part of distinctChunks(patches, SALESFORCE_COLLECTION_MAX, (p) => p.key)) {
-        const records = part.map(({ item }) => ({ attributes: { type: e.sobject }, ...item.values, Id: item.key }));
-        const res = await http<SaveResult[]>(`update ${e.sobject} (collection of ${records.length})`, 'PATCH', `${base}/composite/sobjects`, { allOrNone: false, records });
-        part.forEach(({ item, index }, i) => {
-          const r = res[i];
-          const code = r?.errors[0]?.statusCode;
-          outcomes[index] =
-            r && !r.success && (code === 'MALFORMED_ID' || code === 'NOT_FOUND' || code === 'ENTITY_IS_DELETED')
-              ? { externalKey: item.key, ok: false, error: { type: 'NotFound', message: `${code}: Salesforce ${e.sobject} ${item.key} does not exist` } }
-              : outcomeOf(item.key, r ? { ...r, id: r.id ?? item.key } : undefined, 'updated');
-        });
-      }
-      return outcomes;
-    },
+    patchNative: (entity: string, patches: NativePatch[]): Promise<WriteOutcome[]> => patchById(entityOf(entity), patches),
 
     close: () => Promise.resolve(),
   };

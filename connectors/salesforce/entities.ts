@@ -20,7 +20,26 @@ export interface SalesforceEntity {
    * ERP_Id__c) with this canonical Money field as its UnitPrice (Product2 with its list price).
    */
   standardPriceField?: string;
+  /**
+   * The record's Account (Contact.AccountId). Writes: the canonical field `field` holds the
+   * customer's ERP key; the Account is the one whose ERP_Id__c is that key, else, for a key
+   * `<prefix><Account Id>` (an ERP customer made from a Salesforce Account, e.g. `SF-001…`), that
+   * Account; a record whose Account is not in Salesforce is refused (NotFound). Reads: `readAs`
+   * is added to each record with its Account's ERP_Id__c (null when the Account has none).
+   */
+  accountLink?: { field: string; readAs: string };
+  /** Incremental reads see only records meeting this SOQL condition. */
+  where?: string;
+  /**
+   * Writes of a key `<prefix><Id>` whose Id has this key prefix (e.g. `003`, a Contact made in
+   * Salesforce that the ERP holds as `SF-003…`) update that record by Id, without setting its
+   * external id: the record comes back to itself instead of being created again.
+   */
+  ownIdPrefix?: string;
 }
+
+/** Canonical-side field the connector fills with a resolved Account Id (see `accountLink`). */
+export const ACCOUNT_ID_FIELD = '$AccountId';
 
 interface Money {
   amountMinor: number;
@@ -85,13 +104,25 @@ export const SALESFORCE_ENTITIES: Record<string, SalesforceEntity> = {
     canonical: 'Contact',
     readFields: ['AccountId', 'FirstName', 'LastName', 'Email', 'Phone', 'Title', 'ERP_Id__c', 'LastModifiedDate'],
     externalIdField: 'ERP_Id__c',
+    accountLink: { field: 'customerExternalKey', readAs: 'Account_ERP_Id__c' },
+    ownIdPrefix: '003',
     toFields: fieldsBy([
+      ['AccountId', ACCOUNT_ID_FIELD],
       ['FirstName', 'firstName'],
       ['LastName', 'lastName'],
       ['Email', 'email'],
       ['Phone', 'phone'],
       ['Title', 'jobTitle'],
     ]),
+  },
+  /** Read-only: Contacts made in Salesforce (no ERP_Id__c): what salesforce-contacts-to-erp reads. */
+  salesforceContacts: {
+    name: 'salesforceContacts',
+    sobject: 'Contact',
+    canonical: 'Contact',
+    readFields: ['AccountId', 'FirstName', 'LastName', 'Email', 'Phone', 'Title', 'ERP_Id__c', 'LastModifiedDate'],
+    accountLink: { field: 'customerExternalKey', readAs: 'Account_ERP_Id__c' },
+    where: 'ERP_Id__c = null',
   },
   products: {
     name: 'products',
@@ -111,6 +142,12 @@ export const SALESFORCE_ENTITIES: Record<string, SalesforceEntity> = {
     name: 'opportunities',
     sobject: 'Opportunity',
     readFields: ['Name', 'AccountId', 'StageName', 'CloseDate', 'Amount', 'ERP_Id__c', 'LastModifiedDate'],
+  },
+  /** Read-only: the products of an opportunity (readRelated by OpportunityId). */
+  opportunityLines: {
+    name: 'opportunityLines',
+    sobject: 'OpportunityLineItem',
+    readFields: ['OpportunityId', 'PricebookEntryId', 'Product2Id', 'Quantity', 'UnitPrice', 'Discount', 'LastModifiedDate'],
   },
 };
 

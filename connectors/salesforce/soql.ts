@@ -32,11 +32,13 @@ export interface KeysetQuery {
   /** Only records with SystemModstamp before this instant (ms), floored to the second. */
   settledBefore?: number;
   limit: number;
+  /** A fixed SOQL condition every record must meet (an entity's `where`), e.g. `ERP_Id__c = null`. */
+  where?: string;
 }
 
 export function keysetSoql(q: KeysetQuery): string {
   const select = [...new Set(['Id', 'SystemModstamp', 'IsDeleted', ...q.fields])].join(', ');
-  const where: string[] = [];
+  const where: string[] = q.where ? [`(${q.where})`] : [];
   if (q.after) {
     const t = soqlDateTime(Date.parse(q.after.modifiedAt));
     where.push(q.after.key === '' ? `SystemModstamp >= ${t}` : `(SystemModstamp > ${t} OR (SystemModstamp = ${t} AND Id > ${soqlString(q.after.key)}))`);

@@ -96,8 +96,10 @@ export const SOBJECTS: Record<string, SObjectDef> = {
       { name: 'StageName', type: 'picklist', length: 255, required: true,
         picklist: ['Prospecting', 'Qualification', 'Proposal/Price Quote', 'Negotiation/Review', 'Closed Won', 'Closed Lost'] },
       { name: 'CloseDate', type: 'date', required: true }, { name: 'Amount', type: 'currency' },
-      { name: 'Pricebook2Id', type: 'reference', referenceTo: 'Pricebook2' }, ERP_ID,
-      str('ERP_Order_Status__c', 40), str('ERP_Invoice_Status__c', 40), str('ERP_Payment_Status__c', 40),
+      { name: 'Pricebook2Id', type: 'reference', referenceTo: 'Pricebook2' }, str('CurrencyIsoCode', 3), ERP_ID,
+      str('ERP_Order_Number__c', 40), str('ERP_Order_Status__c', 40), str('ERP_Invoice_Number__c', 40),
+      str('ERP_Invoice_Status__c', 40), str('ERP_Invoice_Amount__c', 40), str('ERP_Payment_Status__c', 40),
+      { name: 'ERP_Sync_Error__c', type: 'textarea', length: 1000 },
     ],
   },
   OpportunityLineItem: {
