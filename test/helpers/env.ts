@@ -1,9 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startDevServer, type DevServer } from '../../scripts/dev-server';
+import { RUN_ENV, workflowBundleFile } from './processes';
 
 export const ROOT = path.resolve(__dirname, '../..');
 
@@ -13,6 +14,31 @@ export function installTestRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
   Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+let bundle: Promise<{ code: string }> | undefined;
+/**
+ * The workflow bundle of `workflows/`, built once per test run and shared by every test file
+ * (jest runs each file in a fresh module registry, so a module-level cache alone would rebuild it
+ * per file, ~4 s each). The run id comes from the global setup and is new for every `jest`
+ * invocation, so a bundle never outlives the sources it was built from. Outside jest's run (no
+ * run id) it is built here as before.
+ */
+export function testWorkflowBundle(): Promise<{ code: string }> {
+  bundle ??= (async () => {
+    const runId = process.env[RUN_ENV];
+    const file = runId ? workflowBundleFile(runId) : undefined;
+    if (file && existsSync(file)) return { code: readFileSync(file, 'utf8') };
+    const built = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
+    if (file) {
+      // Written aside and renamed: a parallel worker reads either no file or the whole bundle.
+      const part = `${file}.${process.pid}.part`;
+      writeFileSync(part, built.code);
+      renameSync(part, file);
+    }
+    return { code: built.code };
+  })();
+  return bundle;
 }
 
 export interface DevEnv {
@@ -29,21 +55,28 @@ export interface DevEnv {
 export async function startDevEnv(): Promise<DevEnv> {
   installTestRuntime();
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'crm-erp-sync-'));
+  const workflowBundle = testWorkflowBundle(); // built (or read) while the server starts
+  workflowBundle.catch(() => undefined); // a failure is thrown by the await below, not as an unhandled rejection
   const server = await startDevServer({ dbFile: path.join(tmp, 'temporal.db'), logFile: path.join(tmp, 'temporal.log') });
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
   const nativeConnection = await NativeConnection.connect({ address: server.address });
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
   return {
     server,
     client,
     connection,
     nativeConnection,
-    workflowBundle,
+    workflowBundle: await workflowBundle,
     tmp,
     async teardown() {
       await nativeConnection.close();
       await connection.close();
+      // Its database is deleted next: no graceful shutdown (~2 s a file) to wait for.
+      try {
+        process.kill(server.pid, 'SIGKILL');
+      } catch {
+        // already gone (a crash test killed it)
+      }
       await server.stop();
       rmSync(tmp, { recursive: true, force: true });
     },

@@ -17,6 +17,11 @@ export function pidFile(runId = process.env[RUN_ENV] ?? `adhoc-${process.pid}`):
   return path.join(os.tmpdir(), `crm-erp-sync-test-${runId}.pids`);
 }
 
+/** Where this run keeps the workflow bundle its test files share (test/helpers/env.ts; removed by the global teardown). */
+export function workflowBundleFile(runId: string): string {
+  return path.join(os.tmpdir(), `crm-erp-sync-test-${runId}.workflow-bundle.js`);
+}
+
 export function recordPid(pid: number, what: string): void {
   appendFileSync(pidFile(), `${pid}\t${what.replace(/\s+/g, ' ')}\n`);
 }

@@ -1,12 +1,11 @@
 import Database from 'better-sqlite3';
-import path from 'node:path';
 import type { PairSideTotals, SyncPairResult } from '../../contracts/pair-sync';
 import { TASK_QUEUES } from '../../contracts/queues';
-import { demoPaths, seedDemo } from '../../demo/seed';
-import { startHubSpotEmulator, type HubSpotEmulator } from '../../emulators/hubspot';
+import type { HubSpotEmulator } from '../../emulators/hubspot';
 import type { SyncWorkers } from '../../workers/worker';
-import { queryDb, syncWorkersFor } from '../helpers/demo-env';
-import { startDevEnv, type DevEnv } from '../helpers/env';
+import { queryDb } from '../helpers/demo-env';
+import { startHubSpotErpEnv, type EmulatorErpEnv } from '../helpers/emulator-erp-env';
+import type { DevEnv } from '../helpers/env';
 
 /**
  * The shipped pair config/pairs/hubspot-erp-customers.json on the real dev server: HubSpot
@@ -22,34 +21,19 @@ const PAIR = 'hubspot-erp-customers';
 const IN_ERP = 600;
 const IN_HUBSPOT = 400;
 
+let setup: EmulatorErpEnv<HubSpotEmulator>;
 let env: DevEnv;
 let emulator: HubSpotEmulator;
 let sync: SyncWorkers;
-let running: Promise<void>;
 let erpDb: string;
 let n = 0;
 
 beforeAll(async () => {
-  env = await startDevEnv();
-  emulator = await startHubSpotEmulator({ token: TOKEN, rateLimitPer10s: 190, searchPerSecond: 5 });
-  const dir = path.join(env.tmp, 'demo');
-  seedDemo(dir, { accounts: 0, contacts: 0, products: 0 });
-  erpDb = demoPaths(dir).erp;
-  sync = await syncWorkersFor(env, dir, ['hubspot'], {
-    HUBSPOT_BASE_PATH: emulator.baseUrl,
-    HUBSPOT_ACCESS_TOKEN: TOKEN,
-    HUBSPOT_GOVERNOR_DB: path.join(env.tmp, 'hubspot-governor.db'),
-    HUBSPOT_ACCOUNT: 'pair-portal',
-  });
-  running = sync.run();
+  setup = await startHubSpotErpEnv({ token: TOKEN, account: 'pair-portal', emulator: { rateLimitPer10s: 190, searchPerSecond: 5 } });
+  ({ env, emulator, sync, erpDb } = setup);
 });
 
-afterAll(async () => {
-  sync?.shutdown();
-  await running;
-  await emulator?.stop();
-  await env?.teardown();
-});
+afterAll(() => setup?.stop());
 
 async function syncPair(): Promise<SyncPairResult> {
   const handle = await env.client.workflow.start('syncPair', {

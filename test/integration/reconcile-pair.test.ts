@@ -1,16 +1,15 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import Database from 'better-sqlite3';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { approveUpdate, pendingApprovalQuery } from '../../contracts/approval';
 import { TASK_QUEUES } from '../../contracts/queues';
 import { reconcileProgressQuery, type DriftItem, type ReconcilePairResult, type ReconcileReport } from '../../contracts/reconcile';
 import { SA_STATUS } from '../../contracts/search-attributes';
 import type { SyncPairResult } from '../../contracts/pair-sync';
-import { demoPaths, seedDemo } from '../../demo/seed';
-import { createSyncWorkers, type SyncWorkers } from '../../workers/worker';
+import { demoPaths } from '../../demo/seed';
+import type { SyncWorkers } from '../../workers/worker';
 import { queryDb } from '../helpers/demo-env';
-import { ROOT, startDevEnv, type DevEnv } from '../helpers/env';
+import { startDemoPairEnv, type DemoPairEnv } from '../helpers/demo-pair-env';
+import type { DevEnv } from '../helpers/env';
 
 /**
  * reconcilePair on the real dev server over the shipped demo pair (config/pairs/demo-customers.json,
@@ -23,42 +22,25 @@ jest.setTimeout(300_000);
 
 const ACCOUNTS = 1500;
 const PAIR = 'demo-customers';
+let setup: DemoPairEnv;
 let env: DevEnv;
 let sync: SyncWorkers;
-let running: Promise<void>;
 let dir: string;
 let n = 0;
 
 beforeAll(async () => {
-  env = await startDevEnv();
-  dir = path.join(env.tmp, 'demo');
-  seedDemo(dir, { accounts: ACCOUNTS, contacts: 0, products: 0 });
   // The shipped config, with approvers for the pair's gated plans.
-  const configDir = path.join(env.tmp, 'config');
-  cpSync(path.join(ROOT, 'config'), configDir, { recursive: true });
-  const pairFile = path.join(configDir, 'pairs', `${PAIR}.json`);
-  const pair = JSON.parse(readFileSync(pairFile, 'utf8')) as { limits: Record<string, unknown> };
-  pair.limits.approval = { approvers: ['ops-lead'], timeout: '2 days', onTimeout: { action: 'reject' } };
-  writeFileSync(pairFile, JSON.stringify(pair));
-  sync = await createSyncWorkers({
-    connection: env.nativeConnection,
-    namespace: 'default',
-    families: ['sql'],
-    configDir,
-    stateDb: path.join(dir, 'state.db'),
-    env: { DEMO_DATA_DIR: dir },
-    workflowBundle: env.workflowBundle,
+  setup = await startDemoPairEnv({
+    accounts: ACCOUNTS,
+    pair: PAIR,
+    edit: (pair) => (pair.limits.approval = { approvers: ['ops-lead'], timeout: '2 days', onTimeout: { action: 'reject' } }),
   });
-  running = sync.run();
+  ({ env, sync, dir } = setup);
   const first = await env.client.workflow.execute('syncPair', { taskQueue: TASK_QUEUES.sql, workflowId: 'initial-sync', args: [{ pair: PAIR, pageSize: 500 }] });
   expect((first as SyncPairResult).totals.sides.erp!.created).toBeGreaterThan(1000);
 });
 
-afterAll(async () => {
-  sync?.shutdown();
-  await running;
-  await env?.teardown();
-});
+afterAll(() => setup?.stop());
 
 function start(input: Record<string, unknown>): Promise<WorkflowHandle> {
   return env.client.workflow.start('reconcilePair', { taskQueue: TASK_QUEUES.sql, workflowId: `reconcile-${++n}`, args: [{ pair: PAIR, pageSize: 250, ...input }] });

@@ -29,6 +29,7 @@ let store: StateStore;
 let workers: SyncWorkers;
 let running: Promise<void>;
 let browser: HeadlessBrowser | undefined;
+let browserStarting: Promise<HeadlessBrowser> | undefined;
 let first: SyncResult;
 let second: SyncResult;
 
@@ -47,6 +48,9 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
 }
 
 beforeAll(async () => {
+  // Chromium starts while the syncs run; afterAll stops it even when the rest fails.
+  browserStarting = startBrowser();
+  browserStarting.catch(() => undefined);
   env = await startDevEnv();
   dir = path.join(env.tmp, 'demo');
   seedDemo(dir, { accounts: 0, contacts: 0, products: 60 });
@@ -86,11 +90,11 @@ beforeAll(async () => {
   const state = await waitFor(async () => (await h.query(pendingApprovalQuery)).pending, 'the price change to wait for approval', 60_000, 200);
   await h.executeUpdate(approveUpdate, { args: [{ approver: 'pricing-lead', planHash: state.planHash, comment: 'Q3 price list' }] });
   second = await h.result();
-  browser = await startBrowser();
+  browser = await browserStarting;
 });
 
 afterAll(async () => {
-  await browser?.stop();
+  await (browser ?? (await browserStarting?.catch(() => undefined)))?.stop();
   workers?.shutdown();
   await running;
   await store?.close();

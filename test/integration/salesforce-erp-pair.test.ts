@@ -1,13 +1,11 @@
 import Database from 'better-sqlite3';
-import path from 'node:path';
 import type { PairSideTotals, SyncPairResult } from '../../contracts/pair-sync';
 import { TASK_QUEUES } from '../../contracts/queues';
-import { demoPaths, seedDemo } from '../../demo/seed';
-import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce';
+import type { SalesforceEmulator } from '../../emulators/salesforce';
 import { SOBJECTS } from '../../emulators/salesforce/schema';
-import type { SyncWorkers } from '../../workers/worker';
-import { queryDb, syncWorkersFor } from '../helpers/demo-env';
-import { startDevEnv, type DevEnv } from '../helpers/env';
+import { queryDb } from '../helpers/demo-env';
+import { startSalesforceErpEnv, type EmulatorErpEnv } from '../helpers/emulator-erp-env';
+import type { DevEnv } from '../helpers/env';
 import { untilSettled } from '../helpers/salesforce-settle';
 
 /**
@@ -25,34 +23,18 @@ const IN_ERP = 60;
 const IN_SF = 40;
 const account = SOBJECTS.Account!;
 
+let setup: EmulatorErpEnv<SalesforceEmulator>;
 let env: DevEnv;
 let emulator: SalesforceEmulator;
-let sync: SyncWorkers;
-let running: Promise<void>;
 let erpDb: string;
 let n = 0;
 
 beforeAll(async () => {
-  env = await startDevEnv();
-  emulator = await startSalesforceEmulator({ token: TOKEN, dbPath: path.join(env.tmp, 'salesforce.db') });
-  const dir = path.join(env.tmp, 'demo');
-  seedDemo(dir, { accounts: 0, contacts: 0, products: 0 });
-  erpDb = demoPaths(dir).erp;
-  sync = await syncWorkersFor(env, dir, ['salesforce'], {
-    SALESFORCE_INSTANCE_URL: emulator.baseUrl,
-    SALESFORCE_ACCESS_TOKEN: TOKEN,
-    SALESFORCE_GOVERNOR_DB: path.join(env.tmp, 'salesforce-governor.db'),
-    SALESFORCE_ACCOUNT: 'pair-org',
-  });
-  running = sync.run();
+  setup = await startSalesforceErpEnv({ token: TOKEN, account: 'pair-org' });
+  ({ env, emulator, erpDb } = setup);
 });
 
-afterAll(async () => {
-  sync?.shutdown();
-  await running;
-  await emulator?.stop();
-  await env?.teardown();
-});
+afterAll(() => setup?.stop());
 
 async function syncPair(): Promise<SyncPairResult> {
   await untilSettled(); // the connector reads only SystemModstamp seconds that are over

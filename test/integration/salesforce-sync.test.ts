@@ -1,13 +1,11 @@
-import path from 'node:path';
 import { TASK_QUEUES } from '../../contracts/queues';
 import { progressQuery, type SyncResult } from '../../contracts/sync';
-import { demoPaths, seedDemo } from '../../demo/seed';
-import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce';
+import type { SalesforceEmulator } from '../../emulators/salesforce';
 import { SOBJECTS } from '../../emulators/salesforce/schema';
-import type { SyncWorkers } from '../../workers/worker';
 import type { syncPipeline } from '../../workflows';
-import { queryDb, syncWorkersFor } from '../helpers/demo-env';
-import { startDevEnv, type DevEnv } from '../helpers/env';
+import { queryDb } from '../helpers/demo-env';
+import { startSalesforceErpEnv, type EmulatorErpEnv } from '../helpers/emulator-erp-env';
+import type { DevEnv } from '../helpers/env';
 import { waitFor } from '../helpers/processes';
 import { untilSettled } from '../helpers/salesforce-settle';
 
@@ -27,34 +25,18 @@ const ACCOUNTS = Number(process.env.SF_SYNC_ACCOUNTS ?? '5000');
 const PER_SECOND = 250;
 const account = SOBJECTS.Account!;
 
+let setup: EmulatorErpEnv<SalesforceEmulator>;
 let env: DevEnv;
 let emulator: SalesforceEmulator;
-let sync: SyncWorkers;
-let running: Promise<void>;
 let erpDb: string;
 let n = 0;
 
 beforeAll(async () => {
-  env = await startDevEnv();
-  emulator = await startSalesforceEmulator({ token: TOKEN, dbPath: path.join(env.tmp, 'salesforce.db') });
-  const dir = path.join(env.tmp, 'demo');
-  seedDemo(dir, { accounts: 0, contacts: 0, products: 0 });
-  erpDb = demoPaths(dir).erp;
-  sync = await syncWorkersFor(env, dir, ['salesforce'], {
-    SALESFORCE_INSTANCE_URL: emulator.baseUrl,
-    SALESFORCE_ACCESS_TOKEN: TOKEN,
-    SALESFORCE_GOVERNOR_DB: path.join(env.tmp, 'salesforce-governor.db'),
-    SALESFORCE_ACCOUNT: 'sync-org',
-  });
-  running = sync.run();
+  setup = await startSalesforceErpEnv({ token: TOKEN, account: 'sync-org' });
+  ({ env, emulator, erpDb } = setup);
 });
 
-afterAll(async () => {
-  sync?.shutdown();
-  await running;
-  await emulator?.stop();
-  await env?.teardown();
-});
+afterAll(() => setup?.stop());
 
 function start(input: Parameters<typeof syncPipeline>[0]) {
   return env.client.workflow.start('syncPipeline', { taskQueue: TASK_QUEUES.salesforce, workflowId: `sf-sync-${++n}`, args: [input] });

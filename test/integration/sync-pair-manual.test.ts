@@ -1,15 +1,14 @@
 import type { WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
 import Database from 'better-sqlite3';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { approveUpdate, pendingApprovalQuery, rejectUpdate, type PendingApproval } from '../../contracts/approval';
 import { pairProgressQuery, type SyncPairResult } from '../../contracts/pair-sync';
 import { TASK_QUEUES } from '../../contracts/queues';
-import { demoPaths, seedDemo } from '../../demo/seed';
-import { createSyncWorkers, type SyncWorkers } from '../../workers/worker';
+import { demoPaths } from '../../demo/seed';
+import type { SyncWorkers } from '../../workers/worker';
 import { historyPayloads } from '../helpers/history-payloads';
 import { queryDb } from '../helpers/demo-env';
-import { ROOT, startDevEnv, type DevEnv } from '../helpers/env';
+import { startDemoPairEnv, type DemoPairEnv } from '../helpers/demo-pair-env';
+import type { DevEnv } from '../helpers/env';
 
 /**
  * `manual` conflicts on the real dev server: the shipped demo pair with `email` owned by both
@@ -22,43 +21,28 @@ jest.setTimeout(300_000);
 
 const ACCOUNTS = 120;
 const PAIR = 'demo-customers';
+let setup: DemoPairEnv;
 let env: DevEnv;
 let sync: SyncWorkers;
-let running: Promise<void>;
 let dir: string;
 let n = 0;
 
 beforeAll(async () => {
-  env = await startDevEnv();
-  dir = path.join(env.tmp, 'demo');
-  seedDemo(dir, { accounts: ACCOUNTS, contacts: 0, products: 0 });
-  const configDir = path.join(env.tmp, 'config');
-  cpSync(path.join(ROOT, 'config'), configDir, { recursive: true });
-  const pairFile = path.join(configDir, 'pairs', `${PAIR}.json`);
-  const pair = JSON.parse(readFileSync(pairFile, 'utf8')) as { fields: Record<string, unknown>; limits: Record<string, unknown> };
-  pair.fields.email = { owner: 'both', conflict: 'manual' };
-  pair.limits.approval = { approvers: ['ops-lead'], timeout: '2 days', onTimeout: { action: 'reject' } };
-  writeFileSync(pairFile, JSON.stringify(pair));
-  sync = await createSyncWorkers({
-    connection: env.nativeConnection,
-    namespace: 'default',
-    families: ['sql'],
-    configDir,
-    stateDb: path.join(dir, 'state.db'),
-    env: { DEMO_DATA_DIR: dir },
-    workflowBundle: env.workflowBundle,
+  setup = await startDemoPairEnv({
+    accounts: ACCOUNTS,
+    pair: PAIR,
+    edit: (pair) => {
+      pair.fields.email = { owner: 'both', conflict: 'manual' };
+      pair.limits.approval = { approvers: ['ops-lead'], timeout: '2 days', onTimeout: { action: 'reject' } };
+    },
   });
-  running = sync.run();
+  ({ env, sync, dir } = setup);
   const first = (await env.client.workflow.execute('syncPair', { taskQueue: TASK_QUEUES.sql, workflowId: 'initial', args: [{ pair: PAIR, pageSize: 50 }] })) as SyncPairResult;
   expect(first.totals.sides.erp!.created).toBeGreaterThan(50);
   expect(first.conflictGates).toEqual([]);
 });
 
-afterAll(async () => {
-  sync?.shutdown();
-  await running;
-  await env?.teardown();
-});
+afterAll(() => setup?.stop());
 
 function start(): Promise<WorkflowHandle> {
   return env.client.workflow.start('syncPair', { taskQueue: TASK_QUEUES.sql, workflowId: `manual-${++n}`, args: [{ pair: PAIR, pageSize: 50 }] });

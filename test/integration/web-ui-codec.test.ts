@@ -18,7 +18,7 @@ import { codecFromEnv, ENCODING_ENCRYPTED } from '../../workers/codec';
 import { startCodecServer, type CodecServer } from '../../workers/codec-server';
 import { createSyncWorkers } from '../../workers/worker';
 import { startBrowser, type HeadlessBrowser } from '../helpers/browser';
-import { installTestRuntime } from '../helpers/env';
+import { installTestRuntime, testWorkflowBundle } from '../helpers/env';
 import { waitFor } from '../helpers/processes';
 
 jest.setTimeout(300_000);
@@ -29,6 +29,7 @@ let tmp: string;
 let server: DevServer | undefined;
 let codecServer: CodecServer | undefined;
 let browser: HeadlessBrowser | undefined;
+let browserStarting: Promise<HeadlessBrowser> | undefined;
 let runId: string;
 let result: SyncResult;
 
@@ -39,6 +40,9 @@ async function serverWithUi(uiPort: number, codecUrl?: string): Promise<DevServe
 
 beforeAll(async () => {
   installTestRuntime();
+  // Chromium starts while the sync runs; afterAll stops it even when the rest fails.
+  browserStarting = startBrowser();
+  browserStarting.catch(() => undefined);
   tmp = mkdtempSync(path.join(os.tmpdir(), 'crm-sync-ui-'));
   const dir = path.join(tmp, 'demo');
   seedDemo(dir, { accounts: 0, contacts: 0, products: 50 });
@@ -48,7 +52,7 @@ beforeAll(async () => {
   const connection = await Connection.connect({ address: server.address });
   const native = await NativeConnection.connect({ address: server.address });
   try {
-    const workers = await createSyncWorkers({ connection: native, namespace: 'default', families: ['sql'], stateDb: path.join(dir, 'state.db'), env: { DEMO_DATA_DIR: dir, SYNC_CODEC_KEYS: KEYS } });
+    const workers = await createSyncWorkers({ connection: native, namespace: 'default', families: ['sql'], stateDb: path.join(dir, 'state.db'), env: { DEMO_DATA_DIR: dir, SYNC_CODEC_KEYS: KEYS }, workflowBundle: await testWorkflowBundle() });
     const running = workers.run();
     try {
       const client = new Client({ connection, dataConverter: { payloadCodecs: [codecFromEnv({ SYNC_CODEC_KEYS: KEYS })!] } });
@@ -63,25 +67,29 @@ beforeAll(async () => {
     await native.close();
     await connection.close();
   }
-  browser = await startBrowser();
+  browser = await browserStarting;
 });
 
 afterAll(async () => {
-  await browser?.stop();
+  await (browser ?? (await browserStarting?.catch(() => undefined)))?.stop();
   await server?.stop();
   await codecServer?.close();
   rmSync(tmp, { recursive: true, force: true });
 });
 
-/** The workflow's page in the Web UI, once its history has rendered; returns its text. */
-async function workflowPageText(page: Page): Promise<string> {
+/**
+ * The workflow's page in the Web UI, once its history has rendered; returns its text. With
+ * `settleMs`, waits that long more (payloads are decoded, or not, after the page renders): a test
+ * that then polls for what decoding shows needs no such wait.
+ */
+async function workflowPageText(page: Page, settleMs = 0): Promise<string> {
   const ui = server!.uiUrl!;
   await waitFor(() => portAnswers(Number(new URL(ui).port)), 'the Web UI to listen', 60_000, 200);
   await page.setViewportSize({ width: 1600, height: 2400 });
   await page.goto(`${ui}/namespaces/default/workflows/${WORKFLOW_ID}/${runId}/history`, { waitUntil: 'domcontentloaded' });
   await page.getByText('Workflow Execution Completed').first().waitFor({ state: 'attached', timeout: 60_000 });
   await page.getByText('Result').first().waitFor({ state: 'attached', timeout: 30_000 });
-  await page.waitForTimeout(3000); // payloads are decoded (or not) after the page renders
+  if (settleMs > 0) await page.waitForTimeout(settleMs);
   const text = await page.locator('body').innerText();
   return text;
 }
@@ -104,7 +112,8 @@ test('without the codec endpoint the same page shows only encoded data', async (
   await server!.stop();
   server = await serverWithUi(await freePort()); // the same SQLite file, a UI without the endpoint
   const page = await browser!.browser.newPage();
-  const text = await workflowPageText(page);
+  // A negative claim: give a decoder that should not exist the time it would take.
+  const text = await workflowPageText(page, 3000);
   expect(text).not.toContain('pageSize');
   expect(text).not.toContain('durationMs');
   // Input and result are shown as what history holds: the ciphertext, base64.

@@ -4,7 +4,7 @@
  * recorded; kills any it finds (by PID) and fails the run naming them.
  */
 import { readFileSync, rmSync } from 'node:fs';
-import { isAlive, pidFile, processesOfRun, recordedPids, RUN_ENV, waitFor } from '../helpers/processes';
+import { isAlive, pidFile, processesOfRun, recordedPids, RUN_ENV, waitFor, workflowBundleFile } from '../helpers/processes';
 
 export default async function globalTeardown(): Promise<void> {
   const runId = process.env[RUN_ENV];
@@ -24,6 +24,7 @@ export default async function globalTeardown(): Promise<void> {
     () => leftovers(),
   );
   rmSync(file, { force: true });
+  rmSync(workflowBundleFile(runId), { force: true });
   if (left.length === 0) return;
   for (const p of left) {
     try {

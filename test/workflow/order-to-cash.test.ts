@@ -1,7 +1,7 @@
 import { WorkflowFailedError, WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { createApprovalTokenActivities } from '../../activities/approval-token';
 import type { InvoiceState, OrderActivities } from '../../activities/orders';
 import { signDecision } from '../../approvals/sign';
@@ -10,7 +10,7 @@ import { dealLostSignal, erpEventSignal, orderStatusQuery, type DealSnapshot, ty
 import { SA_STATUS } from '../../contracts/search-attributes';
 import { ensureTestServer } from '../../scripts/toolchain';
 import { makeTestIssuers, type TestIssuers } from '../helpers/approval-keys';
-import { installTestRuntime } from '../helpers/env';
+import { installTestRuntime, testWorkflowBundle } from '../helpers/env';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,7 +26,7 @@ beforeAll(async () => {
   // the approval gate sets SyncStatus while it waits (approval services list gates by it)
   await env.connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: { SyncStatus: 2 } });
   keys = await makeTestIssuers(mkdtempSync(path.join(os.tmpdir(), 'otc-keys-')));
-  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
+  bundle = await testWorkflowBundle();
 });
 afterAll(async () => {
   await env?.teardown();

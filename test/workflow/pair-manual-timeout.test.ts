@@ -1,17 +1,10 @@
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import Database from 'better-sqlite3';
-import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { createActivities } from '../../activities';
 import { approvalDecisionSignal, pendingApprovalQuery, type PendingApproval } from '../../contracts/approval';
 import type { SyncPairResult } from '../../contracts/pair-sync';
-import { demoPaths, seedDemo } from '../../demo/seed';
-import { ConnectorPool, loadRegistry } from '../../pipelines/load';
-import { ensureTestServer } from '../../scripts/toolchain';
-import { openSqliteStateStore } from '../../state/sqlite-store';
-import { installTestRuntime, ROOT } from '../helpers/env';
+import { demoPaths } from '../../demo/seed';
+import { editPairFile } from '../helpers/config-copy';
+import { startTimeSkippingDemo, type TimeSkippingDemo } from '../helpers/time-skipping-demo';
 
 /**
  * `manual` conflicts of a pair on the time-skipping server: nobody decides within the gate's
@@ -21,46 +14,28 @@ import { installTestRuntime, ROOT } from '../helpers/env';
 
 jest.setTimeout(180_000);
 
+let setup: TimeSkippingDemo;
 let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
 let dir: string;
 let n = 0;
 
 beforeAll(async () => {
-  installTestRuntime();
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: ensureTestServer() } } });
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: 'default',
-    searchAttributes: { SyncPipeline: 2, SyncEntity: 2, SyncStatus: 2, SyncRecordsRead: 3 },
-  });
-  dir = mkdtempSync(path.join(os.tmpdir(), 'wf-pair-manual-'));
-  seedDemo(dir, { accounts: 40, contacts: 0, products: 0 });
-  const configDir = path.join(dir, 'config');
-  cpSync(path.join(ROOT, 'config'), configDir, { recursive: true });
-  const pairFile = path.join(configDir, 'pairs', 'demo-customers.json');
-  const pair = JSON.parse(readFileSync(pairFile, 'utf8')) as { fields: Record<string, unknown>; limits: Record<string, unknown> };
-  pair.fields.email = { owner: 'both', conflict: 'manual' };
-  pair.limits.approval = { approvers: ['ops-lead'], timeout: '2 days', onTimeout: { action: 'escalate', approvers: ['cfo'], timeout: '1 day' } };
-  writeFileSync(pairFile, JSON.stringify(pair));
-  const vars = { DEMO_DATA_DIR: dir };
-  const registry = loadRegistry({ configDir, env: vars });
-  worker = await Worker.create({
-    connection: env.nativeConnection,
+  setup = await startTimeSkippingDemo({
+    name: 'pair-manual',
     taskQueue: 'ts-pair-manual',
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') }),
-    activities: createActivities({ registry, connectors: new ConnectorPool(registry, vars), store: openSqliteStateStore(path.join(dir, 'state.db')) }),
+    seed: { accounts: 40, contacts: 0, products: 0 },
+    config: (configDir) =>
+      editPairFile(configDir, 'demo-customers', (pair) => {
+        pair.fields.email = { owner: 'both', conflict: 'manual' };
+        pair.limits.approval = { approvers: ['ops-lead'], timeout: '2 days', onTimeout: { action: 'escalate', approvers: ['cfo'], timeout: '1 day' } };
+      }),
   });
-  running = worker.run();
+  ({ env, dir } = setup);
   const first = (await (await start()).result()) as SyncPairResult;
   expect(first.totals.sides.erp!.created).toBeGreaterThan(10);
 });
 
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-});
+afterAll(() => setup?.stop());
 
 const start = () => env.client.workflow.start('syncPair', { taskQueue: 'ts-pair-manual', workflowId: `pair-manual-${++n}`, args: [{ pair: 'demo-customers' }] });
 

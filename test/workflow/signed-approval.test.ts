@@ -1,6 +1,6 @@
 import { WorkflowUpdateFailedError, type WorkflowHandle } from '@temporalio/client';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import Database from 'better-sqlite3';
 import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -14,7 +14,7 @@ import { ConnectorPool, loadRegistry } from '../../pipelines/load';
 import { ensureTestServer } from '../../scripts/toolchain';
 import { openSqliteStateStore } from '../../state/sqlite-store';
 import { makeTestIssuers, type TestIssuers } from '../helpers/approval-keys';
-import { installTestRuntime, ROOT } from '../helpers/env';
+import { installTestRuntime, ROOT, testWorkflowBundle } from '../helpers/env';
 
 jest.setTimeout(120_000);
 
@@ -57,7 +57,7 @@ beforeAll(async () => {
   worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: 'ts-signed',
-    workflowBundle: (bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') })),
+    workflowBundle: (bundle = await testWorkflowBundle()),
     activities: createActivities({
       registry, connectors: new ConnectorPool(registry, vars), store: openSqliteStateStore(path.join(dir, 'state.db')), approvalKeys: keys.keyring,
     }),

@@ -1,70 +1,48 @@
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import Database from 'better-sqlite3';
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { createActivities } from '../../activities';
 import { approveUpdate, pendingApprovalQuery, type ApprovalState } from '../../contracts/approval';
 import type { SyncResult } from '../../contracts/sync';
-import { demoPaths, seedDemo } from '../../demo/seed';
-import { ConnectorPool, loadRegistry } from '../../pipelines/load';
-import { ensureTestServer } from '../../scripts/toolchain';
+import { demoPaths } from '../../demo/seed';
 import { openSqliteStateStore } from '../../state/sqlite-store';
-import { installTestRuntime, ROOT } from '../helpers/env';
+import { startTimeSkippingDemo, type TimeSkippingDemo } from '../helpers/time-skipping-demo';
 
 jest.setTimeout(120_000);
 
+let setup: TimeSkippingDemo;
 let env: TestWorkflowEnvironment;
-let worker: Worker;
-let running: Promise<void>;
 let dir: string;
 let n = 0;
 
 beforeAll(async () => {
-  installTestRuntime();
-  env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: ensureTestServer() } } });
-  await env.connection.operatorService.addSearchAttributes({
-    namespace: 'default',
-    searchAttributes: { SyncPipeline: 2, SyncEntity: 2, SyncStatus: 2, SyncRecordsRead: 3 },
-  });
-  dir = mkdtempSync(path.join(os.tmpdir(), 'wf-approval-'));
-  seedDemo(dir, { accounts: 0, contacts: 0, products: 50 });
-  // the shipped config plus one pipeline with a price-change approval gate
-  const configDir = path.join(dir, 'config');
-  cpSync(path.join(ROOT, 'config'), configDir, { recursive: true });
-  writeFileSync(
-    path.join(configDir, 'pipelines', 'priced-products.json'),
-    JSON.stringify({
-      name: 'priced-products',
-      family: 'sql',
-      source: { system: 'demo-crm', entity: 'products' },
-      target: { system: 'demo-erp', entity: 'products' },
-      mapping: 'crm-product-to-product',
-      approval: {
-        watchFields: ['listPrice.amountMinor'],
-        maxChangePercent: 20,
-        policy: { approvers: ['pricing-lead'], timeout: '2 days', onTimeout: { action: 'reject' } },
-      },
-    }),
-  );
-  const vars = { DEMO_DATA_DIR: dir };
-  const registry = loadRegistry({ configDir, env: vars });
-  worker = await Worker.create({
-    connection: env.nativeConnection,
+  setup = await startTimeSkippingDemo({
+    name: 'approval',
     taskQueue: 'ts-approval',
-    workflowBundle: await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') }),
-    activities: createActivities({ registry, connectors: new ConnectorPool(registry, vars), store: openSqliteStateStore(path.join(dir, 'state.db')) }),
+    seed: { accounts: 0, contacts: 0, products: 50 },
+    // the shipped config plus one pipeline with a price-change approval gate
+    config: (configDir) =>
+      writeFileSync(
+        path.join(configDir, 'pipelines', 'priced-products.json'),
+        JSON.stringify({
+          name: 'priced-products',
+          family: 'sql',
+          source: { system: 'demo-crm', entity: 'products' },
+          target: { system: 'demo-erp', entity: 'products' },
+          mapping: 'crm-product-to-product',
+          approval: {
+            watchFields: ['listPrice.amountMinor'],
+            maxChangePercent: 20,
+            policy: { approvers: ['pricing-lead'], timeout: '2 days', onTimeout: { action: 'reject' } },
+          },
+        }),
+      ),
   });
-  running = worker.run();
+  ({ env, dir } = setup);
 });
 
-afterAll(async () => {
-  worker?.shutdown();
-  await running;
-  await env?.teardown();
-});
+afterAll(() => setup?.stop());
 
 const start = () =>
   env.client.workflow.start('syncPipeline', { taskQueue: 'ts-approval', workflowId: `approval-${++n}`, args: [{ pipeline: 'priced-products' }] });

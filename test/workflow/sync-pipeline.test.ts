@@ -1,7 +1,7 @@
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Worker } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import { seedDemo } from '../../demo/seed';
 import { ConnectorPool, loadRegistry } from '../../pipelines/load';
 import { ensureTestServer } from '../../scripts/toolchain';
 import { openSqliteStateStore } from '../../state/sqlite-store';
-import { installTestRuntime } from '../helpers/env';
+import { installTestRuntime, testWorkflowBundle } from '../helpers/env';
 
 jest.setTimeout(60_000);
 
@@ -27,7 +27,7 @@ beforeAll(async () => {
     namespace: 'default',
     searchAttributes: { SyncPipeline: 2, SyncEntity: 2, SyncStatus: 2, SyncRecordsRead: 3 }, // KEYWORD, KEYWORD, KEYWORD, INT
   });
-  bundle = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
+  bundle = await testWorkflowBundle();
 });
 afterAll(async () => {
   await env?.teardown();
