@@ -134,9 +134,11 @@ describe('progress watch (writePage batches)', () => {
 
   test('a batch whose requests keep completing runs longer than the budget and heartbeats throughout', async () => {
     let beats = 0;
-    const result = await watchProgress({ stallMs: 200, beatEveryMs: 50, beat: () => beats++, what: 'writing x' }, async () => {
-      for (let i = 0; i < 8; i++) {
-        await sleep(80);
+    // each step is 100 ms against a 1 s budget (a loaded CI machine may delay a timer by hundreds of
+    // ms); 14 steps make the batch run well past the budget
+    const result = await watchProgress({ stallMs: 1000, beatEveryMs: 50, beat: () => beats++, what: 'writing x' }, async () => {
+      for (let i = 0; i < 14; i++) {
+        await sleep(100);
         reportProgress();
       }
       return 'done';
@@ -170,7 +172,7 @@ describe('progress watch (writePage batches)', () => {
 
   test('progress is scoped: another batch progressing on the same connector does not keep a hung one alive', async () => {
     const hung = watchProgress({ stallMs: 200, beatEveryMs: 50, beat: () => undefined, what: 'a' }, () => new Promise<never>(() => undefined));
-    const busy = watchProgress({ stallMs: 200, beatEveryMs: 50, beat: () => undefined, what: 'b' }, async () => {
+    const busy = watchProgress({ stallMs: 2000, beatEveryMs: 50, beat: () => undefined, what: 'b' }, async () => {
       for (let i = 0; i < 10; i++) {
         await sleep(50);
         reportProgress();
