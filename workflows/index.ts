@@ -6,3 +6,4 @@ export { orderToCash } from './order-to-cash';
 export { dealWatcher } from './order-to-cash-watcher';
 export { replayQuarantine } from './replay-quarantine';
 export { approvalWaitingAlert } from './alerts';
+export { applyPlan } from './apply-plan';
