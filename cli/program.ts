@@ -12,6 +12,7 @@ import { PipelineNameSchema } from '../contracts/sync';
 import type { QuarantineFilter, QuarantineRow, StateStore } from '../state/types';
 import type { WorkerEnv } from '../workers/config';
 import { configuredSyncs, type Configured } from './config';
+import { addPlanCommands } from './plan';
 import { formatReport, loadReportView, renderReportHtml } from './report';
 import { clip, duration, table, when } from './format';
 
@@ -336,6 +337,9 @@ export function buildProgram(deps: CliDeps): Command {
         ),
       );
     });
+
+  // ── plan, apply (cli/plan.ts) ───────────────────────────────────────────────────────────────
+  addPlanCommands(program, deps, pipelineName, intArg);
 
   program.addOption(new Option('--no-color', 'accepted for compatibility; output is never coloured').hideHelp());
   return program;

@@ -17,6 +17,9 @@ import type { StateStore } from '../../state/types';
 import { demoDbs, queryDb, syncWorkersFor } from '../helpers/demo-env';
 import { startDevEnv, type DevEnv } from '../helpers/env';
 import type { SyncWorkers } from '../../workers/worker';
+import { runCli, type CliDeps } from '../../cli/program';
+import { parseWorkerEnv } from '../../workers/config';
+import { ROOT } from '../helpers/env';
 
 jest.setTimeout(240_000);
 
@@ -162,4 +165,76 @@ test('a dry run with nothing to change stores an empty plan; applying it writes 
   const applied = await apply({ planId: dry.plan!.planId });
   expect(applied.totals.written).toBe(0);
   expect(erpRows()).toEqual(rows);
+});
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const deps: CliDeps = {
+    env: parseWorkerEnv({ DEMO_DATA_DIR: dir, TEMPORAL_ADDRESS: env.server.address, SYNC_CONFIG_DIR: path.join(ROOT, 'config') }),
+    stdout: (t) => (out += t),
+    stderr: (t) => (err += t),
+    client: async () => env.client,
+    store: () => store,
+    user: 'test-operator',
+  };
+  const code = await runCli(argv, deps);
+  return { code, out, err };
+}
+
+describe('the CLI', () => {
+  test('plan prints the dry run as a table (key, operation, field, before -> after); apply writes it and prints the counts', async () => {
+    await sync(); // settle the lookback window: what the tests above left is synced
+    const keys = ['5', '6', '7'];
+    const crm = new Database(demoDbs(dir).crm);
+    const at = new Date(Date.now() + 2000).toISOString();
+    for (const k of keys) crm.prepare('UPDATE accounts SET city = ?, updated_at = ? WHERE id = ?').run(`Cli City ${k}`, at, Number(k));
+    crm.close();
+    const before = byExternalKey(erpRows());
+
+    const plan = await cli('plan', 'demo-accounts');
+    expect(plan.err).toBe('');
+    expect(plan.code).toBe(0);
+    const planId = /plan (plan-[0-9a-f]{16}) of demo-accounts \(hash ([0-9a-f]{16})/.exec(plan.out);
+    expect(planId).not.toBeNull();
+    expect(plan.out).toContain(': 0 creates, 3 updates, 0 deletes, 0 conflicts;');
+    expect(plan.out).toMatch(/^key\s+operation\s+field\s+before -> after$/m);
+    const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    for (const k of keys) expect(plan.out).toMatch(new RegExp(`^${k}\\s+update\\s+address\\.city\\s+${esc(String(before.get(k)!.city))} -> Cli City ${k}$`, 'm'));
+    expect(plan.out).toContain(`apply it with: crm-erp-sync apply ${planId![1]}`);
+    expect(erpRows().map((r) => r.city)).toEqual([...before.values()].map((r) => r.city)); // nothing written
+
+    const limited = JSON.parse((await cli('plan', 'demo-accounts', '--json', '--limit', '2')).out) as { planId: string; counts: { updates: number }; items: { key: string; changes: { field: string }[] }[]; more: number };
+    expect(limited.counts.updates).toBe(3);
+    expect(limited.items.map((i) => i.key)).toHaveLength(2);
+    expect(limited.more).toBe(1);
+    expect(limited.items[0]!.changes.map((c) => c.field)).toEqual(['address.city']);
+
+    editErp('UPDATE customers SET city = ? WHERE external_key = ?', 'Edited In ERP', '6');
+    const applied = await cli('apply', planId![1]!, '--hash', planId![2]!);
+    expect(applied.err).toBe('');
+    expect(applied.code).toBe(0);
+    expect(applied.out).toContain(`applied plan ${planId![1]} to demo-accounts (apply:${planId![1]}): written 2 (0 created, 2 updated), changed meanwhile 1 (not overwritten)`);
+    expect(applied.out).toContain('changed in the target since the plan: 6 (see crm-erp-sync report apply:');
+    expect(keys.map((k) => byExternalKey(erpRows()).get(k)!.city)).toEqual(['Cli City 5', 'Edited In ERP', 'Cli City 7']);
+
+    // The second plan (--json above) planned the same writes: two are in the target already, one was edited.
+    const stale = JSON.parse((await cli('apply', limited.planId, '--json')).out) as ApplyPlanResult;
+    expect(stale.totals).toMatchObject({ written: 0, alreadyApplied: 2, changedMeanwhile: 1 });
+    expect(stale.changedMeanwhile).toEqual(['6']);
+  });
+
+  test('exit codes: applied twice 1, unknown plan 3, not a plan id 2, a pair 2, unknown pipeline 3', async () => {
+    const dry = await sync({ mode: 'dry-run' });
+    expect((await cli('apply', dry.plan!.planId)).code).toBe(0);
+    const again = await cli('apply', dry.plan!.planId);
+    expect(again.code).toBe(1);
+    expect(again.err).toContain('already applied');
+    expect((await cli('apply', 'plan-0000000000000000')).code).toBe(3);
+    const bad = await cli('apply', 'demo-accounts');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('plan-0123456789abcdef');
+    expect((await cli('plan', 'demo-customers')).code).toBe(2);
+    expect((await cli('plan', 'no-such-pipeline')).code).toBe(3);
+  });
 });
