@@ -9,7 +9,7 @@ import type { SyncResult } from '../contracts/sync';
 import type { PlanItem } from '../state/types';
 import { configuredSyncs } from './config';
 import { clip, table } from './format';
-import { CliError, EXIT, type CliDeps } from './program';
+import { CliError, EXIT, type CliDeps } from './common';
 
 interface Change {
   field: string;
@@ -19,12 +19,12 @@ interface Change {
 
 const show = (v: unknown): string => (v === null || v === undefined ? '∅' : typeof v === 'string' ? v : JSON.stringify(v));
 
-/** One row per changed field of each item: key, operation, field, before -> after. */
+/** One row per changed field of each item (key and operation on every row, for grep): key, operation, field, before -> after. */
 export function planRows(items: PlanItem[]): (string | number | null)[][] {
   return items.flatMap((i) => {
     const changes = (i.data.changes as Change[] | undefined) ?? [];
     if (changes.length === 0) return [[i.key, i.op, null, null]];
-    return changes.map((c, n) => [n === 0 ? i.key : '', n === 0 ? i.op : '', c.field, clip(`${show(c.before)} -> ${show(c.after)}`, 90)]);
+    return changes.map((c) => [i.key, i.op, c.field, clip(`${show(c.before)} -> ${show(c.after)}`, 90)]);
   });
 }
 
