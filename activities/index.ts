@@ -5,6 +5,7 @@ import { createOrderActivities, type OrdersDeps } from './orders';
 import { createWatcherActivities, type WatcherDeps } from './orders-watcher';
 import { createOpportunityWatcherActivities, type OpportunityWatcherDeps } from './opportunity-watcher';
 import { createPairActivities } from './pair';
+import { createPlanActivities } from './plan-store';
 import { createReconcileActivities } from './reconcile';
 import { withObservation } from './observe';
 import { createSyncActivities, type SyncDeps } from './sync';
@@ -29,6 +30,7 @@ export interface ActivityDeps extends SyncDeps, ApprovalTokenDeps {
 export function createActivities(deps: ActivityDeps) {
   return withFailureTranslation({
     ...withObservation({ ...createSyncActivities(deps), ...createPairActivities(deps) }, deps),
+    ...createPlanActivities(deps),
     ...createApprovalTokenActivities(deps),
     ...createAlertActivities(deps),
     ...createReconcileActivities(deps),

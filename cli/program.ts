@@ -3,45 +3,23 @@
  * so tests run it in-process against a dev server and a state store. Syncs and replays are
  * started through Temporal; the state store is read directly (and written only by `dismiss`).
  */
-import { type Client, WorkflowFailedError, type WorkflowExecutionInfo } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowExecutionInfo } from '@temporalio/client';
 import { Command, CommanderError, Option } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { ReplayQuarantineInputSchema, type ReplayResult } from '../contracts/replay';
 import { SA_PIPELINE, SA_STATUS } from '../contracts/search-attributes';
 import { PipelineNameSchema } from '../contracts/sync';
-import type { QuarantineFilter, QuarantineRow, StateStore } from '../state/types';
-import type { WorkerEnv } from '../workers/config';
+import type { QuarantineFilter, QuarantineRow } from '../state/types';
 import { configuredSyncs, type Configured } from './config';
+import { CliError, EXIT, type CliDeps } from './common';
+import { addPlanCommands } from './plan';
 import { formatReport, loadReportView, renderReportHtml } from './report';
 import { clip, duration, table, when } from './format';
 
-export const EXIT = { ok: 0, failure: 1, usage: 2, notFound: 3 } as const;
-
-/** A failure with the exit code it means. */
-export class CliError extends Error {
-  constructor(
-    readonly exitCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-export interface CliDeps {
-  env: WorkerEnv;
-  /** Standard output and error (text as is; the CLI adds the newlines). */
-  stdout(text: string): void;
-  stderr(text: string): void;
-  /** A Temporal client on env's address and namespace, connected on first use. */
-  client(): Promise<Client>;
-  /** The state store of env's SYNC_STATE_DB, opened on first use. */
-  store(): StateStore;
-  /** Who is running the CLI (recorded with dismissals). */
-  user: string;
-}
+export { CliError, EXIT, type CliDeps } from './common';
 
 /** Workflow types that are syncs of a pipeline or pair. */
-export const SYNC_WORKFLOW_TYPES = ['syncPipeline', 'syncPair', 'replayQuarantine'] as const;
+export const SYNC_WORKFLOW_TYPES = ['syncPipeline', 'syncPair', 'replayQuarantine', 'applyPlan'] as const;
 
 interface JsonOpt {
   json?: boolean;
@@ -336,6 +314,9 @@ export function buildProgram(deps: CliDeps): Command {
         ),
       );
     });
+
+  // ── plan, apply (cli/plan.ts) ───────────────────────────────────────────────────────────────
+  addPlanCommands(program, deps, pipelineName, intArg);
 
   program.addOption(new Option('--no-color', 'accepted for compatibility; output is never coloured').hideHelp());
   return program;

@@ -100,6 +100,38 @@ export interface RunEvent {
 }
 
 /**
+ * A dry run's stored plan (`mode: "dry-run"`; applied by the `applyPlan` workflow). The header:
+ * what was planned, its hash once sealed, its counts; `meta` holds the rest (the checkpoint the
+ * plan started from, the cursor it ended on, approval reasons, the apply's result).
+ */
+export interface StoredPlan {
+  planId: string;
+  /** `pipeline` (a one-way syncPipeline dry run) or `pair`. */
+  kind: 'pipeline' | 'pair';
+  /** The pipeline's or pair's name. */
+  name: string;
+  /** The dry run's sync id. */
+  syncId: string;
+  /** `planning` → `ready` (sealed, hash known) → `applying` → `applied`. */
+  status: 'planning' | 'ready' | 'applying' | 'applied';
+  planHash: string | null;
+  counts: Record<string, number>;
+  meta: Record<string, unknown>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** One planned operation of a stored plan, in plan order (`seq`). */
+export interface PlanItem {
+  seq: number;
+  /** The source key of the record. */
+  key: string;
+  op: 'create' | 'update' | 'delete' | 'conflict';
+  /** Field-level before/after, the target's "before" hash, the record to write (activities/plan-store.ts). */
+  data: Record<string, unknown>;
+}
+
+/**
  * Everything a sync remembers between activities and runs. SQLite is the embedded default
  * (one worker host); PostgreSQL implements the same interface for several workers.
  */
@@ -166,5 +198,13 @@ export interface StateStore {
   addRunEvents(syncId: string, events: RunEvent[]): Promise<void>;
   /** A sync's run events in the order they were added. */
   listRunEvents(syncId: string): Promise<RunEvent[]>;
+
+  /** Create or replace a plan's header (createdAt is kept from the first save). */
+  savePlan(plan: Omit<StoredPlan, 'createdAt' | 'updatedAt'>): Promise<void>;
+  getPlan(planId: string): Promise<StoredPlan | null>;
+  /** Add a plan's items; an item with a seq already stored replaces it (a retried page adds nothing twice). */
+  addPlanItems(planId: string, items: PlanItem[]): Promise<void>;
+  /** A plan's items in seq order, a page at a time after `afterSeq`. */
+  listPlanItems(planId: string, options?: { afterSeq?: number; limit?: number }): Promise<PlanItem[]>;
   close(): Promise<void>;
 }

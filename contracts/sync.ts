@@ -1,6 +1,7 @@
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import { z } from 'zod';
 import { CursorSchema } from './cursor';
+import type { PlanSummary } from './plan';
 
 /** The name pipelines are known by: lowercase words joined by dashes, e.g. `demo-accounts`. */
 export const PipelineNameSchema = z
@@ -59,8 +60,12 @@ export const SyncPipelineInputSchema = z
   .object({
     /** Pipeline name, as in config/pipelines/<name>.json. */
     pipeline: PipelineNameSchema,
-    /** `incremental` (default) continues from the checkpoint; `full` re-reads everything. */
-    mode: z.enum(['incremental', 'full'], { error: 'expected "incremental" or "full"' }).optional(),
+    /**
+     * `incremental` (default) continues from the checkpoint; `full` re-reads everything;
+     * `dry-run` reads from the checkpoint, plans every page and writes nothing: the plan is stored
+     * (result `plan`: id, hash, counts) for `applyPlan`.
+     */
+    mode: z.enum(['incremental', 'full', 'dry-run'], { error: 'expected "incremental", "full" or "dry-run"' }).optional(),
     /** Records per page; overrides the pipeline's pageSize. */
     pageSize: PageSizeSchema.optional(),
     /** Pages per workflow run before continue-as-new (keeps each run's history small). */
@@ -89,8 +94,10 @@ export interface SyncResult {
   syncId: string;
   /** `rejected`: an approver (or the gate's timeout) refused a page's plan; nothing of it was written. */
   status: 'completed' | 'cancelled' | 'rejected';
-  mode: 'incremental' | 'full';
+  mode: 'incremental' | 'full' | 'dry-run';
   totals: SyncTotals;
+  /** A dry run's stored plan (contracts/plan.ts): apply it with `applyPlan`. */
+  plan?: PlanSummary;
   runs: number;
   durationMs: number;
   /** The checkpoint the sync ended on. */

@@ -2,7 +2,7 @@
  * Records workflow histories for the replay tests (test/workflow/replay.test.ts): runs small
  * syncs on a throwaway dev server and saves each run's history as JSON. Re-record deliberately
  * (and review the diff) when a workflow change is meant to be incompatible.
- *   npx tsx scripts/record-histories.ts
+ *   npx tsx scripts/record-histories.ts [case id…]
  */
 import { Client, Connection } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
@@ -11,7 +11,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { TASK_QUEUES } from '../contracts/queues';
-import { seedDemo } from '../demo/seed';
+import Database from 'better-sqlite3';
+import { demoPaths, seedDemo } from '../demo/seed';
 import { createSyncWorkers } from '../workers/worker';
 import { startDevServer } from './dev-server';
 
@@ -33,14 +34,27 @@ async function main(): Promise<void> {
     env: { DEMO_DATA_DIR: dir },
   });
   const running = sync.run();
-  // several pages, a continue-as-new, quarantined records, then an incremental no-op run
-  const cases = [
-    { id: 'sync-products-paged', input: { pipeline: 'demo-products', pageSize: 25, pagesPerRun: 3 } },
-    { id: 'sync-products-incremental', input: { pipeline: 'demo-products' } },
+  // several pages, a continue-as-new, quarantined records, then an incremental no-op run; then a
+  // dry run of a few changed products (two pages) and the apply of its plan
+  let last: unknown = null;
+  const touchProducts = () => {
+    const db = new Database(demoPaths(dir).crm);
+    db.prepare("UPDATE products SET name = name || ' v2', updated_at = ? WHERE id <= 30").run(new Date().toISOString());
+    db.close();
+  };
+  const cases: { id: string; type?: string; before?: () => void; input: () => unknown }[] = [
+    { id: 'sync-products-paged', input: () => ({ pipeline: 'demo-products', pageSize: 25, pagesPerRun: 3 }) },
+    { id: 'sync-products-incremental', input: () => ({ pipeline: 'demo-products' }) },
+    { id: 'dry-run-products', before: touchProducts, input: () => ({ pipeline: 'demo-products', mode: 'dry-run', pageSize: 20 }) },
+    { id: 'apply-plan-products', type: 'applyPlan', input: () => ({ planId: (last as { plan: { planId: string } }).plan.planId, chunkSize: 10 }) },
   ];
+  // `npx tsx scripts/record-histories.ts <id>…` records only those (the cases before them still run)
+  const only = process.argv.slice(2);
   for (const c of cases) {
-    const h = await client.workflow.start('syncPipeline', { taskQueue: TASK_QUEUES.sql, workflowId: c.id, args: [c.input] });
-    await h.result();
+    c.before?.();
+    const h = await client.workflow.start(c.type ?? 'syncPipeline', { taskQueue: TASK_QUEUES.sql, workflowId: c.id, args: [c.input()] });
+    last = await h.result();
+    if (only.length && !only.includes(c.id)) continue;
     const history = await client.workflow.getHandle(c.id, h.firstExecutionRunId).fetchHistory();
     // binary protobuf: the SDK's JSON history codec fails with protobufjs 8 ("type must be a Type")
     writeFileSync(path.join(ROOT, 'test/fixtures/histories', `${c.id}.binpb`), temporal.api.history.v1.History.encode(history).finish());

@@ -61,6 +61,16 @@ CREATE TABLE run_events (seq bigserial PRIMARY KEY, sync_id text COLLATE "C" NOT
 CREATE INDEX run_events_sync ON run_events (sync_id, seq);
 `,
   },
+  {
+    version: 3,
+    name: 'dry-run plans (plan headers and their items, applied by applyPlan)',
+    sql: `
+CREATE TABLE plans (plan_id text COLLATE "C" PRIMARY KEY, kind text NOT NULL, name text COLLATE "C" NOT NULL, sync_id text COLLATE "C" NOT NULL,
+  status text NOT NULL, plan_hash text, counts text NOT NULL, meta text NOT NULL, created_at text NOT NULL, updated_at text NOT NULL);
+CREATE TABLE plan_items (plan_id text COLLATE "C" NOT NULL, seq bigint NOT NULL, key text COLLATE "C" NOT NULL, op text NOT NULL, data text NOT NULL,
+  PRIMARY KEY (plan_id, seq));
+`,
+  },
 ];
 
 /** Any 64-bit number, the same in every worker: the lock that serialises migrations. */

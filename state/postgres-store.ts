@@ -2,6 +2,7 @@ import { Pool, type PoolClient, type QueryResultRow } from 'pg';
 import type { Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
 import { createPgLinkStore } from './postgres-links';
+import { createPgPlanStore } from './postgres-plans';
 import { migrate, type MigrationResult } from './postgres-schema';
 import type { Binding, QuarantineEntry, QuarantineFilter, QuarantineRow, RunEvent, RunReport, StateStore } from './types';
 
@@ -162,6 +163,7 @@ export function openPostgresStateStore(url: string, options: PostgresStateStoreO
 
   return {
     ...createPgLinkStore(q, tx, now),
+    ...createPgPlanStore(q, now),
     ready: () => migrated,
     purgeStalePages,
     async getCheckpoint(pipeline) {

@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
 import { createLinkStore } from './sqlite-links';
+import { createPlanStore } from './sqlite-plans';
 import { createReconStore } from './sqlite-recon';
 import type { Binding, QuarantineEntry, QuarantineFilter, RunEvent, RunReport, StateStore } from './types';
 
@@ -172,6 +173,7 @@ export function openSqliteStateStore(file: string): StateStore {
   return {
     ...createLinkStore(db, now),
     ...createReconStore(db),
+    ...createPlanStore(db, now),
     async getCheckpoint(pipeline) {
       const row = getCheckpoint.get(pipeline) as { cursor: string | null } | undefined;
       return row?.cursor ? (JSON.parse(row.cursor) as Cursor) : null;

@@ -7,3 +7,4 @@ export { dealWatcher } from './order-to-cash-watcher';
 export { replayQuarantine } from './replay-quarantine';
 export { approvalWaitingAlert } from './alerts';
 export { opportunityWatcher } from './opportunity-watcher';
+export { applyPlan } from './apply-plan';

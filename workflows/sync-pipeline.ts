@@ -33,6 +33,7 @@ import {
 } from '../contracts/sync';
 import { alertOnFinish } from './alerts';
 import { ApprovalGate } from './approval';
+import { PipelineDryRun } from './dry-run';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
 
@@ -74,6 +75,8 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
   const gate = new ApprovalGate();
   const approvals = (): Record<string, unknown>[] => [...earlierApprovals, ...gate.state().decisions.map((d) => ({ ...d }))];
   let rejected = false;
+  // A dry run plans every page and writes nothing (workflows/dry-run.ts, activities/plan-store.ts).
+  const dryRun = input.mode === 'dry-run' && patched('dry-run') ? new PipelineDryRun(input.pipeline, syncId) : null;
 
   const setStatus = (s: SyncStatus): void => {
     status = s;
@@ -124,7 +127,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
     step = 'loading checkpoint';
     const begin = await starting.beginSync({
       pipeline: input.pipeline,
-      ...(input.mode ? { mode: input.mode } : {}),
+      ...(input.mode && input.mode !== 'dry-run' ? { mode: input.mode } : {}),
       ...(input.pageSize ? { pageSize: input.pageSize } : {}),
       ...(input.pagesPerRun ? { pagesPerRun: input.pagesPerRun } : {}),
       ...(cont ? { estimate: false } : {}),
@@ -138,6 +141,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       { key: SA_ENTITY, value: begin.targetEntity },
     ]);
     setStatus('running');
+    if (dryRun && !cont) await dryRun.open();
 
     const ref = (seq: number) => ({ pipeline: begin.pipeline, syncId, seq });
     // Fetch, map and plan a page. The next page is prepared while the current one is written:
@@ -171,7 +175,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       if (mapped) {
         totals.quarantined += mapped.quarantined;
         if (plan) {
-          if (plan.approvalReasons.length > 0 && begin.approvalPolicy) {
+          if (plan.approvalReasons.length > 0 && begin.approvalPolicy && !dryRun) {
             step = 'awaiting approval';
             setStatus('awaiting-approval');
             const outcome = await gate.request({
@@ -190,7 +194,10 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
             setStatus('running');
           }
           totals.unchanged += plan.unchanged;
-          if (plan.creates + plan.updates > 0) {
+          if (dryRun) {
+            step = 'recording the plan';
+            if (plan.creates + plan.updates > 0) await dryRun.record(ref(seq), plan);
+          } else if (plan.creates + plan.updates > 0) {
             step = 'writing';
             const written = await writing.writePage({ ...ref(seq), planPageId: plan.planPageId, planHash: plan.planHash });
             totals.created += written.created;
@@ -200,7 +207,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
           }
         }
       }
-      if (fetched.count > 0) {
+      if (fetched.count > 0 && !dryRun) {
         step = 'committing checkpoint';
         await bookkeeping.commitCheckpoint({ pipeline: begin.pipeline, syncId, seq, cursor: fetched.nextCursor });
         cursor = fetched.nextCursor;
@@ -230,12 +237,14 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
     }
 
     const final = rejected ? 'rejected' : stopRequested ? 'cancelled' : 'completed';
+    const planned = dryRun && final === 'completed' ? await dryRun.seal(cursor) : null;
     await finish(final);
     return {
       pipeline: input.pipeline,
       syncId,
       status: final,
-      mode: begin.mode,
+      mode: dryRun ? 'dry-run' : begin.mode,
+      ...(planned ? { plan: planned } : {}),
       totals,
       runs: runIndex,
       durationMs: Date.now() - startedAtMs,

@@ -409,6 +409,44 @@ describe.each(kinds)('StateStore conformance: $name', (kind) => {
     });
   });
 
+  describe('dry-run plans', () => {
+    const header = (status: 'planning' | 'ready' | 'applied', planHash: string | null = null) => ({
+      planId: 'plan-1', kind: 'pipeline' as const, name: 'p', syncId: 'sync:p@r1', status, planHash,
+      counts: { creates: 1, updates: 2 }, meta: { startCheckpoint: { modifiedAt: '2026-01-01T00:00:00.000Z', key: '7' } },
+    });
+    test('a plan header is saved, replaced by a later save (keeping its creation time), and survives reopening', async () => {
+      expect(await store.getPlan('plan-1')).toBeNull();
+      await store.savePlan(header('planning'));
+      const first = await store.getPlan('plan-1');
+      expect(first).toMatchObject({ ...header('planning') });
+      await store.savePlan({ ...header('ready', 'abc123'), counts: { creates: 1, updates: 3 } });
+      await store.close();
+      store = await open();
+      const again = await store.getPlan('plan-1');
+      expect(again).toMatchObject({ status: 'ready', planHash: 'abc123', counts: { creates: 1, updates: 3 }, meta: header('ready').meta });
+      expect(again!.createdAt).toBe(first!.createdAt);
+      expect(await store.getPlan('plan-2')).toBeNull();
+    });
+
+    test('items are listed in seq order a page at a time, kept per plan, and a re-added seq replaces the item', async () => {
+      const item = (seq: number, key: string, after: string) => ({ seq, key, op: 'update' as const, data: { changes: [{ field: 'address.city', before: 'Old', after }] } });
+      await store.addPlanItems('plan-1', [item(10_000, 'b', 'B'), item(2, 'a', 'A'), item(20_001, 'c', 'C')]);
+      await store.addPlanItems('plan-2', [item(1, 'x', 'X')]);
+      await store.addPlanItems('plan-1', [item(2, 'a', 'A2')]);
+      await store.addPlanItems('plan-1', []);
+      const all = await store.listPlanItems('plan-1');
+      expect(all.map((i) => [i.seq, i.key, i.op, (i.data.changes as { after: string }[])[0]!.after])).toEqual([
+        [2, 'a', 'update', 'A2'],
+        [10_000, 'b', 'update', 'B'],
+        [20_001, 'c', 'update', 'C'],
+      ]);
+      expect((await store.listPlanItems('plan-1', { afterSeq: 2, limit: 1 })).map((i) => i.key)).toEqual(['b']);
+      expect((await store.listPlanItems('plan-1', { afterSeq: 10_000 })).map((i) => i.key)).toEqual(['c']);
+      expect((await store.listPlanItems('plan-2')).map((i) => i.key)).toEqual(['x']);
+      expect(await store.listPlanItems('nope')).toEqual([]);
+    });
+  });
+
   describe('opening', () => {
     test('several stores opening one new location at once (workers starting together) all work on one schema', async () => {
       const fresh = await kind.fresh();

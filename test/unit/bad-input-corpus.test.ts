@@ -1,3 +1,4 @@
+import { ApplyPlanInputSchema } from '../../contracts/plan';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -32,7 +33,7 @@ interface Case {
   raw?: string;
   set?: [(string | number)[], unknown][];
   env?: Record<string, string>;
-  workflow?: 'syncPipeline' | 'syncPair' | 'reconcilePair' | 'replayQuarantine';
+  workflow?: 'syncPipeline' | 'syncPair' | 'reconcilePair' | 'replayQuarantine' | 'applyPlan';
   input?: unknown;
   expect: string[];
 }
@@ -48,6 +49,7 @@ const SCHEMAS: Record<NonNullable<Case['workflow']>, z.ZodType> = {
   syncPair: SyncPairInputSchema,
   reconcilePair: ReconcilePairInputSchema,
   replayQuarantine: ReplayQuarantineInputSchema,
+  applyPlan: ApplyPlanInputSchema,
 };
 
 /** A copy of the shipped config/ and mappings, with the case's change applied. */
