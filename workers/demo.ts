@@ -8,6 +8,7 @@
 import { Client, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
 import { TASK_QUEUES } from '../contracts/queues';
+import { pendingApprovalQuery } from '../contracts/approval';
 import { progressQuery, type SyncProgress, type SyncResult } from '../contracts/sync';
 import { seedDemo, touchAccounts } from '../demo/seed';
 import { devServerSettings, portAnswers, startDevServer, type DevServer } from '../scripts/dev-server';
@@ -15,7 +16,10 @@ import { dataConverterFromEnv } from './codec';
 import { parseWorkerEnv, stateStoreLocation } from './config';
 import { loadEnvFile } from './env-file';
 import { createWorkerLogger } from './logger';
+import { gateLines, runGateDemo } from './demo/approval-gate';
+import { failureLine } from './demo/outcome';
 import { runPairDemo } from './demo/pair-demo';
+import { registerDemoSchedules } from './demo/schedules';
 import { progressLine, summaryTable } from './demo/progress';
 import { missingSearchAttributes } from './search-attributes';
 import { connectClient, connectNative } from './temporal-connection';
@@ -69,6 +73,9 @@ async function main(): Promise<void> {
     dataConverter,
   });
   const running = sync.run();
+  const target = { address: env.temporal.address, namespace: env.temporal.namespace };
+
+  for (const line of (await registerDemoSchedules(client, env.SYNC_CONFIG_DIR, uiUrl, env.temporal.namespace)).lines) console.log(line);
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const handles = await Promise.all(
@@ -84,8 +91,19 @@ async function main(): Promise<void> {
 
   const tty = process.stdout.isTTY;
   let lines = 0;
+  const gatesShown = new Set<string>();
   const render = async (): Promise<SyncProgress[]> => {
     const ps = await Promise.all(handles.map((h) => h.query(progressQuery).catch(() => null)));
+    // A page held at a gate (e.g. a price change left unapproved by an earlier demo): say how to approve it, once.
+    for (const [i, p] of ps.entries()) {
+      const h = handles[i]!;
+      if (p?.status !== 'awaiting-approval' || gatesShown.has(h.workflowId)) continue;
+      const pending = (await h.query(pendingApprovalQuery).catch(() => null))?.pending;
+      if (!pending) continue;
+      gatesShown.add(h.workflowId);
+      console.log(gateLines(h.workflowId, pending, target).join('\n'));
+      lines = 0;
+    }
     const text = ps.filter((p): p is SyncProgress => p !== null).map(progressLine);
     if (tty) {
       if (lines) process.stdout.write(`\x1b[${lines}A`);
@@ -95,21 +113,35 @@ async function main(): Promise<void> {
     return ps.filter((p): p is SyncProgress => p !== null);
   };
   const timer = setInterval(() => void render(), tty ? 200 : 2000);
-  let results: SyncResult[];
+  let settled: PromiseSettledResult<SyncResult>[];
   try {
-    results = (await Promise.all(handles.map((h) => h.result()))) as SyncResult[];
+    settled = await Promise.allSettled(handles.map((h) => h.result() as Promise<SyncResult>));
   } finally {
     clearInterval(timer);
   }
   if (tty) await render();
 
+  const results = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   console.log(`\n${summaryTable(results)}\n`);
+  settled.forEach((s, i) => {
+    if (s.status === 'rejected') console.log(failureLine(PIPELINES[i]!, handles[i]!.workflowId, s.reason));
+  });
   for (const r of results) {
     const q = await sync.store.listQuarantine(r.pipeline, 3);
     for (const e of q) console.log(`  quarantined ${r.pipeline} #${e.sourceKey}: ${e.reason}`);
   }
   console.log('');
-  for (const line of await runPairDemo(client, dataDir, stamp)) console.log(line);
+  try {
+    for (const line of await runPairDemo(client, dataDir, stamp)) console.log(line);
+  } catch (err) {
+    console.log(failureLine('pair demo-customers', `demo:pair:demo-customers:${stamp}`, err));
+  }
+  console.log('');
+  const gate = await runGateDemo(client, dataDir, stamp, target);
+  if (gate) {
+    for (const line of gate.lines) console.log(line);
+    void gate.outcome.then((line) => console.log(`\n${line}`));
+  }
   console.log(`\nWeb UI: ${uiUrl}/namespaces/${env.temporal.namespace}/workflows?query=${encodeURIComponent('SyncPipeline STARTS_WITH "demo-"')}`);
   console.log(`Start one yourself: temporal workflow start --type syncPipeline --task-queue ${TASK_QUEUES.sql} --input '{"pipeline":"demo-accounts"}'`);
   console.log(`  or the pair:      temporal workflow start --type syncPair --task-queue ${TASK_QUEUES.sql} --input '{"pair":"demo-customers"}'`);
