@@ -166,5 +166,10 @@ export interface StateStore {
   addRunEvents(syncId: string, events: RunEvent[]): Promise<void>;
   /** A sync's run events in the order they were added. */
   listRunEvents(syncId: string): Promise<RunEvent[]>;
+  /**
+   * Drop run events whose `at` is before `before` (ISO-8601), of every sync; returns how many.
+   * The stores call it themselves with their retention (state/retention.ts) at open and hourly.
+   */
+  pruneRunEvents(before: string): Promise<number>;
   close(): Promise<void>;
 }

@@ -61,6 +61,13 @@ CREATE TABLE run_events (seq bigserial PRIMARY KEY, sync_id text COLLATE "C" NOT
 CREATE INDEX run_events_sync ON run_events (sync_id, seq);
 `,
   },
+  {
+    version: 4,
+    name: 'run events by time (retention: SYNC_RUN_EVENTS_DAYS)',
+    sql: `
+CREATE INDEX run_events_at ON run_events (at);
+`,
+  },
 ];
 
 /** Any 64-bit number, the same in every worker: the lock that serialises migrations. */

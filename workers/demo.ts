@@ -69,6 +69,7 @@ async function main(): Promise<void> {
     configDir: env.SYNC_CONFIG_DIR,
     mappingsDir: env.SYNC_MAPPINGS_DIR,
     stateDb: stateStoreLocation(env),
+    runEventsDays: env.SYNC_RUN_EVENTS_DAYS,
     env: { ...process.env, DEMO_DATA_DIR: dataDir },
     dataConverter,
   });
