@@ -11,12 +11,14 @@ import { TASK_QUEUES } from '../contracts/queues';
 import { pendingApprovalQuery } from '../contracts/approval';
 import { progressQuery, type SyncProgress, type SyncResult } from '../contracts/sync';
 import { seedDemo, touchAccounts } from '../demo/seed';
+import { startTryton, type TrytonInstance } from '../scripts/tryton';
 import { devServerSettings, portAnswers, startDevServer, type DevServer } from '../scripts/dev-server';
 import { dataConverterFromEnv } from './codec';
 import { parseWorkerEnv, stateStoreLocation } from './config';
 import { loadEnvFile } from './env-file';
 import { createWorkerLogger } from './logger';
 import { gateLines, runGateDemo } from './demo/approval-gate';
+import { runOrderDemo, trytonEnv } from './demo/order-demo';
 import { failureLine } from './demo/outcome';
 import { runPairDemo } from './demo/pair-demo';
 import { registerDemoSchedules } from './demo/schedules';
@@ -27,12 +29,18 @@ import { createSyncWorkers } from './worker';
 
 const PIPELINES = ['demo-accounts', 'demo-contacts', 'demo-products'];
 
+/** Stops what the demo started outside Temporal (Tryton) when it fails half-way. */
+let cleanup: (() => Promise<void>) | null = null;
+
 async function main(): Promise<void> {
   loadEnvFile();
   const env = parseWorkerEnv(process.env);
   const dataDir = env.DEMO_DATA_DIR;
   const touchArg = process.argv.indexOf('--touch');
   const touch = touchArg > 0 ? Number(process.argv[touchArg + 1] ?? 100) : 0;
+  const erpArg = process.argv.indexOf('--erp');
+  const erp = erpArg > 0 ? process.argv[erpArg + 1] : 'demo';
+  if (erp !== 'demo' && erp !== 'tryton') throw new Error(`--erp ${erp ?? ''}: expected "demo" (the default) or "tryton"`);
   const dataConverter = dataConverterFromEnv(process.env); // fails early on a bad key
   Runtime.install({ logger: createWorkerLogger('WARN', env.WORKER_LOG_FORMAT) });
 
@@ -62,15 +70,27 @@ async function main(): Promise<void> {
     });
     console.log(`Registered search attributes ${missing.join(', ')} on ${env.temporal.address}`);
   }
+  let tryton: TrytonInstance | null = null;
+  if (erp === 'tryton') {
+    console.log('Starting Tryton (scripts/tryton.ts; installs it and builds its database on the first run)…');
+    tryton = await startTryton({ log: (m) => console.log(`  [tryton] ${m}`) });
+    console.log(`Tryton on ${tryton.url}, database ${tryton.database}`);
+  }
+  const stopTryton = async () => {
+    const t = tryton;
+    tryton = null;
+    if (t) await t.stop();
+  };
+  cleanup = stopTryton;
   const sync = await createSyncWorkers({
     connection: native,
     namespace: env.temporal.namespace,
-    families: ['sql'],
+    families: tryton ? ['sql', 'orders'] : ['sql'],
     configDir: env.SYNC_CONFIG_DIR,
     mappingsDir: env.SYNC_MAPPINGS_DIR,
     stateDb: stateStoreLocation(env),
     runEventsDays: env.SYNC_RUN_EVENTS_DAYS,
-    env: { ...process.env, DEMO_DATA_DIR: dataDir },
+    env: { ...process.env, DEMO_DATA_DIR: dataDir, ...(tryton ? trytonEnv(tryton) : {}) },
     dataConverter,
   });
   const running = sync.run();
@@ -143,6 +163,14 @@ async function main(): Promise<void> {
     for (const line of gate.lines) console.log(line);
     void gate.outcome.then((line) => console.log(`\n${line}`));
   }
+  if (tryton) {
+    console.log('');
+    try {
+      await runOrderDemo(client, dataDir, tryton, (line) => console.log(line));
+    } catch (err) {
+      console.log(failureLine('order to cash', 'order-to-cash', err));
+    }
+  }
   console.log(`\nWeb UI: ${uiUrl}/namespaces/${env.temporal.namespace}/workflows?query=${encodeURIComponent('SyncPipeline STARTS_WITH "demo-"')}`);
   console.log(`Start one yourself: temporal workflow start --type syncPipeline --task-queue ${TASK_QUEUES.sql} --input '{"pipeline":"demo-accounts"}'`);
   console.log(`  or the pair:      temporal workflow start --type syncPair --task-queue ${TASK_QUEUES.sql} --input '{"pair":"demo-customers"}'`);
@@ -157,10 +185,12 @@ async function main(): Promise<void> {
   await running;
   await native.close();
   await connection.close();
+  await stopTryton();
   if (server) await server.stop();
 }
 
-main().catch((err: unknown) => {
+main().catch(async (err: unknown) => {
   console.error(err instanceof Error ? err.message : err);
+  await cleanup?.().catch(() => undefined);
   process.exit(1);
 });
