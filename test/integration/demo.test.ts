@@ -3,19 +3,17 @@
  * test's dev server), far enough to see the schedules registered, the price change stop at the
  * approval gate, the printed command approve it when run in a shell, and the sync go on.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { demoPaths, seedDemo } from '../../demo/seed';
 import { queryDb } from '../helpers/demo-env';
 import { ROOT, startDevEnv, type DevEnv } from '../helpers/env';
-import { isAlive, recordPid, waitFor } from '../helpers/processes';
-import { waitExit } from '../helpers/worker-process';
+import { spawnDemo, type DemoProcess } from '../helpers/demo-process';
 
 jest.setTimeout(300_000);
 
 let env: DevEnv;
-let demo: ChildProcess | null = null;
-let out = '';
+let demo: DemoProcess | null = null;
 let dir: string;
 
 beforeAll(async () => {
@@ -23,31 +21,15 @@ beforeAll(async () => {
   dir = path.join(env.tmp, 'demo');
   // A small seed: the demo seeds only a CRM without the seed marker, so it keeps this one.
   seedDemo(dir, { accounts: 300, contacts: 300, products: 100 });
-  demo = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/demo.ts')], {
-    cwd: ROOT,
-    env: { ...process.env, ENV_FILE: '', DEMO_DATA_DIR: dir, TEMPORAL_ADDRESS: env.server.address, TEMPORAL_UI_URL: env.server.uiUrl ?? 'http://127.0.0.1:8233' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  recordPid(demo.pid!, `${process.execPath} --import tsx workers/demo.ts`);
-  demo.stdout!.on('data', (b: Buffer) => (out += b.toString()));
-  demo.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+  demo = spawnDemo([], { DEMO_DATA_DIR: dir, TEMPORAL_ADDRESS: env.server.address, TEMPORAL_UI_URL: env.server.uiUrl ?? 'http://127.0.0.1:8233' });
 });
 
 afterAll(async () => {
-  if (demo && demo.exitCode === null && demo.signalCode === null) {
-    demo.kill('SIGINT');
-    const timer = setTimeout(() => demo?.kill('SIGKILL'), 15_000);
-    await waitExit(demo);
-    clearTimeout(timer);
-    await waitFor(() => !isAlive(demo!.pid!), 'the demo to exit', 10_000);
-  }
+  await demo?.stop();
   await env?.teardown();
 });
 
-const line = (re: RegExp) => waitFor(() => {
-  if (demo?.exitCode !== null) throw new Error(`the demo exited (${demo?.exitCode}):\n${out}`);
-  return re.exec(out);
-}, `${re} in the demo's output`, 240_000, 200);
+const line = (re: RegExp) => demo!.line(re);
 
 test('the demo registers its schedules, stops at the price gate, and the printed command approves it', async () => {
   await line(/^Schedules: .*\n {2}see them: .*\/namespaces\/default\/schedules$/m);
@@ -59,7 +41,7 @@ test('the demo registers its schedules, stops at the price gate, and the printed
   const change = await line(/^Price change in the CRM: product #(\d+) ".*" ([\d.]+) → ([\d.]+) EUR/m);
   const [, productId, , after] = change;
   await line(/^Approval needed: demo-products page 1 \(workflow (\S+)\) waits for pricing-lead:$/m);
-  expect(out).toMatch(/^ {2}listPrice\.amountMinor changes by more than 20% on 1 record\(s\)/m);
+  expect(demo!.output()).toMatch(/^ {2}listPrice\.amountMinor changes by more than 20% on 1 record\(s\)/m);
   const command = (await line(/^ {2}(npm run temporal:cli -- workflow update execute .*)$/m))[1]!;
   expect(command).toContain(`--address ${env.server.address}`);
 
@@ -76,5 +58,5 @@ test('the demo registers its schedules, stops at the price gate, and the printed
   expect(price()).toBe(Math.round(Number(after) * 100));
 
   // One line per event: no stack dump anywhere in the console.
-  expect(out).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m);
+  expect(demo!.output()).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m);
 });
