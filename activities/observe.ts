@@ -2,6 +2,7 @@ import { activityInfo, Context, log } from '@temporalio/activity';
 import { ApplicationFailure, type MetricMeter } from '@temporalio/common';
 import { isSyncError } from '../contracts/errors';
 import type { Registry } from '../pipelines/load';
+import { readPath } from '../mappings/record-path';
 import type { RunEvent, StateStore } from '../state/types';
 
 /**
@@ -201,4 +202,16 @@ export function changeSamples(
     if (fields.length) out.push({ kind: 'change', at: new Date().toISOString(), data: { sourceKey: o.sourceKey, op: o.op, fields } });
   }
   return out;
+}
+
+/**
+ * A `change` run event for one patch of a two-way pair: the written side's record as it was read
+ * (canonical values) against the values the patch writes, per changed field. Null when the patch
+ * changes nothing there is a value for on either side.
+ */
+export function pairChangeSample(side: string, key: string, current: Record<string, unknown>, patch: Record<string, unknown>): RunEvent | null {
+  const fields = Object.keys(patch)
+    .sort()
+    .flatMap((path) => fieldChanges({ v: readPath(current, path) ?? null }, { v: patch[path] ?? null }).map((c) => ({ ...c, field: c.field === 'v' ? path : `${path}${c.field.slice(1)}` })));
+  return fields.length ? { kind: 'change', at: new Date().toISOString(), data: { sourceKey: key, side, op: 'update', fields } } : null;
 }

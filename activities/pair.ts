@@ -11,9 +11,10 @@ import { stableHash, stableJson } from '../contracts/stable-json';
 import type { CompiledMapping } from '../mappings/dsl/compile';
 import { planRecord, type ConflictDecision, type RecordPlan, type SideSnapshot } from '../mappings/two-way/planner';
 import { compilePairPolicy, IDENTITY_FIELD, type PairPolicy } from '../mappings/two-way/policy';
-import type { QuarantineEntry } from '../state/types';
+import type { QuarantineEntry, RunEvent } from '../state/types';
 import { setPath } from '../mappings/record-path';
 import { recordHash } from './hash';
+import { CHANGE_SAMPLES_PER_PAGE, pairChangeSample } from './observe';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { stallBudgetMs, watchProgress } from './progress-watch';
 import type { SyncDeps } from './sync';
@@ -311,6 +312,7 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
       let decidedConflicts = 0;
 
       const ops: StagedOp[] = [];
+      const samples: RunEvent[] = []; // before/after of the first patches, for the run events
       const count = () => ({ creates: 0, updates: 0, archives: 0, deletes: 0 });
       const writes: Record<string, ReturnType<typeof count>> = { [side]: count(), [other]: count() };
       const echoes: Record<string, number> = { [side]: 0, [other]: 0 };
@@ -371,6 +373,7 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
           writes: plan.writes,
         };
         let refused = false;
+        const opSamples: RunEvent[] = [];
         for (const [to, patch] of Object.entries(plan.patches)) {
           const changed = Object.keys(patch);
           if (changed.length === 0) continue;
@@ -383,6 +386,8 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
             continue;
           }
           op.patches.push({ side: to, values: native.values });
+          const sample = samples.length < CHANGE_SAMPLES_PER_PAGE ? pairChangeSample(to, op.keys[to] ?? s.key, to === side ? s.fields : (otherSnap?.fields ?? {}), patch) : null;
+          if (sample) opSamples.push(sample);
           if (changed.length === 1 && changed[0] === 'active') writes[to]!.archives++;
           else writes[to]!.updates++;
         }
@@ -400,8 +405,10 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
         if (plan.deleteOn) writes[plan.deleteOn]!.deletes++;
         if (refused) continue;
         ops.push(op);
+        samples.push(...opSamples.slice(0, Math.max(0, CHANGE_SAMPLES_PER_PAGE - samples.length)));
       }
       await store.quarantine(bad);
+      await store.addRunEvents(ref.syncId, samples);
       const quarantined: Record<string, number> = { [side]: 0, [other]: 0 };
       for (const b of bad) {
         const s = b.sourceKey.slice(0, b.sourceKey.indexOf(':'));

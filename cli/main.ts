@@ -28,11 +28,11 @@ async function main(): Promise<number> {
       stderr: (t) => process.stderr.write(t),
       user: process.env.USER ?? os.userInfo().username,
       store: () => {
-        if (!store && env.SYNC_STATE_URL) return (store = openPostgresStateStore(env.SYNC_STATE_URL));
+        if (!store && env.SYNC_STATE_URL) return (store = openPostgresStateStore(env.SYNC_STATE_URL, { runEventsDays: env.SYNC_RUN_EVENTS_DAYS }));
         if (!store && !existsSync(env.SYNC_STATE_DB)) {
           throw new CliError(EXIT.notFound, `state store ${env.SYNC_STATE_DB} does not exist (SYNC_STATE_DB, default $DEMO_DATA_DIR/state.db); a worker creates it on its first sync`);
         }
-        return (store ??= openSqliteStateStore(env.SYNC_STATE_DB));
+        return (store ??= openSqliteStateStore(env.SYNC_STATE_DB, { runEventsDays: env.SYNC_RUN_EVENTS_DAYS }));
       },
       async client() {
         try {

@@ -70,7 +70,8 @@ export function buildReportView(report: RunReport, quarantined: QuarantineRow[],
       p.steps.push({ step, ms, count, attempt: Number(d.attempt ?? 1) });
       pages.set(k, p);
     } else if (e.kind === 'change') {
-      changes.push({ sourceKey: String(d.sourceKey), op: String(d.op ?? 'update'), fields: (d.fields as ChangeSample['fields']) ?? [] });
+      // a pair's samples name the side they were written to: erp:17
+      changes.push({ sourceKey: typeof d.side === 'string' ? `${d.side}:${String(d.sourceKey)}` : String(d.sourceKey), op: String(d.op ?? 'update'), fields: (d.fields as ChangeSample['fields']) ?? [] });
     } else if (e.kind === 'approval') approvals.push(d);
     else if (e.kind === 'conflict') conflicts.push(d);
     else if (e.kind === 'retry') retries.push({ step: String(d.step), seq: Number(d.seq), attempt: Number(d.attempt), system: typeof d.system === 'string' ? d.system : null, at: e.at });

@@ -206,5 +206,11 @@ export interface StateStore {
   addPlanItems(planId: string, items: PlanItem[]): Promise<void>;
   /** A plan's items in seq order, a page at a time after `afterSeq`. */
   listPlanItems(planId: string, options?: { afterSeq?: number; limit?: number }): Promise<PlanItem[]>;
+
+  /**
+   * Drop run events whose `at` is before `before` (ISO-8601), of every sync; returns how many.
+   * The stores call it themselves with their retention (state/retention.ts) at open and hourly.
+   */
+  pruneRunEvents(before: string): Promise<number>;
   close(): Promise<void>;
 }

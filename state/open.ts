@@ -12,7 +12,7 @@ export { isPostgresUrl };
  * schema is too new stops at start.
  */
 export async function openStateStore(location: string, pgOptions: PostgresStateStoreOptions = {}): Promise<StateStore> {
-  if (!isPostgresUrl(location)) return openSqliteStateStore(location);
+  if (!isPostgresUrl(location)) return openSqliteStateStore(location, pgOptions);
   const store = openPostgresStateStore(location, pgOptions);
   try {
     await store.ready();

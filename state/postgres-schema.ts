@@ -71,6 +71,13 @@ CREATE TABLE plan_items (plan_id text COLLATE "C" NOT NULL, seq bigint NOT NULL,
   PRIMARY KEY (plan_id, seq));
 `,
   },
+  {
+    version: 4,
+    name: 'run events by time (retention: SYNC_RUN_EVENTS_DAYS)',
+    sql: `
+CREATE INDEX run_events_at ON run_events (at);
+`,
+  },
 ];
 
 /** Any 64-bit number, the same in every worker: the lock that serialises migrations. */

@@ -4,9 +4,10 @@ import { SyncError } from '../contracts/errors';
 import { createPgLinkStore } from './postgres-links';
 import { createPgPlanStore } from './postgres-plans';
 import { migrate, type MigrationResult } from './postgres-schema';
+import { runEventsPruner, type RunEventsRetention } from './retention';
 import type { Binding, QuarantineEntry, QuarantineFilter, QuarantineRow, RunEvent, RunReport, StateStore } from './types';
 
-export interface PostgresStateStoreOptions {
+export interface PostgresStateStoreOptions extends RunEventsRetention {
   /** Connections per worker process. @default 10 */
   maxConnections?: number;
   /**
@@ -135,6 +136,9 @@ export function openPostgresStateStore(url: string, options: PostgresStateStoreO
   };
   // At open, after the migration: what failed syncs left behind.
   const firstPurge = migrated.then(() => purgeStalePages()).catch(() => 0);
+  const pruneRunEvents = async (before: string): Promise<number> => (await q('DELETE FROM run_events WHERE at < $1', [before])).rowCount ?? 0;
+  // Run events older than the retention go at open (after the migration) and then about hourly.
+  const pruner = runEventsPruner(options.runEventsDays, (before) => migrated.then(() => pruneRunEvents(before)));
 
   const bindingOf = (r: { target_key: string; hash: string; fields: string | null }): Binding => ({
     targetKey: r.target_key,
@@ -330,7 +334,9 @@ export function openPostgresStateStore(url: string, options: PostgresStateStoreO
       );
       return r.rows[0] ? reportOf(r.rows[0]) : null;
     },
+    pruneRunEvents,
     async addRunEvents(syncId, events) {
+      await pruner.first;
       if (events.length === 0) return;
       // One statement per call: the events of one page step arrive together.
       await q(
@@ -338,13 +344,15 @@ export function openPostgresStateStore(url: string, options: PostgresStateStoreO
          SELECT $1, e.kind, e.at, e.data FROM unnest($2::text[], $3::text[], $4::text[]) WITH ORDINALITY AS e(kind, at, data, n) ORDER BY e.n`,
         [syncId, events.map((e) => e.kind), events.map((e) => e.at), events.map((e) => JSON.stringify(e.data))],
       );
+      await pruner.due();
     },
     async listRunEvents(syncId) {
+      await pruner.first;
       const r = await q<{ kind: RunEvent['kind']; at: string; data: string }>('SELECT kind, at, data FROM run_events WHERE sync_id = $1 ORDER BY seq', [syncId]);
       return r.rows.map((e) => ({ kind: e.kind, at: e.at, data: JSON.parse(e.data) as Record<string, unknown> }));
     },
     close() {
-      closed ??= firstPurge.then(() => pool.end());
+      closed ??= Promise.all([firstPurge, pruner.first]).then(() => pool.end());
       return closed;
     },
   };

@@ -6,6 +6,7 @@ import { SyncError } from '../contracts/errors';
 import { createLinkStore } from './sqlite-links';
 import { createPlanStore } from './sqlite-plans';
 import { createReconStore } from './sqlite-recon';
+import { runEventsPruner, type RunEventsRetention } from './retention';
 import type { Binding, QuarantineEntry, QuarantineFilter, RunEvent, RunReport, StateStore } from './types';
 
 const SCHEMA = `
@@ -31,13 +32,14 @@ CREATE TABLE IF NOT EXISTS run_reports (sync_id TEXT PRIMARY KEY, pipeline TEXT 
   finished_at TEXT NOT NULL, totals TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS run_events (seq INTEGER PRIMARY KEY AUTOINCREMENT, sync_id TEXT NOT NULL, kind TEXT NOT NULL, at TEXT NOT NULL, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS run_events_sync ON run_events (sync_id, seq);
+CREATE INDEX IF NOT EXISTS run_events_at ON run_events (at);
 `;
 
 /** Most keys bound into one `IN (…)` list (SQLite's default limit is far above). */
 const IN_CHUNK = 500;
 
 /** The embedded state store: one SQLite file (WAL), safe for several processes on one host. */
-export function openSqliteStateStore(file: string): StateStore {
+export function openSqliteStateStore(file: string, options: RunEventsRetention = {}): StateStore {
   if (file !== ':memory:') mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
@@ -124,6 +126,8 @@ export function openSqliteStateStore(file: string): StateStore {
     for (const e of events) addEvent.run(syncId, e.kind, e.at, JSON.stringify(e.data));
   });
   const listEvents = db.prepare('SELECT kind, at, data FROM run_events WHERE sync_id = ? ORDER BY seq');
+  const pruneEvents = db.prepare('DELETE FROM run_events WHERE at < ?');
+  const pruner = runEventsPruner(options.runEventsDays, async (before) => pruneEvents.run(before).changes);
   const reportOf = (r: Record<string, string>): RunReport => ({
     syncId: r.sync_id!,
     pipeline: r.pipeline!,
@@ -287,6 +291,10 @@ export function openSqliteStateStore(file: string): StateStore {
     },
     async addRunEvents(syncId, events) {
       if (events.length) addEvents(syncId, events);
+      await pruner.due();
+    },
+    async pruneRunEvents(before) {
+      return pruneEvents.run(before).changes;
     },
     async listRunEvents(syncId) {
       return (listEvents.all(syncId) as { kind: RunEvent['kind']; at: string; data: string }[]).map((r) => ({ kind: r.kind, at: r.at, data: JSON.parse(r.data) as Record<string, unknown> }));

@@ -48,6 +48,8 @@ export const WorkerEnvSchema = z.object({
   WORKER_HEALTH_HOST: z.string().min(1).default('127.0.0.1'),
   /** Shorthand: serve the Prometheus endpoint on 127.0.0.1:<port> (WORKER_PROMETHEUS_ADDRESS wins when both are set). */
   WORKER_METRICS_PORT: z.coerce.number().int().min(1).max(65535).optional(),
+  /** Days the state store keeps run events (the detail of run reports); older ones are dropped at open and hourly. 0 keeps them forever. */
+  SYNC_RUN_EVENTS_DAYS: z.coerce.number().min(0, 'expected a number of days, 0 (keep forever) or more').default(30),
   /** How often a worker with metrics counts the syncs waiting for approval (crm_erp_sync_approvals_waiting). */
   WORKER_APPROVALS_POLL_SECONDS: z.coerce.number().min(0.2).default(30),
 });

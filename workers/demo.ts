@@ -8,14 +8,20 @@
 import { Client, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
 import { TASK_QUEUES } from '../contracts/queues';
+import { pendingApprovalQuery } from '../contracts/approval';
 import { progressQuery, type SyncProgress, type SyncResult } from '../contracts/sync';
 import { seedDemo, touchAccounts } from '../demo/seed';
+import { startTryton, type TrytonInstance } from '../scripts/tryton';
 import { devServerSettings, portAnswers, startDevServer, type DevServer } from '../scripts/dev-server';
 import { dataConverterFromEnv } from './codec';
 import { parseWorkerEnv, stateStoreLocation } from './config';
 import { loadEnvFile } from './env-file';
 import { createWorkerLogger } from './logger';
+import { gateLines, runGateDemo } from './demo/approval-gate';
+import { runOrderDemo, trytonEnv } from './demo/order-demo';
+import { failureLine } from './demo/outcome';
 import { runPairDemo } from './demo/pair-demo';
+import { registerDemoSchedules } from './demo/schedules';
 import { progressLine, summaryTable } from './demo/progress';
 import { missingSearchAttributes } from './search-attributes';
 import { connectClient, connectNative } from './temporal-connection';
@@ -23,12 +29,18 @@ import { createSyncWorkers } from './worker';
 
 const PIPELINES = ['demo-accounts', 'demo-contacts', 'demo-products'];
 
+/** Stops what the demo started outside Temporal (Tryton) when it fails half-way. */
+let cleanup: (() => Promise<void>) | null = null;
+
 async function main(): Promise<void> {
   loadEnvFile();
   const env = parseWorkerEnv(process.env);
   const dataDir = env.DEMO_DATA_DIR;
   const touchArg = process.argv.indexOf('--touch');
   const touch = touchArg > 0 ? Number(process.argv[touchArg + 1] ?? 100) : 0;
+  const erpArg = process.argv.indexOf('--erp');
+  const erp = erpArg > 0 ? process.argv[erpArg + 1] : 'demo';
+  if (erp !== 'demo' && erp !== 'tryton') throw new Error(`--erp ${erp ?? ''}: expected "demo" (the default) or "tryton"`);
   const dataConverter = dataConverterFromEnv(process.env); // fails early on a bad key
   Runtime.install({ logger: createWorkerLogger('WARN', env.WORKER_LOG_FORMAT) });
 
@@ -58,17 +70,33 @@ async function main(): Promise<void> {
     });
     console.log(`Registered search attributes ${missing.join(', ')} on ${env.temporal.address}`);
   }
+  let tryton: TrytonInstance | null = null;
+  if (erp === 'tryton') {
+    console.log('Starting Tryton (scripts/tryton.ts; installs it and builds its database on the first run)…');
+    tryton = await startTryton({ log: (m) => console.log(`  [tryton] ${m}`) });
+    console.log(`Tryton on ${tryton.url}, database ${tryton.database}`);
+  }
+  const stopTryton = async () => {
+    const t = tryton;
+    tryton = null;
+    if (t) await t.stop();
+  };
+  cleanup = stopTryton;
   const sync = await createSyncWorkers({
     connection: native,
     namespace: env.temporal.namespace,
-    families: ['sql'],
+    families: tryton ? ['sql', 'orders'] : ['sql'],
     configDir: env.SYNC_CONFIG_DIR,
     mappingsDir: env.SYNC_MAPPINGS_DIR,
     stateDb: stateStoreLocation(env),
-    env: { ...process.env, DEMO_DATA_DIR: dataDir },
+    runEventsDays: env.SYNC_RUN_EVENTS_DAYS,
+    env: { ...process.env, DEMO_DATA_DIR: dataDir, ...(tryton ? trytonEnv(tryton) : {}) },
     dataConverter,
   });
   const running = sync.run();
+  const target = { address: env.temporal.address, namespace: env.temporal.namespace };
+
+  for (const line of (await registerDemoSchedules(client, env.SYNC_CONFIG_DIR, uiUrl, env.temporal.namespace)).lines) console.log(line);
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const handles = await Promise.all(
@@ -84,8 +112,19 @@ async function main(): Promise<void> {
 
   const tty = process.stdout.isTTY;
   let lines = 0;
+  const gatesShown = new Set<string>();
   const render = async (): Promise<SyncProgress[]> => {
     const ps = await Promise.all(handles.map((h) => h.query(progressQuery).catch(() => null)));
+    // A page held at a gate (e.g. a price change left unapproved by an earlier demo): say how to approve it, once.
+    for (const [i, p] of ps.entries()) {
+      const h = handles[i]!;
+      if (p?.status !== 'awaiting-approval' || gatesShown.has(h.workflowId)) continue;
+      const pending = (await h.query(pendingApprovalQuery).catch(() => null))?.pending;
+      if (!pending) continue;
+      gatesShown.add(h.workflowId);
+      console.log(gateLines(h.workflowId, pending, target).join('\n'));
+      lines = 0;
+    }
     const text = ps.filter((p): p is SyncProgress => p !== null).map(progressLine);
     if (tty) {
       if (lines) process.stdout.write(`\x1b[${lines}A`);
@@ -95,21 +134,43 @@ async function main(): Promise<void> {
     return ps.filter((p): p is SyncProgress => p !== null);
   };
   const timer = setInterval(() => void render(), tty ? 200 : 2000);
-  let results: SyncResult[];
+  let settled: PromiseSettledResult<SyncResult>[];
   try {
-    results = (await Promise.all(handles.map((h) => h.result()))) as SyncResult[];
+    settled = await Promise.allSettled(handles.map((h) => h.result() as Promise<SyncResult>));
   } finally {
     clearInterval(timer);
   }
   if (tty) await render();
 
+  const results = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
   console.log(`\n${summaryTable(results)}\n`);
+  settled.forEach((s, i) => {
+    if (s.status === 'rejected') console.log(failureLine(PIPELINES[i]!, handles[i]!.workflowId, s.reason));
+  });
   for (const r of results) {
     const q = await sync.store.listQuarantine(r.pipeline, 3);
     for (const e of q) console.log(`  quarantined ${r.pipeline} #${e.sourceKey}: ${e.reason}`);
   }
   console.log('');
-  for (const line of await runPairDemo(client, dataDir, stamp)) console.log(line);
+  try {
+    for (const line of await runPairDemo(client, dataDir, stamp)) console.log(line);
+  } catch (err) {
+    console.log(failureLine('pair demo-customers', `demo:pair:demo-customers:${stamp}`, err));
+  }
+  console.log('');
+  const gate = await runGateDemo(client, dataDir, stamp, target);
+  if (gate) {
+    for (const line of gate.lines) console.log(line);
+    void gate.outcome.then((line) => console.log(`\n${line}`));
+  }
+  if (tryton) {
+    console.log('');
+    try {
+      await runOrderDemo(client, dataDir, tryton, (line) => console.log(line));
+    } catch (err) {
+      console.log(failureLine('order to cash', 'order-to-cash', err));
+    }
+  }
   console.log(`\nWeb UI: ${uiUrl}/namespaces/${env.temporal.namespace}/workflows?query=${encodeURIComponent('SyncPipeline STARTS_WITH "demo-"')}`);
   console.log(`Start one yourself: temporal workflow start --type syncPipeline --task-queue ${TASK_QUEUES.sql} --input '{"pipeline":"demo-accounts"}'`);
   console.log(`  or the pair:      temporal workflow start --type syncPair --task-queue ${TASK_QUEUES.sql} --input '{"pair":"demo-customers"}'`);
@@ -124,10 +185,12 @@ async function main(): Promise<void> {
   await running;
   await native.close();
   await connection.close();
+  await stopTryton();
   if (server) await server.stop();
 }
 
-main().catch((err: unknown) => {
+main().catch(async (err: unknown) => {
   console.error(err instanceof Error ? err.message : err);
+  await cleanup?.().catch(() => undefined);
   process.exit(1);
 });

@@ -46,6 +46,7 @@ async function main(): Promise<void> {
       configDir: env.SYNC_CONFIG_DIR,
       mappingsDir: env.SYNC_MAPPINGS_DIR,
       stateDb: stateStoreLocation(env),
+      runEventsDays: env.SYNC_RUN_EVENTS_DAYS,
       env: process.env,
       maxConcurrentActivities: env.WORKER_MAX_CONCURRENT_ACTIVITIES,
       shutdownGraceSeconds: env.WORKER_SHUTDOWN_GRACE_SECONDS,

@@ -30,6 +30,8 @@ export interface SyncWorkerOptions {
   mappingsDir?: string;
   /** The state store: a SQLite file, or a `postgres://` URL (several workers on several hosts). */
   stateDb: string;
+  /** Days run events are kept (SYNC_RUN_EVENTS_DAYS). @default 30 */
+  runEventsDays?: number;
   env: NodeJS.ProcessEnv;
   maxConcurrentActivities?: number;
   shutdownGraceSeconds?: number;
@@ -93,7 +95,7 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
   // Before anything is opened: a bad key stops the worker here (the error names the key id, never its bytes).
   const dataConverter = opts.dataConverter ?? dataConverterFromEnv(opts.env);
   // A PostgreSQL store is migrated here (several workers starting at once take turns).
-  const store = await openStateStore(opts.stateDb);
+  const store = await openStateStore(opts.stateDb, { runEventsDays: opts.runEventsDays });
   const keyMigrations = await migrateKeyPrefixes(registry, store);
   // One-way bindings become links once, so a pair over the same systems starts from them.
   const linkMigrations = await migrateBindingsToLinks(store, registry);

@@ -390,22 +390,57 @@ describe.each(kinds)('StateStore conformance: $name', (kind) => {
 
   describe('run events', () => {
     test('appended per sync in order, kept apart from other syncs, and survive reopening', async () => {
+      // within the default retention (30 days), which reopening applies
+      const base = Date.now() - 3_600_000;
+      const at = (s: number) => new Date(base + s * 1000).toISOString();
       await store.addRunEvents('s1', [
-        { kind: 'page', at: '2026-01-01T00:00:00.000Z', data: { step: 'fetch', seq: 1, ms: 12, count: 3 } },
-        { kind: 'change', at: '2026-01-01T00:00:01.000Z', data: { sourceKey: 'k', op: 'update', fields: [{ field: 'name', before: 'a', after: 'b' }] } },
+        { kind: 'page', at: at(0), data: { step: 'fetch', seq: 1, ms: 12, count: 3 } },
+        { kind: 'change', at: at(1), data: { sourceKey: 'k', op: 'update', fields: [{ field: 'name', before: 'a', after: 'b' }] } },
       ]);
-      await store.addRunEvents('s2', [{ kind: 'retry', at: '2026-01-01T00:00:02.000Z', data: { step: 'writePage', attempt: 2 } }]);
+      await store.addRunEvents('s2', [{ kind: 'retry', at: at(2), data: { step: 'writePage', attempt: 2 } }]);
       await store.addRunEvents('s1', []);
-      await store.addRunEvents('s1', [{ kind: 'approval', at: '2026-01-01T00:00:03.000Z', data: { approver: 'ops' } }]);
+      await store.addRunEvents('s1', [{ kind: 'approval', at: at(3), data: { approver: 'ops' } }]);
       await store.close();
       store = await open();
       expect((await store.listRunEvents('s1')).map((e) => [e.kind, e.at, e.data])).toEqual([
-        ['page', '2026-01-01T00:00:00.000Z', { step: 'fetch', seq: 1, ms: 12, count: 3 }],
-        ['change', '2026-01-01T00:00:01.000Z', { sourceKey: 'k', op: 'update', fields: [{ field: 'name', before: 'a', after: 'b' }] }],
-        ['approval', '2026-01-01T00:00:03.000Z', { approver: 'ops' }],
+        ['page', at(0), { step: 'fetch', seq: 1, ms: 12, count: 3 }],
+        ['change', at(1), { sourceKey: 'k', op: 'update', fields: [{ field: 'name', before: 'a', after: 'b' }] }],
+        ['approval', at(3), { approver: 'ops' }],
       ]);
       expect((await store.listRunEvents('s2')).map((e) => e.kind)).toEqual(['retry']);
       expect(await store.listRunEvents('nope')).toEqual([]);
+    });
+
+    test('pruneRunEvents drops events before the cutoff, of every sync, and counts them', async () => {
+      await store.addRunEvents('s1', [
+        { kind: 'page', at: '2026-01-01T00:00:00.000Z', data: { n: 1 } },
+        { kind: 'page', at: '2026-02-01T00:00:00.000Z', data: { n: 2 } },
+      ]);
+      await store.addRunEvents('s2', [{ kind: 'retry', at: '2026-01-15T00:00:00.000Z', data: { n: 3 } }]);
+      expect(await store.pruneRunEvents('2026-01-20T00:00:00.000Z')).toBe(2);
+      expect((await store.listRunEvents('s1')).map((e) => e.data)).toEqual([{ n: 2 }]);
+      expect(await store.listRunEvents('s2')).toEqual([]);
+      expect(await store.pruneRunEvents('2026-01-20T00:00:00.000Z')).toBe(0);
+    });
+
+    test('a store opened with a retention drops older events at open; 0 keeps them forever', async () => {
+      const day = 86_400_000;
+      const old = new Date(Date.now() - 40 * day).toISOString();
+      const recent = new Date(Date.now() - 5 * day).toISOString();
+      await store.addRunEvents('s1', [
+        { kind: 'page', at: old, data: { n: 'old' } },
+        { kind: 'page', at: recent, data: { n: 'recent' } },
+      ]);
+      await store.close();
+      const forever = await openStateStore(location, { runEventsDays: 0 });
+      opened.push(forever);
+      expect((await forever.listRunEvents('s1')).map((e) => e.data.n)).toEqual(['old', 'recent']);
+      const keepWeek = await openStateStore(location, { runEventsDays: 7 });
+      opened.push(keepWeek);
+      expect((await keepWeek.listRunEvents('s1')).map((e) => e.data.n)).toEqual(['recent']);
+      const keepDay = await openStateStore(location, { runEventsDays: 1 });
+      opened.push(keepDay);
+      expect(await keepDay.listRunEvents('s1')).toEqual([]);
     });
   });
 

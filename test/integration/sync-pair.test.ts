@@ -115,9 +115,21 @@ test('edits of different fields on both sides between two runs reach both sides;
   edit('crm', 'UPDATE accounts SET company_name = ?, updated_at = ? WHERE id = ?', 'Renamed In CRM GmbH', later(), a);
   edit('erp', 'UPDATE customers SET credit_limit_minor = ?, credit_currency = ?, updated_at = ? WHERE external_key = ?', 777_700, 'EUR', later(), String(b));
 
+  const erpNameBefore = erpOf(a)!.name;
+  const crmLimitBefore = crmOf(b).credit_limit;
   const r = await syncPair();
   expect(erpOf(a)!.name).toBe('Renamed In CRM GmbH');
   expect(crmOf(b).credit_limit).toBe('7777.00');
+  // Before/after samples of both patches in the run events, as one-way syncs have them.
+  const changes = (await sync.store.listRunEvents(r.syncId)).filter((e) => e.kind === 'change').map((e) => e.data);
+  const erpKeyOfA = (await sync.store.findLinks('demo-customers', 'crm', [String(a)])).get(String(a))!.keys.erp;
+  expect(changes).toEqual(
+    expect.arrayContaining([
+      { sourceKey: erpKeyOfA, side: 'erp', op: 'update', fields: [{ field: 'name', before: erpNameBefore, after: 'Renamed In CRM GmbH' }] },
+      { sourceKey: String(b), side: 'crm', op: 'update', fields: [{ field: 'creditLimit.amountMinor', before: Math.round(Number(crmLimitBefore) * 100), after: 777_700 }] },
+    ]),
+  );
+  expect(changes).toHaveLength(2);
   expect(r.totals.sides.erp!.updated).toBe(1);
   expect(r.totals.sides.crm!.updated).toBe(1);
   expect(r.totals.conflicts).toBe(0);

@@ -16,7 +16,15 @@ describe('parseWorkerEnv', () => {
       WORKER_LOG_FORMAT: 'text',
       WORKER_HEALTH_HOST: '127.0.0.1',
       WORKER_APPROVALS_POLL_SECONDS: 30,
+      SYNC_RUN_EVENTS_DAYS: 30,
     });
+  });
+
+  test('SYNC_RUN_EVENTS_DAYS: days of run events kept, 0 keeps them forever, a negative or non-number is named', () => {
+    expect(parseWorkerEnv({ SYNC_RUN_EVENTS_DAYS: '0' }).SYNC_RUN_EVENTS_DAYS).toBe(0);
+    expect(parseWorkerEnv({ SYNC_RUN_EVENTS_DAYS: '7.5' }).SYNC_RUN_EVENTS_DAYS).toBe(7.5);
+    expect(() => parseWorkerEnv({ SYNC_RUN_EVENTS_DAYS: '-1' })).toThrow(/SYNC_RUN_EVENTS_DAYS: expected a number of days/);
+    expect(() => parseWorkerEnv({ SYNC_RUN_EVENTS_DAYS: 'a month' })).toThrow(/SYNC_RUN_EVENTS_DAYS/);
   });
 
   test('metrics are off by default; WORKER_METRICS_PORT serves on loopback; a full address wins; a bad one is named', () => {
