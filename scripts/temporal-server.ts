@@ -80,7 +80,50 @@ interface Ports {
   http?: number;
 }
 
-function configYaml(pg: PostgresTarget, databases: { temporal: string; visibility: string }, ports: Record<TemporalService, Ports>, dynamicConfig: string): string {
+/**
+ * mTLS on the frontend: clients (SDK, CLI) must present a certificate signed by `clientCaFile`.
+ * The server's own system worker reaches the frontend through the same mTLS (global.tls.systemWorker);
+ * traffic between the internal services (internode) stays plain on loopback.
+ */
+export interface TemporalServerTls {
+  /** The frontend's certificate and key (PEM files). */
+  serverCertFile: string;
+  serverKeyFile: string;
+  /** CA(s) that signed the clients' certificates (requireClientAuth). */
+  clientCaFile: string;
+  /** CA that signed the server certificate (the system worker and the CLI verify the frontend with it). */
+  serverCaFile: string;
+  /** A client certificate and key for the server's system worker and the CLI calls this script makes. */
+  clientCertFile: string;
+  clientKeyFile: string;
+  /** The name in the server certificate (its SAN). */
+  serverName: string;
+}
+
+function tlsYaml(tls: TemporalServerTls): string {
+  return `  tls:
+    frontend:
+      server:
+        certFile: ${JSON.stringify(tls.serverCertFile)}
+        keyFile: ${JSON.stringify(tls.serverKeyFile)}
+        requireClientAuth: true
+        clientCaFiles: [${JSON.stringify(tls.clientCaFile)}]
+    systemWorker:
+      certFile: ${JSON.stringify(tls.clientCertFile)}
+      keyFile: ${JSON.stringify(tls.clientKeyFile)}
+      client:
+        serverName: ${JSON.stringify(tls.serverName)}
+        rootCaFiles: [${JSON.stringify(tls.serverCaFile)}]
+`;
+}
+
+/** The CLI's flags for a cluster with frontend mTLS. */
+function cliTlsFlags(tls: TemporalServerTls | undefined): string[] {
+  if (!tls) return [];
+  return ['--tls-cert-path', tls.clientCertFile, '--tls-key-path', tls.clientKeyFile, '--tls-ca-path', tls.serverCaFile, '--tls-server-name', tls.serverName];
+}
+
+function configYaml(pg: PostgresTarget, databases: { temporal: string; visibility: string }, ports: Record<TemporalService, Ports>, dynamicConfig: string, tls?: TemporalServerTls): string {
   const store = (db: string, conns: number) => `      sql:
         pluginName: postgres12
         databaseName: ${JSON.stringify(db)}
@@ -113,7 +156,7 @@ global:
   membership:
     maxJoinDuration: 30s
     broadcastAddress: 127.0.0.1
-services:
+${tls ? tlsYaml(tls) : ''}services:
 ${SERVICES.map(service).join('\n')}
 clusterMetadata:
   enableGlobalNamespace: false
@@ -158,6 +201,8 @@ export interface TemporalServerOptions {
   namespace?: string;
   /** Called with each spawned PID (tests record them for the leftover check). */
   onSpawn?: (pid: number, what: string) => void;
+  /** mTLS on the frontend (requireClientAuth). @default plain text */
+  tls?: TemporalServerTls;
 }
 
 export interface TemporalServerProcess {
@@ -223,7 +268,7 @@ export async function startTemporalServer(opts: TemporalServerOptions): Promise<
   const dynamicConfig = path.join(opts.dir, 'dynamicconfig.yaml');
   writeFileSync(dynamicConfig, DYNAMIC_CONFIG);
   const configFile = path.join(opts.dir, 'temporal-server.yaml');
-  writeFileSync(configFile, configYaml(pg, databases, ports, dynamicConfig), { mode: 0o600 }); // it holds the database password
+  writeFileSync(configFile, configYaml(pg, databases, ports, dynamicConfig, opts.tls), { mode: 0o600 }); // it holds the database password
   const address = `127.0.0.1:${ports.frontend.grpc}`;
   const namespace = opts.namespace ?? 'default';
   const groups = opts.groups ?? [[...SERVICES]];
@@ -258,7 +303,7 @@ export async function startTemporalServer(opts: TemporalServerOptions): Promise<
   const stop = async () => {
     await Promise.all(processes.map((p) => stopChild(p.child)));
   };
-  const temporal = (args: string[]) => run(cli, [...args, '--address', address], { timeout: 15_000 });
+  const temporal = (args: string[]) => run(cli, [...args, '--address', address, ...cliTlsFlags(opts.tls)], { timeout: 15_000 });
 
   try {
     for (const g of groups) spawnGroup(g);
