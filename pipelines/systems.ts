@@ -124,7 +124,7 @@ export const CONNECTOR_KINDS: Record<string, ConnectorKind> = {
       createSqlConnector(
         c,
         name,
-        c.dialect === 'postgres' ? openPostgresSql(secret(env, c.urlEnv!, name)) : undefined,
+        c.dialect === 'postgres' ? openPostgresSql(secret(env, c.urlEnv!, name), c.schema ? { schema: c.schema } : {}) : undefined,
       ),
   }),
   tryton: kind({

@@ -9,12 +9,13 @@ import { Client, WorkflowIdConflictPolicy } from '@temporalio/client';
 import { Runtime } from '@temporalio/worker';
 import { TASK_QUEUES } from '../contracts/queues';
 import { progressQuery, type SyncProgress, type SyncResult } from '../contracts/sync';
-import { seedDemo, touchAccounts } from '../demo/seed';
+import { touchAccounts } from '../demo/seed';
 import { devServerSettings, portAnswers, startDevServer, type DevServer } from '../scripts/dev-server';
 import { dataConverterFromEnv } from './codec';
 import { parseWorkerEnv, stateStoreLocation } from './config';
 import { loadEnvFile } from './env-file';
 import { createWorkerLogger } from './logger';
+import { demoDatabase } from './demo/database';
 import { runPairDemo } from './demo/pair-demo';
 import { progressLine, summaryTable } from './demo/progress';
 import { missingSearchAttributes } from './search-attributes';
@@ -42,8 +43,11 @@ async function main(): Promise<void> {
     uiUrl = server.uiUrl!;
   }
 
-  if (seedDemo(dataDir)) console.log(`Seeded demo CRM and ERP in ${dataDir} (10,000 accounts, 30,000 contacts, 2,000 products, with defects)`);
-  if (touch > 0) console.log(`Changed ${touchAccounts(dataDir, touch).length} CRM accounts`);
+  // SQLite files in DEMO_DATA_DIR, or PostgreSQL with DEMO_DB=postgres://… (workers/demo/database.ts).
+  const db = demoDatabase(process.env, dataDir, env.SYNC_CONFIG_DIR);
+  if (await db.seed()) console.log(`Seeded demo CRM and ERP in ${db.where} (10,000 accounts, 30,000 contacts, 2,000 products, with defects)`);
+  if (touch > 0 && db.kind === 'sqlite') console.log(`Changed ${touchAccounts(dataDir, touch).length} CRM accounts`);
+  else if (touch > 0) console.log('--touch edits the SQLite demo only; on PostgreSQL, UPDATE demo_crm.accounts SET …, updated_at = now() by hand');
 
   const connection = await connectClient(env.temporal);
   const client = new Client({ connection, namespace: env.temporal.namespace, dataConverter });
@@ -62,7 +66,7 @@ async function main(): Promise<void> {
     connection: native,
     namespace: env.temporal.namespace,
     families: ['sql'],
-    configDir: env.SYNC_CONFIG_DIR,
+    configDir: db.configDir ?? env.SYNC_CONFIG_DIR,
     mappingsDir: env.SYNC_MAPPINGS_DIR,
     stateDb: stateStoreLocation(env),
     env: { ...process.env, DEMO_DATA_DIR: dataDir },
@@ -109,7 +113,8 @@ async function main(): Promise<void> {
     for (const e of q) console.log(`  quarantined ${r.pipeline} #${e.sourceKey}: ${e.reason}`);
   }
   console.log('');
-  for (const line of await runPairDemo(client, dataDir, stamp)) console.log(line);
+  // The two-way part edits the SQLite demo rows directly.
+  if (db.kind === 'sqlite') for (const line of await runPairDemo(client, dataDir, stamp)) console.log(line);
   console.log(`\nWeb UI: ${uiUrl}/namespaces/${env.temporal.namespace}/workflows?query=${encodeURIComponent('SyncPipeline STARTS_WITH "demo-"')}`);
   console.log(`Start one yourself: temporal workflow start --type syncPipeline --task-queue ${TASK_QUEUES.sql} --input '{"pipeline":"demo-accounts"}'`);
   console.log(`  or the pair:      temporal workflow start --type syncPair --task-queue ${TASK_QUEUES.sql} --input '{"pair":"demo-customers"}'`);
