@@ -106,7 +106,13 @@ export function probeTls(cfg: TemporalConnectionConfig, timeoutMs = 5000): Promi
 
 /** The error to throw after a failed connect: the SDK's message plus the setting to fix when the probe finds one. */
 export async function explainConnectError(cfg: TemporalConnectionConfig, err: unknown): Promise<TemporalConnectError> {
-  const cause = String((err as Error)?.message ?? err).split('\n')[0]!.slice(0, 400);
+  const inner = (err as { cause?: { code?: number; details?: string } })?.cause;
+  const cause = [String((err as Error)?.message ?? err), inner?.details].filter(Boolean).join(': ').split('\n')[0]!.slice(0, 400);
+  // gRPC PERMISSION_DENIED (7) / UNAUTHENTICATED (16): the connection worked, the credentials did not.
+  if (inner?.code === 7 || inner?.code === 16 || /PermissionDenied|Unauthenticated|Request unauthorized/i.test(cause)) {
+    const what = cfg.apiKey ? 'the API key in TEMPORAL_API_KEY(_FILE) was refused (expired, from another issuer, or without rights on this namespace)' : 'the server requires credentials: set TEMPORAL_API_KEY_FILE';
+    return new TemporalConnectError(`cannot connect to Temporal at ${cfg.describe()}: ${what} (TEMPORAL_API_KEY; see .env.example). SDK error: ${cause}`, 'TEMPORAL_API_KEY');
+  }
   const finding = await probeTls(cfg).catch(() => null);
   const base = `cannot connect to Temporal at ${cfg.describe()}`;
   if (finding) return new TemporalConnectError(`${base}: ${finding.hint} (${finding.setting}; see .env.example). SDK error: ${cause}`, finding.setting);
