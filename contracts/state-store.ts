@@ -169,6 +169,14 @@ export interface StateStore {
   /** Small named values the store keeps for migrations (e.g. which key prefix a pipeline wrote with). */
   getMeta(key: string): Promise<string | null>;
   setMeta(key: string, value: string): Promise<void>;
+  /**
+   * Run `fn` while holding the store-wide lock `name`, exclusive across every process on this
+   * state (worker-start migrations: bindings → links, key prefixes). SQLite: a BEGIN IMMEDIATE
+   * transaction on the store's connection, so `fn` must be the only user of this store object
+   * while it runs (worker start), and every name shares SQLite's one write lock; PostgreSQL: a
+   * session advisory lock per name. Waits for another holder.
+   */
+  withLock<T>(name: string, fn: () => Promise<T>): Promise<T>;
 
   /** Add or refresh quarantine entries (one open entry per pipeline and source key). */
   quarantine(entries: QuarantineEntry[]): Promise<void>;

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { openPostgresSql } from '../connectors/sql/postgres';
 import { createHubSpotConnector, createPostgresGovernor, createSqliteGovernor } from '../connectors/hubspot';
-import { createSalesforceConnector, createSqliteApiGovernor } from '../connectors/salesforce';
+import { createPostgresApiGovernor, createSalesforceConnector, createSqliteApiGovernor } from '../connectors/salesforce';
 import { SqlSystemSchema } from '../connectors/sql/config';
 import { createSqlConnector } from '../connectors/sql/connector';
 import { SyncError } from '../contracts/errors';
@@ -91,8 +91,13 @@ export const SalesforceSystemSchema = z
     loginUrl: z.url().optional(),
     /** The org whose limits all workers share (its id or My Domain). */
     account: z.string().min(1),
-    /** SQLite file every worker on this host shares for the API-usage governor. */
+    /** SQLite file every worker on this host shares for the API-usage governor (when no PostgreSQL one is set). */
     governorDb: z.string().min(1),
+    /**
+     * Environment variable with a `postgres://` URL: when set, the governor lives in that database
+     * and every worker on every host shares the org's budget and in-flight cap. @default "SYNC_STATE_URL"
+     */
+    governorUrlEnv: secretEnv.default('SYNC_STATE_URL'),
     /** The org's daily API allowance until Sforce-Limit-Info reports it. */
     dailyLimit: z.number().int().min(1).default(100_000),
     /** Share of the daily allowance this integration may use, in percent. */
@@ -119,7 +124,7 @@ export const CONNECTOR_KINDS: Record<string, ConnectorKind> = {
       createSqlConnector(
         c,
         name,
-        c.dialect === 'postgres' ? openPostgresSql(secret(env, c.urlEnv!, name)) : undefined,
+        c.dialect === 'postgres' ? openPostgresSql(secret(env, c.urlEnv!, name), c.schema ? { schema: c.schema } : {}) : undefined,
       ),
   }),
   tryton: kind({
@@ -157,7 +162,9 @@ export const CONNECTOR_KINDS: Record<string, ConnectorKind> = {
         auth: c.tokenEnv
           ? { kind: 'token', accessToken: secret(env, c.tokenEnv, name) }
           : { kind: 'clientCredentials', clientId: secret(env, c.clientIdEnv!, name), clientSecret: secret(env, c.clientSecretEnv!, name), ...(c.loginUrl ? { loginUrl: c.loginUrl } : {}) },
-        governor: createSqliteApiGovernor({ path: c.governorDb, account: c.account, dailyLimit: c.dailyLimit, dailyBudgetPercent: c.dailyBudgetPercent, maxConcurrent: c.maxConcurrent }),
+        governor: env[c.governorUrlEnv]
+          ? createPostgresApiGovernor({ url: env[c.governorUrlEnv]!, account: c.account, dailyLimit: c.dailyLimit, dailyBudgetPercent: c.dailyBudgetPercent, maxConcurrent: c.maxConcurrent })
+          : createSqliteApiGovernor({ path: c.governorDb, account: c.account, dailyLimit: c.dailyLimit, dailyBudgetPercent: c.dailyBudgetPercent, maxConcurrent: c.maxConcurrent }),
         bulkThreshold: c.bulkThreshold,
         settleSeconds: c.settleSeconds,
         requestTimeoutMs: Math.round(c.requestTimeoutSeconds * 1000),

@@ -1,25 +1,31 @@
 /**
  * The demo CRM and ERP by hand (`$DEMO_DATA_DIR`, default .data/demo):
- *   npm run demo:seed                  create and fill the demo CRM and an empty demo ERP (what `npm start` does first)
+ *   npm run demo:seed                  create and fill the demo CRM and an empty demo ERP (what `npm start` does first;
+ *                                      with DEMO_DB=postgres://… in PostgreSQL)
  *   npm run demo:deals -- [count]      add `count` deals (default 100, ids 1..count) for order to cash; prints the won ones
  */
 import { seedDeals } from '../demo/deals';
-import { DEMO_SIZE, demoPaths, isDemoSeeded, seedDemo } from '../demo/seed';
+import { DEMO_SIZE, demoPaths, isDemoSeeded } from '../demo/seed';
+import { demoDatabase } from '../workers/demo/database';
 import { parseWorkerEnv } from '../workers/config';
 import { loadEnvFile } from '../workers/env-file';
 
-function main(command: string | undefined, args: string[]): number {
+async function main(command: string | undefined, args: string[]): Promise<number> {
   loadEnvFile();
-  const dir = parseWorkerEnv(process.env).DEMO_DATA_DIR;
+  const env = parseWorkerEnv(process.env);
+  const dir = env.DEMO_DATA_DIR;
   const { crm } = demoPaths(dir);
   switch (command) {
     case 'seed': {
-      const seeded = seedDemo(dir);
+      // DEMO_DB=postgres://…: the same rows in PostgreSQL (workers/demo/database.ts).
+      const db = demoDatabase(process.env, dir, env.SYNC_CONFIG_DIR);
+      const seeded = await db.seed();
       console.log(
         seeded
-          ? `Seeded demo CRM and ERP in ${dir} (${DEMO_SIZE.accounts} accounts, ${DEMO_SIZE.contacts} contacts, ${DEMO_SIZE.products} products, with defects)`
-          : `Demo CRM in ${dir} is already seeded; left as it is`,
+          ? `Seeded demo CRM and ERP in ${db.where} (${DEMO_SIZE.accounts} accounts, ${DEMO_SIZE.contacts} contacts, ${DEMO_SIZE.products} products, with defects)`
+          : `Demo CRM in ${db.where} is already seeded; left as it is`,
       );
+      if (db.configDir) console.log(`Workers for it: SYNC_CONFIG_DIR=${db.configDir} (and DEMO_DB) npm run worker`);
       return 0;
     }
     case 'deals': {
@@ -42,4 +48,10 @@ function main(command: string | undefined, args: string[]): number {
   }
 }
 
-process.exit(main(process.argv[2], process.argv.slice(3)));
+main(process.argv[2], process.argv.slice(3)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exit(1);
+  },
+);

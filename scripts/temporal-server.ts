@@ -21,6 +21,12 @@ import { ensureTemporalCli, ensureTemporalServer, type TemporalServerTools } fro
 const run = promisify(execFile);
 const SERVICES = ['frontend', 'history', 'matching', 'worker'] as const;
 export type TemporalService = (typeof SERVICES)[number];
+/**
+ * With authorization on, the server's own system worker reaches the cluster through an
+ * internal-frontend (no authorizer, internode settings) instead of the public frontend, which
+ * would refuse its token-less calls; it runs in the frontend's process.
+ */
+type ConfiguredService = TemporalService | 'internal-frontend';
 /** PostgreSQL visibility's limit on custom Keyword search attributes. */
 export const MAX_KEYWORD_ATTRIBUTES = 10;
 
@@ -80,7 +86,72 @@ interface Ports {
   http?: number;
 }
 
-function configYaml(pg: PostgresTarget, databases: { temporal: string; visibility: string }, ports: Record<TemporalService, Ports>, dynamicConfig: string): string {
+/**
+ * mTLS on the frontend: clients (SDK, CLI) must present a certificate signed by `clientCaFile`.
+ * The server's own system worker reaches the frontend through the same mTLS (global.tls.systemWorker);
+ * traffic between the internal services (internode) stays plain on loopback.
+ */
+export interface TemporalServerTls {
+  /** The frontend's certificate and key (PEM files). */
+  serverCertFile: string;
+  serverKeyFile: string;
+  /** CA(s) that signed the clients' certificates (requireClientAuth). */
+  clientCaFile: string;
+  /** CA that signed the server certificate (the system worker and the CLI verify the frontend with it). */
+  serverCaFile: string;
+  /** A client certificate and key for the server's system worker and the CLI calls this script makes. */
+  clientCertFile: string;
+  clientKeyFile: string;
+  /** The name in the server certificate (its SAN). */
+  serverName: string;
+}
+
+function tlsYaml(tls: TemporalServerTls): string {
+  return `  tls:
+    frontend:
+      server:
+        certFile: ${JSON.stringify(tls.serverCertFile)}
+        keyFile: ${JSON.stringify(tls.serverKeyFile)}
+        requireClientAuth: true
+        clientCaFiles: [${JSON.stringify(tls.clientCaFile)}]
+    systemWorker:
+      certFile: ${JSON.stringify(tls.clientCertFile)}
+      keyFile: ${JSON.stringify(tls.clientKeyFile)}
+      client:
+        serverName: ${JSON.stringify(tls.serverName)}
+        rootCaFiles: [${JSON.stringify(tls.serverCaFile)}]
+`;
+}
+
+/**
+ * Bearer-token authorization on the frontend (what an SDK's API key is sent as): JWTs checked
+ * against the keys at `jwksUrl` by the server's default claim mapper and authorizer
+ * (permissions claim `permissions`, entries `<namespace>:<read|write|worker|admin>`).
+ */
+export interface TemporalServerAuth {
+  jwksUrl: string;
+  /** A token with `temporal-system:admin` for this script's own CLI calls. */
+  adminToken: string;
+}
+
+function authYaml(auth: TemporalServerAuth): string {
+  return `  authorization:
+    jwtKeyProvider:
+      keySourceURIs: [${JSON.stringify(auth.jwksUrl)}]
+      refreshInterval: 1m
+    permissionsClaimName: permissions
+    authorizer: default
+    claimMapper: default
+`;
+}
+
+/** The CLI's flags for a cluster with frontend mTLS. */
+function cliTlsFlags(tls: TemporalServerTls | undefined): string[] {
+  if (!tls) return [];
+  return ['--tls-cert-path', tls.clientCertFile, '--tls-key-path', tls.clientKeyFile, '--tls-ca-path', tls.serverCaFile, '--tls-server-name', tls.serverName];
+}
+
+function configYaml(pg: PostgresTarget, databases: { temporal: string; visibility: string }, ports: Record<ConfiguredService, Ports>, dynamicConfig: string, tls?: TemporalServerTls, auth?: TemporalServerAuth): string {
   const store = (db: string, conns: number) => `      sql:
         pluginName: postgres12
         databaseName: ${JSON.stringify(db)}
@@ -91,7 +162,7 @@ function configYaml(pg: PostgresTarget, databases: { temporal: string; visibilit
         maxConns: ${conns}
         maxIdleConns: ${conns}
         maxConnLifetime: 1h`;
-  const service = (s: TemporalService) => `  ${s}:
+  const service = (s: ConfiguredService) => `  ${s}:
     rpc:
       grpcPort: ${ports[s].grpc}
       membershipPort: ${ports[s].membership}
@@ -113,8 +184,8 @@ global:
   membership:
     maxJoinDuration: 30s
     broadcastAddress: 127.0.0.1
-services:
-${SERVICES.map(service).join('\n')}
+${tls ? tlsYaml(tls) : ''}${auth ? authYaml(auth) : ''}services:
+${(ports['internal-frontend'] ? [...SERVICES, 'internal-frontend' as const] : SERVICES).map(service).join('\n')}
 clusterMetadata:
   enableGlobalNamespace: false
   failoverVersionIncrement: 10
@@ -158,6 +229,10 @@ export interface TemporalServerOptions {
   namespace?: string;
   /** Called with each spawned PID (tests record them for the leftover check). */
   onSpawn?: (pid: number, what: string) => void;
+  /** mTLS on the frontend (requireClientAuth). @default plain text */
+  tls?: TemporalServerTls;
+  /** Bearer-token (JWT) authorization on the frontend. @default none */
+  authorization?: TemporalServerAuth;
 }
 
 export interface TemporalServerProcess {
@@ -211,7 +286,7 @@ export async function startTemporalServer(opts: TemporalServerOptions): Promise<
   setupSchema(tools, pg, databases.temporal, 'temporal');
   setupSchema(tools, pg, databases.visibility, 'visibility');
 
-  const ports = {} as Record<TemporalService, Ports>;
+  const ports = {} as Record<ConfiguredService, Ports>;
   const taken = new Set<number>();
   const port = async () => {
     const p = await freeSmallintPort(taken);
@@ -219,11 +294,14 @@ export async function startTemporalServer(opts: TemporalServerOptions): Promise<
     return p;
   };
   for (const s of SERVICES) ports[s] = { grpc: await port(), membership: await port(), ...(s === 'frontend' ? { http: await port() } : {}) };
+  if (opts.authorization) ports['internal-frontend'] = { grpc: await port(), membership: await port(), http: await port() };
   mkdirSync(opts.dir, { recursive: true });
   const dynamicConfig = path.join(opts.dir, 'dynamicconfig.yaml');
   writeFileSync(dynamicConfig, DYNAMIC_CONFIG);
   const configFile = path.join(opts.dir, 'temporal-server.yaml');
-  writeFileSync(configFile, configYaml(pg, databases, ports, dynamicConfig), { mode: 0o600 }); // it holds the database password
+  // Authorization comes on after the set-up below: with it, the frontend's own internal calls
+  // (adding search attributes) carry no token and are refused.
+  writeFileSync(configFile, configYaml(pg, databases, ports, dynamicConfig, opts.tls), { mode: 0o600 }); // it holds the database password
   const address = `127.0.0.1:${ports.frontend.grpc}`;
   const namespace = opts.namespace ?? 'default';
   const groups = opts.groups ?? [[...SERVICES]];
@@ -232,7 +310,8 @@ export async function startTemporalServer(opts: TemporalServerOptions): Promise<
   const processes: TemporalServerProcess[] = [];
   const spawnGroup = (services: TemporalService[]): TemporalServerProcess => {
     const log = openSync(path.join(opts.dir, `${services.join('+')}.log`), 'a');
-    const args = ['--config-file', configFile, '--allow-no-auth', 'start', ...services.flatMap((s) => ['--service', s])];
+    const all: ConfiguredService[] = opts.authorization && services.includes('frontend') ? [...services, 'internal-frontend'] : services;
+    const args = ['--config-file', configFile, ...(opts.authorization ? [] : ['--allow-no-auth']), 'start', ...all.flatMap((s) => ['--service', s])];
     const child = spawn(tools.server, args, { stdio: ['ignore', log, log] });
     if (child.pid === undefined) throw new Error('could not spawn temporal-server');
     opts.onSpawn?.(child.pid, `${tools.server} ${args.join(' ')}`);
@@ -258,7 +337,11 @@ export async function startTemporalServer(opts: TemporalServerOptions): Promise<
   const stop = async () => {
     await Promise.all(processes.map((p) => stopChild(p.child)));
   };
-  const temporal = (args: string[]) => run(cli, [...args, '--address', address], { timeout: 15_000 });
+  const temporal = (args: string[]) => run(cli, [...args, '--address', address, ...cliTlsFlags(opts.tls)], {
+      timeout: 15_000,
+      // The token through the environment, not the command line that `ps` shows.
+      ...(opts.authorization ? { env: { ...process.env, TEMPORAL_API_KEY: opts.authorization.adminToken } } : {}),
+    });
 
   try {
     for (const g of groups) spawnGroup(g);
@@ -279,6 +362,16 @@ export async function startTemporalServer(opts: TemporalServerOptions): Promise<
       const listed = (await temporal(['operator', 'search-attribute', 'list', '--namespace', namespace])).stdout;
       return SEARCH_ATTRIBUTE_FLAGS.every((f) => listed.includes(f.split('=')[0]!));
     }, alive);
+    if (opts.authorization) {
+      await stop();
+      writeFileSync(configFile, configYaml(pg, databases, ports, dynamicConfig, opts.tls, opts.authorization), { mode: 0o600 });
+      for (const g of groups) spawnGroup(g);
+      await waitUntil('the frontend to serve with authorization', 120_000, async () => {
+        if (!/SERVING/.test((await temporal(['operator', 'cluster', 'health'])).stdout)) return false;
+        await temporal(['workflow', 'count', '--namespace', namespace]); // the admin token is accepted
+        return true;
+      }, alive);
+    }
   } catch (err) {
     await stop();
     throw err;

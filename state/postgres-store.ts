@@ -244,6 +244,32 @@ export function openPostgresStateStore(url: string, options: PostgresStateStoreO
       const r = await q(`UPDATE bindings SET hash = '', updated_at = $3 WHERE pipeline = $1 AND target_key = ANY($2::text[])`, [pipeline, targetKeys, now()]);
       return r.rowCount ?? 0;
     },
+    async withLock(name, fn) {
+      await migrated;
+      let client: PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw translate(err, where);
+      }
+      // A session lock on a connection of its own: `fn` uses the pool's others. If this process
+      // dies, its session ends and PostgreSQL releases the lock.
+      const key = `crm-erp-sync:lock:${name}`;
+      try {
+        await client.query('SELECT pg_advisory_lock(hashtextextended($1, 0))', [key]);
+      } catch (err) {
+        client.release(err as Error);
+        throw translate(err, where);
+      }
+      let broken: Error | undefined;
+      try {
+        return await fn();
+      } finally {
+        // A connection that cannot unlock is dropped: closing the session releases the lock.
+        await client.query('SELECT pg_advisory_unlock(hashtextextended($1, 0))', [key]).catch((err: Error) => (broken = err));
+        client.release(broken);
+      }
+    },
     async getMeta(key) {
       return (await q<{ value: string }>('SELECT value FROM meta WHERE key = $1', [key])).rows[0]?.value ?? null;
     },

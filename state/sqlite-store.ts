@@ -35,6 +35,10 @@ CREATE INDEX IF NOT EXISTS run_events_sync ON run_events (sync_id, seq);
 CREATE INDEX IF NOT EXISTS run_events_at ON run_events (at);
 `;
 
+const BUSY_TIMEOUT_MS = 10_000;
+/** Longest wait for a store-wide lock (withLock) another process holds. */
+const LOCK_WAIT_MS = 300_000;
+
 /** Most keys bound into one `IN (…)` list (SQLite's default limit is far above). */
 const IN_CHUNK = 500;
 
@@ -44,7 +48,7 @@ export function openSqliteStateStore(file: string, options: RunEventsRetention =
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');
-  db.pragma('busy_timeout = 10000');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.exec(SCHEMA);
   const bindingCols = (db.prepare('PRAGMA table_info(bindings)').all() as { name: string }[]).map((c) => c.name);
   if (!bindingCols.includes('fields')) db.exec('ALTER TABLE bindings ADD COLUMN fields TEXT');
@@ -230,6 +234,37 @@ export function openSqliteStateStore(file: string, options: RunEventsRetention =
     },
     async invalidateBindings(pipeline, targetKeys) {
       return invalidateBindings(pipeline, targetKeys);
+    },
+    async withLock(name, fn) {
+      // BEGIN IMMEDIATE takes SQLite's write lock for the whole of `fn` (its statements, and the
+      // store's own transactions as savepoints, run inside it). Tried without busy_timeout, which
+      // would block the event loop, and again every few ms until the other holder commits.
+      const started = Date.now();
+      for (;;) {
+        if (!db.inTransaction) {
+          db.pragma('busy_timeout = 0');
+          try {
+            db.exec('BEGIN IMMEDIATE');
+            break;
+          } catch (err) {
+            if ((err as { code?: string }).code !== 'SQLITE_BUSY') throw err;
+          } finally {
+            db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+          }
+        }
+        if (Date.now() - started > LOCK_WAIT_MS) {
+          throw new Error(`state store ${file}: waited ${LOCK_WAIT_MS / 1000} s for the "${name}" lock, which another worker holds; if none runs, check for a hung process`);
+        }
+        await new Promise((r) => setTimeout(r, 10 + Math.floor(Math.random() * 20)));
+      }
+      try {
+        const out = await fn();
+        db.exec('COMMIT');
+        return out;
+      } catch (err) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw err;
+      }
     },
     async getMeta(key) {
       return (getMeta.get(key) as { value: string } | undefined)?.value ?? null;

@@ -10,7 +10,7 @@ import { Runtime } from '@temporalio/worker';
 import { TASK_QUEUES } from '../contracts/queues';
 import { pendingApprovalQuery } from '../contracts/approval';
 import { progressQuery, type SyncProgress, type SyncResult } from '../contracts/sync';
-import { seedDemo, touchAccounts } from '../demo/seed';
+import { touchAccounts } from '../demo/seed';
 import { startTryton, type TrytonInstance } from '../scripts/tryton';
 import { devServerSettings, portAnswers, startDevServer, type DevServer } from '../scripts/dev-server';
 import { dataConverterFromEnv } from './codec';
@@ -18,6 +18,7 @@ import { parseWorkerEnv, stateStoreLocation } from './config';
 import { loadEnvFile } from './env-file';
 import { createWorkerLogger } from './logger';
 import { gateLines, runGateDemo } from './demo/approval-gate';
+import { demoDatabase } from './demo/database';
 import { runOrderDemo, trytonEnv } from './demo/order-demo';
 import { failureLine } from './demo/outcome';
 import { runPairDemo } from './demo/pair-demo';
@@ -54,8 +55,11 @@ async function main(): Promise<void> {
     uiUrl = server.uiUrl!;
   }
 
-  if (seedDemo(dataDir)) console.log(`Seeded demo CRM and ERP in ${dataDir} (10,000 accounts, 30,000 contacts, 2,000 products, with defects)`);
-  if (touch > 0) console.log(`Changed ${touchAccounts(dataDir, touch).length} CRM accounts`);
+  // SQLite files in DEMO_DATA_DIR, or PostgreSQL with DEMO_DB=postgres://… (workers/demo/database.ts).
+  const db = demoDatabase(process.env, dataDir, env.SYNC_CONFIG_DIR);
+  if (await db.seed()) console.log(`Seeded demo CRM and ERP in ${db.where} (10,000 accounts, 30,000 contacts, 2,000 products, with defects)`);
+  if (touch > 0 && db.kind === 'sqlite') console.log(`Changed ${touchAccounts(dataDir, touch).length} CRM accounts`);
+  else if (touch > 0) console.log('--touch edits the SQLite demo only; on PostgreSQL, UPDATE demo_crm.accounts SET …, updated_at = now() by hand');
 
   const connection = await connectClient(env.temporal);
   const client = new Client({ connection, namespace: env.temporal.namespace, dataConverter });
@@ -86,7 +90,7 @@ async function main(): Promise<void> {
     connection: native,
     namespace: env.temporal.namespace,
     families: tryton ? ['sql', 'orders'] : ['sql'],
-    configDir: env.SYNC_CONFIG_DIR,
+    configDir: db.configDir ?? env.SYNC_CONFIG_DIR,
     mappingsDir: env.SYNC_MAPPINGS_DIR,
     stateDb: stateStoreLocation(env),
     runEventsDays: env.SYNC_RUN_EVENTS_DAYS,
@@ -96,7 +100,7 @@ async function main(): Promise<void> {
   const running = sync.run();
   const target = { address: env.temporal.address, namespace: env.temporal.namespace };
 
-  for (const line of (await registerDemoSchedules(client, env.SYNC_CONFIG_DIR, uiUrl, env.temporal.namespace)).lines) console.log(line);
+  for (const line of (await registerDemoSchedules(client, db.configDir ?? env.SYNC_CONFIG_DIR, uiUrl, env.temporal.namespace)).lines) console.log(line);
 
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   const handles = await Promise.all(
@@ -152,16 +156,21 @@ async function main(): Promise<void> {
     for (const e of q) console.log(`  quarantined ${r.pipeline} #${e.sourceKey}: ${e.reason}`);
   }
   console.log('');
-  try {
-    for (const line of await runPairDemo(client, dataDir, stamp)) console.log(line);
-  } catch (err) {
-    console.log(failureLine('pair demo-customers', `demo:pair:demo-customers:${stamp}`, err));
-  }
-  console.log('');
-  const gate = await runGateDemo(client, dataDir, stamp, target);
-  if (gate) {
-    for (const line of gate.lines) console.log(line);
-    void gate.outcome.then((line) => console.log(`\n${line}`));
+  // The two-way part and the approval gate edit the SQLite demo rows directly.
+  if (db.kind === 'sqlite') {
+    try {
+      for (const line of await runPairDemo(client, dataDir, stamp)) console.log(line);
+    } catch (err) {
+      console.log(failureLine('pair demo-customers', `demo:pair:demo-customers:${stamp}`, err));
+    }
+    console.log('');
+    const gate = await runGateDemo(client, dataDir, stamp, target);
+    if (gate) {
+      for (const line of gate.lines) console.log(line);
+      void gate.outcome.then((line) => console.log(`\n${line}`));
+    }
+  } else {
+    console.log('(the two-way pair and the approval gate demos edit the SQLite demo rows; skipped with DEMO_DB=postgres)');
   }
   if (tryton) {
     console.log('');

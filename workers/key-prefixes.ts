@@ -32,6 +32,11 @@ const metaKey = (pipeline: string) => `key-prefix:${pipeline}`;
  * whose pipeline re-reads its source and rewrites it.
  */
 export async function migrateKeyPrefixes(registry: Registry, store: StateStore): Promise<KeyPrefixMigration[]> {
+  // One worker migrates, others starting at once wait and then find the prefix recorded.
+  return store.withLock('key-prefixes', () => migrateUnlocked(registry, store));
+}
+
+async function migrateUnlocked(registry: Registry, store: StateStore): Promise<KeyPrefixMigration[]> {
   const done: KeyPrefixMigration[] = [];
   for (const p of registry.pipelines.values()) {
     const prefix = registry.systems.get(p.source.system)?.keyPrefix ?? '';

@@ -56,11 +56,20 @@ function scopesOf(p: Pipeline, registry: Registry): Scope[] {
  * record hash, which the one-way planner accepts for an unchanged record). Bindings stay; the
  * sync path no longer reads or writes them.
  *
+ * Safe when several workers start at once on the same state: the whole check-and-migrate runs
+ * under the store's `bindings-to-links` lock (SQLite BEGIN IMMEDIATE, PostgreSQL advisory lock).
+ *
  * The pipeline's own space is filled once more by this version, even where the first version of
  * this migration had filled it: until now one-way syncs went on writing bindings after it, and
  * only this migration writes there, so the bindings are the newest state.
  */
 export async function migrateBindingsToLinks(store: StateStore, registry: Registry): Promise<LinkMigration[]> {
+  // Several workers may start at once on one state: one migrates, the others wait for the lock
+  // and then find every scope marked done in meta.
+  return store.withLock('bindings-to-links', () => migrateUnlocked(store, registry));
+}
+
+async function migrateUnlocked(store: StateStore, registry: Registry): Promise<LinkMigration[]> {
   const done: LinkMigration[] = [];
   for (const p of registry.pipelines.values()) {
     for (const { scope, source, target, units, meta } of scopesOf(p, registry)) {

@@ -11,6 +11,7 @@ import { NativeConnection, type NativeConnectionOptions } from '@temporalio/work
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { z } from 'zod';
+import { explainConnectError } from './tls-diagnose';
 
 /** Booleans from the environment: only these spellings, so `"false"` can never mean true. */
 export const envBool = z.enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true|false|1|0|yes|no' }).transform((v) => ['true', '1', 'yes'].includes(v));
@@ -190,12 +191,23 @@ export function connectionOptions(cfg: TemporalConnectionConfig): NativeConnecti
   return { address: cfg.address, tls: tlsOption(cfg), ...apiKeyOptions(cfg) };
 }
 
-/** A client connection (CLI, approvals service, schedules). */
+/**
+ * A client connection (CLI, approvals service, schedules). A failure names the setting to fix
+ * when a TLS handshake of our own finds it (workers/tls-diagnose.ts).
+ */
 export async function connectClient(cfg: TemporalConnectionConfig, extra: Pick<ConnectionOptions, 'connectTimeout'> = {}): Promise<Connection> {
-  return Connection.connect({ ...connectionOptions(cfg), ...extra });
+  try {
+    return await Connection.connect({ ...connectionOptions(cfg), ...extra });
+  } catch (err) {
+    throw await explainConnectError(cfg, err);
+  }
 }
 
-/** The worker's connection. */
+/** The worker's connection; a failure names the setting to fix, as for connectClient. */
 export async function connectNative(cfg: TemporalConnectionConfig): Promise<NativeConnection> {
-  return NativeConnection.connect(connectionOptions(cfg));
+  try {
+    return await NativeConnection.connect(connectionOptions(cfg));
+  } catch (err) {
+    throw await explainConnectError(cfg, err);
+  }
 }

@@ -30,6 +30,8 @@ export const SqlSystemSchema = z
     path: z.string().min(1).optional(),
     /** Name of the environment variable holding the `postgres://` URL (dialect postgres; a secret: it carries the password). */
     urlEnv: z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'expected the NAME of an environment variable holding the postgres:// URL').optional(),
+    /** PostgreSQL schema the tables live in (the session's search_path; dialect postgres). @default the server's (public) */
+    schema: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'expected a lowercase schema name (letters, digits, _)').optional(),
     entities: z.record(z.string(), SqlEntitySchema),
     /**
      * Longest a statement waits for a lock held by another connection (SQLite busy_timeout);
@@ -46,6 +48,7 @@ export const SqlSystemSchema = z
     if (v.dialect === 'postgres' && v.urlEnv === undefined) {
       ctx.addIssue({ code: 'custom', path: ['urlEnv'], message: 'a postgres system needs "urlEnv": the NAME of the environment variable with its postgres:// URL' });
     }
+    if (v.dialect === 'sqlite' && v.schema !== undefined) ctx.addIssue({ code: 'custom', path: ['schema'], message: 'a sqlite system has no "schema"; it is for dialect postgres' });
     if (v.dialect === 'postgres' && v.path !== undefined) ctx.addIssue({ code: 'custom', path: ['path'], message: 'a postgres system has no "path"; its database is the URL in "urlEnv"' });
   });
 export type SqlSystem = z.infer<typeof SqlSystemSchema>;

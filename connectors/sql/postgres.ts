@@ -26,7 +26,7 @@ export function pgTimestampToIso(text: string): string {
  * numeric as text (no silent precision loss). A statement of a batch whose refusal must not abort
  * the transaction runs inside a savepoint.
  */
-export function openPostgresSql(url: string, opts: { maxConnections?: number; statementTimeoutMs?: number } = {}): SqlDialect {
+export function openPostgresSql(url: string, opts: { maxConnections?: number; statementTimeoutMs?: number; schema?: string } = {}): SqlDialect {
   const parsers = {
     getTypeParser: ((oid: number, format?: 'text' | 'binary') => {
       if (oid === TIMESTAMPTZ || oid === TIMESTAMP) return (v: string) => pgTimestampToIso(v);
@@ -40,7 +40,8 @@ export function openPostgresSql(url: string, opts: { maxConnections?: number; st
     idleTimeoutMillis: 10_000,
     allowExitOnIdle: true,
     connectionTimeoutMillis: 10_000,
-    options: `-c TimeZone=UTC${opts.statementTimeoutMs ? ` -c statement_timeout=${Math.round(opts.statementTimeoutMs)}` : ''}`,
+    // schema: a lowercase identifier (checked by the config schema), safe in the startup options.
+    options: `-c TimeZone=UTC${opts.statementTimeoutMs ? ` -c statement_timeout=${Math.round(opts.statementTimeoutMs)}` : ''}${opts.schema ? ` -c search_path=${opts.schema}` : ''}`,
     types: parsers,
   });
   pool.on('error', () => undefined);

@@ -34,6 +34,8 @@ export async function compareSqlTarget(
   sourceTable: string,
   /** Where the state is: a SQLite file or a postgres:// URL. @default `<dir>/state.db` */
   stateLocation = path.join(dir, 'state.db'),
+  /** Read the tables elsewhere (the demo on PostgreSQL); default: the SQLite files in `dir`. */
+  read?: { source(table: string): Promise<Record<string, unknown>[]>; target(table: string): Promise<Record<string, unknown>[]> },
 ): Promise<TargetComparison> {
   const registry = loadRegistry({ env: { DEMO_DATA_DIR: dir } });
   const pipeline = registry.pipelines.get(pipelineName)!;
@@ -45,12 +47,13 @@ export async function compareSqlTarget(
 
   const store = await openStateStore(stateLocation);
   const quarantine = await store.listQuarantine(pipelineName, 1_000_000);
-  const source = queryDb<Record<string, unknown>>(crm, `SELECT * FROM ${sourceTable}`);
+  const source = read ? await read.source(sourceTable) : queryDb<Record<string, unknown>>(crm, `SELECT * FROM ${sourceTable}`);
   const bindings = await linkedTargets(store, registry, pipelineName, source.map((r) => String(r.id)));
   await store.close();
 
   const quarantined = new Map(quarantine.map((q) => [q.sourceKey, q]));
-  const target = new Map(queryDb<Record<string, unknown>>(erp, `SELECT * FROM ${entity.table}`).map((r) => [String(r[entity.keyColumn]), r]));
+  const targetRowsRead = read ? await read.target(entity.table) : queryDb<Record<string, unknown>>(erp, `SELECT * FROM ${entity.table}`);
+  const target = new Map(targetRowsRead.map((r) => [String(r[entity.keyColumn]), r]));
   const problems: string[] = [];
   const expectedRows: string[] = [];
   const boundTo = new Map<string, string>();

@@ -270,6 +270,54 @@ describe.each(kinds)('StateStore conformance: $name', (kind) => {
       expect(links.get('2')).toMatchObject({ fields: {}, recordHash: 'r2', keys: { crm: '2', erp: '102' } });
       expect(await migrateBindingsToLinks(store, registry)).toEqual([]);
     });
+
+    test('the migration is safe when four workers start at once on the same state: one migrates, no link twice', async () => {
+      const registry = loadRegistry({ env: { DEMO_DATA_DIR: tmp } });
+      const n = 1500; // more than one batch of 1000
+      await store.putBindings(
+        'demo-accounts',
+        Array.from({ length: n }, (_, i) => ({ sourceKey: String(i), targetKey: String(10_000 + i), hash: `r${i}` })),
+      );
+      // Four stores (four connections / pools, as four worker processes) racing.
+      const workers = [store, ...(await Promise.all([1, 2, 3].map(() => open())))];
+      const reports = await Promise.all(workers.map((s) => migrateBindingsToLinks(s, registry)));
+      expect(reports.filter((r) => r.length > 0)).toHaveLength(1);
+      expect(reports.flat()).toEqual([
+        { pipeline: 'demo-accounts', scope: 'demo-accounts', links: n, withFields: 0 },
+        { pipeline: 'demo-accounts', scope: 'demo-customers', links: n, withFields: 0 },
+      ]);
+      for (const [scope, side] of [['demo-accounts', 'source'], ['demo-customers', 'crm']] as const) {
+        const all = [];
+        for (let page = await store.listLinks(scope, { limit: 500 }); page.length; page = await store.listLinks(scope, { afterLinkId: page.at(-1)!.linkId, limit: 500 })) all.push(...page);
+        expect(all).toHaveLength(n);
+        expect(new Set(all.map((l) => l.keys[side])).size).toBe(n);
+      }
+    });
+
+    test('withLock: a second holder waits until the first is done, also when the first throws', async () => {
+      const other = await open();
+      const events: string[] = [];
+      let releaseFirst!: () => void;
+      let firstIn!: () => void;
+      const entered = new Promise<void>((r) => (firstIn = r));
+      const first = store.withLock('t', async () => {
+        events.push('first in');
+        firstIn();
+        await new Promise<void>((r) => (releaseFirst = r));
+        await store.setMeta('holder', 'first');
+        events.push('first out');
+        throw new Error('first failed');
+      });
+      await entered;
+      const second = other.withLock('t', async () => {
+        events.push('second in');
+        return other.getMeta('holder');
+      });
+      setTimeout(() => releaseFirst(), 300); // the second has tried meanwhile: it must still be waiting
+      await expect(first).rejects.toThrow('first failed');
+      await second;
+      expect(events).toEqual(['first in', 'first out', 'second in']);
+    });
   });
 
   describe('quarantine', () => {
