@@ -29,9 +29,27 @@ describe('TrytonClient', () => {
     expect(await c.model('x.y', 'm', [[1], new TrytonDecimal('2')], { active_test: false })).toEqual(new TrytonDecimal('1.50'));
     await c.model('x.y', 'm', []);
     expect(f.calls.map((k) => k.body.method)).toEqual(['common.db.login', 'model.res.user.get_preferences', 'model.x.y.m', 'model.x.y.m']);
-    expect(f.calls[0]?.url).toBe('http://127.0.0.1:9/db/');
+    expect(f.calls[0]?.url).toBe('http://127.0.0.1:9/db/rpc/');
+    expect(f.calls[2]?.url).toBe('http://127.0.0.1:9/db/rpc/');
     expect(f.calls[2]?.auth).toBe(`Session ${Buffer.from('sync:7:sess').toString('base64')}`);
     expect(f.calls[2]?.body.params).toEqual([[1], { __class__: 'Decimal', decimal: '2' }, { company: 1, language: 'en', active_test: false }]);
+  });
+
+  test('falls back to 6.0\'s /<db>/ route when /<db>/rpc/ is not a route there (405), and stays on it', async () => {
+    const f = fakeFetch(({ url, body }) => {
+      if (url.endsWith('/rpc/')) return { status: 405 };
+      if (body.method === 'common.db.login') return { json: { result: [7, 'sess'] } };
+      if (body.method === 'model.res.user.get_preferences') return { json: { result: { company: 1, language: 'en' } } };
+      return { json: { result: 1 } };
+    });
+    const c = new TrytonClient({ ...opts, fetch: f.impl });
+    expect(await c.model('x.y', 'm', [])).toBe(1);
+    expect(f.calls.map((k) => `${k.body.method} ${k.url}`)).toEqual([
+      'common.db.login http://127.0.0.1:9/db/rpc/',
+      'common.db.login http://127.0.0.1:9/db/',
+      'model.res.user.get_preferences http://127.0.0.1:9/db/',
+      'model.x.y.m http://127.0.0.1:9/db/',
+    ]);
   });
 
   test('logs in again once when the session is refused (401)', async () => {
