@@ -55,6 +55,8 @@ export function countsOf(step: string, result: unknown): Counts {
       return { read: sum(r.count) };
     case 'mapPage':
       return { quarantined: sum(r.quarantined) };
+    case 'preparePage':
+      return { read: sum(r.count), quarantined: sum(r.quarantined), unchanged: sum((r.plan as Record<string, unknown> | null)?.unchanged) };
     case 'planPage':
       return { unchanged: sum(r.unchanged) };
     case 'planPairPage':
@@ -71,7 +73,7 @@ export function countsOf(step: string, result: unknown): Counts {
 /** How many records a step handled, for the report's page table. */
 const handled = (step: string, result: unknown): number | undefined => {
   const r = (result ?? {}) as Record<string, unknown>;
-  if (step.startsWith('fetch')) return sum(r.count);
+  if (step.startsWith('fetch') || step === 'preparePage') return sum(r.count);
   if (step === 'mapPage') return sum(r.valid) + sum(r.quarantined);
   if (step === 'planPage') return sum(r.creates) + sum(r.updates) + sum(r.unchanged);
   if (step === 'planPairPage') return sum(r.planned);
@@ -84,7 +86,7 @@ function systemOf(registry: Registry, step: string, ref: StepRef): string {
   if (ref.pipeline) {
     const p = registry.pipelines.get(ref.pipeline);
     if (!p) return 'unknown';
-    if (step.startsWith('fetch')) return p.source.system;
+    if (step.startsWith('fetch') || step === 'preparePage') return p.source.system;
     if (step.startsWith('write')) return p.target.system;
     return 'state';
   }
