@@ -59,6 +59,10 @@ export function countsOf(step: string, result: unknown): Counts {
       return { read: sum(r.count), quarantined: sum(r.quarantined), unchanged: sum((r.plan as Record<string, unknown> | null)?.unchanged) };
     case 'planPage':
       return { unchanged: sum(r.unchanged) };
+    case 'preparePairPage': {
+      const plan = (r.plan ?? {}) as Record<string, unknown>;
+      return { read: sum(r.count), unchanged: sum(plan.unchanged), quarantined: sum(plan.quarantined), echo: sum(plan.echoes) };
+    }
     case 'planPairPage':
       return { unchanged: sum(r.unchanged), quarantined: sum(r.quarantined), echo: sum(r.echoes) };
     case 'writePage':
@@ -73,7 +77,7 @@ export function countsOf(step: string, result: unknown): Counts {
 /** How many records a step handled, for the report's page table. */
 const handled = (step: string, result: unknown): number | undefined => {
   const r = (result ?? {}) as Record<string, unknown>;
-  if (step.startsWith('fetch') || step === 'preparePage') return sum(r.count);
+  if (step.startsWith('fetch') || step === 'preparePage' || step === 'preparePairPage') return sum(r.count);
   if (step === 'mapPage') return sum(r.valid) + sum(r.quarantined);
   if (step === 'planPage') return sum(r.creates) + sum(r.updates) + sum(r.unchanged);
   if (step === 'planPairPage') return sum(r.planned);
@@ -92,7 +96,7 @@ function systemOf(registry: Registry, step: string, ref: StepRef): string {
   }
   const pair = registry.pairs.get(ref.pair!);
   if (!pair) return 'unknown';
-  if (step === 'fetchPairPage' && ref.side) return pair.sides[ref.side]?.system ?? 'unknown';
+  if ((step === 'fetchPairPage' || step === 'preparePairPage') && ref.side) return pair.sides[ref.side]?.system ?? 'unknown';
   if (step === 'planPairPage' || step === 'writePairPage') return [...new Set(Object.values(pair.sides).map((s) => s.system))].sort().join('+');
   return 'state';
 }

@@ -68,6 +68,8 @@ import type {
 const HEARTBEAT_EVERY_MS = 3000;
 /** Prepared plans a worker keeps in memory (a sync has at most two in flight: one written, one read ahead). */
 const HELD_PAGES = 16;
+/** Records mapped between two turns of the event loop. */
+const YIELD_EVERY = 250;
 
 export interface SyncDeps {
   registry: Registry;
@@ -226,7 +228,10 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
     const valid: MappedRecord[] = [];
     const bad: QuarantineEntry[] = [];
     const options = { keyPrefix: keyPrefixOf(p) };
-    for (const r of records) {
+    for (const [n, r] of records.entries()) {
+      // A page is mapped in slices, so that the worker's other work (workflow tasks, queries,
+      // heartbeats) is not held up behind a whole page of synchronous mapping.
+      if (n > 0 && n % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
       // Poison (a huge field, damaged text) and a mapping that throws are this record's
       // problem, quarantined with the reason; they must not fail the page and be retried.
       const poison = poisonOf(r.data);

@@ -7,9 +7,12 @@
 import { TimeoutType } from '@temporalio/common';
 import { ActivityFailure, log, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
 import type { Activities } from '../activities';
-import type { FetchPageResult, MapPageResult, PlanPageResult, PreparePageResult, WritePageResult } from '../activities/sync-types';
+import type { FetchPageResult, MapPageResult, PlanPageResult, PreparePageResult } from '../activities/sync-types';
 import type { Cursor } from '../contracts/cursor';
 import { WRITE } from './options';
+
+/** Marks histories (syncPipeline, syncPair) whose pages are prepared in one activity and written with their commit. */
+export const THROUGHPUT_PATCH = 'throughput-v1';
 
 /** What the write of a page needs to know of its plan. */
 export type PlannedPage = Omit<PlanPageResult, 'attempt'>;
@@ -62,29 +65,27 @@ export function stagedPage(fetched: FetchPageResult, mapped: MapPageResult | nul
  */
 export const HELD_WRITE_START_TIMEOUT = '10 seconds';
 
-type WriteArgs = Parameters<Activities['writePage']>[0];
+type ActivityProxy = ReturnType<typeof proxyActivities<Activities>>;
 
 const isScheduleToStartTimeout = (err: unknown): boolean =>
   err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
 
 /**
- * writePage on the worker that holds the plan (`heldBy`), else on the family's queue. When the
- * holder is gone its attempt is never started: after HELD_WRITE_START_TIMEOUT the write is
- * scheduled again on the family's queue, where any worker reads the plan from its claim check
- * (`onFallback` is told). The write is idempotent (upserts by external key), so a holder that
- * died half-way through costs rewriting the batches it had done, never a duplicate.
+ * A page's write on the worker that holds its plan (`heldBy`), else on the workflow's own queue.
+ * When the holder is gone its attempt is never started: after HELD_WRITE_START_TIMEOUT the write
+ * is scheduled again on the family's queue, where any worker reads the plan from its claim check
+ * (`onFallback` is told). Writes are idempotent (upserts by external key, creates remembered in
+ * heartbeats), so a holder that died half-way through costs redoing its batches, never a duplicate.
  */
-export async function writeHeld(heldBy: string | undefined, args: WriteArgs, onFallback: () => void): Promise<WritePageResult> {
-  const shared = proxyActivities<Activities>(WRITE);
+export async function writeHeld<R>(heldBy: string | undefined, write: (activities: ActivityProxy) => Promise<R>, onFallback: () => void): Promise<R> {
   if (heldBy) {
-    const holder = proxyActivities<Activities>({ ...WRITE, taskQueue: heldBy, scheduleToStartTimeout: HELD_WRITE_START_TIMEOUT });
     try {
-      return await holder.writePage(args);
+      return await write(proxyActivities<Activities>({ ...WRITE, taskQueue: heldBy, scheduleToStartTimeout: HELD_WRITE_START_TIMEOUT }));
     } catch (err) {
       if (!isScheduleToStartTimeout(err)) throw err;
-      log.warn('the worker holding the page did not take its write: writing it from the claim check', { seq: args.seq, heldBy });
+      log.warn('the worker holding the page did not take its write: writing it from the claim check', { heldBy });
       onFallback();
     }
   }
-  return shared.writePage(args);
+  return write(proxyActivities<Activities>(WRITE));
 }

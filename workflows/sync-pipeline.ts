@@ -35,7 +35,7 @@ import { alertOnFinish } from './alerts';
 import { ApprovalGate } from './approval';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
-import { preparedPage, stagedPage, writeHeld, type PlannedPage, type PreparedPage } from './page-flow';
+import { preparedPage, stagedPage, THROUGHPUT_PATCH, writeHeld, type PlannedPage, type PreparedPage } from './page-flow';
 
 const fetching = proxyActivities<Activities>(FETCH);
 const transforming = proxyActivities<Activities>(TRANSFORM);
@@ -46,8 +46,6 @@ const bookkeeping = proxyActivities<Activities>(BOOKKEEPING);
 /** Continue-as-new before this many history events, whatever pagesPerRun says. */
 const HISTORY_SOFT_LIMIT = 1500;
 const EXAMPLE_INPUT = '{"pipeline":"demo-accounts"}';
-/** Marks histories whose pages are prepared in one activity and written with their commit. */
-export const THROUGHPUT_PATCH = 'throughput-v1';
 
 /**
  * One pipeline run: load checkpoint → repeat { fetch page → map+validate → plan → write →
@@ -151,7 +149,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
     // Fetch, map and plan a page. The next page is prepared while the current one is written:
     // planning ahead of the previous write is safe because writes are upserts by external key.
     const prepare = async (seq: number, after: Cursor | null): Promise<PreparedPage> => {
-      if (fused) return preparedPage(await transforming.preparePage({ ...ref(seq), after, limit: begin.pageSize }));
+      if (fused) return preparedPage(await fetching.preparePage({ ...ref(seq), after, limit: begin.pageSize }));
       const fetched = await fetching.fetchPage({ ...ref(seq), after, limit: begin.pageSize });
       if (fetched.count === 0) return stagedPage(fetched, null, null);
       const mapped = await transforming.mapPage({ ...ref(seq), pageId: fetched.pageId });
@@ -163,7 +161,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
     const write = async (seq: number, page: PreparedPage, plan: PlannedPage): Promise<boolean> => {
       const args = { ...ref(seq), planPageId: plan.planPageId, planHash: plan.planHash };
       const written = fused
-        ? await writeHeld(page.heldBy, { ...args, commit: { cursor: page.nextCursor } }, () => (totals.retries += 1))
+        ? await writeHeld(page.heldBy, (a) => a.writePage({ ...args, commit: { cursor: page.nextCursor } }), () => (totals.retries += 1))
         : await writing.writePage(args);
       totals.created += written.created;
       totals.updated += written.updated;
