@@ -60,6 +60,10 @@ const askedKey = (c: { id: string; labels: Record<string, string> }): string => 
  */
 export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult> {
   const input = parseWorkflowInput(SyncPairInputSchema, rawInput, EXAMPLE_INPUT);
+  // Decided in the first workflow task, before the local activity that loads the checkpoint: on
+  // replay a local activity's result can arrive an activation earlier than it ran, and a patch
+  // asked after it would be answered before its marker is known (a non-determinism error).
+  const fused = patched(THROUGHPUT_PATCH);
   const info = workflowInfo();
   const cont = input.continuation;
   const syncId = cont?.syncId ?? `${info.workflowId}@${info.firstExecutionRunId}`;
@@ -148,7 +152,6 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
     // Since `throughput-v1` a page is preparePairPage (fetch and plan; the plan held in the worker's
     // memory) and writePairPage on that worker's own queue, committing the side's cursor with the
     // write. Before it: fetch, plan, write and commit were four activities (histories replay so).
-    const fused = patched(THROUGHPUT_PATCH);
     while (sideIndex < begin.sides.length) {
       side = begin.sides[sideIndex]!;
       const seq = totals.pages;

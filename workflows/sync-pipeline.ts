@@ -57,6 +57,10 @@ const EXAMPLE_INPUT = '{"pipeline":"demo-accounts"}';
  */
 export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncResult> {
   const input = parseWorkflowInput(SyncPipelineInputSchema, rawInput, EXAMPLE_INPUT);
+  // Decided in the first workflow task, before the local activity that loads the checkpoint: on
+  // replay a local activity's result can arrive an activation earlier than it ran, and a patch
+  // asked after it would be answered before its marker is known (a non-determinism error).
+  const fused = patched(THROUGHPUT_PATCH);
   const info = workflowInfo();
   const cont = input.continuation;
   const syncId = cont?.syncId ?? `${info.workflowId}@${info.firstExecutionRunId}`;
@@ -147,7 +151,6 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
     // the plan kept in the preparing worker's memory, staged once as the claim check) and
     // writePage on that worker's own queue, which commits the cursor once the writes are durable.
     // Before it: fetch, map, plan, write and commit were five activities (histories replay so).
-    const fused = patched(THROUGHPUT_PATCH);
     // Fetch, map and plan a page. The next page is prepared while the current one is written:
     // planning ahead of the previous write is safe because writes are upserts by external key.
     const prepare = async (seq: number, after: Cursor | null): Promise<PreparedPage> => {

@@ -9,7 +9,7 @@ import { compareSqlTarget } from '../helpers/sql-target';
 import { spawnWorker, stopAllWorkers } from '../helpers/worker-process';
 
 // Under load a kill now costs one more wait: the dead worker's write times out before it starts again there (10 s).
-jest.setTimeout(1_000_000);
+jest.setTimeout(480_000);
 
 let env: DevEnv;
 beforeAll(async () => {
