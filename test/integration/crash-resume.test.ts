@@ -8,8 +8,7 @@ import { startDevEnv, type DevEnv } from '../helpers/env';
 import { compareSqlTarget } from '../helpers/sql-target';
 import { spawnWorker, stopAllWorkers } from '../helpers/worker-process';
 
-// Under load a kill now costs one more wait: the dead worker's write times out before it starts again there (10 s).
-jest.setTimeout(480_000);
+jest.setTimeout(300_000);
 
 let env: DevEnv;
 beforeAll(async () => {
