@@ -56,8 +56,14 @@ export function countsOf(step: string, result: unknown): Counts {
       return { read: sum(r.count) };
     case 'mapPage':
       return { quarantined: sum(r.quarantined) };
+    case 'preparePage':
+      return { read: sum(r.count), quarantined: sum(r.quarantined), unchanged: sum((r.plan as Record<string, unknown> | null)?.unchanged) };
     case 'planPage':
       return { unchanged: sum(r.unchanged) };
+    case 'preparePairPage': {
+      const plan = (r.plan ?? {}) as Record<string, unknown>;
+      return { read: sum(r.count), unchanged: sum(plan.unchanged), quarantined: sum(plan.quarantined), echo: sum(plan.echoes) };
+    }
     case 'planPairPage':
       return { unchanged: sum(r.unchanged), quarantined: sum(r.quarantined), echo: sum(r.echoes) };
     case 'writePage':
@@ -72,7 +78,7 @@ export function countsOf(step: string, result: unknown): Counts {
 /** How many records a step handled, for the report's page table. */
 const handled = (step: string, result: unknown): number | undefined => {
   const r = (result ?? {}) as Record<string, unknown>;
-  if (step.startsWith('fetch')) return sum(r.count);
+  if (step.startsWith('fetch') || step === 'preparePage' || step === 'preparePairPage') return sum(r.count);
   if (step === 'mapPage') return sum(r.valid) + sum(r.quarantined);
   if (step === 'planPage') return sum(r.creates) + sum(r.updates) + sum(r.unchanged);
   if (step === 'planPairPage') return sum(r.planned);
@@ -85,13 +91,13 @@ function systemOf(registry: Registry, step: string, ref: StepRef): string {
   if (ref.pipeline) {
     const p = registry.pipelines.get(ref.pipeline);
     if (!p) return 'unknown';
-    if (step.startsWith('fetch')) return p.source.system;
+    if (step.startsWith('fetch') || step === 'preparePage') return p.source.system;
     if (step.startsWith('write')) return p.target.system;
     return 'state';
   }
   const pair = registry.pairs.get(ref.pair!);
   if (!pair) return 'unknown';
-  if (step === 'fetchPairPage' && ref.side) return pair.sides[ref.side]?.system ?? 'unknown';
+  if ((step === 'fetchPairPage' || step === 'preparePairPage') && ref.side) return pair.sides[ref.side]?.system ?? 'unknown';
   if (step === 'planPairPage' || step === 'writePairPage') return [...new Set(Object.values(pair.sides).map((s) => s.system))].sort().join('+');
   return 'state';
 }

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { isNativeWriter, type Connector, type NativeWriter, type SourceRecord, type WriteOutcome } from '../connectors/types';
 import { ALL_CONFLICTS, type ApprovalPolicy, type ConflictChoice } from '../contracts/approval';
 import type { Cursor } from '../contracts/cursor';
+import { workerQueue, type PipelineFamily } from '../contracts/queues';
 import { SyncError } from '../contracts/errors';
 import type { Link, LinkLedger } from '../contracts/link';
 import { sideNamesOf, type Pair } from '../contracts/pair';
@@ -14,6 +15,7 @@ import { compilePairPolicy, IDENTITY_FIELD, type PairPolicy } from '../mappings/
 import type { QuarantineEntry, RunEvent } from '../state/types';
 import { setPath } from '../mappings/record-path';
 import { recordHash } from './hash';
+import { HeldPages } from './held-pages';
 import { CHANGE_SAMPLES_PER_PAGE, pairChangeSample } from './observe';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { stallBudgetMs, watchProgress } from './progress-watch';
@@ -21,6 +23,8 @@ import type { SyncDeps } from './sync';
 
 /** How often a write keeps telling Temporal it is alive while a batch is in a side's hands. */
 const HEARTBEAT_EVERY_MS = 3000;
+/** Planned pages a worker keeps in memory until they are written. */
+const HELD_PAGES = 16;
 
 export interface BeginPairResult {
   pair: string;
@@ -111,6 +115,19 @@ export interface PlanPairPageResult {
   approvalReasons: string[];
 }
 
+/** preparePairPage: one side's page fetched and planned in one step. */
+export interface PreparePairPageResult {
+  count: number;
+  nextCursor: Cursor | null;
+  hasMore: boolean;
+  /** The staged raw page ('' unless the plan has manual conflicts: then it is planned again with the decisions). */
+  pageId: string;
+  /** Null when the page was empty. */
+  plan: PlanPairPageResult | null;
+  /** The task queue of the worker holding the plan in memory (absent: none). */
+  heldBy?: string;
+}
+
 export interface WritePairPageResult {
   created: Record<string, number>;
   updated: Record<string, number>;
@@ -126,7 +143,9 @@ const NOTICES_PER_PAGE = 10;
  * the other side's record now and their link, write only the changed fields on each side, then
  * remember the new link values and the write ledger. Pages travel as claim checks.
  */
-export function createPairActivities({ registry, connectors, store }: SyncDeps) {
+export function createPairActivities({ registry, connectors, store, workerId }: SyncDeps) {
+  /** Plans planned by this worker and not yet written: the write reads them here, not from the store. */
+  const held = new HeldPages<StagedPairPlan>(HELD_PAGES);
   const policies = new Map<string, PairPolicy>();
   const pairOf = (name: string): Pair => {
     const p = registry.pairs.get(name);
@@ -191,6 +210,243 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
     return out;
   }
 
+  /**
+   * Map the page's records, find each one's link (or a first link by external key), read the
+   * other side's records now, and plan each record with the pure planner.
+   */
+const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decisions?: PairConflictDecisions }, records: SourceRecord[]): Promise<PlanPairPageResult> => {
+    const p = pairOf(ref.pair);
+    const policy = policyOf(p);
+    const side = ref.side;
+    const other = otherSide(p, side);
+    const bad: QuarantineEntry[] = [];
+    const snaps = new Map<string, SideSnapshot>();
+    for (const r of records) {
+      const m = map(p, side, r);
+      if (m.ok) snaps.set(r.key, { key: r.key, fields: m.value, modifiedAt: r.modifiedAt, ...(r.deleted ? { deleted: true } : {}) });
+      else {
+        const first = m.issues[0]!;
+        bad.push(quarantineEntry(p, ref.syncId, side, r.key, first.field, first.rule, m.issues.map((i) => `${i.field}: ${i.message} (${i.rule})`).join('; '), r.data));
+      }
+    }
+    const links = await store.findLinks(p.name, side, [...snaps.keys()]);
+
+    // First links: unlinked records whose external key names exactly one unlinked record of the other side.
+    const notices: PairNotice[] = [];
+    const newLinks = new Map<string, string>(); // this side's key → other side's key
+    let linked = 0;
+    // First links found elsewhere (reconciliation's match rules), staged as this side's key → other side's key.
+    if (ref.matchesPageId) {
+      for (const [mine, theirs] of Object.entries(await store.loadPage<Record<string, string>>(ref.matchesPageId))) {
+        if (snaps.has(mine) && !links.has(mine)) newLinks.set(mine, theirs);
+      }
+    }
+    const unlinked = [...snaps.values()].filter((s) => !links.has(s.key) && !newLinks.has(s.key));
+    if (unlinked.length && p.match.some((r) => r.by === 'externalKey')) {
+      const wanted = new Map<string, string>(); // external key → this side's key
+      for (const s of unlinked) {
+        const ext = s.fields[IDENTITY_FIELD];
+        if (typeof ext === 'string') wanted.set(ext, s.key);
+      }
+      const found = await byExternalKey(p, other, [...wanted.keys()]);
+      const taken = await store.findLinks(p.name, other, [...found.values()].flat().map((r) => r.key));
+      for (const [ext, candidates] of found) {
+        const mine = wanted.get(ext)!;
+        const free = candidates.filter((c) => !taken.has(c.key));
+        if (free.length === 1) {
+          newLinks.set(mine, free[0]!.key);
+          linked++;
+        } else if (free.length > 1) {
+          snaps.delete(mine);
+          bad.push(
+            quarantineEntry(p, ref.syncId, side, mine, IDENTITY_FIELD, 'ambiguous', `external key "${ext}" matches ${free.length} records of ${other}: ${free.map((c) => c.key).join(', ')}; link one by hand`, null),
+          );
+          if (notices.length < NOTICES_PER_PAGE) notices.push({ kind: 'ambiguous', keys: { [side]: mine }, field: IDENTITY_FIELD, values: { [other]: free.map((c) => c.key) }, resolution: 'quarantined' });
+        }
+      }
+    }
+
+    // The other side's records now, for every linked or newly linked record.
+    const otherKeys = new Set<string>();
+    for (const [k] of snaps) {
+      const l = links.get(k);
+      const o = l ? l.keys[other] : newLinks.get(k);
+      if (o) otherKeys.add(o);
+    }
+    const otherSnaps = new Map<string, SideSnapshot>();
+    if (otherKeys.size) {
+      for (const r of await connectorOf(p, other).read(p.sides[other]!.entity, [...otherKeys])) {
+        const m = map(p, other, r);
+        if (m.ok) otherSnaps.set(r.key, { key: r.key, fields: m.value, modifiedAt: r.modifiedAt, ...(r.deleted ? { deleted: true } : {}) });
+        else {
+          // Planning against a record we cannot read would look like a delete: hold it instead.
+          for (const [k, s] of snaps) if ((links.get(k)?.keys[other] ?? newLinks.get(k)) === r.key) snaps.delete(s.key);
+          bad.push(quarantineEntry(p, ref.syncId, other, r.key, m.issues[0]!.field, m.issues[0]!.rule, m.issues.map((i) => `${i.field}: ${i.message} (${i.rule})`).join('; '), r.data));
+        }
+      }
+    }
+    const ledgers = await store.getLedger([...links.values()].map((l) => l.linkId));
+    // A person's decisions on the conflicts staged by an earlier planning of this page: page key → field → decision.
+    const decided = new Map<string, Record<string, ConflictDecision>>();
+    if (ref.decisions) {
+      const { winners } = ref.decisions;
+      for (const c of await store.loadPage<StagedConflict[]>(ref.decisions.conflictsPageId)) {
+        const winner = winners[c.id] ?? winners[ALL_CONFLICTS];
+        if (winner !== undefined) decided.set(c.key, { ...(decided.get(c.key) ?? {}), [c.field]: { side: winner, hashes: c.hashes } });
+      }
+    }
+    const manual: StagedConflict[] = [];
+    let decidedConflicts = 0;
+
+    const ops: StagedOp[] = [];
+    const samples: RunEvent[] = []; // before/after of the first patches, for the run events
+    const count = () => ({ creates: 0, updates: 0, archives: 0, deletes: 0 });
+    const writes: Record<string, ReturnType<typeof count>> = { [side]: count(), [other]: count() };
+    const echoes: Record<string, number> = { [side]: 0, [other]: 0 };
+    const rejected: Record<string, number> = { [side]: 0, [other]: 0 };
+    let unchanged = 0;
+    let conflicts = 0;
+    let pendingConflicts = 0;
+    for (const s of snaps.values()) {
+      const link = links.get(s.key) ?? null;
+      const otherKey = link ? link.keys[other] : newLinks.get(s.key);
+      const otherSnap = otherKey ? (otherSnaps.get(otherKey) ?? null) : null;
+      const plan = planRecord(policy, {
+        sides: { [side]: s, [other]: otherSnap },
+        link,
+        ...(link ? { ledger: ledgers.get(link.linkId) ?? ({} as LinkLedger) } : {}),
+        ...(decided.has(s.key) ? { decisions: decided.get(s.key)! } : {}),
+      });
+      for (const e of plan.echoes) echoes[e.side] = (echoes[e.side] ?? 0) + 1;
+      for (const r of plan.rejected) {
+        rejected[r.side] = (rejected[r.side] ?? 0) + 1;
+        if (notices.length < NOTICES_PER_PAGE) {
+          notices.push({ kind: 'rejected', keys: keysOf(link, side, s.key, other, otherKey), field: r.field, values: { [r.side]: r.value }, resolution: r.owner });
+        }
+      }
+      for (const c of plan.conflicts) {
+        conflicts++;
+        const keys = keysOf(link, side, s.key, other, otherKey);
+        if (c.resolution === 'pending') {
+          pendingConflicts++;
+          // The id names the record by the pair's first side when it is known, so the same
+          // conflict met again in the other side's phase has the same id.
+          const [first] = sideNamesOf(p);
+          const idSide = keys[first] !== undefined ? first : side;
+          manual.push({ id: `${idSide}:${keys[idSide]}:${c.field}`, key: s.key, keys, field: c.field, hashes: Object.fromEntries(Object.entries(c.values).map(([k, v]) => [k, stableHash(v ?? null)])) });
+        }
+        if (c.decided) decidedConflicts++;
+        if (notices.length < NOTICES_PER_PAGE) {
+          // A `manual` conflict waits for a person in workflow history: short hash labels, never values.
+          const shown = c.policy === 'manual' ? { values: {}, labels: labelsOf(c.values) } : { values: c.values };
+          notices.push({
+            kind: 'conflict', keys, field: c.field, ...shown, resolution: c.resolution, policy: c.policy,
+            ...(c.decided && ref.decisions ? { decidedBy: ref.decisions.decidedBy } : {}),
+          });
+        }
+      }
+      if (plan.outcome === 'unchanged') unchanged++;
+      const writesNothing = Object.keys(plan.patches).length === 0 && !plan.create && !plan.deleteOn;
+      // Nothing to write and nothing new to remember: the record costs no store write either.
+      if (writesNothing && (link ? sameLink(link, plan.link) : !otherKey)) continue;
+      const op: StagedOp = {
+        linkId: link?.linkId ?? randomUUID(),
+        isNew: !link,
+        keys: keysOf(link, side, s.key, other, otherKey),
+        patches: [],
+        create: null,
+        deleteOn: plan.deleteOn,
+        link: plan.link,
+        writes: plan.writes,
+      };
+      let refused = false;
+      const opSamples: RunEvent[] = [];
+      for (const [to, patch] of Object.entries(plan.patches)) {
+        const changed = Object.keys(patch);
+        if (changed.length === 0) continue;
+        const target = { ...(to === side ? s.fields : (otherSnap?.fields ?? {})) };
+        for (const [path, v] of Object.entries(patch)) setPath(target, path, v, { omitEmpty: true });
+        const native = mappingOf(p, to).write!.toNative(target, changed);
+        if (!native.ok) {
+          refused = true;
+          bad.push(quarantineEntry(p, ref.syncId, to, op.keys[to] ?? s.key, native.issues[0]!.field, native.issues[0]!.rule, native.issues.map((i) => i.message).join('; '), patch));
+          continue;
+        }
+        op.patches.push({ side: to, values: native.values });
+        const sample = samples.length < CHANGE_SAMPLES_PER_PAGE ? pairChangeSample(to, op.keys[to] ?? s.key, to === side ? s.fields : (otherSnap?.fields ?? {}), patch) : null;
+        if (sample) opSamples.push(sample);
+        if (changed.length === 1 && changed[0] === 'active') writes[to]!.archives++;
+        else writes[to]!.updates++;
+      }
+      if (plan.create) {
+        const fields = { ...plan.create.fields, [IDENTITY_FIELD]: s.fields[IDENTITY_FIELD] };
+        const native = mappingOf(p, plan.create.side).write!.toNative(fields, 'all');
+        if (!native.ok) {
+          refused = true;
+          bad.push(quarantineEntry(p, ref.syncId, side, s.key, native.issues[0]!.field, native.issues[0]!.rule, native.issues.map((i) => i.message).join('; '), s.fields));
+        } else {
+          op.create = { side: plan.create.side, values: native.values };
+          writes[plan.create.side]!.creates++;
+        }
+      }
+      if (plan.deleteOn) writes[plan.deleteOn]!.deletes++;
+      if (refused) continue;
+      ops.push(op);
+      samples.push(...opSamples.slice(0, Math.max(0, CHANGE_SAMPLES_PER_PAGE - samples.length)));
+    }
+    await store.quarantine(bad);
+    await store.addRunEvents(ref.syncId, samples);
+    const quarantined: Record<string, number> = { [side]: 0, [other]: 0 };
+    for (const b of bad) {
+      const s = b.sourceKey.slice(0, b.sourceKey.indexOf(':'));
+      quarantined[s] = (quarantined[s] ?? 0) + 1;
+    }
+    const staged: StagedPairPlan = { ops };
+    // A planning with decisions stages apart from the first one (whose conflicts it read).
+    const suffix = ref.decisions ? '-decided' : '';
+    const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/${side}/plan${suffix}`, staged);
+    held.put(planPageId, staged);
+    const manualPageId = manual.length ? await store.stagePage(ref.syncId, `${ref.seq}/${side}/conflicts${suffix}`, manual) : null;
+    const approvalReasons = pairRisks(p, writes, snaps.size);
+    return {
+      planPageId,
+      ops: ops.length,
+      planned: snaps.size,
+      unchanged,
+      linked,
+      writes,
+      echoes,
+      rejected,
+      quarantined,
+      conflicts,
+      pendingConflicts,
+      manual: manualPageId
+        ? {
+            pageId: manualPageId,
+            hash: stableHash(manual.map((c) => [c.id, c.hashes])),
+            total: manual.length,
+            items: manual.slice(0, CONFLICTS_SHOWN).map((c) => ({
+              id: c.id, keys: c.keys, field: c.field, labels: Object.fromEntries(Object.entries(c.hashes).map(([k, h]) => [k, h.slice(0, LABEL)])),
+            })),
+          }
+        : null,
+      decidedConflicts,
+      notices,
+      planHash: recordHash(ops),
+      approvalReasons,
+    };
+  };
+
+  const prepare = async (ref: PairPageRef & { after: Cursor | null; limit: number }): Promise<PreparePairPageResult> => {
+    const p = pairOf(ref.pair);
+    const page = await connectorOf(p, ref.side).fetchChanges(p.sides[ref.side]!.entity, { after: ref.after, limit: ref.limit, includeDeleted: true });
+    const fetched = { count: page.records.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
+    if (page.records.length === 0) return { ...fetched, pageId: '', plan: null };
+    const plan = await planRecords(ref, page.records);
+    const pageId = plan.manual ? await store.stagePage(ref.syncId, `${ref.seq}/${ref.side}/raw`, toColumnar(page.records)) : '';
+    return { ...fetched, pageId, plan, ...(workerId ? { heldBy: workerQueue(p.family as PipelineFamily, workerId) } : {}) };
+  };
+
   return {
     async beginPair(input: { pair: string; mode?: 'incremental' | 'full'; pageSize?: number; pagesPerRun?: number }): Promise<BeginPairResult> {
       const p = pairOf(input.pair);
@@ -222,242 +478,38 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
       return { pageId, count: page.records.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
     },
 
-    /**
-     * Map the page's records, find each one's link (or a first link by external key), read the
-     * other side's records now, and plan each record with the pure planner.
-     */
     async planPairPage(ref: PairPageRef & { pageId: string; matchesPageId?: string; decisions?: PairConflictDecisions }): Promise<PlanPairPageResult> {
-      const p = pairOf(ref.pair);
-      const policy = policyOf(p);
-      const side = ref.side;
-      const other = otherSide(p, side);
-      const records = fromColumnar(await store.loadPage<ColumnarPage>(ref.pageId));
-      const bad: QuarantineEntry[] = [];
-      const snaps = new Map<string, SideSnapshot>();
-      for (const r of records) {
-        const m = map(p, side, r);
-        if (m.ok) snaps.set(r.key, { key: r.key, fields: m.value, modifiedAt: r.modifiedAt, ...(r.deleted ? { deleted: true } : {}) });
-        else {
-          const first = m.issues[0]!;
-          bad.push(quarantineEntry(p, ref.syncId, side, r.key, first.field, first.rule, m.issues.map((i) => `${i.field}: ${i.message} (${i.rule})`).join('; '), r.data));
-        }
-      }
-      const links = await store.findLinks(p.name, side, [...snaps.keys()]);
-
-      // First links: unlinked records whose external key names exactly one unlinked record of the other side.
-      const notices: PairNotice[] = [];
-      const newLinks = new Map<string, string>(); // this side's key → other side's key
-      let linked = 0;
-      // First links found elsewhere (reconciliation's match rules), staged as this side's key → other side's key.
-      if (ref.matchesPageId) {
-        for (const [mine, theirs] of Object.entries(await store.loadPage<Record<string, string>>(ref.matchesPageId))) {
-          if (snaps.has(mine) && !links.has(mine)) newLinks.set(mine, theirs);
-        }
-      }
-      const unlinked = [...snaps.values()].filter((s) => !links.has(s.key) && !newLinks.has(s.key));
-      if (unlinked.length && p.match.some((r) => r.by === 'externalKey')) {
-        const wanted = new Map<string, string>(); // external key → this side's key
-        for (const s of unlinked) {
-          const ext = s.fields[IDENTITY_FIELD];
-          if (typeof ext === 'string') wanted.set(ext, s.key);
-        }
-        const found = await byExternalKey(p, other, [...wanted.keys()]);
-        const taken = await store.findLinks(p.name, other, [...found.values()].flat().map((r) => r.key));
-        for (const [ext, candidates] of found) {
-          const mine = wanted.get(ext)!;
-          const free = candidates.filter((c) => !taken.has(c.key));
-          if (free.length === 1) {
-            newLinks.set(mine, free[0]!.key);
-            linked++;
-          } else if (free.length > 1) {
-            snaps.delete(mine);
-            bad.push(
-              quarantineEntry(p, ref.syncId, side, mine, IDENTITY_FIELD, 'ambiguous', `external key "${ext}" matches ${free.length} records of ${other}: ${free.map((c) => c.key).join(', ')}; link one by hand`, null),
-            );
-            if (notices.length < NOTICES_PER_PAGE) notices.push({ kind: 'ambiguous', keys: { [side]: mine }, field: IDENTITY_FIELD, values: { [other]: free.map((c) => c.key) }, resolution: 'quarantined' });
-          }
-        }
-      }
-
-      // The other side's records now, for every linked or newly linked record.
-      const otherKeys = new Set<string>();
-      for (const [k] of snaps) {
-        const l = links.get(k);
-        const o = l ? l.keys[other] : newLinks.get(k);
-        if (o) otherKeys.add(o);
-      }
-      const otherSnaps = new Map<string, SideSnapshot>();
-      if (otherKeys.size) {
-        for (const r of await connectorOf(p, other).read(p.sides[other]!.entity, [...otherKeys])) {
-          const m = map(p, other, r);
-          if (m.ok) otherSnaps.set(r.key, { key: r.key, fields: m.value, modifiedAt: r.modifiedAt, ...(r.deleted ? { deleted: true } : {}) });
-          else {
-            // Planning against a record we cannot read would look like a delete: hold it instead.
-            for (const [k, s] of snaps) if ((links.get(k)?.keys[other] ?? newLinks.get(k)) === r.key) snaps.delete(s.key);
-            bad.push(quarantineEntry(p, ref.syncId, other, r.key, m.issues[0]!.field, m.issues[0]!.rule, m.issues.map((i) => `${i.field}: ${i.message} (${i.rule})`).join('; '), r.data));
-          }
-        }
-      }
-      const ledgers = await store.getLedger([...links.values()].map((l) => l.linkId));
-      // A person's decisions on the conflicts staged by an earlier planning of this page: page key → field → decision.
-      const decided = new Map<string, Record<string, ConflictDecision>>();
-      if (ref.decisions) {
-        const { winners } = ref.decisions;
-        for (const c of await store.loadPage<StagedConflict[]>(ref.decisions.conflictsPageId)) {
-          const winner = winners[c.id] ?? winners[ALL_CONFLICTS];
-          if (winner !== undefined) decided.set(c.key, { ...(decided.get(c.key) ?? {}), [c.field]: { side: winner, hashes: c.hashes } });
-        }
-      }
-      const manual: StagedConflict[] = [];
-      let decidedConflicts = 0;
-
-      const ops: StagedOp[] = [];
-      const samples: RunEvent[] = []; // before/after of the first patches, for the run events
-      const count = () => ({ creates: 0, updates: 0, archives: 0, deletes: 0 });
-      const writes: Record<string, ReturnType<typeof count>> = { [side]: count(), [other]: count() };
-      const echoes: Record<string, number> = { [side]: 0, [other]: 0 };
-      const rejected: Record<string, number> = { [side]: 0, [other]: 0 };
-      let unchanged = 0;
-      let conflicts = 0;
-      let pendingConflicts = 0;
-      for (const s of snaps.values()) {
-        const link = links.get(s.key) ?? null;
-        const otherKey = link ? link.keys[other] : newLinks.get(s.key);
-        const otherSnap = otherKey ? (otherSnaps.get(otherKey) ?? null) : null;
-        const plan = planRecord(policy, {
-          sides: { [side]: s, [other]: otherSnap },
-          link,
-          ...(link ? { ledger: ledgers.get(link.linkId) ?? ({} as LinkLedger) } : {}),
-          ...(decided.has(s.key) ? { decisions: decided.get(s.key)! } : {}),
-        });
-        for (const e of plan.echoes) echoes[e.side] = (echoes[e.side] ?? 0) + 1;
-        for (const r of plan.rejected) {
-          rejected[r.side] = (rejected[r.side] ?? 0) + 1;
-          if (notices.length < NOTICES_PER_PAGE) {
-            notices.push({ kind: 'rejected', keys: keysOf(link, side, s.key, other, otherKey), field: r.field, values: { [r.side]: r.value }, resolution: r.owner });
-          }
-        }
-        for (const c of plan.conflicts) {
-          conflicts++;
-          const keys = keysOf(link, side, s.key, other, otherKey);
-          if (c.resolution === 'pending') {
-            pendingConflicts++;
-            // The id names the record by the pair's first side when it is known, so the same
-            // conflict met again in the other side's phase has the same id.
-            const [first] = sideNamesOf(p);
-            const idSide = keys[first] !== undefined ? first : side;
-            manual.push({ id: `${idSide}:${keys[idSide]}:${c.field}`, key: s.key, keys, field: c.field, hashes: Object.fromEntries(Object.entries(c.values).map(([k, v]) => [k, stableHash(v ?? null)])) });
-          }
-          if (c.decided) decidedConflicts++;
-          if (notices.length < NOTICES_PER_PAGE) {
-            // A `manual` conflict waits for a person in workflow history: short hash labels, never values.
-            const shown = c.policy === 'manual' ? { values: {}, labels: labelsOf(c.values) } : { values: c.values };
-            notices.push({
-              kind: 'conflict', keys, field: c.field, ...shown, resolution: c.resolution, policy: c.policy,
-              ...(c.decided && ref.decisions ? { decidedBy: ref.decisions.decidedBy } : {}),
-            });
-          }
-        }
-        if (plan.outcome === 'unchanged') unchanged++;
-        const writesNothing = Object.keys(plan.patches).length === 0 && !plan.create && !plan.deleteOn;
-        // Nothing to write and nothing new to remember: the record costs no store write either.
-        if (writesNothing && (link ? sameLink(link, plan.link) : !otherKey)) continue;
-        const op: StagedOp = {
-          linkId: link?.linkId ?? randomUUID(),
-          isNew: !link,
-          keys: keysOf(link, side, s.key, other, otherKey),
-          patches: [],
-          create: null,
-          deleteOn: plan.deleteOn,
-          link: plan.link,
-          writes: plan.writes,
-        };
-        let refused = false;
-        const opSamples: RunEvent[] = [];
-        for (const [to, patch] of Object.entries(plan.patches)) {
-          const changed = Object.keys(patch);
-          if (changed.length === 0) continue;
-          const target = { ...(to === side ? s.fields : (otherSnap?.fields ?? {})) };
-          for (const [path, v] of Object.entries(patch)) setPath(target, path, v, { omitEmpty: true });
-          const native = mappingOf(p, to).write!.toNative(target, changed);
-          if (!native.ok) {
-            refused = true;
-            bad.push(quarantineEntry(p, ref.syncId, to, op.keys[to] ?? s.key, native.issues[0]!.field, native.issues[0]!.rule, native.issues.map((i) => i.message).join('; '), patch));
-            continue;
-          }
-          op.patches.push({ side: to, values: native.values });
-          const sample = samples.length < CHANGE_SAMPLES_PER_PAGE ? pairChangeSample(to, op.keys[to] ?? s.key, to === side ? s.fields : (otherSnap?.fields ?? {}), patch) : null;
-          if (sample) opSamples.push(sample);
-          if (changed.length === 1 && changed[0] === 'active') writes[to]!.archives++;
-          else writes[to]!.updates++;
-        }
-        if (plan.create) {
-          const fields = { ...plan.create.fields, [IDENTITY_FIELD]: s.fields[IDENTITY_FIELD] };
-          const native = mappingOf(p, plan.create.side).write!.toNative(fields, 'all');
-          if (!native.ok) {
-            refused = true;
-            bad.push(quarantineEntry(p, ref.syncId, side, s.key, native.issues[0]!.field, native.issues[0]!.rule, native.issues.map((i) => i.message).join('; '), s.fields));
-          } else {
-            op.create = { side: plan.create.side, values: native.values };
-            writes[plan.create.side]!.creates++;
-          }
-        }
-        if (plan.deleteOn) writes[plan.deleteOn]!.deletes++;
-        if (refused) continue;
-        ops.push(op);
-        samples.push(...opSamples.slice(0, Math.max(0, CHANGE_SAMPLES_PER_PAGE - samples.length)));
-      }
-      await store.quarantine(bad);
-      await store.addRunEvents(ref.syncId, samples);
-      const quarantined: Record<string, number> = { [side]: 0, [other]: 0 };
-      for (const b of bad) {
-        const s = b.sourceKey.slice(0, b.sourceKey.indexOf(':'));
-        quarantined[s] = (quarantined[s] ?? 0) + 1;
-      }
-      const staged: StagedPairPlan = { ops };
-      // A planning with decisions stages apart from the first one (whose conflicts it read).
-      const suffix = ref.decisions ? '-decided' : '';
-      const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/${side}/plan${suffix}`, staged);
-      const manualPageId = manual.length ? await store.stagePage(ref.syncId, `${ref.seq}/${side}/conflicts${suffix}`, manual) : null;
-      const approvalReasons = pairRisks(p, writes, snaps.size);
-      return {
-        planPageId,
-        ops: ops.length,
-        planned: snaps.size,
-        unchanged,
-        linked,
-        writes,
-        echoes,
-        rejected,
-        quarantined,
-        conflicts,
-        pendingConflicts,
-        manual: manualPageId
-          ? {
-              pageId: manualPageId,
-              hash: stableHash(manual.map((c) => [c.id, c.hashes])),
-              total: manual.length,
-              items: manual.slice(0, CONFLICTS_SHOWN).map((c) => ({
-                id: c.id, keys: c.keys, field: c.field, labels: Object.fromEntries(Object.entries(c.hashes).map(([k, h]) => [k, h.slice(0, LABEL)])),
-              })),
-            }
-          : null,
-        decidedConflicts,
-        notices,
-        planHash: recordHash(ops),
-        approvalReasons,
-      };
+      return planRecords(ref, fromColumnar(await store.loadPage<ColumnarPage>(ref.pageId)));
     },
+
+    /**
+     * Fetch and plan one page of a side in one activity (syncPair since `throughput-v1`). The raw
+     * page is staged only when a person must decide conflicts (the page is planned again with the
+     * decisions); the plan is staged once (the claim check) and held in this worker's memory, and
+     * `heldBy` names this worker's own queue, where the workflow sends the write.
+     */
+    async preparePairPage(ref: PairPageRef & { after: Cursor | null; limit: number }): Promise<PreparePairPageResult> {
+      // Heartbeats while it runs (FETCH's heartbeat timeout): a dead worker is noticed in seconds.
+      heartbeat();
+      const alive = setInterval(() => heartbeat(), HEARTBEAT_EVERY_MS);
+      try {
+        return await prepare(ref);
+      } finally {
+        clearInterval(alive);
+      }
+    },
+
 
     /**
      * Write the staged plan: creates, patches (only changed fields) and deletes on each side,
      * then the links and the write ledger of what was written. A record a side refuses is
      * quarantined and its link is not advanced, so the next run plans it again.
      */
-    async writePairPage(ref: PairPageRef & { planPageId: string; planHash?: string }): Promise<WritePairPageResult> {
+    async writePairPage(ref: PairPageRef & { planPageId: string; planHash?: string; commit?: { cursor: Cursor | null } }): Promise<WritePairPageResult> {
       const p = pairOf(ref.pair);
       const [a, b] = sideNamesOf(p);
-      const { ops } = await store.loadPage<StagedPairPlan>(ref.planPageId);
+      // From this worker's memory when it planned the page, else from the claim check.
+      const { ops } = held.get(ref.planPageId) ?? (await store.loadPage<StagedPairPlan>(ref.planPageId));
       if (ref.planHash !== undefined && recordHash(ops) !== ref.planHash) {
         throw new SyncError('Conflict', `staged plan ${ref.planPageId} no longer matches the approved plan ${ref.planHash}; nothing was written`);
       }
@@ -531,6 +583,13 @@ export function createPairActivities({ registry, connectors, store }: SyncDeps) 
       for (const side of [a, b]) {
         const ok = durable.map((o) => o.keys[side]).filter((k): k is string => !!k).map((k) => `${side}:${k}`);
         await store.releaseQuarantine(p.name, ok);
+      }
+      if (ref.commit) {
+        // The page's writes are durable: the side's cursor moves in the same activity (syncPair
+        // since `throughput-v1`). The page before this one is done for good: drop its claim checks.
+        await store.setCheckpoint(pairCheckpoint(p.name, ref.side), ref.commit.cursor, ref.syncId);
+        await store.dropPages(ref.syncId, `${ref.seq - 1}/`);
+        held.delete(ref.planPageId);
       }
       return out;
     },

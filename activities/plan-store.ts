@@ -158,14 +158,18 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
      */
     async recordPlanPage(ref: PageRef & { planId: string; planPageId: string; approvalReasons: string[] }): Promise<{ creates: number; updates: number }> {
       const p = pipelineOf(ref.pipeline);
-      const { mappedPageId, ops } = await store.loadPage<PlanPage>(ref.planPageId);
-      const mapped = await store.loadPage<MappedRecord[]>(mappedPageId);
+      const staged = await store.loadPage<PlanPage>(ref.planPageId);
+      const { ops } = staged;
+      // A plan staged by preparePage (throughput-v1) carries its records' fields; an older one
+      // refers to the mapped page.
+      const mapped = staged.fields ? null : await store.loadPage<MappedRecord[]>(staged.mappedPageId!);
+      const fieldsAt = (i: number): Record<string, unknown> => (staged.fields ? staged.fields[i]! : mapped![ops[i]!.index]!.fields);
       const columns = columnsOf(p);
       const partial = connectors.get(p.target.system).describe().partialUpdates === true;
       const prefix = keyPrefixOf(p);
       const current = await readTarget(p, ops.map((o) => ({ targetKey: o.targetKey ?? null, externalKey: prefix + o.sourceKey })));
       const items: PlanItem[] = ops.map((o, i) => {
-        const fields = mapped[o.index]!.fields;
+        const fields = fieldsAt(i);
         const externalKey = prefix + o.sourceKey;
         const now = current.get(externalKey);
         const changes: PlanChange[] = [];

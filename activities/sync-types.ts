@@ -84,10 +84,27 @@ export interface PlanOp {
   linkFields?: Record<string, LinkField>;
 }
 
-/** A staged plan refers to the mapped page instead of copying its records. */
+/**
+ * A staged plan. Before `throughput-v1` it refers to the mapped page (`mappedPageId`, ops by
+ * `index`); a plan prepared by preparePage carries the fields it writes, `fields[i]` for `ops[i]`.
+ */
 export interface PlanPage {
-  mappedPageId: string;
+  mappedPageId?: string;
   ops: PlanOp[];
+  fields?: Record<string, unknown>[];
+}
+
+/** preparePage: a page fetched, mapped, validated and planned in one step. */
+export interface PreparePageResult extends Attempted {
+  count: number;
+  nextCursor: Cursor | null;
+  hasMore: boolean;
+  valid: number;
+  quarantined: number;
+  /** Null when nothing on the page was valid (or the page was empty). planPageId '' when nothing is to be written. */
+  plan: Omit<PlanPageResult, 'attempt'> | null;
+  /** The task queue of the worker that holds the plan in memory (absent: none; write on the family's queue). */
+  heldBy?: string;
 }
 
 /** A page of quarantined records re-read by key (replay). */

@@ -33,7 +33,7 @@
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { applyLookback, type Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
-import { TASK_QUEUES, type PipelineFamily } from '../contracts/queues';
+import { TASK_QUEUES, workerQueue, type PipelineFamily } from '../contracts/queues';
 import type { ConnectorPool, Registry } from '../pipelines/load';
 import type { Pipeline } from '../pipelines/schema';
 import { stableHash } from '../contracts/stable-json';
@@ -41,9 +41,11 @@ import { readPath, setPath } from '../mappings/record-path';
 import { oneWayPolicy, planOneWay } from '../mappings/two-way/one-way';
 import type { PairPolicy } from '../mappings/two-way/policy';
 import { linkSpaceOf, type LinkSpace } from '../pipelines/link-space';
+import type { SourceRecord } from '../connectors/types';
 import type { Link, LinkField, LinkUpsert, QuarantineEntry, StateStore } from '../state/types';
 import { planFingerprint, recordHash } from './hash';
 import { changeSamples } from './observe';
+import { HeldPages } from './held-pages';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { planRisks } from './plan-risk';
 import { poisonOf, quarantineCopy } from './poison';
@@ -58,16 +60,27 @@ import type {
   PlanOp,
   PlanPage,
   PlanPageResult,
+  PreparePageResult,
   WritePageResult,
 } from './sync-types';
 
 /** How often writePage heartbeats while a batch makes progress (heartbeat timeout 15 s, workflows/options.ts). */
 const HEARTBEAT_EVERY_MS = 3000;
+/** Prepared plans a worker keeps in memory (a sync has at most two in flight: one written, one read ahead). */
+const HELD_PAGES = 16;
+/** Records mapped between two turns of the event loop. */
+const YIELD_EVERY = 250;
 
 export interface SyncDeps {
   registry: Registry;
   connectors: ConnectorPool;
   store: StateStore;
+  /**
+   * This worker process's id, naming its worker-specific task queues (contracts/queues.ts
+   * `workerQueue`): a page prepared here is written here, from memory. Absent: no such queues
+   * (plain loops, tests with one in-process worker), the write goes to the family's queue.
+   */
+  workerId?: string;
 }
 
 /**
@@ -154,7 +167,10 @@ function linkUpsert(
  * The steps of one sync. Each is an activity; each reads its input page from the state store
  * (claim check) and stages its output there, so workflow history holds ids and counts only.
  */
-export function createSyncActivities({ registry, connectors, store }: SyncDeps) {
+export function createSyncActivities({ registry, connectors, store, workerId }: SyncDeps) {
+  /** Plans prepared by this worker and not yet written: the write reads them here, not from the store. */
+  const held = new HeldPages<PlanPage>(HELD_PAGES);
+
   const pipelineOf = (name: string): Pipeline => {
     const p = registry.pipelines.get(name);
     if (!p) {
@@ -206,6 +222,107 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
   /** What every key of a pipeline's source carries into its target (systems.json `keyPrefix`). */
   const keyPrefixOf = (p: Pipeline): string => registry.systems.get(p.source.system)?.keyPrefix ?? '';
 
+  /** Map and validate records: invalid ones go to quarantine with their reasons, the rest go on. */
+  const mapRecords = async (p: Pipeline, syncId: string, records: SourceRecord[]): Promise<{ valid: MappedRecord[]; quarantined: number }> => {
+    const mapping = registry.mappings.get(p.mapping)!;
+    const valid: MappedRecord[] = [];
+    const bad: QuarantineEntry[] = [];
+    const options = { keyPrefix: keyPrefixOf(p) };
+    for (const [n, r] of records.entries()) {
+      // A page is mapped in slices, so that the worker's other work (workflow tasks, queries,
+      // heartbeats) is not held up behind a whole page of synchronous mapping.
+      if (n > 0 && n % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      // Poison (a huge field, damaged text) and a mapping that throws are this record's
+      // problem, quarantined with the reason; they must not fail the page and be retried.
+      const poison = poisonOf(r.data);
+      let res: ReturnType<typeof mapping.apply>;
+      try {
+        res = poison ? { ok: false, issues: [{ field: poison.field, rule: poison.rule, message: poison.reason }] } : mapping.apply(r.data, options);
+      } catch (err) {
+        res = { ok: false, issues: [{ field: '(record)', rule: 'unexpected', message: `the mapping failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500) }] };
+      }
+      if (res.ok) {
+        valid.push({ sourceKey: r.key, fields: res.value, hash: recordHash(res.value) });
+      } else {
+        const first = res.issues[0]!;
+        bad.push({
+          pipeline: p.name,
+          syncId,
+          sourceKey: r.key,
+          stage: 'map',
+          field: first.field,
+          rule: first.rule,
+          reason: poison ? poison.reason : res.issues.map((i) => `${i.field}: ${i.message} (${i.rule})`).join('; '),
+          record: poison ? quarantineCopy(r.data) : r.data,
+        });
+      }
+    }
+    await store.quarantine(bad);
+    return { valid, quarantined: bad.length };
+  };
+
+  /**
+   * Plan each mapped record against its link with the pure planner (mappings/two-way/one-way.ts):
+   * create, update (only the changed units) or no-op. A migrated link that only vouches for the
+   * whole record's hash learns its per-field values here when the record is unchanged.
+   */
+  const planRecords = async (p: Pipeline, syncId: string, records: MappedRecord[]) => {
+    const space = spaceOf(p);
+    const links = await store.findLinks(space.space, space.sourceSide, records.map((r) => r.sourceKey));
+    const policy = policyOf(p);
+    const ops: PlanOp[] = [];
+    let unchanged = 0;
+    const unchangedKeys: string[] = [];
+    const refreshed: LinkUpsert[] = [];
+    records.forEach((r, index) => {
+      const link = links.get(r.sourceKey) ?? null;
+      const plan = planOneWay(space, policy, { source: { key: r.sourceKey, fields: r.fields }, sourceHash: r.hash, link });
+      if (plan.outcome === 'create' || plan.outcome === 'update') {
+        const targetKey = plan.outcome === 'update' ? link!.keys[space.targetSide] : undefined;
+        ops.push({
+          index,
+          sourceKey: r.sourceKey,
+          hash: r.hash,
+          op: plan.outcome,
+          ...(targetKey !== undefined ? { targetKey } : {}),
+          ...(plan.outcome === 'update' ? { changed: plan.changed } : {}),
+          ...(link ? { linkId: link.linkId } : {}),
+          ...(link?.deletedSides.length ? { deletedSides: link.deletedSides } : {}),
+          linkFields: plan.fields,
+        });
+        return;
+      }
+      unchanged++;
+      unchangedKeys.push(r.sourceKey);
+      if (plan.refresh && link) refreshed.push(linkUpsert(p, space, link.linkId, r.sourceKey, link.keys[space.targetSide]!, plan.fields, link.deletedSides, r.hash));
+    });
+    // The target already holds these records' values (the link vouched for them): remember them per field.
+    await store.upsertLinks(space.space, refreshed);
+    await store.releaseQuarantine(p.name, unchangedKeys);
+    // Before/after samples for the run report, where the links keep the values (approval-watched fields).
+    const previous = new Map(ops.map((w) => [w.sourceKey, previousOf(links.get(w.sourceKey)).previous] as const).filter(([, v]) => v !== undefined).map(([k, v]) => [k, { fields: v! }] as const));
+    await store.addRunEvents(syncId, changeSamples(ops, records, previous));
+    const creates = ops.filter((w) => w.op === 'create').length;
+    const approvalReasons = p.approval
+      ? planRisks(
+          ops.map((w) => ({
+            sourceKey: w.sourceKey,
+            op: w.op,
+            fields: records[w.index]!.fields,
+            ...previousOf(links.get(w.sourceKey)),
+          })),
+          p.approval,
+        )
+      : [];
+    return { ops, creates, updates: ops.length - creates, unchanged, planHash: planFingerprint(ops), approvalReasons };
+  };
+
+  /** The fields of a plan staged before `throughput-v1` (it refers to the mapped page). */
+  const mappedFields = async (mappedPageId: string, ops: PlanOp[]): Promise<(i: number) => Record<string, unknown>> => {
+    const mapped = await store.loadPage<MappedRecord[]>(mappedPageId);
+    return (i) => mapped[ops[i]!.index]!.fields;
+  };
+
   const steps = {
     /** `estimate: false` skips counting the source (a continued run keeps its first run's estimate). */
     async beginSync(input: {
@@ -244,6 +361,34 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
     },
 
     /**
+     * Fetch, map, validate and plan one page in one activity (syncPipeline since `throughput-v1`).
+     * Only the plan is staged (the claim check: the ops and the fields they write), once; the
+     * plan also stays in this worker's memory, and `heldBy` names this worker's own task queue so
+     * that the workflow routes the write here. A worker that dies with the page in memory costs a
+     * schedule-to-start timeout, then another worker writes it from the claim check.
+     */
+    async preparePage(ref: PageRef & { after: Cursor | null; limit: number }): Promise<PreparePageResult> {
+      const p = pipelineOf(ref.pipeline);
+      const page = await connectors.get(p.source.system).fetchChanges(p.source.entity, { after: ref.after, limit: ref.limit });
+      const fetched = { count: page.records.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
+      if (page.records.length === 0) return { ...fetched, valid: 0, quarantined: 0, plan: null };
+      const { valid, quarantined } = await mapRecords(p, ref.syncId, page.records);
+      if (valid.length === 0) return { ...fetched, valid: 0, quarantined, plan: null };
+      const { ops, ...result } = await planRecords(p, ref.syncId, valid);
+      if (ops.length === 0) return { ...fetched, valid: valid.length, quarantined, plan: { planPageId: '', ...result } };
+      const staged: PlanPage = { ops, fields: ops.map((o) => valid[o.index]!.fields) };
+      const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/plan`, staged);
+      held.put(planPageId, staged);
+      return {
+        ...fetched,
+        valid: valid.length,
+        quarantined,
+        plan: { planPageId, ...result },
+        ...(workerId ? { heldBy: workerQueue(p.family as PipelineFamily, workerId) } : {}),
+      };
+    },
+
+    /**
      * Replay: the next page of open quarantine entries (by key, after `afterKey`, filtered), their
      * source records re-read by key through the connector and staged like a fetched page. Keys the
      * source no longer has stay in quarantine and are counted as missing.
@@ -276,115 +421,36 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
     /** Map and validate: invalid records go to quarantine with their reasons, the rest go on. */
     async mapPage(ref: PageRef & { pageId: string }): Promise<MapPageResult> {
       const p = pipelineOf(ref.pipeline);
-      const mapping = registry.mappings.get(p.mapping)!;
-      const records = fromColumnar(await store.loadPage<ColumnarPage>(ref.pageId));
-      const valid: MappedRecord[] = [];
-      const bad: QuarantineEntry[] = [];
-      const options = { keyPrefix: keyPrefixOf(p) };
-      for (const r of records) {
-        // Poison (a huge field, damaged text) and a mapping that throws are this record's
-        // problem, quarantined with the reason; they must not fail the page and be retried.
-        const poison = poisonOf(r.data);
-        let res: ReturnType<typeof mapping.apply>;
-        try {
-          res = poison ? { ok: false, issues: [{ field: poison.field, rule: poison.rule, message: poison.reason }] } : mapping.apply(r.data, options);
-        } catch (err) {
-          res = { ok: false, issues: [{ field: '(record)', rule: 'unexpected', message: `the mapping failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500) }] };
-        }
-        if (res.ok) {
-          valid.push({ sourceKey: r.key, fields: res.value, hash: recordHash(res.value) });
-        } else {
-          const first = res.issues[0]!;
-          bad.push({
-            pipeline: p.name,
-            syncId: ref.syncId,
-            sourceKey: r.key,
-            stage: 'map',
-            field: first.field,
-            rule: first.rule,
-            reason: poison ? poison.reason : res.issues.map((i) => `${i.field}: ${i.message} (${i.rule})`).join('; '),
-            record: poison ? quarantineCopy(r.data) : r.data,
-          });
-        }
-      }
-      await store.quarantine(bad);
-      const mappedPageId = await store.stagePage(ref.syncId, `${ref.seq}/mapped`, valid);
-      return { mappedPageId, valid: valid.length, quarantined: bad.length };
+      const valid = await mapRecords(p, ref.syncId, fromColumnar(await store.loadPage<ColumnarPage>(ref.pageId)));
+      const mappedPageId = await store.stagePage(ref.syncId, `${ref.seq}/mapped`, valid.valid);
+      return { mappedPageId, valid: valid.valid.length, quarantined: valid.quarantined };
     },
 
-    /**
-     * Plan each mapped record against its link with the pure planner (mappings/two-way/one-way.ts):
-     * create, update (only the changed units) or no-op. A migrated link that only vouches for the
-     * whole record's hash learns its per-field values here when the record is unchanged.
-     */
+    /** Plan a staged mapped page (planRecords) and stage the plan. */
     async planPage(ref: PageRef & { mappedPageId: string }): Promise<PlanPageResult> {
       const p = pipelineOf(ref.pipeline);
-      const space = spaceOf(p);
       const records = await store.loadPage<MappedRecord[]>(ref.mappedPageId);
-      const links = await store.findLinks(space.space, space.sourceSide, records.map((r) => r.sourceKey));
-      const policy = policyOf(p);
-      const ops: PlanOp[] = [];
-      let unchanged = 0;
-      const unchangedKeys: string[] = [];
-      const refreshed: LinkUpsert[] = [];
-      records.forEach((r, index) => {
-        const link = links.get(r.sourceKey) ?? null;
-        const plan = planOneWay(space, policy, { source: { key: r.sourceKey, fields: r.fields }, sourceHash: r.hash, link });
-        if (plan.outcome === 'create' || plan.outcome === 'update') {
-          const targetKey = plan.outcome === 'update' ? link!.keys[space.targetSide] : undefined;
-          ops.push({
-            index,
-            sourceKey: r.sourceKey,
-            hash: r.hash,
-            op: plan.outcome,
-            ...(targetKey !== undefined ? { targetKey } : {}),
-            ...(plan.outcome === 'update' ? { changed: plan.changed } : {}),
-            ...(link ? { linkId: link.linkId } : {}),
-            ...(link?.deletedSides.length ? { deletedSides: link.deletedSides } : {}),
-            linkFields: plan.fields,
-          });
-          return;
-        }
-        unchanged++;
-        unchangedKeys.push(r.sourceKey);
-        if (plan.refresh && link) refreshed.push(linkUpsert(p, space, link.linkId, r.sourceKey, link.keys[space.targetSide]!, plan.fields, link.deletedSides, r.hash));
-      });
-      // The target already holds these records' values (the link vouched for them): remember them per field.
-      await store.upsertLinks(space.space, refreshed);
-      await store.releaseQuarantine(p.name, unchangedKeys);
-      // Before/after samples for the run report, where the links keep the values (approval-watched fields).
-      const previous = new Map(ops.map((w) => [w.sourceKey, previousOf(links.get(w.sourceKey)).previous] as const).filter(([, v]) => v !== undefined).map(([k, v]) => [k, { fields: v! }] as const));
-      await store.addRunEvents(ref.syncId, changeSamples(ops, records, previous));
+      const { ops, ...result } = await planRecords(p, ref.syncId, records);
       const page: PlanPage = { mappedPageId: ref.mappedPageId, ops };
       const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/plan`, page);
-      const creates = ops.filter((w) => w.op === 'create').length;
-      const approvalReasons = p.approval
-        ? planRisks(
-            ops.map((w) => ({
-              sourceKey: w.sourceKey,
-              op: w.op,
-              fields: records[w.index]!.fields,
-              ...previousOf(links.get(w.sourceKey)),
-            })),
-            p.approval,
-          )
-        : [];
-      return { planPageId, creates, updates: ops.length - creates, unchanged, planHash: planFingerprint(ops), approvalReasons };
+      return { planPageId, ...result };
     },
 
     /**
      * Write the plan in batches, idempotently (upsert by external key), recording links after
      * each batch. Heartbeats the batch reached, so a retry resumes there instead of rewriting.
      */
-    async writePage(ref: PageRef & { planPageId: string; planHash?: string }): Promise<WritePageResult> {
+    async writePage(ref: PageRef & { planPageId: string; planHash?: string; commit?: { cursor: Cursor | null } }): Promise<WritePageResult> {
       const p = pipelineOf(ref.pipeline);
       const target = connectors.get(p.target.system);
-      const { mappedPageId, ops } = await store.loadPage<PlanPage>(ref.planPageId);
+      // From this worker's memory when it prepared the page, else from the claim check.
+      const staged = held.get(ref.planPageId) ?? (await store.loadPage<PlanPage>(ref.planPageId));
+      const { ops } = staged;
       if (ref.planHash !== undefined && planFingerprint(ops) !== ref.planHash) {
         throw new SyncError('Conflict', `staged plan ${ref.planPageId} no longer matches the approved plan ${ref.planHash}; nothing was written`);
       }
-      const mapped = await store.loadPage<MappedRecord[]>(mappedPageId);
-      const plan = ops.map((o) => ({ ...o, fields: mapped[o.index]!.fields }));
+      const fieldsOf = staged.fields ? (i: number) => staged.fields![i]! : await mappedFields(staged.mappedPageId!, ops);
+      const plan = ops.map((o, i) => ({ ...o, fields: fieldsOf(i) }));
       const space = spaceOf(p);
       const { maxBatchSize, requestTimeoutMs, partialUpdates } = target.describe();
       const partial = partialUpdates === true;
@@ -448,12 +514,21 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
         acc.next = i + batch.length;
         heartbeat({ ...acc });
       }
+      if (ref.commit) {
+        // The page's writes are durable: its cursor moves, in the same activity (one round trip
+        // less per page). A retry after this point writes nothing new (upserts, links) and commits
+        // the same cursor again. The page before this one is done for good: drop its claim check.
+        await store.setCheckpoint(p.name, ref.commit.cursor, ref.syncId);
+        await store.dropPages(ref.syncId, `${ref.seq - 1}/`);
+        held.delete(ref.planPageId);
+      }
       return { created: acc.created, updated: acc.updated, quarantined: acc.quarantined };
     },
 
     /** Advance the checkpoint: only called after the page's writes are durable. */
     async commitCheckpoint(input: { pipeline: string; syncId: string; seq: number; cursor: Cursor | null }): Promise<void> {
       await store.setCheckpoint(input.pipeline, input.cursor, input.syncId);
+      held.dropPrefix(`${input.syncId}/${input.seq}/`);
       // The page is written and its cursor committed: its claim checks are no longer needed.
       await store.dropPages(input.syncId, `${input.seq}/`);
     },
@@ -477,17 +552,20 @@ export function createSyncActivities({ registry, connectors, store }: SyncDeps) 
         finishedAt: new Date().toISOString(),
         totals: input.totals,
       });
+      held.dropPrefix(`${input.syncId}/`);
       return { droppedPages: await store.dropPages(input.syncId) };
     },
 
     /** Drop pages already processed (called at continue-as-new). */
     async dropStagedPages(input: { syncId: string }): Promise<number> {
+      held.dropPrefix(`${input.syncId}/`);
       return store.dropPages(input.syncId);
     },
   };
   return {
     ...steps,
     fetchPage: withAttempt(keptAlive(steps.fetchPage)),
+    preparePage: withAttempt(keptAlive(steps.preparePage)),
     fetchQuarantined: keptAlive(steps.fetchQuarantined),
     mapPage: withAttempt(keptAlive(steps.mapPage)),
     planPage: withAttempt(keptAlive(steps.planPage)),

@@ -1,8 +1,11 @@
 /**
  * 100,000 accounts SQLite → SQLite, through Temporal (dev server + worker) and, in the same
- * run, through the same connectors, mapping and state store in a plain loop without Temporal.
- * Prints records/s for both, their ratio (goal ≥ 0.7) and the worker's peak RSS.
- *   npm run bench            (BENCH_ACCOUNTS=20000 npm run bench for a quick look)
+ * run, through the same connectors, mapping and state store in a plain loop without Temporal,
+ * at page sizes 1,000 (the pipelines' default) and 5,000. Prints per page size records/s for
+ * both, their ratio (goal ≥ 0.9 at the default page size), CPU seconds of the worker and the
+ * dev server, and peak RSS. `npm run bench` then runs the two-way bench in its throughput mode.
+ *   npx tsx bench/sql-sync.bench.ts      (BENCH_ACCOUNTS=20000 for a quick look;
+ *                                         BENCH_PAGE_SIZES=1000 for one page size; BENCH_PROFILE=1)
  */
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
@@ -21,7 +24,8 @@ import { openSqliteStateStore } from '../state/sqlite-store';
 import { createSyncWorkers } from '../workers/worker';
 
 const N = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
-const PAGE = Number(process.env.BENCH_PAGE_SIZE ?? 5000);
+const PAGE_SIZES = (process.env.BENCH_PAGE_SIZES ?? process.env.BENCH_PAGE_SIZE ?? '1000,5000').split(',').map(Number);
+let PAGE = PAGE_SIZES[0]!;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 
 function registryFor(dir: string) {
@@ -30,7 +34,7 @@ function registryFor(dir: string) {
 }
 
 /** The baseline: the same connector calls, mapping, planner and links, in one loop. */
-async function plainLoop(dir: string): Promise<{ ms: number; written: number; cpu: number }> {
+async function plainLoop(dir: string): Promise<{ ms: number; written: number; cpu: number; peakRssMb: number }> {
   const { env, registry } = registryFor(dir);
   const pool = new ConnectorPool(registry, env);
   const store = openSqliteStateStore(path.join(dir, 'plain-state.db'));
@@ -42,6 +46,7 @@ async function plainLoop(dir: string): Promise<{ ms: number; written: number; cp
   const target = pool.get(p.target.system);
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  const rss = rssSampler();
   let cursor = null as Awaited<ReturnType<typeof store.getCheckpoint>>;
   let written = 0;
   for (;;) {
@@ -85,9 +90,22 @@ async function plainLoop(dir: string): Promise<{ ms: number; written: number; cp
   }
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
+  const peakRssMb = rss.stop();
   await pool.closeAll();
   await store.close();
-  return { ms, written, cpu: (cpu.user + cpu.system) / 1e6 };
+  return { ms, written, cpu: (cpu.user + cpu.system) / 1e6, peakRssMb };
+}
+
+/** Peak RSS of this process (MiB) from now until stop(), sampled every 100 ms. */
+function rssSampler(): { stop(): number } {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(peak, process.memoryUsage().rss) / 2 ** 20;
+    },
+  };
 }
 
 /** CPU seconds (user + system) a process has used, from /proc. */
@@ -110,29 +128,28 @@ async function throughTemporal(dir: string): Promise<{ ms: number; written: numb
     env,
   });
   const running = sync.run();
-  let peak = process.memoryUsage().rss;
-  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
   // warm the worker (bundle loaded, connections open) outside the measurement
   await client.workflow.execute('syncPipeline', { taskQueue: TASK_QUEUES.sql, workflowId: 'bench-warmup', args: [{ pipeline: 'demo-products' }] });
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
+  const rss = rssSampler();
   const server0 = procCpuSeconds(server.pid);
   const result = (await client.workflow.execute('syncPipeline', {
     taskQueue: TASK_QUEUES.sql,
-    workflowId: 'bench-accounts',
+    workflowId: `bench-accounts-${PAGE}`,
     args: [{ pipeline: 'demo-accounts', pageSize: PAGE }],
   })) as SyncResult;
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const serverCpu = procCpuSeconds(server.pid) - server0;
-  clearInterval(sampler);
-  if (process.env.BENCH_PROFILE) await profile(client, 'bench-accounts');
+  const peakRssMb = rss.stop();
+  if (process.env.BENCH_PROFILE) await profile(client, `bench-accounts-${PAGE}`);
   sync.shutdown();
   await running;
   await native.close();
   await connection.close();
   await server.stop();
-  return { ms, written: result.totals.created + result.totals.updated, peakRssMb: peak / 2 ** 20, workerCpu: (cpu.user + cpu.system) / 1e6, serverCpu };
+  return { ms, written: result.totals.created + result.totals.updated, peakRssMb, workerCpu: (cpu.user + cpu.system) / 1e6, serverCpu };
 }
 
 /** Time spent per activity type (queue wait and execution), from the workflow's histories. */
@@ -176,36 +193,50 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const base = mkdtempSync(path.join(os.tmpdir(), 'bench-sql-'));
   const size = { accounts: N, contacts: 0, products: 200 };
-  console.log(`bench: ${N} accounts, page ${PAGE}, ${ROUNDS} rounds, node ${process.version}, ${os.cpus().length} cpus`);
-  // Rounds alternate plain → Temporal on fresh copies of the same data, then one last plain run,
-  // so every Temporal run is bracketed by baseline runs and drift in machine load shows.
-  const plains: Awaited<ReturnType<typeof plainLoop>>[] = [];
-  const temporals: Awaited<ReturnType<typeof throughTemporal>>[] = [];
+  console.log(`bench: ${N} accounts, page sizes ${PAGE_SIZES.join(', ')}, ${ROUNDS} rounds, node ${process.version}, ${os.cpus().length} cpus, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   let k = 0;
   const fresh = (): string => {
     const d = path.join(base, String(k++));
     seedDemo(d, size);
     return d;
   };
-  for (let r = 0; r < ROUNDS; r++) {
-    plains.push(await plainLoop(fresh()));
-    temporals.push(await throughTemporal(fresh()));
-  }
-  plains.push(await plainLoop(fresh()));
   const rate = (x: { written: number; ms: number }) => x.written / (x.ms / 1000);
   const median = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
     const m = Math.floor(s.length / 2);
     return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
   };
-  const plainRate = median(plains.map(rate));
-  const temporalRate = median(temporals.map(rate));
-  console.log(`plain loop : ${plains.map((p) => `${(p.ms / 1000).toFixed(2)} s`).join(', ')} → median ${plainRate.toFixed(0)} records/s (${plains[0]!.written} written)`);
-  console.log(`temporal   : ${temporals.map((t) => `${(t.ms / 1000).toFixed(2)} s`).join(', ')} → median ${temporalRate.toFixed(0)} records/s (${temporals[0]!.written} written)`);
-  const t0 = temporals[0]!;
-  console.log(`cpu seconds (first round): plain ${plains[0]!.cpu.toFixed(1)}; temporal worker ${t0.workerCpu.toFixed(1)} + dev server ${t0.serverCpu.toFixed(1)}`);
-  console.log(`ratio temporal/plain = ${(temporalRate / plainRate).toFixed(2)} (goal >= 0.7); worker peak RSS ${Math.max(...temporals.map((t) => t.peakRssMb)).toFixed(0)} MiB`);
-  if (temporals.some((t) => t.written !== plains[0]!.written)) console.log('WARNING: written counts differ between runs');
+  const rows: string[] = [];
+  for (const pageSize of PAGE_SIZES) {
+    PAGE = pageSize;
+    // Rounds alternate plain → Temporal on fresh copies of the same data, then one last plain run,
+    // so every Temporal run is bracketed by baseline runs and drift in machine load shows.
+    const plains: Awaited<ReturnType<typeof plainLoop>>[] = [];
+    const temporals: Awaited<ReturnType<typeof throughTemporal>>[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      plains.push(await plainLoop(fresh()));
+      temporals.push(await throughTemporal(fresh()));
+    }
+    plains.push(await plainLoop(fresh()));
+    const plainRate = median(plains.map(rate));
+    const temporalRate = median(temporals.map(rate));
+    const cpu = (xs: number[]) => median(xs).toFixed(1);
+    console.log(`page ${pageSize}:`);
+    console.log(`  plain loop : ${plains.map((p) => `${(p.ms / 1000).toFixed(2)} s`).join(', ')} → median ${plainRate.toFixed(0)} records/s (${plains[0]!.written} written)`);
+    console.log(`  workflow   : ${temporals.map((t) => `${(t.ms / 1000).toFixed(2)} s`).join(', ')} → median ${temporalRate.toFixed(0)} records/s (${temporals[0]!.written} written)`);
+    console.log(
+      `  cpu seconds (median): plain ${cpu(plains.map((p) => p.cpu))}; workflow: worker ${cpu(temporals.map((t) => t.workerCpu))} + dev server ${cpu(temporals.map((t) => t.serverCpu))}`,
+    );
+    const plainRss = Math.max(...plains.map((p) => p.peakRssMb));
+    const workerRss = Math.max(...temporals.map((t) => t.peakRssMb));
+    console.log(`  ratio workflow/plain = ${(temporalRate / plainRate).toFixed(2)} (goal >= 0.9 at the default page size); peak RSS plain ${plainRss.toFixed(0)} MiB, worker ${workerRss.toFixed(0)} MiB`);
+    if (temporals.some((t) => t.written !== plains[0]!.written)) console.log('  WARNING: written counts differ between runs');
+    rows.push(
+      `| ${pageSize.toLocaleString('en')} | ${plainRate.toFixed(0)} | ${temporalRate.toFixed(0)} | ${(temporalRate / plainRate).toFixed(2)} | ${cpu(plains.map((p) => p.cpu))} | ${cpu(temporals.map((t) => t.workerCpu))} + ${cpu(temporals.map((t) => t.serverCpu))} | ${plainRss.toFixed(0)} / ${workerRss.toFixed(0)} |`,
+    );
+  }
+  console.log('\n| page size | plain records/s | workflow records/s | ratio | CPU s plain | CPU s worker + server | peak RSS MiB plain / worker |\n|---|---|---|---|---|---|---|');
+  for (const r of rows) console.log(r);
   rmSync(base, { recursive: true, force: true });
 }
 

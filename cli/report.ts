@@ -63,7 +63,7 @@ export function buildReportView(report: RunReport, quarantined: QuarantineRow[],
       const p = pages.get(k) ?? { seq, side, read: 0, startMs: start, endMs: start + ms, ms: 0, steps: [] };
       const step = String(d.step);
       const count = typeof d.count === 'number' ? d.count : null;
-      if (step.startsWith('fetch')) p.read = count ?? 0;
+      if (step.startsWith('fetch') || step === 'preparePage') p.read = count ?? 0;
       p.startMs = Math.min(p.startMs, start);
       p.endMs = Math.max(p.endMs, start + ms);
       p.ms += ms;

@@ -13,3 +13,13 @@ export const TASK_QUEUES = {
 } as const;
 export type PipelineFamily = keyof typeof TASK_QUEUES;
 export const PIPELINE_FAMILIES = Object.keys(TASK_QUEUES) as PipelineFamily[];
+
+/**
+ * A worker process's own task queue for a family (the worker-specific task queue pattern): the
+ * write of a page goes to the worker that prepared it and holds it in memory. Served only by that
+ * process; when it is gone, the activity times out before it starts and the workflow writes the
+ * page on the family's queue from its claim check.
+ */
+export function workerQueue(family: PipelineFamily, workerId: string): string {
+  return `${TASK_QUEUES[family]}.worker.${workerId}`;
+}

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
@@ -9,7 +11,7 @@ import { DealsDb } from '../activities/orders-crm';
 import { salesforceOrdersCrm } from '../activities/orders-salesforce';
 import { loadOrderCrms } from '../pipelines/order-crms';
 import { SyncError } from '../contracts/errors';
-import { TASK_QUEUES, type PipelineFamily } from '../contracts/queues';
+import { TASK_QUEUES, workerQueue, type PipelineFamily } from '../contracts/queues';
 import { ConnectorPool, loadRegistry, PROJECT_CONFIG, type ConnectorOverride, type Registry } from '../pipelines/load';
 import { openStateStore } from '../state/open';
 import type { StateStore } from '../state/types';
@@ -103,24 +105,25 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
   const approvalKeys = await loadApprovalKeyring(opts.approvalIssuersFile ?? path.join(opts.configDir ?? PROJECT_CONFIG.configDir, 'approval-issuers.json'), opts.env);
   const alerts = loadAlertSettings(opts.alertsFile ?? path.join(opts.configDir ?? PROJECT_CONFIG.configDir, 'alerts.json'), opts.env);
   if (alerts.note) Runtime.instance().logger.info(alerts.note);
-  const activities = createActivities({ registry, connectors, store, approvalKeys, alerts: alerts.settings, ...ordersDeps(registry, connectors, store, opts, dataConverter) });
+  // This process's own task queues (one per sync family): a page it prepared is written here, from memory.
+  const workerId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+  const activities = createActivities({ registry, connectors, store, workerId, approvalKeys, alerts: alerts.settings, ...ordersDeps(registry, connectors, store, opts, dataConverter) });
   // Bundle once for all families, quietly: the bundler's INFO log is a page of webpack module listing.
   const workflowBundle =
     opts.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('WARN') }));
-  const workers = await Promise.all(
-    opts.families.map((family) =>
-      Worker.create({
-        connection: opts.connection,
-        namespace: opts.namespace,
-        taskQueue: TASK_QUEUES[family],
-        workflowBundle,
-        activities,
-        dataConverter,
-        maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 20,
-        shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 10}s`,
-      }),
-    ),
-  );
+  const common = {
+    connection: opts.connection,
+    namespace: opts.namespace,
+    activities,
+    dataConverter,
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 20,
+    shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 10}s` as const,
+  };
+  const workers = await Promise.all([
+    ...opts.families.map((family) => Worker.create({ ...common, taskQueue: TASK_QUEUES[family], workflowBundle })),
+    // Activities only: the writes of pages this process prepared (workflows/page-flow.ts writeHeld).
+    ...opts.families.filter((f) => f !== 'orders').map((family) => Worker.create({ ...common, taskQueue: workerQueue(family, workerId) })),
+  ]);
   return {
     workers,
     registry,

@@ -35,6 +35,7 @@ import { alertOnFinish } from './alerts';
 import { ApprovalGate } from './approval';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
+import { THROUGHPUT_PATCH, writeHeld } from './page-flow';
 
 const fetching = proxyActivities<Activities>(FETCH);
 const transforming = proxyActivities<Activities>(TRANSFORM);
@@ -59,6 +60,10 @@ const askedKey = (c: { id: string; labels: Record<string, string> }): string => 
  */
 export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult> {
   const input = parseWorkflowInput(SyncPairInputSchema, rawInput, EXAMPLE_INPUT);
+  // Decided in the first workflow task, before the local activity that loads the checkpoint: on
+  // replay a local activity's result can arrive an activation earlier than it ran, and a patch
+  // asked after it would be answered before its marker is known (a non-determinism error).
+  const fused = patched(THROUGHPUT_PATCH);
   const info = workflowInfo();
   const cont = input.continuation;
   const syncId = cont?.syncId ?? `${info.workflowId}@${info.firstExecutionRunId}`;
@@ -144,16 +149,22 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
     ]);
     setStatus('running');
 
+    // Since `throughput-v1` a page is preparePairPage (fetch and plan; the plan held in the worker's
+    // memory) and writePairPage on that worker's own queue, committing the side's cursor with the
+    // write. Before it: fetch, plan, write and commit were four activities (histories replay so).
     while (sideIndex < begin.sides.length) {
       side = begin.sides[sideIndex]!;
       const seq = totals.pages;
       const ref = { pair: begin.pair, syncId, seq, side };
       step = `reading ${side}`;
-      const fetched = await fetching.fetchPairPage({ ...ref, after: cursors[side] ?? null, limit: begin.pageSize });
+      const after = cursors[side] ?? null;
+      const prepared = fused ? await fetching.preparePairPage({ ...ref, after, limit: begin.pageSize }) : null;
+      const fetched = prepared ?? (await fetching.fetchPairPage({ ...ref, after, limit: begin.pageSize }));
+      let heldBy = prepared?.heldBy;
       sideTotals(side).read += fetched.count;
       if (fetched.count > 0) {
         step = `planning ${side}`;
-        let plan = await transforming.planPairPage({ ...ref, pageId: fetched.pageId });
+        let plan = prepared?.plan ?? (await transforming.planPairPage({ ...ref, pageId: fetched.pageId }));
         // `manual` conflicts wait for a person at the approval gate, then the page is planned
         // again with the decision (the activity reads the values; history holds ids and labels).
         // A conflict already put to a person in this sync (same values) is not asked again in the
@@ -175,6 +186,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
           if (outcome.approved && Object.keys(winners).length > 0) {
             step = `applying conflict decisions (${side} changes)`;
             plan = await transforming.planPairPage({ ...ref, pageId: fetched.pageId, decisions: { conflictsPageId: manual.pageId, winners, decidedBy: outcome.decidedBy ?? 'unknown' } });
+            heldBy = undefined; // planned again on whichever worker took it: written from the claim check
           }
           for (const c of manual.items) if (asked.size < MAX_ASKED) asked.add(askedKey(c));
           conflictGates.push({
@@ -212,9 +224,14 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
           }
           setStatus('running');
         }
+        let committed = false;
         if (plan.ops > 0) {
           step = `writing (${side} changes)`;
-          const written = await writing.writePairPage({ ...ref, planPageId: plan.planPageId, planHash: plan.planHash });
+          const args = { ...ref, planPageId: plan.planPageId, planHash: plan.planHash };
+          const written = fused
+            ? await writeHeld(heldBy, (a) => a.writePairPage({ ...args, commit: { cursor: fetched.nextCursor } }), () => undefined)
+            : await writing.writePairPage(args);
+          committed = fused;
           for (const s of begin.sides) {
             const t = sideTotals(s);
             t.created += written.created[s] ?? 0;
@@ -224,8 +241,10 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
             t.archived += plan.writes[s]?.archives ?? 0;
           }
         }
-        step = 'committing checkpoint';
-        await bookkeeping.commitCheckpoint({ pipeline: pairCheckpoint(begin.pair, side), syncId, seq, cursor: fetched.nextCursor });
+        if (!committed) {
+          step = 'committing checkpoint';
+          await bookkeeping.commitCheckpoint({ pipeline: pairCheckpoint(begin.pair, side), syncId, seq, cursor: fetched.nextCursor });
+        }
       }
       cursors = { ...cursors, [side]: fetched.nextCursor };
       totals.pages += 1;

@@ -36,6 +36,7 @@ import { ApprovalGate } from './approval';
 import { PipelineDryRun } from './dry-run';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
+import { preparedPage, stagedPage, THROUGHPUT_PATCH, writeHeld, type PlannedPage, type PreparedPage } from './page-flow';
 
 const fetching = proxyActivities<Activities>(FETCH);
 const transforming = proxyActivities<Activities>(TRANSFORM);
@@ -45,6 +46,8 @@ const bookkeeping = proxyActivities<Activities>(BOOKKEEPING);
 
 /** Continue-as-new before this many history events, whatever pagesPerRun says. */
 const HISTORY_SOFT_LIMIT = 1500;
+/** How often (workflow time) a running sync updates its records-read search attribute. */
+const SA_EVERY_MS = 2000;
 const EXAMPLE_INPUT = '{"pipeline":"demo-accounts"}';
 
 /**
@@ -55,6 +58,10 @@ const EXAMPLE_INPUT = '{"pipeline":"demo-accounts"}';
  */
 export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncResult> {
   const input = parseWorkflowInput(SyncPipelineInputSchema, rawInput, EXAMPLE_INPUT);
+  // Decided in the first workflow task, before the local activity that loads the checkpoint: on
+  // replay a local activity's result can arrive an activation earlier than it ran, and a patch
+  // asked after it would be answered before its marker is known (a non-determinism error).
+  const fused = patched(THROUGHPUT_PATCH);
   const info = workflowInfo();
   const cont = input.continuation;
   const syncId = cont?.syncId ?? `${info.workflowId}@${info.firstExecutionRunId}`;
@@ -144,77 +151,97 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
     if (dryRun && !cont) await dryRun.open();
 
     const ref = (seq: number) => ({ pipeline: begin.pipeline, syncId, seq });
+    // Since `throughput-v1` a page is two activities: preparePage (fetch, map, validate, plan;
+    // the plan kept in the preparing worker's memory, staged once as the claim check) and
+    // writePage on that worker's own queue, which commits the cursor once the writes are durable.
+    // Before it: fetch, map, plan, write and commit were five activities (histories replay so).
     // Fetch, map and plan a page. The next page is prepared while the current one is written:
     // planning ahead of the previous write is safe because writes are upserts by external key.
-    const prepare = async (seq: number, after: Cursor | null) => {
+    const prepare = async (seq: number, after: Cursor | null): Promise<PreparedPage> => {
+      if (fused) return preparedPage(await fetching.preparePage({ ...ref(seq), after, limit: begin.pageSize }));
       const fetched = await fetching.fetchPage({ ...ref(seq), after, limit: begin.pageSize });
-      if (fetched.count === 0) return { fetched, mapped: null, plan: null };
+      if (fetched.count === 0) return stagedPage(fetched, null, null);
       const mapped = await transforming.mapPage({ ...ref(seq), pageId: fetched.pageId });
-      if (mapped.valid === 0) return { fetched, mapped, plan: null };
+      if (mapped.valid === 0) return stagedPage(fetched, mapped, null);
       const plan = await transforming.planPage({ ...ref(seq), mappedPageId: mapped.mappedPageId });
-      return { fetched, mapped, plan };
+      return stagedPage(fetched, mapped, plan);
     };
-    type Page = Awaited<ReturnType<typeof prepare>>;
-    let next: Promise<Page> | null = prepare(totals.pages, cursor);
+    /** Write a planned page; in fused runs the write commits the page's cursor too (true returned). */
+    const write = async (seq: number, page: PreparedPage, plan: PlannedPage): Promise<boolean> => {
+      const args = { ...ref(seq), planPageId: plan.planPageId, planHash: plan.planHash };
+      const written = fused
+        ? await writeHeld(page.heldBy, (a) => a.writePage({ ...args, commit: { cursor: page.nextCursor } }), () => (totals.retries += 1))
+        : await writing.writePage(args);
+      totals.created += written.created;
+      totals.updated += written.updated;
+      totals.quarantined += written.quarantined;
+      totals.retries += retriesOf(written);
+      return fused;
+    };
+    let recordsReadAt = Date.now();
+    let next: Promise<PreparedPage> | null = prepare(totals.pages, cursor);
     for (;;) {
       step = 'fetching';
-      const { fetched, mapped, plan }: Page = await (next ?? prepare(totals.pages, cursor));
+      const page: PreparedPage = await (next ?? prepare(totals.pages, cursor));
+      const plan = page.plan;
       next = null;
       const seq = totals.pages;
       const reachedMax = input.maxPages !== undefined && seq + 1 >= input.maxPages;
-      const more = fetched.hasMore && !reachedMax;
+      const more = page.hasMore && !reachedMax;
       const runFull =
         pagesThisRun + 1 >= begin.pagesPerRun || workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_SOFT_LIMIT;
       if (more && !runFull && !paused && !stopRequested) {
-        next = prepare(seq + 1, fetched.nextCursor); // overlap: read ahead while writing
+        next = prepare(seq + 1, page.nextCursor); // overlap: read ahead while writing
         next.catch(() => undefined); // a failure surfaces when it is awaited
       }
 
-      totals.read += fetched.count;
-      totals.retries += retriesOf(fetched) + retriesOf(mapped) + retriesOf(plan);
-      if (mapped) {
-        totals.quarantined += mapped.quarantined;
-        if (plan) {
-          if (plan.approvalReasons.length > 0 && begin.approvalPolicy && !dryRun) {
-            step = 'awaiting approval';
-            setStatus('awaiting-approval');
-            const outcome = await gate.request({
-              gate: `${begin.pipeline} page ${seq + 1}`,
-              planHash: plan.planHash,
-              reasons: plan.approvalReasons,
-              summary: `${plan.creates} creates and ${plan.updates} updates of ${begin.targetEntity}`,
-              policy: begin.approvalPolicy,
-            });
-            if (!outcome.approved) {
-              // Nothing of this page is written and its cursor is not committed: the next run
-              // reads the same changes and asks again.
-              rejected = true;
-              break;
-            }
-            setStatus('running');
+      totals.read += page.count;
+      totals.retries += page.retries;
+      totals.quarantined += page.quarantined;
+      let committed = false;
+      if (plan) {
+        if (plan.approvalReasons.length > 0 && begin.approvalPolicy && !dryRun) {
+          step = 'awaiting approval';
+          setStatus('awaiting-approval');
+          const outcome = await gate.request({
+            gate: `${begin.pipeline} page ${seq + 1}`,
+            planHash: plan.planHash,
+            reasons: plan.approvalReasons,
+            summary: `${plan.creates} creates and ${plan.updates} updates of ${begin.targetEntity}`,
+            policy: begin.approvalPolicy,
+          });
+          if (!outcome.approved) {
+            // Nothing of this page is written and its cursor is not committed: the next run
+            // reads the same changes and asks again.
+            rejected = true;
+            break;
           }
-          totals.unchanged += plan.unchanged;
-          if (dryRun) {
-            step = 'recording the plan';
-            if (plan.creates + plan.updates > 0) await dryRun.record(ref(seq), plan);
-          } else if (plan.creates + plan.updates > 0) {
-            step = 'writing';
-            const written = await writing.writePage({ ...ref(seq), planPageId: plan.planPageId, planHash: plan.planHash });
-            totals.created += written.created;
-            totals.updated += written.updated;
-            totals.quarantined += written.quarantined;
-            totals.retries += retriesOf(written);
-          }
+          setStatus('running');
+        }
+        totals.unchanged += plan.unchanged;
+        if (dryRun) {
+          // A dry run records the page's plan where a sync would write it; no checkpoint moves.
+          step = 'recording the plan';
+          if (plan.creates + plan.updates > 0) await dryRun.record(ref(seq), plan);
+        } else if (plan.creates + plan.updates > 0) {
+          step = 'writing';
+          committed = await write(seq, page, plan);
         }
       }
-      if (fetched.count > 0 && !dryRun) {
+      if (page.count > 0 && !committed && !dryRun) {
         step = 'committing checkpoint';
-        await bookkeeping.commitCheckpoint({ pipeline: begin.pipeline, syncId, seq, cursor: fetched.nextCursor });
-        cursor = fetched.nextCursor;
+        await bookkeeping.commitCheckpoint({ pipeline: begin.pipeline, syncId, seq, cursor: page.nextCursor });
       }
+      if (page.count > 0) cursor = page.nextCursor;
       totals.pages += 1;
       pagesThisRun += 1;
-      upsertSearchAttributes([{ key: SA_RECORDS_READ, value: totals.read }]);
+      // Since `throughput-v1` the records-read search attribute is updated at most every
+      // SA_EVERY_MS of workflow time (and at the end of a run): one visibility write per page was
+      // a measurable share of the server's work per page.
+      if (!fused || !more || runFull || paused || stopRequested || Date.now() - recordsReadAt >= SA_EVERY_MS) {
+        upsertSearchAttributes([{ key: SA_RECORDS_READ, value: totals.read }]);
+        recordsReadAt = Date.now();
+      }
 
       if (!more) break;
       if (stopRequested) break;

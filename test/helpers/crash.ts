@@ -57,7 +57,12 @@ export async function killWhileRunning(
           const a = await running();
           return a ? { a, step: '(not asked)' } : null;
         }
-        const p = await handle.query(progressQuery);
+        // A worker under load may answer a query only after its deadline: not an answer, ask again.
+        const p = await handle.query(progressQuery).catch((err: unknown) => {
+          if (/query timed out|DEADLINE_EXCEEDED/.test(`${(err as Error).message} ${String((err as { cause?: unknown }).cause)}`)) return null;
+          throw err;
+        });
+        if (!p) return null;
         if (p.totals.pages < (opts.minPages ?? 0) || (opts.step && p.step !== opts.step)) return null;
         const a = await running();
         return a ? { a, step: p.step } : null;

@@ -121,8 +121,9 @@ describe('demo CRM → demo ERP through Temporal', () => {
     const wf = await env.client.workflow.start('syncPipeline', {
       taskQueue: TASK_QUEUES.sql,
       workflowId: `test-history-${++n}`,
-      // 100 pages and no page-count limit per run: the history-length guard must continue-as-new
-      args: [{ pipeline: 'demo-accounts', mode: 'full', pageSize: 100, pagesPerRun: 200 }],
+      // 200+ pages and no page-count limit per run: the history-length guard must continue-as-new
+      // (pages of 50: since `throughput-v1` a page takes about half the events it took before)
+      args: [{ pipeline: 'demo-accounts', mode: 'full', pageSize: 50, pagesPerRun: 200 }],
     });
     const result = (await wf.result()) as SyncResult;
     expect(result.totals.pages).toBeGreaterThanOrEqual(100);

@@ -100,11 +100,11 @@ test('after real syncs the record counters equal the syncs\' totals, and every p
   for (const outcome of ['read', 'created', 'updated', 'unchanged', 'quarantined'] as const) {
     expect({ outcome, value: total(s, counter, { pipeline: 'demo-accounts', outcome }) }).toEqual({ outcome, value: first.totals[outcome] + second.totals[outcome] });
   }
-  // One fetch, map, plan per page that read records (the last, empty page is fetched only).
+  // One preparePage (fetch, map, plan) per page, the last, empty one included.
   const pages = first.totals.pages + second.totals.pages;
-  expect(total(s, 'crm_erp_sync_page_step_duration_count', { pipeline: 'demo-accounts', step: 'fetchPage' })).toBe(pages);
+  expect(total(s, 'crm_erp_sync_page_step_duration_count', { pipeline: 'demo-accounts', step: 'preparePage' })).toBe(pages);
   expect(total(s, 'crm_erp_sync_page_step_duration_count', { pipeline: 'demo-accounts', step: 'writePage' })).toBeGreaterThan(0);
-  expect(total(s, 'crm_erp_sync_page_step_duration_sum', { pipeline: 'demo-accounts', step: 'fetchPage' })).toBeGreaterThan(0);
+  expect(total(s, 'crm_erp_sync_page_step_duration_sum', { pipeline: 'demo-accounts', step: 'preparePage' })).toBeGreaterThan(0);
   // Temporal's own worker metrics are there too, on the same endpoint.
   expect(s.some((x) => x.name.startsWith('temporal_'))).toBe(true);
 });

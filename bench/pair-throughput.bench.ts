@@ -1,0 +1,188 @@
+/**
+ * Two-way throughput on linked pairs: N demo customers linked (CRM accounts ⇄ ERP customers),
+ * then every CRM account changes, and the `demo-customers` pair syncs them (the CRM phase patches
+ * every ERP customer, the ERP phase reads those writes back as echoes). In the same run, on
+ * copies of the same state, the same pair activities (preparePairPage, writePairPage with its
+ * commit) run in a plain loop in this process (MockActivityEnvironment, no server), and through
+ * Temporal (dev server + worker) as `syncPair`, at page sizes 1,000 and 5,000. Prints records/s
+ * (records read on both sides per second), the ratio (goal ≥ 0.9 at the default page size), CPU
+ * seconds of the worker and the dev server, and peak RSS. Run by `npm run bench` after the
+ * one-way bench.
+ *   npx tsx bench/pair-throughput.bench.ts      (BENCH_ACCOUNTS=20000 for a quick look)
+ */
+import Database from 'better-sqlite3';
+import { Client, Connection } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createPairActivities } from '../activities/pair';
+import { pairCheckpoint, type SyncPairResult } from '../contracts/pair-sync';
+import { TASK_QUEUES } from '../contracts/queues';
+import { demoPaths, seedDemo } from '../demo/seed';
+import { ConnectorPool, loadRegistry } from '../pipelines/load';
+import { startDevServer } from '../scripts/dev-server';
+import { openSqliteStateStore } from '../state/sqlite-store';
+import { createSyncWorkers } from '../workers/worker';
+
+const N = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
+const PAGE_SIZES = (process.env.BENCH_PAGE_SIZES ?? '1000,5000').split(',').map(Number);
+const PAIR = 'demo-customers';
+
+interface Measured {
+  ms: number;
+  read: number;
+  written: number;
+  cpu: number;
+  serverCpu: number;
+  peakRssMb: number;
+}
+
+function rssSampler(): { stop(): number } {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
+  return {
+    stop() {
+      clearInterval(timer);
+      return Math.max(peak, process.memoryUsage().rss) / 2 ** 20;
+    },
+  };
+}
+
+function procCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** Every CRM account changes (its name), one second ahead so the incremental read sees it. */
+function touchAllCrm(dir: string): number {
+  const db = new Database(demoPaths(dir).crm);
+  const r = db.prepare(`UPDATE accounts SET company_name = company_name || ' (changed)', updated_at = ?`).run(new Date(Date.now() + 1000).toISOString());
+  db.close();
+  return r.changes;
+}
+
+/** The baseline: the pair's own activities, in one loop, in this process. */
+async function plainLoop(dir: string, pageSize: number): Promise<Measured> {
+  const env = { DEMO_DATA_DIR: dir };
+  const registry = loadRegistry({ env });
+  const connectors = new ConnectorPool(registry, env);
+  const store = openSqliteStateStore(path.join(dir, 'state.db'));
+  const acts = createPairActivities({ registry, connectors, store });
+  const ctx = new MockActivityEnvironment();
+  const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> => ctx.run(fn, ...args) as Promise<R>;
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const rss = rssSampler();
+  const begin = await acts.beginPair({ pair: PAIR, pageSize });
+  let seq = 0;
+  let read = 0;
+  let written = 0;
+  for (const side of begin.sides) {
+    let after = begin.cursors[side] ?? null;
+    for (;;) {
+      const ref = { pair: PAIR, syncId: 'plain', seq, side };
+      const page = await run(acts.preparePairPage, { ...ref, after, limit: begin.pageSize });
+      read += page.count;
+      if (page.plan && page.plan.ops > 0) {
+        const w = await run(acts.writePairPage, { ...ref, planPageId: page.plan.planPageId, planHash: page.plan.planHash, commit: { cursor: page.nextCursor } });
+        written += Object.values(w.created).reduce((a, b) => a + b, 0) + Object.values(w.updated).reduce((a, b) => a + b, 0);
+      } else if (page.count > 0) await store.setCheckpoint(pairCheckpoint(PAIR, side), page.nextCursor, 'plain');
+      after = page.nextCursor;
+      seq++;
+      if (!page.hasMore) break;
+    }
+  }
+  const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const peakRssMb = rss.stop();
+  await store.dropPages('plain');
+  await connectors.closeAll();
+  await store.close();
+  return { ms, read, written, cpu: (cpu.user + cpu.system) / 1e6, serverCpu: 0, peakRssMb };
+}
+
+async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+  const base = mkdtempSync(path.join(os.tmpdir(), 'bench-pair-tp-'));
+  const server = await startDevServer({ dbFile: path.join(base, 'temporal.db') });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const native = await NativeConnection.connect({ address: server.address });
+  let n = 0;
+  const withWorker = async <T>(dir: string, fn: () => Promise<T>): Promise<T> => {
+    const sync = await createSyncWorkers({ connection: native, namespace: 'default', families: ['sql'], stateDb: path.join(dir, 'state.db'), env: { DEMO_DATA_DIR: dir } });
+    const running = sync.run();
+    try {
+      return await fn();
+    } finally {
+      sync.shutdown();
+      await running;
+    }
+  };
+  const pair = (pageSize?: number) =>
+    client.workflow.execute('syncPair', { taskQueue: TASK_QUEUES.sql, workflowId: `bench-pair-${++n}`, args: [{ pair: PAIR, ...(pageSize ? { pageSize } : {}) }] }) as Promise<SyncPairResult>;
+
+  console.log(`bench (two-way): ${N} linked customers, all CRM accounts changed, page sizes ${PAGE_SIZES.join(', ')}, node ${process.version}, ${os.cpus().length} cpus, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  const setup = path.join(base, 'setup');
+  seedDemo(setup, { accounts: N, contacts: 0, products: 0 });
+  const linked = await withWorker(setup, async () => {
+    await client.workflow.execute('syncPipeline', { taskQueue: TASK_QUEUES.sql, workflowId: `bench-fill-${++n}`, args: [{ pipeline: 'demo-accounts' }] });
+    return pair();
+  });
+  console.log(`setup: one-way fill, then the first pair run linked ${linked.totals.linked}`);
+  let k = 0;
+  const copy = () => {
+    const d = path.join(base, `copy-${k++}`);
+    cpSync(setup, d, { recursive: true });
+    return d;
+  };
+  const rows: string[] = [];
+  for (const pageSize of PAGE_SIZES) {
+    const plainDir = copy();
+    const changed = touchAllCrm(plainDir);
+    const plain = await plainLoop(plainDir, pageSize);
+    const wfDir = copy();
+    touchAllCrm(wfDir);
+    const wf = await withWorker(wfDir, async (): Promise<Measured> => {
+      const t0 = performance.now();
+      const cpu0 = process.cpuUsage();
+      const server0 = procCpuSeconds(server.pid);
+      const rss = rssSampler();
+      const r = await pair(pageSize);
+      const ms = performance.now() - t0;
+      const cpu = process.cpuUsage(cpu0);
+      const sides = Object.values(r.totals.sides);
+      return {
+        ms,
+        read: sides.reduce((a, t) => a + t.read, 0),
+        written: sides.reduce((a, t) => a + t.created + t.updated, 0),
+        cpu: (cpu.user + cpu.system) / 1e6,
+        serverCpu: procCpuSeconds(server.pid) - server0,
+        peakRssMb: rss.stop(),
+      };
+    });
+    const rate = (m: Measured) => m.read / (m.ms / 1000);
+    console.log(`page ${pageSize} (${changed} CRM changes):`);
+    console.log(`  plain loop : ${(plain.ms / 1000).toFixed(2)} s → ${rate(plain).toFixed(0)} records/s (${plain.read} read, ${plain.written} written)`);
+    console.log(`  workflow   : ${(wf.ms / 1000).toFixed(2)} s → ${rate(wf).toFixed(0)} records/s (${wf.read} read, ${wf.written} written)`);
+    console.log(`  cpu seconds: plain ${plain.cpu.toFixed(1)}; workflow: worker ${wf.cpu.toFixed(1)} + dev server ${wf.serverCpu.toFixed(1)}`);
+    console.log(`  ratio workflow/plain = ${(rate(wf) / rate(plain)).toFixed(2)} (goal >= 0.9 at the default page size); peak RSS plain ${plain.peakRssMb.toFixed(0)} MiB, worker ${wf.peakRssMb.toFixed(0)} MiB`);
+    if (plain.read !== wf.read || plain.written !== wf.written) console.log('  WARNING: read or written counts differ between the arms');
+    rows.push(
+      `| ${pageSize.toLocaleString('en')} | ${rate(plain).toFixed(0)} | ${rate(wf).toFixed(0)} | ${(rate(wf) / rate(plain)).toFixed(2)} | ${plain.cpu.toFixed(1)} | ${wf.cpu.toFixed(1)} + ${wf.serverCpu.toFixed(1)} | ${plain.peakRssMb.toFixed(0)} / ${wf.peakRssMb.toFixed(0)} |`,
+    );
+  }
+  console.log('\n| page size | plain records/s | workflow records/s | ratio | CPU s plain | CPU s worker + server | peak RSS MiB plain / worker |\n|---|---|---|---|---|---|---|');
+  for (const r of rows) console.log(r);
+  await native.close();
+  await connection.close();
+  await server.stop();
+  rmSync(base, { recursive: true, force: true });
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,91 @@
+/**
+ * Workflow-side plumbing of a pipeline page (workflow-safe: imports only the workflow SDK,
+ * contracts and activity types). A page, however it was prepared, as one shape for the loop;
+ * and the write routed to the worker that holds the page in memory, with the claim check as
+ * the fallback when that worker is gone.
+ */
+import { TimeoutType } from '@temporalio/common';
+import { ActivityFailure, log, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { FetchPageResult, MapPageResult, PlanPageResult, PreparePageResult } from '../activities/sync-types';
+import type { Cursor } from '../contracts/cursor';
+import { WRITE } from './options';
+
+/** Marks histories (syncPipeline, syncPair) whose pages are prepared in one activity and written with their commit. */
+export const THROUGHPUT_PATCH = 'throughput-v1';
+
+/** What the write of a page needs to know of its plan. */
+export type PlannedPage = Omit<PlanPageResult, 'attempt'>;
+
+/** One page, ready to be written: counts, where the next page starts, its plan (null: nothing valid). */
+export interface PreparedPage {
+  count: number;
+  nextCursor: Cursor | null;
+  hasMore: boolean;
+  quarantined: number;
+  /** Attempts after the first that preparing the page needed. */
+  retries: number;
+  plan: PlannedPage | null;
+  /** The task queue of the worker holding the plan in memory (fused pages only). */
+  heldBy?: string;
+}
+
+const retriesOf = (result: { attempt?: number } | null): number => (result?.attempt ?? 1) - 1;
+
+/** A page prepared by preparePage (`throughput-v1`). */
+export function preparedPage(r: PreparePageResult): PreparedPage {
+  return {
+    count: r.count,
+    nextCursor: r.nextCursor,
+    hasMore: r.hasMore,
+    quarantined: r.quarantined,
+    retries: retriesOf(r),
+    plan: r.plan,
+    ...(r.heldBy ? { heldBy: r.heldBy } : {}),
+  };
+}
+
+/** A page prepared by fetchPage, mapPage and planPage (histories from before `throughput-v1`). */
+export function stagedPage(fetched: FetchPageResult, mapped: MapPageResult | null, plan: PlanPageResult | null): PreparedPage {
+  return {
+    count: fetched.count,
+    nextCursor: fetched.nextCursor,
+    hasMore: fetched.hasMore,
+    quarantined: mapped?.quarantined ?? 0,
+    retries: retriesOf(fetched) + retriesOf(mapped) + retriesOf(plan),
+    plan,
+  };
+}
+
+/**
+ * How long a write waits to be picked up by the worker holding its page. That worker polls its
+ * own queue all the time, so only a dead (or cut-off) worker lets this expire; then the page is
+ * written from its claim check by any worker of the family. With the write's heartbeat timeout
+ * (15 s), a worker that dies holding a page costs at most ~25 s.
+ */
+export const HELD_WRITE_START_TIMEOUT = '10 seconds';
+
+type ActivityProxy = ReturnType<typeof proxyActivities<Activities>>;
+
+const isScheduleToStartTimeout = (err: unknown): boolean =>
+  err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
+
+/**
+ * A page's write on the worker that holds its plan (`heldBy`), else on the workflow's own queue.
+ * When the holder is gone its attempt is never started: after HELD_WRITE_START_TIMEOUT the write
+ * is scheduled again on the family's queue, where any worker reads the plan from its claim check
+ * (`onFallback` is told). Writes are idempotent (upserts by external key, creates remembered in
+ * heartbeats), so a holder that died half-way through costs redoing its batches, never a duplicate.
+ */
+export async function writeHeld<R>(heldBy: string | undefined, write: (activities: ActivityProxy) => Promise<R>, onFallback: () => void): Promise<R> {
+  if (heldBy) {
+    try {
+      return await write(proxyActivities<Activities>({ ...WRITE, taskQueue: heldBy, scheduleToStartTimeout: HELD_WRITE_START_TIMEOUT }));
+    } catch (err) {
+      if (!isScheduleToStartTimeout(err)) throw err;
+      log.warn('the worker holding the page did not take its write: writing it from the claim check', { heldBy });
+      onFallback();
+    }
+  }
+  return write(proxyActivities<Activities>(WRITE));
+}
