@@ -1,4 +1,7 @@
-import { join } from 'node:path';
+import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { PROJECT_ROOT } from './toolchain';
 
 /**
@@ -8,7 +11,29 @@ import { PROJECT_ROOT } from './toolchain';
  *   TRYTON_SYNC_PASSWORD   the connector's own user      (default `crm-Sync-dev-4821`)
  * Both must pass Tryton's password policy (8+ characters, 75 % distinct).
  */
-export const TRYTON_DATA_ROOT = join(PROJECT_ROOT, '.data', 'tryton');
+export const TRYTON_DATA_ROOT = trytonDataRoot(process.env);
+
+/** Whether other users may pass through `dir` and every folder above it (o+x). */
+function passableByOthers(dir: string): boolean {
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    if ((statSync(d).mode & 0o001) === 0) return false;
+    if (dirname(d) === d) return true;
+  }
+}
+
+/**
+ * Where the Tryton test bed keeps its PostgreSQL clusters (the cached pristine one, instances),
+ * file stores and logs: `TRYTON_DATA_DIR`, else `.data/tryton` in the project. Run as root,
+ * PostgreSQL runs as an unprivileged user that must reach its data folder; when a parent of the
+ * project is closed to other users (a checkout inside a folder made by mkdtemp, as CI's fresh
+ * clones are), the test bed lives in a folder of the system's temporary directory instead.
+ */
+export function trytonDataRoot(env: NodeJS.ProcessEnv): string {
+  if (env.TRYTON_DATA_DIR) return resolve(env.TRYTON_DATA_DIR);
+  const inProject = join(PROJECT_ROOT, '.data', 'tryton');
+  if (process.getuid?.() !== 0 || passableByOthers(PROJECT_ROOT)) return inProject;
+  return join(tmpdir(), `crm-erp-sync-tryton-${createHash('sha256').update(PROJECT_ROOT).digest('hex').slice(0, 12)}`);
+}
 export const DATABASE_NAME = 'sync';
 export const ADMIN_LOGIN = 'admin';
 export const SYNC_LOGIN = 'crm-sync';
