@@ -1,13 +1,11 @@
 import Database from 'better-sqlite3';
-import path from 'node:path';
 import { TASK_QUEUES } from '../../contracts/queues';
 import type { SyncResult } from '../../contracts/sync';
-import { demoPaths, seedDemo } from '../../demo/seed';
-import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce';
+import type { SalesforceEmulator } from '../../emulators/salesforce';
 import { SOBJECTS } from '../../emulators/salesforce/schema';
-import type { SyncWorkers } from '../../workers/worker';
-import { queryDb, syncWorkersFor } from '../helpers/demo-env';
-import { startDevEnv, type DevEnv } from '../helpers/env';
+import { queryDb } from '../helpers/demo-env';
+import { startSalesforceErpEnv, type EmulatorErpEnv } from '../helpers/emulator-erp-env';
+import type { DevEnv } from '../helpers/env';
 import { untilSettled } from '../helpers/salesforce-settle';
 
 /**
@@ -23,25 +21,14 @@ jest.setTimeout(300_000);
 const TOKEN = '00DEm0000000001!contacts';
 let env: DevEnv;
 let emulator: SalesforceEmulator;
-let sync: SyncWorkers;
-let running: Promise<void>;
+let stack: EmulatorErpEnv<SalesforceEmulator> | undefined;
 let erpDb: string;
 let n = 0;
 const acc: Record<string, string> = {};
 
 beforeAll(async () => {
-  env = await startDevEnv();
-  emulator = await startSalesforceEmulator({ token: TOKEN, dbPath: path.join(env.tmp, 'salesforce.db') });
-  const dir = path.join(env.tmp, 'demo');
-  seedDemo(dir, { accounts: 0, contacts: 0, products: 0 });
-  erpDb = demoPaths(dir).erp;
-  sync = await syncWorkersFor(env, dir, ['salesforce'], {
-    SALESFORCE_INSTANCE_URL: emulator.baseUrl,
-    SALESFORCE_ACCESS_TOKEN: TOKEN,
-    SALESFORCE_GOVERNOR_DB: path.join(env.tmp, 'salesforce-governor.db'),
-    SALESFORCE_ACCOUNT: 'contacts-org',
-  });
-  running = sync.run();
+  stack = await startSalesforceErpEnv({ token: TOKEN, account: 'contacts-org' });
+  ({ env, emulator, erpDb } = stack);
   // Two Accounts made from ERP customers (ERP_Id__c), one made in Salesforce (its ERP customer is SF-<Id>).
   acc.e1 = emulator.store.insert(SOBJECTS.Account!, { Name: 'Erste GmbH', ERP_Id__c: 'E-1' });
   acc.e2 = emulator.store.insert(SOBJECTS.Account!, { Name: 'Zweite AG', ERP_Id__c: 'E-2' });
@@ -49,10 +36,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  sync?.shutdown();
-  await running;
-  await emulator?.stop();
-  await env?.teardown();
+  await stack?.stop();
 });
 
 async function run(pipeline: string): Promise<SyncResult> {
@@ -87,7 +71,7 @@ test('ERP contacts become Contacts of their Account; one whose Account is not in
   expect(sfContact('C-2')).toMatchObject({ AccountId: acc.e2, LastName: 'Turing' });
   expect(sfContact('C-3')).toMatchObject({ AccountId: acc.sf, LastName: 'Hopper' });
   expect(sfContact('C-4')).toBeUndefined();
-  const [q] = await sync.store.listQuarantine('erp-contacts-to-salesforce', 10);
+  const [q] = await stack!.sync.store.listQuarantine('erp-contacts-to-salesforce', 10);
   expect(JSON.stringify(q)).toMatch(/no Salesforce Account with ERP_Id__c 'E-404'/);
 
   // The Account arrives, Ada moves to the second customer: both follow.

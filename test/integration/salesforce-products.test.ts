@@ -1,12 +1,9 @@
 import Database from 'better-sqlite3';
-import path from 'node:path';
 import { TASK_QUEUES } from '../../contracts/queues';
 import type { SyncResult } from '../../contracts/sync';
-import { demoPaths, seedDemo } from '../../demo/seed';
-import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce';
-import type { SyncWorkers } from '../../workers/worker';
-import { syncWorkersFor } from '../helpers/demo-env';
-import { startDevEnv, type DevEnv } from '../helpers/env';
+import type { SalesforceEmulator } from '../../emulators/salesforce';
+import { startSalesforceErpEnv, type EmulatorErpEnv } from '../helpers/emulator-erp-env';
+import type { DevEnv } from '../helpers/env';
 
 /**
  * The shipped pipeline erp-products-to-salesforce on the real dev server: demo ERP products →
@@ -22,31 +19,17 @@ const PRODUCTS = 30;
 
 let env: DevEnv;
 let emulator: SalesforceEmulator;
-let sync: SyncWorkers;
-let running: Promise<void>;
+let stack: EmulatorErpEnv<SalesforceEmulator> | undefined;
 let erpDb: string;
 let n = 0;
 
 beforeAll(async () => {
-  env = await startDevEnv();
-  emulator = await startSalesforceEmulator({ token: TOKEN, dbPath: path.join(env.tmp, 'salesforce.db') });
-  const dir = path.join(env.tmp, 'demo');
-  seedDemo(dir, { accounts: 0, contacts: 0, products: 0 });
-  erpDb = demoPaths(dir).erp;
-  sync = await syncWorkersFor(env, dir, ['salesforce'], {
-    SALESFORCE_INSTANCE_URL: emulator.baseUrl,
-    SALESFORCE_ACCESS_TOKEN: TOKEN,
-    SALESFORCE_GOVERNOR_DB: path.join(env.tmp, 'salesforce-governor.db'),
-    SALESFORCE_ACCOUNT: 'products-org',
-  });
-  running = sync.run();
+  stack = await startSalesforceErpEnv({ token: TOKEN, account: 'products-org' });
+  ({ env, emulator, erpDb } = stack);
 });
 
 afterAll(async () => {
-  sync?.shutdown();
-  await running;
-  await emulator?.stop();
-  await env?.teardown();
+  await stack?.stop();
 });
 
 async function run(): Promise<SyncResult> {
