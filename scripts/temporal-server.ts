@@ -276,15 +276,34 @@ async function waitUntil(what: string, timeoutMs: number, check: () => Promise<b
   }
 }
 
-/** Schema, config, processes, namespace and search attributes: a cluster ready for workers. */
+/** A server process exited while the cluster was starting (as opposed to a timeout). */
+class ServerExitedError extends Error {}
+
+/**
+ * Schema, config, processes, namespace and search attributes: a cluster ready for workers.
+ * The ports are probed free and then released before the server binds them, so another process
+ * can take one in between; when a server process exits during start, the start is tried again on
+ * new ports (three tries; each failure is printed).
+ */
 export async function startTemporalServer(opts: TemporalServerOptions): Promise<TemporalServer> {
   const tools = ensureTemporalServer();
-  const cli = ensureTemporalCli();
   const pg = postgresTarget(opts.postgresUrl);
   const prefix = opts.databasePrefix ?? 'temporal';
   const databases = { temporal: prefix, visibility: `${prefix}_visibility` };
   setupSchema(tools, pg, databases.temporal, 'temporal');
   setupSchema(tools, pg, databases.visibility, 'visibility');
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startProcesses(opts, tools, pg, databases);
+    } catch (err) {
+      if (!(err instanceof ServerExitedError) || attempt >= 3) throw err;
+      process.stderr.write(`temporal-server: start attempt ${attempt} failed, trying again on new ports: ${err.message}\n`);
+    }
+  }
+}
+
+async function startProcesses(opts: TemporalServerOptions, tools: TemporalServerTools, pg: PostgresTarget, databases: { temporal: string; visibility: string }): Promise<TemporalServer> {
+  const cli = ensureTemporalCli();
 
   const ports = {} as Record<ConfiguredService, Ports>;
   const taken = new Set<number>();
@@ -329,9 +348,11 @@ export async function startTemporalServer(opts: TemporalServerOptions): Promise<
         .trim()
         .split('\n')
         .slice(-4)
-        .map((l) => l.replace(/,"(?:logging-call-at|stacktrace)":"[^"]*"/g, '').slice(0, 600))
+        .map((l) => l.replace(/,"(?:logging-call-at|stacktrace)":"[^"]*"/g, ''))
+        // fx errors nest "could not build arguments for …" many times; the cause is at the end.
+        .map((l) => (l.length > 900 ? `${l.slice(0, 300)} … ${l.slice(-600)}` : l))
         .join('\n');
-      throw new Error(`temporal-server (${p.services.join(', ')}) exited (${p.child.exitCode ?? p.child.signalCode}); the end of ${log}:\n${tail}`);
+      throw new ServerExitedError(`temporal-server (${p.services.join(', ')}) exited (${p.child.exitCode ?? p.child.signalCode}); the end of ${log}:\n${tail}`);
     }
   };
   const stop = async () => {
@@ -344,8 +365,13 @@ export async function startTemporalServer(opts: TemporalServerOptions): Promise<
     });
 
   try {
-    for (const g of groups) spawnGroup(g);
+    // Each process initialises the cluster metadata of an empty database at start; two doing it
+    // at once fail one of them ("SaveClusterMetadata encountered version mismatch"). So the
+    // frontend's process first, alone, and the other groups once it serves.
+    const first = groups.filter((g) => g.includes('frontend'));
+    for (const g of first) spawnGroup(g);
     await waitUntil('the frontend to serve', 120_000, async () => /SERVING/.test((await temporal(['operator', 'cluster', 'health'])).stdout), alive);
+    for (const g of groups) if (!first.includes(g)) spawnGroup(g);
     // A fresh cluster has no namespace at all, not even "default".
     await temporal(['operator', 'namespace', 'create', '--namespace', namespace, '--retention', '24h']).catch((err: { stderr?: string }) => {
       if (!/already|exists/i.test(err.stderr ?? '')) throw err;
