@@ -138,6 +138,25 @@ export interface WritePairPageResult {
 /** At most this many notices travel back to the workflow per page. */
 const NOTICES_PER_PAGE = 10;
 
+/** A record found as another record's first-link match; `issues` when its own mapping fails. */
+interface Candidate {
+  record: SourceRecord;
+  issues?: string;
+}
+
+/**
+ * For lookups by keys that may not be this system's ids at all: a connector refusing the key
+ * (a validation or config error) means "no match"; any other failure (the system is down, rate
+ * limits) propagates, so the activity is retried instead of planning a create for a match it
+ * could not read.
+ */
+const notALookup =
+  <T>(none: T) =>
+  (err: unknown): T => {
+    if (err instanceof SyncError && (err.type === 'ValidationError' || err.type === 'ConfigError')) return none;
+    throw err;
+  };
+
 /**
  * The steps of a two-way sync (`syncPair`): read one side's changed records, plan each against
  * the other side's record now and their link, write only the changed fields on each side, then
@@ -188,24 +207,36 @@ export function createPairActivities({ registry, connectors, store, workerId }: 
     record,
   });
 
-  /** Records of `side` whose canonical external key is one of `externalKeys` (first-link rule `externalKey`). */
-  async function byExternalKey(p: Pair, side: string, externalKeys: string[]): Promise<Map<string, SourceRecord[]>> {
+  /**
+   * Records of `side` whose canonical external key is one of `externalKeys` (first-link rule
+   * `externalKey`). A record found by that key whose own mapping fails is returned as well, marked
+   * with its issues: it is still the match (planning without it would create a duplicate of it).
+   */
+  async function byExternalKey(p: Pair, side: string, externalKeys: string[]): Promise<Map<string, Candidate[]>> {
     const c = connectorOf(p, side);
     const entity = p.sides[side]!.entity;
-    const seen = new Map<string, SourceRecord>();
+    const wanted = new Set(externalKeys);
+    const seen = new Map<string, { record: SourceRecord; foundBy: string }>();
     // Records this side knows by its own key, and records that carry the other side's key as their external key.
     // (An external key carries this side's key with its system's keyPrefix, e.g. "HS-5" for HubSpot company 5.)
     const prefix = keyPrefixOf(p, side);
     const ownKeys = externalKeys.filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length));
-    for (const r of await c.read(entity, ownKeys).catch(() => [] as SourceRecord[])) seen.set(r.key, r);
-    const byExternal = await c.findByExternalKeys(entity, externalKeys).catch(() => new Map<string, string>());
-    const ids = [...new Set(byExternal.values())].filter((k) => !seen.has(k));
-    if (ids.length) for (const r of await c.read(entity, ids)) seen.set(r.key, r);
-    const out = new Map<string, SourceRecord[]>();
-    for (const r of seen.values()) {
+    // A key this connector cannot look up (not one of its ids) is no match; a failing system is an error, retried.
+    for (const r of await c.read(entity, ownKeys).catch(notALookup([] as SourceRecord[]))) seen.set(r.key, { record: r, foundBy: `${prefix}${r.key}` });
+    const byExternal = await c.findByExternalKeys(entity, externalKeys).catch(notALookup(new Map<string, string>()));
+    const foundBy = new Map<string, string>(); // record key → the external key that found it
+    for (const [ext, id] of byExternal) if (!seen.has(id)) foundBy.set(id, ext);
+    if (foundBy.size) for (const r of await c.read(entity, [...foundBy.keys()])) seen.set(r.key, { record: r, foundBy: foundBy.get(r.key)! });
+    const out = new Map<string, Candidate[]>();
+    const add = (ext: string, candidate: Candidate) => out.set(ext, [...(out.get(ext) ?? []), candidate]);
+    for (const { record: r, foundBy: ext } of seen.values()) {
       const m = map(p, side, r);
-      const ext = m.ok ? m.value[IDENTITY_FIELD] : undefined;
-      if (typeof ext === 'string' && externalKeys.includes(ext)) out.set(ext, [...(out.get(ext) ?? []), r]);
+      if (!m.ok) {
+        if (wanted.has(ext)) add(ext, { record: r, issues: m.issues.map((i) => `${i.field}: ${i.message} (${i.rule})`).join('; ') });
+        continue;
+      }
+      const mapped = m.value[IDENTITY_FIELD];
+      if (typeof mapped === 'string' && wanted.has(mapped)) add(mapped, { record: r });
     }
     return out;
   }
@@ -249,11 +280,19 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
         if (typeof ext === 'string') wanted.set(ext, s.key);
       }
       const found = await byExternalKey(p, other, [...wanted.keys()]);
-      const taken = await store.findLinks(p.name, other, [...found.values()].flat().map((r) => r.key));
+      const taken = await store.findLinks(p.name, other, [...found.values()].flat().map((c) => c.record.key));
       for (const [ext, candidates] of found) {
         const mine = wanted.get(ext)!;
-        const free = candidates.filter((c) => !taken.has(c.key));
-        if (free.length === 1) {
+        const free = candidates.filter((c) => !taken.has(c.record.key)).map((c) => c.record);
+        const unmappable = candidates.find((c) => c.issues !== undefined && !taken.has(c.record.key));
+        if (unmappable) {
+          // Its match exists but cannot be mapped: creating a record for it would duplicate that one.
+          snaps.delete(mine);
+          bad.push(
+            quarantineEntry(p, ref.syncId, side, mine, IDENTITY_FIELD, 'matchUnmappable',
+              `external key "${ext}" matches ${other} record ${unmappable.record.key}, which does not map (${unmappable.issues}); fix that record or the mapping, then replay this one`, null),
+          );
+        } else if (free.length === 1) {
           newLinks.set(mine, free[0]!.key);
           linked++;
         } else if (free.length > 1) {
