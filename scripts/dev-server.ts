@@ -109,11 +109,16 @@ async function waitReady(cli: string, address: string, port: number, child: Chil
       if (await portAnswers(port)) throw new PortTaken(`temporal dev server exited with code ${child.exitCode}: port ${port} is taken`);
       throw new Error(`temporal dev server exited with code ${child.exitCode}`);
     }
-    const ok = await new Promise<boolean>((resolve) => {
-      execFile(cli, ['operator', 'cluster', 'health', '--address', address], { timeout: 5000 }, (err, stdout) =>
-        resolve(!err && /SERVING/.test(stdout)),
-      );
-    });
+    // Serving is not enough: on a loaded machine the frontend answered before the "default"
+    // namespace was usable, and a workflow start right after failed with NamespaceNotFoundError.
+    const cliOk = (args: string[], test: (stdout: string) => boolean) =>
+      new Promise<boolean>((resolve) => {
+        execFile(cli, [...args, '--address', address], { timeout: 5000 }, (err, stdout) => resolve(!err && test(stdout)));
+      });
+    const ok =
+      (await cliOk(['operator', 'cluster', 'health'], (out) => /SERVING/.test(out))) &&
+      (await cliOk(['operator', 'namespace', 'describe', '--namespace', 'default'], () => true)) &&
+      (await cliOk(['workflow', 'count', '--namespace', 'default'], () => true));
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`temporal dev server at ${address} not ready after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 250));

@@ -35,7 +35,7 @@ import { alertOnFinish } from './alerts';
 import { ApprovalGate } from './approval';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
-import { THROUGHPUT_PATCH, writeHeld } from './page-flow';
+import { HELD_WRITE_ONCE_PATCH, THROUGHPUT_PATCH, writeHeld } from './page-flow';
 
 const fetching = proxyActivities<Activities>(FETCH);
 const transforming = proxyActivities<Activities>(TRANSFORM);
@@ -64,6 +64,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
   // replay a local activity's result can arrive an activation earlier than it ran, and a patch
   // asked after it would be answered before its marker is known (a non-determinism error).
   const fused = patched(THROUGHPUT_PATCH);
+  const heldOnce = patched(HELD_WRITE_ONCE_PATCH);
   const info = workflowInfo();
   const cont = input.continuation;
   const syncId = cont?.syncId ?? `${info.workflowId}@${info.firstExecutionRunId}`;
@@ -229,7 +230,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
           step = `writing (${side} changes)`;
           const args = { ...ref, planPageId: plan.planPageId, planHash: plan.planHash };
           const written = fused
-            ? await writeHeld(heldBy, (a) => a.writePairPage({ ...args, commit: { cursor: fetched.nextCursor } }), () => undefined)
+            ? await writeHeld(heldBy, (a) => a.writePairPage({ ...args, commit: { cursor: fetched.nextCursor } }), () => undefined, heldOnce)
             : await writing.writePairPage(args);
           committed = fused;
           for (const s of begin.sides) {
