@@ -107,3 +107,19 @@ test('touchAccounts changes n named accounts; once the ERP holds customers, only
   expect(second.every((id) => id % 3 === 0)).toBe(true);
   expect(new Set(second).size).toBe(10);
 });
+
+test('touching an account again changes it again (its credit limit grows by 100)', () => {
+  seedDemo(dir, SIZE);
+  const read = (id: number) => {
+    const db = new Database(demoPaths(dir).crm, { readonly: true });
+    try {
+      return db.prepare('SELECT city, credit_limit, updated_at FROM accounts WHERE id = ?').get(id) as { city: string; credit_limit: string; updated_at: string };
+    } finally {
+      db.close();
+    }
+  };
+  const [id] = touchAccounts(dir, 1, '2026-01-02T00:00:00.000Z');
+  expect(read(id!)).toEqual({ city: `Changed City ${id}`, credit_limit: `${1000 + id!}.00`, updated_at: '2026-01-02T00:00:00.000Z' });
+  expect(touchAccounts(dir, 1, '2026-01-03T00:00:00.000Z')).toEqual([id]);
+  expect(read(id!)).toEqual({ city: `Changed City ${id}`, credit_limit: `${1100 + id!}.00`, updated_at: '2026-01-03T00:00:00.000Z' });
+});
