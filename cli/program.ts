@@ -183,6 +183,9 @@ export function buildProgram(deps: CliDeps): Command {
         more ||= got.length > opts.limit;
         rows.push(...got.slice(0, opts.limit));
       }
+      if (rows.length === 0 && opts.pipeline && !syncs().has(opts.pipeline)) {
+        throw new CliError(EXIT.notFound, `unknown pipeline or pair "${opts.pipeline}"; configured: ${[...syncs().keys()].join(', ')}`);
+      }
       if (opts.json) return json(rows.map(({ record: _r, ...q }) => q));
       if (rows.length === 0) return println('no open quarantine entries match');
       println(

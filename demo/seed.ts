@@ -175,21 +175,47 @@ export function seedDemo(dataDir: string, size: SeedSize = DEMO_SIZE, seed = 42)
 }
 
 /**
- * Change `n` accounts (evenly spread, deterministic) as a CRM user would: new phone and
- * city, updated_at = now. Returns the changed ids.
+ * Change `n` accounts (evenly spread, deterministic) as a CRM user would: new city and credit
+ * limit (a limit 100 higher when touched before), updated_at = now. Returns the changed ids. Accounts without a name are skipped, and once
+ * a sync has filled the demo ERP, so are accounts it does not hold (quarantined for the demo's
+ * defects): each of the `n` changes is then one update the next sync (or dry run) plans.
  */
 export function touchAccounts(dataDir: string, n: number, nowIso = new Date().toISOString()): number[] {
+  const synced = syncedAccountKeys(dataDir);
   const db = new Database(demoPaths(dataDir).crm);
   const total = (db.prepare('SELECT count(*) AS c FROM accounts').get() as { c: number }).c;
   const step = Math.max(1, Math.floor(total / n));
   const ids: number[] = [];
-  const upd = db.prepare("UPDATE accounts SET city = ?, credit_limit = ?, updated_at = ? WHERE id = ? AND trim(company_name) <> ''");
+  // A first touch sets city and credit limit; touching the same account again raises the limit
+  // by 100, so every touch is a change to sync.
+  const upd = db.prepare(
+    "UPDATE accounts SET credit_limit = CASE WHEN city = @city THEN printf('%.2f', CAST(credit_limit AS REAL) + 100) ELSE @credit END, city = @city, updated_at = @now WHERE id = @id AND trim(company_name) <> ''",
+  );
   db.transaction(() => {
-    for (let id = 1; ids.length < n && id <= total; id += step) {
-      const changed = upd.run(`Changed City ${id}`, `${1000 + id}.00`, nowIso, id).changes;
-      if (changed) ids.push(id);
+    // 1, 1 + step, 1 + 2·step, …; where some are skipped, the same again from 2, then from 3, …
+    for (let offset = 0; offset < step && ids.length < n; offset++) {
+      for (let id = 1 + offset; ids.length < n && id <= total; id += step) {
+        if (synced && !synced.has(String(id))) continue;
+        const changed = upd.run({ city: `Changed City ${id}`, credit: `${1000 + id}.00`, now: nowIso, id }).changes;
+        if (changed) ids.push(id);
+      }
     }
   })();
   db.close();
   return ids;
+}
+
+/** The external keys of the demo ERP's customers, or undefined while it holds none (no sync yet). */
+function syncedAccountKeys(dataDir: string): Set<string> | undefined {
+  const file = demoPaths(dataDir).erp;
+  if (!existsSync(file)) return undefined;
+  const erp = new Database(file, { readonly: true });
+  try {
+    const hasTable = erp.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'customers'").get();
+    if (!hasTable) return undefined;
+    const keys = (erp.prepare('SELECT external_key FROM customers').all() as { external_key: string }[]).map((r) => r.external_key);
+    return keys.length > 0 ? new Set(keys) : undefined;
+  } finally {
+    erp.close();
+  }
 }

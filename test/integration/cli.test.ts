@@ -146,6 +146,10 @@ describe('quarantine', () => {
     expect(text.out.split('\n')[0]).toMatch(/^pipeline\s+key\s+stage\s+field\s+rule\s+attempts\s+first seen\s+last seen\s+reason$/);
     expect(text.out).toMatch(/demo-accounts\s+\d+\s+map\s+segment\s+lookup\s+1\s+\d{4}-/);
     expect(text.out).toMatch(/more entries than --limit 3/);
+
+    // Nothing matched is an empty list (exit 0); a pipeline that is not configured is not found (exit 3).
+    expect(await cli('quarantine', 'list', '-p', 'demo-accounts', '-r', 'no-such-rule')).toMatchObject({ code: 0, out: 'no open quarantine entries match\n' });
+    expect(await cli('quarantine', 'list', '-p', 'no-such-pipeline', '--json')).toMatchObject({ code: 3, out: '' });
   });
 
   test('show prints one entry with its raw record; an unknown key exits 3', async () => {

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createSqlConnector } from '../../connectors/sql/connector';
 import { isSyncError } from '../../contracts/errors';
 import { seedDeals } from '../../demo/deals';
-import { demoPaths, isDemoSeeded, seedDemo } from '../../demo/seed';
+import { demoPaths, isDemoSeeded, seedDemo, touchAccounts } from '../../demo/seed';
 import { CRM_SCHEMA } from '../../demo/schema';
 
 const SIZE = { accounts: 300, contacts: 10, products: 400 };
@@ -80,4 +80,46 @@ test('seeded deals carry only products of their own currency, over accounts that
   } finally {
     db.close();
   }
+});
+
+test('touchAccounts changes n named accounts; once the ERP holds customers, only accounts it holds', () => {
+  seedDemo(dir, SIZE);
+  const changed = (ids: number[]) => {
+    const db = new Database(demoPaths(dir).crm, { readonly: true });
+    try {
+      return (db.prepare(`SELECT id FROM accounts WHERE city LIKE 'Changed City %' ORDER BY id`).all() as { id: number }[]).map((r) => r.id).filter((id) => ids.includes(id));
+    } finally {
+      db.close();
+    }
+  };
+  // Before any sync (empty ERP): evenly spread over all named accounts.
+  const first = touchAccounts(dir, 10, '2026-01-02T00:00:00.000Z');
+  expect(first).toHaveLength(10);
+  expect(changed(first)).toEqual([...first].sort((a, b) => a - b));
+
+  // An ERP holding every third account: the next 10 changes are all among them, still 10.
+  const erp = new Database(demoPaths(dir).erp);
+  const ins = erp.prepare("INSERT INTO customers (external_key, name, updated_at) VALUES (?, 'x', '2026-01-01T00:00:00Z')");
+  for (let id = 3; id <= SIZE.accounts; id += 3) ins.run(String(id));
+  erp.close();
+  const second = touchAccounts(dir, 10, '2026-01-03T00:00:00.000Z');
+  expect(second).toHaveLength(10);
+  expect(second.every((id) => id % 3 === 0)).toBe(true);
+  expect(new Set(second).size).toBe(10);
+});
+
+test('touching an account again changes it again (its credit limit grows by 100)', () => {
+  seedDemo(dir, SIZE);
+  const read = (id: number) => {
+    const db = new Database(demoPaths(dir).crm, { readonly: true });
+    try {
+      return db.prepare('SELECT city, credit_limit, updated_at FROM accounts WHERE id = ?').get(id) as { city: string; credit_limit: string; updated_at: string };
+    } finally {
+      db.close();
+    }
+  };
+  const [id] = touchAccounts(dir, 1, '2026-01-02T00:00:00.000Z');
+  expect(read(id!)).toEqual({ city: `Changed City ${id}`, credit_limit: `${1000 + id!}.00`, updated_at: '2026-01-02T00:00:00.000Z' });
+  expect(touchAccounts(dir, 1, '2026-01-03T00:00:00.000Z')).toEqual([id]);
+  expect(read(id!)).toEqual({ city: `Changed City ${id}`, credit_limit: `${1100 + id!}.00`, updated_at: '2026-01-03T00:00:00.000Z' });
 });
