@@ -40,10 +40,9 @@ import { linkSpaceOf } from '../pipelines/link-space';
 import type { Pipeline } from '../pipelines/schema';
 import type { LinkField, LinkUpsert, PlanItem, QuarantineEntry, RunEvent, StoredPlan } from '../state/types';
 import type { SyncDeps } from './sync';
+import { PAGE_SPAN, quarantineDataOf } from './plan-items';
 import type { MappedRecord, PageRef, PlanPage } from './sync-types';
 
-/** Items per page of a plan (seq = page * PAGE_SPAN + index); a page holds at most 10,000 records. */
-const PAGE_SPAN = 100_000;
 /** Keys of changed-meanwhile records returned to the workflow (the run report has them all). */
 const MAX_KEYS = 100;
 const ABSENT = 'absent';
@@ -82,6 +81,10 @@ const norm = (v: unknown): string | null => {
 };
 
 const itemHash = (i: PlanItem): string => {
+  if (i.op === 'quarantine') {
+    const q = quarantineDataOf(i);
+    return stableHash({ seq: i.seq, key: i.key, op: i.op, field: q.field, rule: q.rule, reason: q.reason, record: q.record ?? null });
+  }
   const d = i.data as unknown as PipelinePlanItem;
   return stableHash({ seq: i.seq, key: i.key, op: i.op, targetKey: d.targetKey, fields: d.fields, changed: d.changed ?? null, beforeHash: d.beforeHash });
 };
@@ -217,13 +220,14 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
     /** Hash and count the stored items: the plan is ready to be applied. */
     async sealPlan(input: { planId: string; endCursor: Cursor | null }): Promise<PlanSummary> {
       const plan = await loadPlan(input.planId);
-      const counts: PlanCounts = { creates: 0, updates: 0, deletes: 0, conflicts: 0 };
+      const counts: PlanCounts = { creates: 0, updates: 0, deletes: 0, conflicts: 0, quarantined: 0 };
       let planHash = stableHash(['plan', plan.kind, plan.name]);
       for await (const i of itemsOf(input.planId)) {
         planHash = stableHash([planHash, itemHash(i)]);
         if (i.op === 'create') counts.creates++;
         else if (i.op === 'update') counts.updates++;
         else if (i.op === 'delete') counts.deletes++;
+        else if (i.op === 'quarantine') counts.quarantined++;
         else counts.conflicts++;
       }
       const approvalReasons = [...new Set(Object.values((plan.meta.approvalReasons as Record<string, string[]> | undefined) ?? {}).flat())];
@@ -273,8 +277,11 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
       const space = linkSpaceOf(p, registry);
       const target = connectors.get(p.target.system);
       const columns = columnsOf(p);
-      const items = await store.listPlanItems(input.planId, { afterSeq: input.afterSeq, limit: input.limit });
-      const totals: ApplyTotals = { ...EMPTY_APPLY_TOTALS };
+      const listed = await store.listPlanItems(input.planId, { afterSeq: input.afterSeq, limit: input.limit });
+      // Records the dry run's mapping or validation refused are quarantined now, as the sync would have.
+      const refused = listed.filter((i) => i.op === 'quarantine');
+      const items = listed.filter((i) => i.op !== 'quarantine');
+      const totals: ApplyTotals = { ...EMPTY_APPLY_TOTALS, quarantined: refused.length };
       const changedKeys: string[] = [];
       const events: RunEvent[] = [];
       const at = new Date().toISOString();
@@ -316,7 +323,7 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
       const batchSize = Math.max(1, target.describe().maxBatchSize);
       const partial = target.describe().partialUpdates === true;
       const written: string[] = [];
-      const failed: QuarantineEntry[] = [];
+      const failed: QuarantineEntry[] = refused.map((i) => ({ pipeline: p.name, syncId: input.applyId, sourceKey: i.key, ...quarantineDataOf(i) }));
       for (let b = 0; b < toWrite.length; b += batchSize) {
         const batch = toWrite.slice(b, b + batchSize);
         const outcomes = await target.upsert(
@@ -354,7 +361,7 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
       } catch {
         // outside an activity
       }
-      return { totals, changedKeys, lastSeq: items.at(-1)?.seq ?? input.afterSeq, hasMore: items.length === input.limit, ...(attempt > 1 ? { attempt } : {}) };
+      return { totals, changedKeys, lastSeq: listed.at(-1)?.seq ?? input.afterSeq, hasMore: listed.length === input.limit, ...(attempt > 1 ? { attempt } : {}) };
     },
 
     /**
