@@ -204,6 +204,49 @@ test('a dry run with nothing to change stores an empty plan; applying it writes 
   expect(erpRows()).toEqual(rows);
 });
 
+/** The runs of a workflow, first to last, following its continue-as-new chain through the histories. */
+async function runsOf(workflowId: string, firstRunId: string): Promise<string[]> {
+  const runs = [firstRunId];
+  for (;;) {
+    const history = await env.client.workflow.getHandle(workflowId, runs.at(-1)).fetchHistory();
+    const next = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    if (!next) return runs;
+    runs.push(next);
+  }
+}
+
+test('applyPlan continues as new every chunksPerRun chunks, carrying its position, and still writes exactly the plan', async () => {
+  await sync(); // settle the lookback window
+  const keys = [...byExternalKey(erpRows()).keys()].slice(200, 230);
+  const crm = new Database(demoDbs(dir).crm);
+  const at = new Date(Date.now() + 2000).toISOString();
+  for (const k of keys) crm.prepare('UPDATE accounts SET city = ?, updated_at = ? WHERE id = ?').run(`Chained City ${k}`, at, Number(k));
+  crm.close();
+  const before = byExternalKey(erpRows());
+  const dry = await sync({ mode: 'dry-run' });
+  const items = await store.listPlanItems(dry.plan!.planId, { limit: 10_000 });
+  expect(items.filter((i) => i.op === 'update').map((i) => i.key).sort()).toEqual([...keys].sort());
+
+  const chunkSize = 4;
+  const chunksPerRun = 2;
+  const handle = await env.client.workflow.start('applyPlan', { taskQueue: TASK_QUEUES.sql, workflowId: `apply-chain-${++n}`, args: [{ planId: dry.plan!.planId, chunkSize, chunksPerRun }] });
+  const applied = (await handle.result()) as ApplyPlanResult;
+  // Chunks: every full chunk says "more" (the last one may be empty); a run ends after chunksPerRun of them.
+  const chunks = Math.floor(items.length / chunkSize) + 1;
+  const runs = await runsOf(handle.workflowId, handle.firstExecutionRunId);
+  expect(runs).toHaveLength(1 + Math.floor((chunks - 1) / chunksPerRun));
+  expect(runs.length).toBeGreaterThan(3);
+  expect(applied).toMatchObject({ status: 'applied', runs: runs.length, checkpoint: 'advanced', applyId: `${handle.workflowId}@${handle.firstExecutionRunId}` });
+  expect(applied.totals).toMatchObject({ written: keys.length, updated: keys.length, created: 0, changedMeanwhile: 0, alreadyApplied: 0 });
+  expect((await store.getRunReport(applied.applyId))?.totals).toMatchObject({ written: keys.length });
+  expect((await store.listRunEvents(applied.applyId)).filter((e) => e.kind === 'change').map((e) => e.data.sourceKey).sort()).toEqual([...keys].sort());
+  // Exactly the plan: its records got their new city, every other row is as it was.
+  for (const [key, row] of byExternalKey(erpRows())) {
+    if (keys.includes(key)) expect(row.city).toBe(`Chained City ${key}`);
+    else expect(row).toEqual(before.get(key));
+  }
+});
+
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
