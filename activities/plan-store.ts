@@ -15,10 +15,14 @@
  * link is recorded; anything else changed in the target since the plan and is reported, never
  * overwritten (its link stays, so the next change of its source is planned against it again).
  *
- * "The target's values": for a SQL target, the columns its systems.json entity maps canonical
- * fields to (so before/after are field by field); for other targets the whole record as the
- * connector reads it (before values are then unknown and shown as null, and any change of the
- * record counts as "changed meanwhile").
+ * "The target's values" (read by key through the target's connector): for a SQL target, the
+ * columns its systems.json entity maps canonical fields to; for a target whose connector has a
+ * write view (`nativeValuesOf`, e.g. HubSpot), the native fields its upsert writes; so before/after
+ * are field by field. For other targets the whole record as the connector reads it (before values
+ * are then unknown and shown as null, and any change of the record counts as "changed meanwhile").
+ *
+ * Since `dry-run-v2` a dry run writes nothing but its plan: records its mapping or validation
+ * refuses are plan items of kind `quarantine` (activities/plan-items.ts), which apply quarantines.
  *
  * **What apply may advance.** The dry run stored the checkpoint it started from and the cursor it
  * read up to. When the pipeline's checkpoint is still the one the plan started from, apply moves
