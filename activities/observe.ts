@@ -158,7 +158,8 @@ export function withObservation<T extends Record<string, (...args: never[]) => P
         }
         throw err;
       } finally {
-        await deps.store.addRunEvents(ref.syncId, events).catch((e: unknown) => log.warn('run events not recorded', { step, error: (e as Error).message }));
+        // A dry run's steps (they carry its plan id) store their plan and nothing else: no run events.
+        if (!('dryRunPlanId' in ref) && !('planId' in ref)) await deps.store.addRunEvents(ref.syncId, events).catch((e: unknown) => log.warn('run events not recorded', { step, error: (e as Error).message }));
       }
     };
   }

@@ -15,10 +15,14 @@
  * link is recorded; anything else changed in the target since the plan and is reported, never
  * overwritten (its link stays, so the next change of its source is planned against it again).
  *
- * "The target's values": for a SQL target, the columns its systems.json entity maps canonical
- * fields to (so before/after are field by field); for other targets the whole record as the
- * connector reads it (before values are then unknown and shown as null, and any change of the
- * record counts as "changed meanwhile").
+ * "The target's values" (read by key through the target's connector): for a SQL target, the
+ * columns its systems.json entity maps canonical fields to; for a target whose connector has a
+ * write view (`nativeValuesOf`, e.g. HubSpot), the native fields its upsert writes; so before/after
+ * are field by field. For other targets the whole record as the connector reads it (before values
+ * are then unknown and shown as null, and any change of the record counts as "changed meanwhile").
+ *
+ * Since `dry-run-v2` a dry run writes nothing but its plan: records its mapping or validation
+ * refuses are plan items of kind `quarantine` (activities/plan-items.ts), which apply quarantines.
  *
  * **What apply may advance.** The dry run stored the checkpoint it started from and the cursor it
  * read up to. When the pipeline's checkpoint is still the one the plan started from, apply moves
@@ -33,17 +37,16 @@ import type { Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
 import { EMPTY_APPLY_TOTALS, type ApplyTotals, type PlanCounts, type PlanSummary } from '../contracts/plan';
 import { stableHash, stableJson } from '../contracts/stable-json';
-import type { SourceRecord } from '../contracts/connector';
+import { hasWriteView, type SourceRecord, type WriteView } from '../contracts/connector';
 import { pathsOverlap } from '../mappings/dsl/compile';
-import { readPath } from '../mappings/record-path';
+import { readPath, setPath } from '../mappings/record-path';
 import { linkSpaceOf } from '../pipelines/link-space';
 import type { Pipeline } from '../pipelines/schema';
 import type { LinkField, LinkUpsert, PlanItem, QuarantineEntry, RunEvent, StoredPlan } from '../state/types';
 import type { SyncDeps } from './sync';
+import { PAGE_SPAN, quarantineDataOf } from './plan-items';
 import type { MappedRecord, PageRef, PlanPage } from './sync-types';
 
-/** Items per page of a plan (seq = page * PAGE_SPAN + index); a page holds at most 10,000 records. */
-const PAGE_SPAN = 100_000;
 /** Keys of changed-meanwhile records returned to the workflow (the run report has them all). */
 const MAX_KEYS = 100;
 const ABSENT = 'absent';
@@ -81,7 +84,43 @@ const norm = (v: unknown): string | null => {
   return String(v);
 };
 
+/** A target record as a plan compares it: labelled fields, each read from one native field. */
+interface TargetView {
+  /** Label (shown in the plan) → the native field of the target record it is read from. */
+  fields(fields: Record<string, unknown>): Record<string, string>;
+  /** What a whole write of `fields` puts in each label. */
+  written(fields: Record<string, unknown>): Record<string, unknown>;
+  /** Which labels a partial update of the `changed` units writes. */
+  writes(fields: Record<string, unknown>, changed: string[]): (label: string) => boolean;
+  norm(v: unknown): string | null;
+}
+
+/** A SQL target: canonical path → column (systems.json). */
+const sqlView = (columns: Record<string, string>): TargetView => ({
+  fields: () => columns,
+  written: (fields) => Object.fromEntries(Object.keys(columns).map((path) => [path, readPath(fields, path) ?? null])),
+  writes: (_fields, changed) => (path) => changed.some((u) => pathsOverlap(u, path)),
+  norm,
+});
+
+/** A target with a write view: its native fields as upsert writes them (HubSpot: properties; a cleared one reads back as ''). */
+const nativeView = (target: WriteView, entity: string): TargetView => ({
+  fields: (fields) => Object.fromEntries(Object.keys(target.nativeValuesOf(entity, fields)).map((k) => [k, k])),
+  written: (fields) => target.nativeValuesOf(entity, fields),
+  writes: (fields, changed) => {
+    const only: Record<string, unknown> = {};
+    for (const u of changed) setPath(only, u, readPath(fields, u) ?? null);
+    const touched = new Set(Object.keys(target.nativeValuesOf(entity, only)));
+    return (label) => touched.has(label);
+  },
+  norm: (v) => (v === '' ? null : norm(v)),
+});
+
 const itemHash = (i: PlanItem): string => {
+  if (i.op === 'quarantine') {
+    const q = quarantineDataOf(i);
+    return stableHash({ seq: i.seq, key: i.key, op: i.op, field: q.field, rule: q.rule, reason: q.reason, record: q.record ?? null });
+  }
   const d = i.data as unknown as PipelinePlanItem;
   return stableHash({ seq: i.seq, key: i.key, op: i.op, targetKey: d.targetKey, fields: d.fields, changed: d.changed ?? null, beforeHash: d.beforeHash });
 };
@@ -94,11 +133,19 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
   };
   const keyPrefixOf = (p: Pipeline): string => registry.systems.get(p.source.system)?.keyPrefix ?? '';
 
-  /** Canonical path → column of a SQL target entity; null for other kinds (whole-record view). */
-  const columnsOf = (p: Pipeline): Record<string, string> | null => {
+  /**
+   * How the plan sees the target's records: a SQL target by the columns its entity maps canonical
+   * paths to; a target with a write view (connectors' `nativeValuesOf`, e.g. HubSpot) by the
+   * native fields its upsert writes; any other by the whole record (null).
+   */
+  const viewOf = (p: Pipeline): TargetView | null => {
     const sys = registry.systems.get(p.target.system);
-    if (sys?.kind !== 'sql') return null;
-    return (sys.config as { entities?: Record<string, { fields?: Record<string, string> }> }).entities?.[p.target.entity]?.fields ?? null;
+    if (sys?.kind === 'sql') {
+      const columns = (sys.config as { entities?: Record<string, { fields?: Record<string, string> }> }).entities?.[p.target.entity]?.fields;
+      return columns ? sqlView(columns) : null;
+    }
+    const target = connectors.get(p.target.system);
+    return hasWriteView(target) ? nativeView(target, p.target.entity) : null;
   };
 
   /** The target's current values of these records: by target key, and by external key for creates. */
@@ -119,11 +166,11 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
     return out;
   };
 
-  /** The hash of a target record's values as this pipeline sees them. */
-  const viewHash = (columns: Record<string, string> | null, r: SourceRecord | undefined): string => {
+  /** The hash of a target record's values as this pipeline sees them (for a record written with `fields`). */
+  const viewHash = (view: TargetView | null, fields: Record<string, unknown>, r: SourceRecord | undefined): string => {
     if (!r) return ABSENT;
-    if (!columns) return stableHash(r.data);
-    return stableHash(Object.fromEntries(Object.entries(columns).map(([path, col]) => [path, norm(r.data[col])])));
+    if (!view) return stableHash(r.data);
+    return stableHash(Object.fromEntries(Object.entries(view.fields(fields)).map(([label, native]) => [label, view.norm(r.data[native])])));
   };
 
   const loadPlan = async (planId: string): Promise<StoredPlan> => {
@@ -164,7 +211,7 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
       // refers to the mapped page.
       const mapped = staged.fields ? null : await store.loadPage<MappedRecord[]>(staged.mappedPageId!);
       const fieldsAt = (i: number): Record<string, unknown> => (staged.fields ? staged.fields[i]! : mapped![ops[i]!.index]!.fields);
-      const columns = columnsOf(p);
+      const view = viewOf(p);
       const partial = connectors.get(p.target.system).describe().partialUpdates === true;
       const prefix = keyPrefixOf(p);
       const current = await readTarget(p, ops.map((o) => ({ targetKey: o.targetKey ?? null, externalKey: prefix + o.sourceKey })));
@@ -174,16 +221,17 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
         const now = current.get(externalKey);
         const changes: PlanChange[] = [];
         let afterHash: string | null = null;
-        if (columns) {
-          // What the target holds once written: every mapped column (a create, or a target that
-          // writes whole records), or only the columns of the changed units (a partial update).
-          const writes = (path: string) => !now || !partial || !o.changed || o.changed.some((u) => pathsOverlap(u, path));
+        if (view) {
+          // What the target holds once written: every field (a create, or a target that writes
+          // whole records), or only the fields of the changed units (a partial update).
+          const written = view.written(fields);
+          const partly = now && partial && o.changed ? view.writes(fields, o.changed) : null;
           const after: Record<string, string | null> = {};
-          for (const [path, col] of Object.entries(columns)) {
-            const before = now ? now.data[col] ?? null : null;
-            const value = writes(path) ? readPath(fields, path) ?? null : before;
-            after[path] = norm(value);
-            if (!now || norm(before) !== norm(value)) changes.push({ field: path, before, after: value });
+          for (const [label, native] of Object.entries(view.fields(fields))) {
+            const before = now ? now.data[native] ?? null : null;
+            const value = !partly || partly(label) ? written[label] ?? null : before;
+            after[label] = view.norm(value);
+            if (!now || view.norm(before) !== view.norm(value)) changes.push({ field: label, before, after: value });
           }
           afterHash = stableHash(after);
         } else {
@@ -193,7 +241,7 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
           targetKey: o.targetKey ?? null,
           externalKey,
           changes,
-          beforeHash: viewHash(columns, now),
+          beforeHash: viewHash(view, fields, now),
           afterHash,
           fields,
           hash: o.hash,
@@ -217,13 +265,14 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
     /** Hash and count the stored items: the plan is ready to be applied. */
     async sealPlan(input: { planId: string; endCursor: Cursor | null }): Promise<PlanSummary> {
       const plan = await loadPlan(input.planId);
-      const counts: PlanCounts = { creates: 0, updates: 0, deletes: 0, conflicts: 0 };
+      const counts: PlanCounts = { creates: 0, updates: 0, deletes: 0, conflicts: 0, quarantined: 0 };
       let planHash = stableHash(['plan', plan.kind, plan.name]);
       for await (const i of itemsOf(input.planId)) {
         planHash = stableHash([planHash, itemHash(i)]);
         if (i.op === 'create') counts.creates++;
         else if (i.op === 'update') counts.updates++;
         else if (i.op === 'delete') counts.deletes++;
+        else if (i.op === 'quarantine') counts.quarantined++;
         else counts.conflicts++;
       }
       const approvalReasons = [...new Set(Object.values((plan.meta.approvalReasons as Record<string, string[]> | undefined) ?? {}).flat())];
@@ -272,9 +321,12 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
       const p = pipelineOf(plan.name);
       const space = linkSpaceOf(p, registry);
       const target = connectors.get(p.target.system);
-      const columns = columnsOf(p);
-      const items = await store.listPlanItems(input.planId, { afterSeq: input.afterSeq, limit: input.limit });
-      const totals: ApplyTotals = { ...EMPTY_APPLY_TOTALS };
+      const view = viewOf(p);
+      const listed = await store.listPlanItems(input.planId, { afterSeq: input.afterSeq, limit: input.limit });
+      // Records the dry run's mapping or validation refused are quarantined now, as the sync would have.
+      const refused = listed.filter((i) => i.op === 'quarantine');
+      const items = listed.filter((i) => i.op !== 'quarantine');
+      const totals: ApplyTotals = { ...EMPTY_APPLY_TOTALS, quarantined: refused.length };
       const changedKeys: string[] = [];
       const events: RunEvent[] = [];
       const at = new Date().toISOString();
@@ -298,7 +350,7 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
       for (const i of items) {
         const d = data(i);
         const now = current.get(d.externalKey);
-        const h = viewHash(columns, now);
+        const h = viewHash(view, d.fields, now);
         if (h === d.beforeHash) toWrite.push(i);
         else if (d.afterHash !== null && h === d.afterHash && now) {
           totals.alreadyApplied++;
@@ -316,7 +368,7 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
       const batchSize = Math.max(1, target.describe().maxBatchSize);
       const partial = target.describe().partialUpdates === true;
       const written: string[] = [];
-      const failed: QuarantineEntry[] = [];
+      const failed: QuarantineEntry[] = refused.map((i) => ({ pipeline: p.name, syncId: input.applyId, sourceKey: i.key, ...quarantineDataOf(i) }));
       for (let b = 0; b < toWrite.length; b += batchSize) {
         const batch = toWrite.slice(b, b + batchSize);
         const outcomes = await target.upsert(
@@ -354,7 +406,7 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
       } catch {
         // outside an activity
       }
-      return { totals, changedKeys, lastSeq: items.at(-1)?.seq ?? input.afterSeq, hasMore: items.length === input.limit, ...(attempt > 1 ? { attempt } : {}) };
+      return { totals, changedKeys, lastSeq: listed.at(-1)?.seq ?? input.afterSeq, hasMore: listed.length === input.limit, ...(attempt > 1 ? { attempt } : {}) };
     },
 
     /**

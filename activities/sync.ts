@@ -47,6 +47,7 @@ import { planFingerprint, recordHash } from './hash';
 import { changeSamples } from './observe';
 import { HeldPages } from './held-pages';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
+import { addQuarantineItems } from './plan-items';
 import { planRisks } from './plan-risk';
 import { poisonOf, quarantineCopy } from './poison';
 import { stallBudgetMs, watchProgress } from './progress-watch';
@@ -70,6 +71,12 @@ const HEARTBEAT_EVERY_MS = 3000;
 const HELD_PAGES = 16;
 /** Records mapped between two turns of the event loop. */
 const YIELD_EVERY = 250;
+
+/** A dry-run page: its plan and its place in it. */
+interface DryPage {
+  planId: string;
+  seq: number;
+}
 
 export interface SyncDeps {
   registry: Registry;
@@ -222,8 +229,11 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
   /** What every key of a pipeline's source carries into its target (systems.json `keyPrefix`). */
   const keyPrefixOf = (p: Pipeline): string => registry.systems.get(p.source.system)?.keyPrefix ?? '';
 
-  /** Map and validate records: invalid ones go to quarantine with their reasons, the rest go on. */
-  const mapRecords = async (p: Pipeline, syncId: string, records: SourceRecord[]): Promise<{ valid: MappedRecord[]; quarantined: number }> => {
+  /**
+   * Map and validate records: invalid ones go to quarantine with their reasons, the rest go on.
+   * In a dry run (`dry`) they go into the plan as quarantine items instead (activities/plan-items.ts).
+   */
+  const mapRecords = async (p: Pipeline, syncId: string, records: SourceRecord[], dry?: DryPage): Promise<{ valid: MappedRecord[]; quarantined: number }> => {
     const mapping = registry.mappings.get(p.mapping)!;
     const valid: MappedRecord[] = [];
     const bad: QuarantineEntry[] = [];
@@ -257,16 +267,18 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
         });
       }
     }
-    await store.quarantine(bad);
+    if (dry) await addQuarantineItems(store, dry.planId, dry.seq, bad);
+    else await store.quarantine(bad);
     return { valid, quarantined: bad.length };
   };
 
   /**
    * Plan each mapped record against its link with the pure planner (mappings/two-way/one-way.ts):
    * create, update (only the changed units) or no-op. A migrated link that only vouches for the
-   * whole record's hash learns its per-field values here when the record is unchanged.
+   * whole record's hash learns its per-field values here when the record is unchanged. A dry run
+   * (`dry`) only plans: no link refresh, no quarantine release, no run-report samples.
    */
-  const planRecords = async (p: Pipeline, syncId: string, records: MappedRecord[]) => {
+  const planRecords = async (p: Pipeline, syncId: string, records: MappedRecord[], dry = false) => {
     const space = spaceOf(p);
     const links = await store.findLinks(space.space, space.sourceSide, records.map((r) => r.sourceKey));
     const policy = policyOf(p);
@@ -296,12 +308,14 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
       unchangedKeys.push(r.sourceKey);
       if (plan.refresh && link) refreshed.push(linkUpsert(p, space, link.linkId, r.sourceKey, link.keys[space.targetSide]!, plan.fields, link.deletedSides, r.hash));
     });
-    // The target already holds these records' values (the link vouched for them): remember them per field.
-    await store.upsertLinks(space.space, refreshed);
-    await store.releaseQuarantine(p.name, unchangedKeys);
-    // Before/after samples for the run report, where the links keep the values (approval-watched fields).
-    const previous = new Map(ops.map((w) => [w.sourceKey, previousOf(links.get(w.sourceKey)).previous] as const).filter(([, v]) => v !== undefined).map(([k, v]) => [k, { fields: v! }] as const));
-    await store.addRunEvents(syncId, changeSamples(ops, records, previous));
+    if (!dry) {
+      // The target already holds these records' values (the link vouched for them): remember them per field.
+      await store.upsertLinks(space.space, refreshed);
+      await store.releaseQuarantine(p.name, unchangedKeys);
+      // Before/after samples for the run report, where the links keep the values (approval-watched fields).
+      const previous = new Map(ops.map((w) => [w.sourceKey, previousOf(links.get(w.sourceKey)).previous] as const).filter(([, v]) => v !== undefined).map(([k, v]) => [k, { fields: v! }] as const));
+      await store.addRunEvents(syncId, changeSamples(ops, records, previous));
+    }
     const creates = ops.filter((w) => w.op === 'create').length;
     const approvalReasons = p.approval
       ? planRisks(
@@ -366,15 +380,17 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
      * plan also stays in this worker's memory, and `heldBy` names this worker's own task queue so
      * that the workflow routes the write here. A worker that dies with the page in memory costs a
      * schedule-to-start timeout, then another worker writes it from the claim check.
+     * `dryRunPlanId` (a dry run, `dry-run-v2`): only the plan and the claim check are written.
      */
-    async preparePage(ref: PageRef & { after: Cursor | null; limit: number }): Promise<PreparePageResult> {
+    async preparePage(ref: PageRef & { after: Cursor | null; limit: number; dryRunPlanId?: string }): Promise<PreparePageResult> {
       const p = pipelineOf(ref.pipeline);
       const page = await connectors.get(p.source.system).fetchChanges(p.source.entity, { after: ref.after, limit: ref.limit });
       const fetched = { count: page.records.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
       if (page.records.length === 0) return { ...fetched, valid: 0, quarantined: 0, plan: null };
-      const { valid, quarantined } = await mapRecords(p, ref.syncId, page.records);
+      const dry = ref.dryRunPlanId !== undefined ? { planId: ref.dryRunPlanId, seq: ref.seq } : undefined;
+      const { valid, quarantined } = await mapRecords(p, ref.syncId, page.records, dry);
       if (valid.length === 0) return { ...fetched, valid: 0, quarantined, plan: null };
-      const { ops, ...result } = await planRecords(p, ref.syncId, valid);
+      const { ops, ...result } = await planRecords(p, ref.syncId, valid, dry !== undefined);
       if (ops.length === 0) return { ...fetched, valid: valid.length, quarantined, plan: { planPageId: '', ...result } };
       const staged: PlanPage = { ops, fields: ops.map((o) => valid[o.index]!.fields) };
       const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/plan`, staged);

@@ -21,12 +21,21 @@ const show = (v: unknown): string => (v === null || v === undefined ? '∅' : ty
 
 /** One row per changed field of each item (key and operation on every row, for grep): key, operation, field, before -> after. */
 export function planRows(items: PlanItem[]): (string | number | null)[][] {
-  return items.flatMap((i) => {
+  return items.filter((i) => i.op !== 'quarantine').flatMap((i) => {
     const changes = (i.data.changes as Change[] | undefined) ?? [];
     if (changes.length === 0) return [[i.key, i.op, null, null]];
     return changes.map((c) => [i.key, i.op, c.field, clip(`${show(c.before)} -> ${show(c.after)}`, 90)]);
   });
 }
+
+/** One row per record the plan would quarantine: key, field, rule, reason. */
+export function quarantineRows(items: PlanItem[]): (string | number | null)[][] {
+  return items.filter((i) => i.op === 'quarantine').map((i) => [i.key, (i.data.field as string | null) ?? null, String(i.data.rule), clip(String(i.data.reason), 90)]);
+}
+
+/** A plan item as `plan --json` prints it. */
+const itemJson = (i: PlanItem) =>
+  i.op === 'quarantine' ? { key: i.key, op: i.op, field: i.data.field ?? null, rule: i.data.rule, reason: i.data.reason } : { key: i.key, op: i.op, changes: i.data.changes ?? [] };
 
 /** A failed workflow as one line: its root cause's message (an activity's failure, not "Activity task failed"). */
 const failureOf = (err: unknown, what: string): unknown => {
@@ -63,11 +72,19 @@ export function addPlanCommands(program: Command, deps: CliDeps, pipelineName: (
       if (result.status !== 'completed' || !result.plan) throw new CliError(EXIT.failure, `dry run ${workflowId} ended ${result.status}; no plan was stored`);
       const plan = result.plan;
       const items = await deps.store().listPlanItems(plan.planId, { limit: opts.limit });
-      const total = plan.counts.creates + plan.counts.updates + plan.counts.deletes + plan.counts.conflicts;
-      if (opts.json) return json({ workflowId, ...plan, totals: result.totals, items: items.map((i) => ({ key: i.key, op: i.op, changes: i.data.changes ?? [] })), more: Math.max(0, total - items.length) });
       const c = plan.counts;
-      println(`plan ${plan.planId} of ${name} (hash ${plan.planHash}, dry run ${workflowId}): ${c.creates} creates, ${c.updates} updates, ${c.deletes} deletes, ${c.conflicts} conflicts; ${result.totals.unchanged} unchanged, ${result.totals.quarantined} quarantined; nothing was written`);
-      if (total > 0) println(`\n${table(['key', 'operation', 'field', 'before -> after'], planRows(items))}`);
+      const quarantined = c.quarantined ?? 0; // absent in plans made before dry-run-v2
+      const writes = c.creates + c.updates + c.deletes + c.conflicts;
+      const total = writes + quarantined;
+      if (opts.json) return json({ workflowId, ...plan, totals: result.totals, items: items.map(itemJson), more: Math.max(0, total - items.length) });
+      println(
+        `plan ${plan.planId} of ${name} (hash ${plan.planHash}, dry run ${workflowId}): ${c.creates} creates, ${c.updates} updates, ${c.deletes} deletes, ${c.conflicts} conflicts, ` +
+          `${quarantined} to quarantine; ${result.totals.unchanged} unchanged; nothing was written or quarantined`,
+      );
+      const rows = planRows(items);
+      if (rows.length > 0) println(`\n${table(['key', 'operation', 'field', 'before -> after'], rows)}`);
+      const refused = quarantineRows(items);
+      if (refused.length > 0) println(`\nwould be quarantined (when applied):\n${table(['key', 'field', 'rule', 'reason'], refused)}`);
       if (total > items.length) println(`(${total - items.length} more item(s); raise --limit or use --json)`);
       if (plan.approvalReasons.length) println(`\napplying it needs approval: ${plan.approvalReasons.join('; ')}`);
       println(total > 0 ? `\napply it with: crm-erp-sync apply ${plan.planId}` : '\nnothing to apply');

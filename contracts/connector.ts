@@ -157,3 +157,17 @@ export interface RelatedReader {
 export function isRelatedReader(c: Connector): c is Connector & RelatedReader {
   return typeof (c as Partial<RelatedReader>).readRelated === 'function';
 }
+
+/**
+ * Capability of a target whose records are not columns of a SQL table: the native field values
+ * `upsert` writes for these canonical fields (e.g. HubSpot properties; a field left undefined is
+ * left out). A dry run reads the target's records by key (`read`) and compares these fields, so
+ * its plan shows the target's values before and after, field by field.
+ */
+export interface WriteView {
+  nativeValuesOf(entity: string, fields: Record<string, unknown>): Record<string, unknown>;
+}
+
+export function hasWriteView(c: Connector): c is Connector & WriteView {
+  return typeof (c as Partial<WriteView>).nativeValuesOf === 'function';
+}

@@ -19,6 +19,39 @@ export const PlanIdSchema = z
   .string({ error: 'expected the plan id as a string, e.g. "plan-0123456789abcdef" (from the dry run\'s result or `crm-erp-sync plan`)' })
   .regex(/^plan-[0-9a-f]{16}$/, 'expected a plan id such as "plan-0123456789abcdef" (from the dry run\'s result or `crm-erp-sync plan`)');
 
+const count = z.number().int().min(0);
+export const ApplyTotalsSchema = z.object({
+  /** Records written (created + updated). */
+  written: count,
+  created: count,
+  updated: count,
+  /** Records the target already held as planned (an apply retried after its write): links updated, nothing written. */
+  alreadyApplied: count,
+  /** Records the target changed after the plan was made: reported, not overwritten. */
+  changedMeanwhile: count,
+  /** Records quarantined: the plan's quarantine items, and records the target refused (with the reason). */
+  quarantined: count,
+});
+export type ApplyTotals = z.infer<typeof ApplyTotalsSchema>;
+
+/** What an applyPlan run hands to the next by continue-as-new (`dry-run-v2`). */
+export const ApplyContinuationSchema = z
+  .object({
+    applyId: z.string(),
+    /** The hash checked by the first run: later runs apply only that plan. */
+    planHash: z.string(),
+    startedAtMs: z.number(),
+    runIndex: z.number().int().min(1),
+    /** The last plan item applied (items are applied in seq order). */
+    afterSeq: z.number().int(),
+    totals: ApplyTotalsSchema,
+    changedMeanwhile: z.array(z.string()),
+    /** The approval decisions of the first run (later runs do not ask again). */
+    approvals: z.array(z.record(z.string(), z.unknown())),
+  })
+  .strict();
+export type ApplyContinuation = z.infer<typeof ApplyContinuationSchema>;
+
 /**
  * Input of the `applyPlan` workflow, e.g.
  * `temporal workflow start --type applyPlan --task-queue crm-erp-sync.sql --input '{"planId":"plan-0123456789abcdef"}'`
@@ -30,6 +63,10 @@ export const ApplyPlanInputSchema = z
     planHash: z.string({ error: 'expected the plan hash as a string' }).regex(/^[0-9a-f]{16}$/, 'expected the 16 hex digits of the plan hash').optional(),
     /** Plan items per apply activity. @default 500 */
     chunkSize: z.number({ error: 'expected a whole number of items, 1 to 5000' }).int().min(1).max(5000).optional(),
+    /** Apply activities per workflow run before continue-as-new (keeps each run's history small). @default 200 */
+    chunksPerRun: z.number({ error: 'expected a whole number of chunks, 1 to 1000' }).int().min(1).max(1000).optional(),
+    /** Internal: state carried by continue-as-new. */
+    continuation: ApplyContinuationSchema.optional(),
   })
   .strict();
 export type ApplyPlanInput = z.infer<typeof ApplyPlanInputSchema>;
@@ -39,6 +76,8 @@ export interface PlanCounts {
   updates: number;
   deletes: number;
   conflicts: number;
+  /** Records the mapping or validation refuses: quarantined when the plan is applied, not before. */
+  quarantined: number;
 }
 
 /** What a dry run's result says of the plan it stored. */
@@ -50,19 +89,6 @@ export interface PlanSummary {
   counts: PlanCounts;
   /** Why applying it needs approval (the pipeline's limits); empty: it does not. */
   approvalReasons: string[];
-}
-
-export interface ApplyTotals {
-  /** Records written (created + updated). */
-  written: number;
-  created: number;
-  updated: number;
-  /** Records the target already held as planned (an apply retried after its write): links updated, nothing written. */
-  alreadyApplied: number;
-  /** Records the target changed after the plan was made: reported, not overwritten. */
-  changedMeanwhile: number;
-  /** Records the target refused (quarantined with the reason). */
-  quarantined: number;
 }
 
 export const EMPTY_APPLY_TOTALS: ApplyTotals = { written: 0, created: 0, updated: 0, alreadyApplied: 0, changedMeanwhile: 0, quarantined: 0 };
@@ -80,6 +106,8 @@ export interface ApplyPlanResult {
   /** `advanced` to where the dry run read up to, or `kept` (another sync moved it since the plan). */
   checkpoint: 'advanced' | 'kept';
   approvals: Record<string, unknown>[];
+  /** Workflow runs the apply took (continue-as-new every `chunksPerRun` chunks). */
+  runs: number;
 }
 
 export interface ApplyProgress {

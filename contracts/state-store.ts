@@ -126,7 +126,8 @@ export interface PlanItem {
   seq: number;
   /** The source key of the record. */
   key: string;
-  op: 'create' | 'update' | 'delete' | 'conflict';
+  /** `quarantine`: a record the dry run's mapping or validation refused (quarantined when applied). */
+  op: 'create' | 'update' | 'delete' | 'conflict' | 'quarantine';
   /** Field-level before/after, the target's "before" hash, the record to write (activities/plan-store.ts). */
   data: Record<string, unknown>;
 }

@@ -5,6 +5,9 @@ import { planIdOf, type PlanSummary } from '../contracts/plan';
 import { BOOKKEEPING, TRANSFORM } from './options';
 
 const recording = proxyActivities<Activities>(TRANSFORM);
+
+/** Marks dry runs that store only their plan: quarantinable records as plan items, no run report. */
+export const DRY_RUN_V2 = 'dry-run-v2';
 const bookkeeping = proxyActivities<Activities>(BOOKKEEPING);
 
 /**
@@ -34,5 +37,10 @@ export class PipelineDryRun {
 
   async seal(endCursor: Cursor | null): Promise<PlanSummary> {
     return bookkeeping.sealPlan({ planId: this.planId, endCursor });
+  }
+
+  /** In place of finishSync (`dry-run-v2`): drop the staged pages; no run report, no alerts. */
+  async finish(): Promise<void> {
+    await bookkeeping.dropStagedPages({ syncId: this.syncId });
   }
 }

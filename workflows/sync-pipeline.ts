@@ -33,7 +33,7 @@ import {
 } from '../contracts/sync';
 import { alertOnFinish } from './alerts';
 import { ApprovalGate } from './approval';
-import { PipelineDryRun } from './dry-run';
+import { DRY_RUN_V2, PipelineDryRun } from './dry-run';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
 import { preparedPage, stagedPage, HELD_WRITE_ONCE_PATCH, THROUGHPUT_PATCH, writeHeld, type PlannedPage, type PreparedPage } from './page-flow';
@@ -85,6 +85,8 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
   let rejected = false;
   // A dry run plans every page and writes nothing (workflows/dry-run.ts, activities/plan-store.ts).
   const dryRun = input.mode === 'dry-run' && patched('dry-run') ? new PipelineDryRun(input.pipeline, syncId) : null;
+  // Since `dry-run-v2` a dry run stores its plan and nothing else (no quarantine, run report or link refresh).
+  const pure = dryRun && patched(DRY_RUN_V2) ? dryRun : null;
 
   const setStatus = (s: SyncStatus): void => {
     status = s;
@@ -125,6 +127,11 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
   const finish = async (final: 'completed' | 'cancelled' | 'rejected' | 'failed'): Promise<void> => {
     await CancellationScope.nonCancellable(async () => {
       step = 'finishing';
+      if (pure) {
+        await pure.finish();
+        setStatus(final);
+        return;
+      }
       await bookkeeping.finishSync({ pipeline: input.pipeline, syncId, status: final, startedAtMs, totals: { ...totals }, approvals: approvals() });
       setStatus(final);
       await alertOnFinish({ pipeline: input.pipeline, syncId, status: final, totals: { ...totals } });
@@ -159,7 +166,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
     // Fetch, map and plan a page. The next page is prepared while the current one is written:
     // planning ahead of the previous write is safe because writes are upserts by external key.
     const prepare = async (seq: number, after: Cursor | null): Promise<PreparedPage> => {
-      if (fused) return preparedPage(await fetching.preparePage({ ...ref(seq), after, limit: begin.pageSize }));
+      if (fused) return preparedPage(await fetching.preparePage({ ...ref(seq), after, limit: begin.pageSize, ...(pure ? { dryRunPlanId: pure.planId } : {}) }));
       const fetched = await fetching.fetchPage({ ...ref(seq), after, limit: begin.pageSize });
       if (fetched.count === 0) return stagedPage(fetched, null, null);
       const mapped = await transforming.mapPage({ ...ref(seq), pageId: fetched.pageId });

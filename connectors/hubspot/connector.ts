@@ -6,7 +6,7 @@ import type {
 import { compareCursors, nextCursor } from '../../contracts/cursor';
 import type { Cursor } from '../../contracts/cursor';
 import { SyncError } from '../../contracts/errors';
-import type { Connector, FetchRequest, FetchResult, NativeInsert, NativePatch, NativeWriter, SourceRecord, WriteOutcome, WriteRequest } from '../types';
+import type { Connector, FetchRequest, FetchResult, NativeInsert, NativePatch, NativeWriter, SourceRecord, WriteOutcome, WriteRequest, WriteView } from '../types';
 import { fieldOf, isApiException, typeForCategory } from './errors';
 import { associationKey, lastWritePerKey, planAssociations } from './associations';
 import type { AssociationPlan } from './associations';
@@ -97,7 +97,7 @@ function distinctChunks<T>(items: readonly T[], size: number, idOf: (t: T) => st
   return out;
 }
 
-export function createHubSpotConnector(options: HubSpotConnectorOptions): Connector & NativeWriter {
+export function createHubSpotConnector(options: HubSpotConnectorOptions): Connector & NativeWriter & WriteView {
   const transport = new HubSpotTransport(options);
   const entities = options.entities ?? HUBSPOT_ENTITIES;
   const pageSize = options.searchPageSize ?? 200;
@@ -431,6 +431,11 @@ export function createHubSpotConnector(options: HubSpotConnectorOptions): Connec
         for (const { item, index } of sendable) outcomes[index] = written.get(item.key) ?? missingOutcome(item.key, 'update');
       }
       return outcomes;
+    },
+
+    /** The properties `upsert` writes for these canonical fields (its key property included). */
+    nativeValuesOf(entity: string, fields: Record<string, unknown>): Record<string, unknown> {
+      return writable(entityOf(entity)).toProperties(fields);
     },
 
     async upsert(entity: string, batch: WriteRequest[]): Promise<WriteOutcome[]> {

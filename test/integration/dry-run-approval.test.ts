@@ -58,8 +58,8 @@ afterAll(async () => {
 });
 
 /** Start applyPlan and wait until its gate is pending; returns the handle and the gate's plan hash. */
-async function applyAtGate(planId: string) {
-  const h = await env.client.workflow.start('applyPlan', { taskQueue: TASK_QUEUES.sql, workflowId: `apply-gate-${++n}`, args: [{ planId }] });
+async function applyAtGate(planId: string, extra: Record<string, unknown> = {}) {
+  const h = await env.client.workflow.start('applyPlan', { taskQueue: TASK_QUEUES.sql, workflowId: `apply-gate-${++n}`, args: [{ planId, ...extra }] });
   for (let i = 0; i < 200; i++) {
     const s = await h.query(pendingApprovalQuery);
     if (s.pending) return { h, pending: s.pending };
@@ -88,13 +88,15 @@ test('a plan above the limits: the dry run names the reasons without waiting; a 
   expect(rejected).toMatchObject({ status: 'rejected', totals: { written: 0 } });
   expect(cities()).toEqual(before);
 
-  // Approved on the plan's hash: exactly the plan is written.
-  const second = await applyAtGate(dry.plan!.planId);
+  // Approved on the plan's hash: exactly the plan is written, over several runs (continue-as-new
+  // every chunk): the later runs do not ask again, and the decision travels with the apply.
+  const second = await applyAtGate(dry.plan!.planId, { chunkSize: 3, chunksPerRun: 1 });
   const stale = await second.h.executeUpdate(approveUpdate, { args: [{ approver: 'ops-lead', planHash: 'feedfacefeedface' }] }).catch((e: unknown) => e);
   expect((stale as { cause?: Error }).cause?.message).toContain('plan feedfacefeedface is not pending');
   await second.h.executeUpdate(approveUpdate, { args: [{ approver: 'ops-lead', planHash: dry.plan!.planHash, comment: 'reviewed the plan' }] });
   const applied = (await second.h.result()) as ApplyPlanResult;
   expect(applied).toMatchObject({ status: 'applied', totals: { written: updates, changedMeanwhile: 0 } });
+  expect(applied.runs).toBeGreaterThan(2);
   expect(applied.approvals.filter((a) => a.accepted).map((a) => [a.decision, a.approver])).toEqual([['approve', 'ops-lead']]);
   const after = new Map(cities().map((r) => [r.external_key, r.city]));
   const changed = before.filter((r) => after.get(r.external_key) !== r.city).map((r) => r.external_key).sort();

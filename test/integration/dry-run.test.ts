@@ -39,6 +39,12 @@ type Row = Record<string, unknown>;
 const erpRows = (): Row[] => queryDb(demoDbs(dir).erp, 'SELECT * FROM customers ORDER BY id');
 const byExternalKey = (rows: Row[]) => new Map(rows.map((r) => [String(r.external_key), r]));
 const allLinks = async () => store.listLinks('demo-accounts', { limit: 100_000 });
+/** Every table of the state store but the plans', row by row (a dry run writes its plan and nothing else). */
+const stateDump = (): Record<string, Row[]> => {
+  const file = path.join(dir, 'state.db');
+  const tables = queryDb<{ name: string }>(file, "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT IN ('plans', 'plan_items') ORDER BY name");
+  return Object.fromEntries(tables.map((t) => [t.name, queryDb(file, `SELECT * FROM "${t.name}" ORDER BY 1, 2`)]));
+};
 const editErp = (sql: string, ...params: unknown[]) => {
   const db = new Database(demoDbs(dir).erp);
   try {
@@ -78,6 +84,13 @@ test('a dry run after --touch 100 plans exactly those updates and writes nothing
   const erpBefore = erpRows();
   const checkpointBefore = await store.getCheckpoint('demo-accounts');
   const linksBefore = await allLinks();
+  const quarantineBefore = await store.listQuarantine('demo-accounts', 10_000);
+  const reportsBefore = await store.listRunReports('demo-accounts', 1000);
+  const stateBefore = stateDump();
+  // The touched accounts the mapping refuses (the demo's defects) are read again by the dry run.
+  const refusedKeys = touched.filter((k) => !synced.has(k)).sort();
+  expect(refusedKeys.length).toBeGreaterThan(0);
+  expect(quarantineBefore.filter((q) => refusedKeys.includes(q.sourceKey)).map((q) => q.stage)).toEqual(refusedKeys.map(() => 'map'));
 
   // ── the dry run ──
   const dry = await sync({ mode: 'dry-run' });
@@ -92,9 +105,26 @@ test('a dry run after --touch 100 plans exactly those updates and writes nothing
   expect(erpRows()).toEqual(erpBefore);
   expect(await store.getCheckpoint('demo-accounts')).toEqual(checkpointBefore);
   expect(await allLinks()).toEqual(linksBefore);
+  // ... nor in the state store: no quarantine entry (not even its attempts), run report, run event
+  // or link refresh; every table but the plans' is as it was, row by row.
+  expect(await store.listQuarantine('demo-accounts', 10_000)).toEqual(quarantineBefore);
+  expect(await store.listRunReports('demo-accounts', 1000)).toEqual(reportsBefore);
+  expect(await store.getRunReport(dry.syncId)).toBeNull();
+  expect(await store.listRunEvents(dry.syncId)).toEqual([]);
+  expect(stateDump()).toEqual(stateBefore);
 
-  // The plan: exactly the touched (synced) accounts, each with its changed fields before → after.
-  const items = await store.listPlanItems(planId, { limit: 10_000 });
+  // The plan: exactly the touched (synced) accounts, each with its changed fields before → after,
+  // and the touched accounts the mapping refuses as quarantine items with the quarantine's reason.
+  const planned = await store.listPlanItems(planId, { limit: 10_000 });
+  // (The pipeline's 60 s lookback also re-reads some accounts the first sync quarantined: the same.)
+  const refused = planned.filter((i) => i.op === 'quarantine');
+  expect(dry.plan!.counts.quarantined).toBe(refused.length);
+  expect(refused.map((i) => i.key).filter((k) => refusedKeys.includes(k)).sort()).toEqual(refusedKeys);
+  for (const i of refused) {
+    const q = quarantineBefore.find((e) => e.sourceKey === i.key)!;
+    expect(i.data).toMatchObject({ stage: 'map', field: q.field, rule: q.rule, reason: q.reason });
+  }
+  const items = planned.filter((i) => i.op !== 'quarantine');
   expect(items.map((i) => i.key).sort()).toEqual(expected);
   for (const i of items) {
     expect(i.op).toBe('update');
@@ -124,8 +154,15 @@ test('a dry run after --touch 100 plans exactly those updates and writes nothing
 
   const applied = await apply({ planId, planHash, chunkSize: 40 });
   expect(applied).toMatchObject({ status: 'applied', planId, planHash, checkpoint: 'advanced' });
-  expect(applied.totals).toEqual({ written: expected.length - 1, created: 0, updated: expected.length - 1, alreadyApplied: 0, changedMeanwhile: 1, quarantined: 0 });
+  expect(applied.totals).toEqual({ written: expected.length - 1, created: 0, updated: expected.length - 1, alreadyApplied: 0, changedMeanwhile: 1, quarantined: refused.length });
   expect(applied.changedMeanwhile).toEqual([edited]);
+  // Apply quarantines what the plan refused, as the sync would have: one more attempt each, under the apply.
+  const quarantineAfter = await store.listQuarantine('demo-accounts', 10_000);
+  for (const k of refused.map((i) => i.key)) {
+    const [was, now] = [quarantineBefore, quarantineAfter].map((l) => l.find((q) => q.sourceKey === k)!);
+    expect({ attempts: now!.attempts, syncId: now!.syncId }).toEqual({ attempts: was!.attempts + 1, syncId: applied.applyId });
+  }
+  expect(quarantineAfter.map((q) => q.sourceKey).sort()).toEqual(quarantineBefore.map((q) => q.sourceKey).sort());
 
   const erpAfter = byExternalKey(erpRows());
   const before = byExternalKey(erpBefore);
@@ -161,11 +198,54 @@ test('a dry run after --touch 100 plans exactly those updates and writes nothing
 
 test('a dry run with nothing to change stores an empty plan; applying it writes nothing and keeps the links', async () => {
   const dry = await sync({ mode: 'dry-run' });
-  expect(dry.plan?.counts).toEqual({ creates: 0, updates: 0, deletes: 0, conflicts: 0 });
+  expect(dry.plan?.counts).toMatchObject({ creates: 0, updates: 0, deletes: 0, conflicts: 0 });
   const rows = erpRows();
   const applied = await apply({ planId: dry.plan!.planId });
   expect(applied.totals.written).toBe(0);
   expect(erpRows()).toEqual(rows);
+});
+
+/** The runs of a workflow, first to last, following its continue-as-new chain through the histories. */
+async function runsOf(workflowId: string, firstRunId: string): Promise<string[]> {
+  const runs = [firstRunId];
+  for (;;) {
+    const history = await env.client.workflow.getHandle(workflowId, runs.at(-1)).fetchHistory();
+    const next = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
+    if (!next) return runs;
+    runs.push(next);
+  }
+}
+
+test('applyPlan continues as new every chunksPerRun chunks, carrying its position, and still writes exactly the plan', async () => {
+  await sync(); // settle the lookback window
+  const keys = [...byExternalKey(erpRows()).keys()].slice(200, 230);
+  const crm = new Database(demoDbs(dir).crm);
+  const at = new Date(Date.now() + 2000).toISOString();
+  for (const k of keys) crm.prepare('UPDATE accounts SET city = ?, updated_at = ? WHERE id = ?').run(`Chained City ${k}`, at, Number(k));
+  crm.close();
+  const before = byExternalKey(erpRows());
+  const dry = await sync({ mode: 'dry-run' });
+  const items = await store.listPlanItems(dry.plan!.planId, { limit: 10_000 });
+  expect(items.filter((i) => i.op === 'update').map((i) => i.key).sort()).toEqual([...keys].sort());
+
+  const chunkSize = 4;
+  const chunksPerRun = 2;
+  const handle = await env.client.workflow.start('applyPlan', { taskQueue: TASK_QUEUES.sql, workflowId: `apply-chain-${++n}`, args: [{ planId: dry.plan!.planId, chunkSize, chunksPerRun }] });
+  const applied = (await handle.result()) as ApplyPlanResult;
+  // Chunks: every full chunk says "more" (the last one may be empty); a run ends after chunksPerRun of them.
+  const chunks = Math.floor(items.length / chunkSize) + 1;
+  const runs = await runsOf(handle.workflowId, handle.firstExecutionRunId);
+  expect(runs).toHaveLength(1 + Math.floor((chunks - 1) / chunksPerRun));
+  expect(runs.length).toBeGreaterThan(3);
+  expect(applied).toMatchObject({ status: 'applied', runs: runs.length, checkpoint: 'advanced', applyId: `${handle.workflowId}@${handle.firstExecutionRunId}` });
+  expect(applied.totals).toMatchObject({ written: keys.length, updated: keys.length, created: 0, changedMeanwhile: 0, alreadyApplied: 0 });
+  expect((await store.getRunReport(applied.applyId))?.totals).toMatchObject({ written: keys.length });
+  expect((await store.listRunEvents(applied.applyId)).filter((e) => e.kind === 'change').map((e) => e.data.sourceKey).sort()).toEqual([...keys].sort());
+  // Exactly the plan: its records got their new city, every other row is as it was.
+  for (const [key, row] of byExternalKey(erpRows())) {
+    if (keys.includes(key)) expect(row.city).toBe(`Chained City ${key}`);
+    else expect(row).toEqual(before.get(key));
+  }
 });
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -198,17 +278,35 @@ describe('the CLI', () => {
     expect(plan.code).toBe(0);
     const planId = /plan (plan-[0-9a-f]{16}) of demo-accounts \(hash ([0-9a-f]{16})/.exec(plan.out);
     expect(planId).not.toBeNull();
-    expect(plan.out).toContain(': 0 creates, 3 updates, 0 deletes, 0 conflicts;');
+    expect(plan.out).toMatch(/: 0 creates, 3 updates, 0 deletes, 0 conflicts, (\d+) to quarantine; \d+ unchanged; nothing was written or quarantined\n/);
+    // What the mapping refuses is listed with its field, rule and reason (the demo's bad phone numbers), and not quarantined.
+    const refusing = /: 0 creates, 3 updates, 0 deletes, 0 conflicts, (\d+) to quarantine;/.exec(plan.out)!;
+    const quarantine = new Map((await store.listQuarantine('demo-accounts', 10_000)).map((q) => [q.sourceKey, q]));
+    const refusedRows = plan.out.split('would be quarantined (when applied):\n')[1]?.split('\n\n')[0]?.split('\n').slice(1) ?? [];
+    expect(refusedRows).toHaveLength(Number(refusing[1]));
+    for (const row of refusedRows) {
+      const [key, field, rule] = row.split(/\s+/);
+      expect(quarantine.get(key!)).toMatchObject({ field, rule });
+    }
     expect(plan.out).toMatch(/^key\s+operation\s+field\s+before -> after$/m);
     const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
     for (const k of keys) expect(plan.out).toMatch(new RegExp(`^${k}\\s+update\\s+address\\.city\\s+${esc(String(before.get(k)!.city))} -> Cli City ${k}$`, 'm'));
     expect(plan.out).toContain(`apply it with: crm-erp-sync apply ${planId![1]}`);
     expect(erpRows().map((r) => r.city)).toEqual([...before.values()].map((r) => r.city)); // nothing written
 
-    const limited = JSON.parse((await cli('plan', 'demo-accounts', '--json', '--limit', '2')).out) as { planId: string; counts: { updates: number }; items: { key: string; changes: { field: string }[] }[]; more: number };
+    const limited = JSON.parse((await cli('plan', 'demo-accounts', '--json', '--limit', '2')).out) as {
+      planId: string;
+      counts: { updates: number; quarantined: number };
+      items: { key: string; changes: { field: string }[] }[];
+      more: number;
+    };
     expect(limited.counts.updates).toBe(3);
     expect(limited.items.map((i) => i.key)).toHaveLength(2);
-    expect(limited.more).toBe(1);
+    expect(limited.more).toBe(1 + limited.counts.quarantined);
+    const all = JSON.parse((await cli('plan', 'demo-accounts', '--json', '--limit', '100')).out) as { items: { key: string; op: string; field?: string; rule?: string; reason?: string }[] };
+    const refusedJson = all.items.filter((i) => i.op === 'quarantine');
+    expect(refusedJson.length).toBe(limited.counts.quarantined);
+    for (const i of refusedJson) expect(i).toEqual({ key: i.key, op: 'quarantine', field: quarantine.get(i.key)!.field, rule: quarantine.get(i.key)!.rule, reason: quarantine.get(i.key)!.reason });
     expect(limited.items[0]!.changes.map((c) => c.field)).toEqual(['address.city']);
 
     editErp('UPDATE customers SET city = ? WHERE external_key = ?', 'Edited In ERP', '6');
