@@ -16,7 +16,7 @@ import type { QuarantineEntry, RunEvent } from '../state/types';
 import { readPath, setPath } from '../mappings/record-path';
 import { recordHash } from './hash';
 import { HeldPages } from './held-pages';
-import { CHANGE_SAMPLES_PER_PAGE, pairChangeSample } from './observe';
+import { CHANGE_SAMPLES_PER_PAGE, fieldChanges, pairChangeSample } from './observe';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { stallBudgetMs, watchProgress } from './progress-watch';
 import type { SyncDeps } from './sync';
@@ -395,7 +395,12 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
         }
         op.patches.push({ side: to, values: native.values });
         const now = to === side ? s.fields : (otherSnap?.fields ?? {});
-        for (const path of [...changed].sort()) op.dry?.changes.push({ side: to, field: path, before: readPath(now, path) ?? null, after: patch[path] ?? null });
+        // Leaf by leaf, as the run events show them (a unit such as `creditLimit` is two fields).
+        for (const path of [...changed].sort()) {
+          for (const c of fieldChanges({ v: readPath(now, path) ?? null }, { v: patch[path] ?? null })) {
+            op.dry?.changes.push({ side: to, field: c.field === 'v' ? path : `${path}${c.field.slice(1)}`, before: c.before, after: c.after });
+          }
+        }
         const sample = samples.length < CHANGE_SAMPLES_PER_PAGE ? pairChangeSample(to, op.keys[to] ?? s.key, to === side ? s.fields : (otherSnap?.fields ?? {}), patch) : null;
         if (sample) opSamples.push(sample);
         if (changed.length === 1 && changed[0] === 'active') writes[to]!.archives++;
@@ -411,7 +416,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
           op.create = { side: plan.create.side, values: native.values };
           if (op.dry) {
             op.dry.externalKey = String(fields[IDENTITY_FIELD] ?? '');
-            for (const path of Object.keys(plan.create.fields).sort()) op.dry.changes.push({ side: plan.create.side, field: path, before: null, after: plan.create.fields[path] ?? null });
+            for (const c of fieldChanges({}, plan.create.fields)) op.dry.changes.push({ side: plan.create.side, ...c });
           }
           writes[plan.create.side]!.creates++;
         }
