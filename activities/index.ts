@@ -5,6 +5,7 @@ import { createOrderActivities, type OrdersDeps } from './orders';
 import { createWatcherActivities, type WatcherDeps } from './orders-watcher';
 import { createOpportunityWatcherActivities, type OpportunityWatcherDeps } from './opportunity-watcher';
 import { createPairActivities } from './pair';
+import { createPairPlanActivities } from './pair-plan';
 import { createPlanActivities } from './plan-store';
 import { createReconcileActivities } from './reconcile';
 import { withObservation } from './observe';
@@ -31,6 +32,7 @@ export function createActivities(deps: ActivityDeps) {
   return withFailureTranslation({
     ...withObservation({ ...createSyncActivities(deps), ...createPairActivities(deps) }, deps),
     ...createPlanActivities(deps),
+    ...createPairPlanActivities(deps),
     ...createApprovalTokenActivities(deps),
     ...createAlertActivities(deps),
     ...createReconcileActivities(deps),

@@ -13,10 +13,10 @@ import type { CompiledMapping } from '../mappings/dsl/compile';
 import { planRecord, type ConflictDecision, type RecordPlan, type SideSnapshot } from '../mappings/two-way/planner';
 import { compilePairPolicy, IDENTITY_FIELD, type PairPolicy } from '../mappings/two-way/policy';
 import type { QuarantineEntry, RunEvent } from '../state/types';
-import { setPath } from '../mappings/record-path';
+import { readPath, setPath } from '../mappings/record-path';
 import { recordHash } from './hash';
 import { HeldPages } from './held-pages';
-import { CHANGE_SAMPLES_PER_PAGE, pairChangeSample } from './observe';
+import { CHANGE_SAMPLES_PER_PAGE, fieldChanges, pairChangeSample } from './observe';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { stallBudgetMs, watchProgress } from './progress-watch';
 import type { SyncDeps } from './sync';
@@ -49,7 +49,7 @@ export interface PairPageRef {
 }
 
 /** One record's writes, as staged between planning and writing (native values, ready to send). */
-interface StagedOp {
+export interface StagedOp {
   /** Existing link id, or a new one for a first link or a create. */
   linkId: string;
   isNew: boolean;
@@ -59,14 +59,29 @@ interface StagedOp {
   deleteOn: string | null;
   link: RecordPlan['link'];
   writes: RecordPlan['writes'];
+  /** Dry runs only (activities/pair-plan.ts): what the plan shows and what apply checks. */
+  dry?: DryOp;
 }
 
-interface StagedPairPlan {
+/** What a dry run's planning adds to an op: canonical before/after per written side, and each side's state. */
+export interface DryOp {
+  /** Per written side: canonical path, value there now, value written. */
+  changes: { side: string; field: string; before: unknown; after: unknown }[];
+  /** Side → stableHash of its canonical record when planned (`absent`: the side has no record). */
+  hashes: Record<string, string>;
+  /** A create's canonical external key (to find it on the created side at apply). */
+  externalKey?: string;
+}
+
+/** The hash of a side's canonical record as a dry run records it and apply compares it. */
+export const snapshotHash = (s: Pick<SideSnapshot, 'fields' | 'deleted'> | null | undefined): string => (s ? stableHash({ fields: s.fields, deleted: s.deleted === true }) : 'absent');
+
+export interface StagedPairPlan {
   ops: StagedOp[];
 }
 
 /** A pending `manual` conflict as staged for a person's decision: full hashes, never values. */
-interface StagedConflict {
+export interface StagedConflict {
   id: string;
   /** The key of the record on the page's side. */
   key: string;
@@ -74,6 +89,8 @@ interface StagedConflict {
   field: string;
   /** Side → stableHash of its value when the conflict was found. */
   hashes: Record<string, string>;
+  /** Dry runs only: side → its value (the plan lists the conflict; values stay in the state store). */
+  values?: Record<string, unknown>;
 }
 
 /** A person's decision on a page's pending conflicts, as planPairPage applies it. */
@@ -245,7 +262,7 @@ export function createPairActivities({ registry, connectors, store, workerId }: 
    * Map the page's records, find each one's link (or a first link by external key), read the
    * other side's records now, and plan each record with the pure planner.
    */
-const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decisions?: PairConflictDecisions }, records: SourceRecord[]): Promise<PlanPairPageResult> => {
+const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decisions?: PairConflictDecisions; dryRun?: boolean }, records: SourceRecord[]): Promise<PlanPairPageResult> => {
     const p = pairOf(ref.pair);
     const policy = policyOf(p);
     const side = ref.side;
@@ -372,7 +389,10 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
           // conflict met again in the other side's phase has the same id.
           const [first] = sideNamesOf(p);
           const idSide = keys[first] !== undefined ? first : side;
-          manual.push({ id: `${idSide}:${keys[idSide]}:${c.field}`, key: s.key, keys, field: c.field, hashes: Object.fromEntries(Object.entries(c.values).map(([k, v]) => [k, stableHash(v ?? null)])) });
+          manual.push({
+            id: `${idSide}:${keys[idSide]}:${c.field}`, key: s.key, keys, field: c.field, hashes: Object.fromEntries(Object.entries(c.values).map(([k, v]) => [k, stableHash(v ?? null)])),
+            ...(ref.dryRun ? { values: c.values } : {}),
+          });
         }
         if (c.decided) decidedConflicts++;
         if (notices.length < NOTICES_PER_PAGE) {
@@ -397,6 +417,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
         deleteOn: plan.deleteOn,
         link: plan.link,
         writes: plan.writes,
+        ...(ref.dryRun ? { dry: { changes: [], hashes: { [side]: snapshotHash(s), [other]: snapshotHash(otherSnap) } } } : {}),
       };
       let refused = false;
       const opSamples: RunEvent[] = [];
@@ -412,6 +433,13 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
           continue;
         }
         op.patches.push({ side: to, values: native.values });
+        const now = to === side ? s.fields : (otherSnap?.fields ?? {});
+        // Leaf by leaf, as the run events show them (a unit such as `creditLimit` is two fields).
+        for (const path of [...changed].sort()) {
+          for (const c of fieldChanges({ v: readPath(now, path) ?? null }, { v: patch[path] ?? null })) {
+            op.dry?.changes.push({ side: to, field: c.field === 'v' ? path : `${path}${c.field.slice(1)}`, before: c.before, after: c.after });
+          }
+        }
         const sample = samples.length < CHANGE_SAMPLES_PER_PAGE ? pairChangeSample(to, op.keys[to] ?? s.key, to === side ? s.fields : (otherSnap?.fields ?? {}), patch) : null;
         if (sample) opSamples.push(sample);
         if (changed.length === 1 && changed[0] === 'active') writes[to]!.archives++;
@@ -425,16 +453,26 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
           bad.push(quarantineEntry(p, ref.syncId, side, s.key, native.issues[0]!.field, native.issues[0]!.rule, native.issues.map((i) => i.message).join('; '), s.fields));
         } else {
           op.create = { side: plan.create.side, values: native.values };
+          if (op.dry) {
+            op.dry.externalKey = String(fields[IDENTITY_FIELD] ?? '');
+            for (const c of fieldChanges({}, plan.create.fields)) op.dry.changes.push({ side: plan.create.side, ...c });
+          }
           writes[plan.create.side]!.creates++;
         }
       }
-      if (plan.deleteOn) writes[plan.deleteOn]!.deletes++;
+      if (plan.deleteOn) {
+        writes[plan.deleteOn]!.deletes++;
+        op.dry?.changes.push({ side: plan.deleteOn, field: '(record)', before: op.keys[plan.deleteOn] ?? null, after: null });
+      }
       if (refused) continue;
       ops.push(op);
       samples.push(...opSamples.slice(0, Math.max(0, CHANGE_SAMPLES_PER_PAGE - samples.length)));
     }
-    await store.quarantine(bad);
-    await store.addRunEvents(ref.syncId, samples);
+    // A dry run writes nothing but its plan: no quarantine entries, no run events.
+    if (!ref.dryRun) {
+      await store.quarantine(bad);
+      await store.addRunEvents(ref.syncId, samples);
+    }
     const quarantined: Record<string, number> = { [side]: 0, [other]: 0 };
     for (const b of bad) {
       const s = b.sourceKey.slice(0, b.sourceKey.indexOf(':'));
@@ -476,7 +514,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
     };
   };
 
-  const prepare = async (ref: PairPageRef & { after: Cursor | null; limit: number }): Promise<PreparePairPageResult> => {
+  const prepare = async (ref: PairPageRef & { after: Cursor | null; limit: number; dryRun?: boolean }): Promise<PreparePairPageResult> => {
     const p = pairOf(ref.pair);
     const page = await connectorOf(p, ref.side).fetchChanges(p.sides[ref.side]!.entity, { after: ref.after, limit: ref.limit, includeDeleted: true });
     const fetched = { count: page.records.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
@@ -517,7 +555,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
       return { pageId, count: page.records.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
     },
 
-    async planPairPage(ref: PairPageRef & { pageId: string; matchesPageId?: string; decisions?: PairConflictDecisions }): Promise<PlanPairPageResult> {
+    async planPairPage(ref: PairPageRef & { pageId: string; matchesPageId?: string; decisions?: PairConflictDecisions; dryRun?: boolean }): Promise<PlanPairPageResult> {
       return planRecords(ref, fromColumnar(await store.loadPage<ColumnarPage>(ref.pageId)));
     },
 
@@ -527,7 +565,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
      * decisions); the plan is staged once (the claim check) and held in this worker's memory, and
      * `heldBy` names this worker's own queue, where the workflow sends the write.
      */
-    async preparePairPage(ref: PairPageRef & { after: Cursor | null; limit: number }): Promise<PreparePairPageResult> {
+    async preparePairPage(ref: PairPageRef & { after: Cursor | null; limit: number; dryRun?: boolean }): Promise<PreparePairPageResult> {
       // Heartbeats while it runs (FETCH's heartbeat timeout): a dead worker is noticed in seconds.
       heartbeat();
       const alive = setInterval(() => heartbeat(), HEARTBEAT_EVERY_MS);

@@ -286,6 +286,7 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
      */
     async beginApply(input: { planId: string; planHash?: string }) {
       const plan = await loadPlan(input.planId);
+      if (plan.kind === 'pair') throw new SyncError('ConfigError', `plan ${plan.planId} is of pair "${plan.name}": apply it with the applyPairPlan workflow (or crm-erp-sync apply)`, { field: 'planId' });
       if (plan.status === 'planning') throw new SyncError('Conflict', `plan ${plan.planId} is incomplete: its dry run did not finish; run the dry run again`);
       if (plan.status === 'applied') {
         const applied = plan.meta.applied as { applyId?: string; at?: string } | undefined;

@@ -9,6 +9,7 @@ import type { SyncResult } from '../contracts/sync';
 import type { PlanItem } from '../state/types';
 import { configuredSyncs } from './config';
 import { clip, table } from './format';
+import { planPair } from './pair-plan';
 import { CliError, EXIT, type CliDeps } from './common';
 
 interface Change {
@@ -52,17 +53,17 @@ export function addPlanCommands(program: Command, deps: CliDeps, pipelineName: (
 
   program
     .command('plan')
-    .description('dry run: read, map and plan every change of a pipeline now, write nothing, and print the stored plan (apply it with `apply <planId>`)')
-    .argument('<name>', 'pipeline', pipelineName)
+    .description('dry run: read, map and plan every change of a pipeline or pair now, write nothing, and print the stored plan (apply it with `apply <planId>`)')
+    .argument('<name>', 'pipeline or pair', pipelineName)
     .option('-n, --limit <n>', 'plan items to print', intArg('--limit'), 50)
     .option('--json', 'machine-readable output')
     .action(async (name: string, opts: { json?: boolean; limit: number }) => {
       const all = configuredSyncs(deps.env.SYNC_CONFIG_DIR);
       const target = all.get(name);
-      if (!target) throw new CliError(EXIT.notFound, `unknown pipeline "${name}"; configured: ${[...all.values()].filter((c) => c.kind === 'pipeline').map((c) => c.name).join(', ')}`);
-      if (target.kind === 'pair') throw new CliError(EXIT.usage, `"${name}" is a pair; dry runs of pairs are not supported yet (plan one of its pipelines, or run the pair)`);
-      const client = await deps.client();
+      if (!target) throw new CliError(EXIT.notFound, `unknown pipeline or pair "${name}"; configured: ${[...all.keys()].join(', ')}`);
       const workflowId = `plan:${name}:${stamp()}`;
+      if (target.kind === 'pair') return planPair(deps, name, target.taskQueue, opts, workflowId, failureOf);
+      const client = await deps.client();
       let result: SyncResult;
       try {
         result = await client.workflow.execute('syncPipeline', { taskQueue: target.taskQueue, workflowId, args: [{ pipeline: name, mode: 'dry-run' }] });
@@ -100,14 +101,14 @@ export function addPlanCommands(program: Command, deps: CliDeps, pipelineName: (
       const id = PlanIdSchema.safeParse(planId);
       if (!id.success) throw new CliError(EXIT.usage, `"${planId}": ${id.error.issues[0]!.message}`);
       const plan = await deps.store().getPlan(planId);
-      if (!plan) throw new CliError(EXIT.notFound, `no plan "${planId}" in the state store; make one with: crm-erp-sync plan <pipeline>`);
+      if (!plan) throw new CliError(EXIT.notFound, `no plan "${planId}" in the state store; make one with: crm-erp-sync plan <pipeline|pair>`);
       const target = configuredSyncs(deps.env.SYNC_CONFIG_DIR).get(plan.name);
       if (!target) throw new CliError(EXIT.notFound, `plan ${planId} is of "${plan.name}", which is no longer configured`);
       const client = await deps.client();
       const workflowId = `apply:${planId}`;
       let result: ApplyPlanResult;
       try {
-        result = await client.workflow.execute('applyPlan', { taskQueue: target.taskQueue, workflowId, args: [{ planId, ...(opts.hash ? { planHash: opts.hash } : {}) }] });
+        result = await client.workflow.execute(plan.kind === 'pair' ? 'applyPairPlan' : 'applyPlan', { taskQueue: target.taskQueue, workflowId, args: [{ planId, ...(opts.hash ? { planHash: opts.hash } : {}) }] });
       } catch (err) {
         throw failureOf(err, `apply ${workflowId}`);
       }

@@ -19,7 +19,7 @@ import { clip, duration, table, when } from './format';
 export { CliError, EXIT, type CliDeps } from './common';
 
 /** Workflow types that are syncs of a pipeline or pair. */
-export const SYNC_WORKFLOW_TYPES = ['syncPipeline', 'syncPair', 'replayQuarantine', 'applyPlan'] as const;
+export const SYNC_WORKFLOW_TYPES = ['syncPipeline', 'syncPair', 'replayQuarantine', 'applyPlan', 'applyPairPlan'] as const;
 
 interface JsonOpt {
   json?: boolean;

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { CursorSchema, type Cursor } from './cursor';
 import { PagesPerRunSchema, PageSizeSchema, PipelineNameSchema, type SyncStatus } from './sync';
 import { defineQuery } from '@temporalio/workflow';
+import type { PlanSummary } from './plan';
 
 /** What one side of a pair saw and had written during a sync. */
 export const PairSideTotalsSchema = z.object({
@@ -98,8 +99,12 @@ export const SyncPairInputSchema = z
   .object({
     /** Pair name, as in config/pairs/<name>.json. */
     pair: PipelineNameSchema,
-    /** `incremental` (default) reads each side's changes since its checkpoint; `full` reads both sides whole. */
-    mode: z.enum(['incremental', 'full'], { error: 'expected "incremental" or "full"' }).optional(),
+    /**
+     * `incremental` (default) reads each side's changes since its checkpoint; `full` reads both sides whole;
+     * `dry-run` plans every page of both sides like `incremental`, writes nothing, and stores the plan
+     * (apply it with the `applyPairPlan` workflow or `crm-erp-sync apply <planId>`).
+     */
+    mode: z.enum(['incremental', 'full', 'dry-run'], { error: 'expected "incremental", "full" or "dry-run"' }).optional(),
     /** Records per page and side; overrides the pair's pageSize. */
     pageSize: PageSizeSchema.optional(),
     /** Pages per workflow run before continue-as-new. */
@@ -114,7 +119,9 @@ export interface SyncPairResult {
   pair: string;
   syncId: string;
   status: 'completed' | 'cancelled' | 'rejected';
-  mode: 'incremental' | 'full';
+  mode: 'incremental' | 'full' | 'dry-run';
+  /** A dry run's stored plan (mode `dry-run`, completed). */
+  plan?: PlanSummary;
   totals: PairTotals;
   /** The first conflicts, rejected edits and ambiguous first links of the sync (all are in the run report). */
   notices: PairNotice[];

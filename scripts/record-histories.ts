@@ -21,7 +21,7 @@ const ROOT = path.resolve(__dirname, '..');
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const dir = mkdtempSync(path.join(os.tmpdir(), 'record-'));
-  seedDemo(dir, { accounts: 0, contacts: 0, products: 120 });
+  seedDemo(dir, { accounts: 60, contacts: 0, products: 120 });
   const server = await startDevServer({});
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
@@ -42,11 +42,25 @@ async function main(): Promise<void> {
     db.prepare("UPDATE products SET name = name || ' v2', updated_at = ? WHERE id <= 30").run(new Date().toISOString());
     db.close();
   };
+  // A pair: linked by a first sync, then a dry run of edits on both sides (two pages each) and its apply.
+  const editPair = () => {
+    const at = new Date(Date.now() + 1000).toISOString();
+    const erp = new Database(demoPaths(dir).erp);
+    const keys = (erp.prepare('SELECT external_key k FROM customers ORDER BY id LIMIT 3').all() as { k: string }[]).map((r) => Number(r.k));
+    erp.prepare('UPDATE customers SET credit_limit_minor = 424200, updated_at = ? WHERE id IN (SELECT id FROM customers ORDER BY id DESC LIMIT 2)').run(at);
+    erp.close();
+    const crm = new Database(demoPaths(dir).crm);
+    for (const k of keys) crm.prepare("UPDATE accounts SET company_name = company_name || ' v2', updated_at = ? WHERE id = ?").run(at, k);
+    crm.close();
+  };
   const cases: { id: string; type?: string; before?: () => void; input: () => unknown }[] = [
     { id: 'sync-products-paged', input: () => ({ pipeline: 'demo-products', pageSize: 25, pagesPerRun: 3 }) },
     { id: 'sync-products-incremental', input: () => ({ pipeline: 'demo-products' }) },
     { id: 'dry-run-products', before: touchProducts, input: () => ({ pipeline: 'demo-products', mode: 'dry-run', pageSize: 20 }) },
     { id: 'apply-plan-products', type: 'applyPlan', input: () => ({ planId: (last as { plan: { planId: string } }).plan.planId, chunkSize: 10 }) },
+    { id: 'sync-pair-customers', type: 'syncPair', input: () => ({ pair: 'demo-customers', pageSize: 20 }) },
+    { id: 'pair-dry-run-customers', type: 'syncPair', before: editPair, input: () => ({ pair: 'demo-customers', mode: 'dry-run', pageSize: 20 }) },
+    { id: 'apply-pair-plan-customers', type: 'applyPairPlan', input: () => ({ planId: (last as { plan: { planId: string } }).plan.planId, chunkSize: 2 }) },
   ];
   // `npx tsx scripts/record-histories.ts <id>…` records only those (the cases before them still run)
   const only = process.argv.slice(2);

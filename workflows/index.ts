@@ -8,3 +8,4 @@ export { replayQuarantine } from './replay-quarantine';
 export { approvalWaitingAlert } from './alerts';
 export { opportunityWatcher } from './opportunity-watcher';
 export { applyPlan } from './apply-plan';
+export { applyPairPlan } from './apply-pair-plan';

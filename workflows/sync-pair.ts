@@ -36,6 +36,7 @@ import { ApprovalGate } from './approval';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
 import { HELD_WRITE_ONCE_PATCH, THROUGHPUT_PATCH, writeHeld } from './page-flow';
+import { PAIR_DRY_RUN_PATCH, PairDryRun } from './pair-dry-run';
 
 const fetching = proxyActivities<Activities>(FETCH);
 const transforming = proxyActivities<Activities>(TRANSFORM);
@@ -70,6 +71,9 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
   const syncId = cont?.syncId ?? `${info.workflowId}@${info.firstExecutionRunId}`;
   const startedAtMs = cont?.startedAtMs ?? Date.now();
   const runIndex = cont?.runIndex ?? 1;
+  // A dry run plans every page of both sides and writes nothing (workflows/pair-dry-run.ts).
+  const dryRun = input.mode === 'dry-run' && patched(PAIR_DRY_RUN_PATCH) ? new PairDryRun(input.pair, syncId) : null;
+  const dry = dryRun ? { dryRun: true } : {};
   let totals: PairTotals = cont?.totals ?? { sides: {}, unchanged: 0, linked: 0, conflicts: 0, pendingConflicts: 0, pages: 0 };
   const notices: PairNotice[] = [...((cont?.notices ?? []) as unknown as PairNotice[])];
   let cursors: Record<string, Cursor | null> = { ...(cont?.cursors ?? {}) };
@@ -137,11 +141,12 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
     step = 'loading checkpoints';
     const begin = await starting.beginPair({
       pair: input.pair,
-      ...(input.mode ? { mode: input.mode } : {}),
+      ...(input.mode && input.mode !== 'dry-run' ? { mode: input.mode } : {}),
       ...(input.pageSize ? { pageSize: input.pageSize } : {}),
       ...(input.pagesPerRun ? { pagesPerRun: input.pagesPerRun } : {}),
     });
     if (!cont) cursors = { ...begin.cursors };
+    if (dryRun && !cont) await dryRun.open();
     const sideTotals = (s: string) => (totals.sides[s] ??= { ...EMPTY_SIDE_TOTALS });
     for (const s of begin.sides) sideTotals(s);
     upsertSearchAttributes([
@@ -159,19 +164,19 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
       const ref = { pair: begin.pair, syncId, seq, side };
       step = `reading ${side}`;
       const after = cursors[side] ?? null;
-      const prepared = fused ? await fetching.preparePairPage({ ...ref, after, limit: begin.pageSize }) : null;
+      const prepared = fused ? await fetching.preparePairPage({ ...ref, after, limit: begin.pageSize, ...dry }) : null;
       const fetched = prepared ?? (await fetching.fetchPairPage({ ...ref, after, limit: begin.pageSize }));
       let heldBy = prepared?.heldBy;
       sideTotals(side).read += fetched.count;
       if (fetched.count > 0) {
         step = `planning ${side}`;
-        let plan = prepared?.plan ?? (await transforming.planPairPage({ ...ref, pageId: fetched.pageId }));
+        let plan = prepared?.plan ?? (await transforming.planPairPage({ ...ref, pageId: fetched.pageId, ...dry }));
         // `manual` conflicts wait for a person at the approval gate, then the page is planned
         // again with the decision (the activity reads the values; history holds ids and labels).
         // A conflict already put to a person in this sync (same values) is not asked again in the
         // other side's phase: a rejected or timed-out one stays pending until the next sync.
         const fresh = plan.manual ? plan.manual.total > plan.manual.items.length || plan.manual.items.some((c) => !asked.has(askedKey(c))) : false;
-        if (plan.manual && fresh && begin.approvalPolicy && patched('manual-conflict-decisions')) {
+        if (plan.manual && fresh && begin.approvalPolicy && !dryRun && patched('manual-conflict-decisions')) {
           const manual = plan.manual;
           step = `awaiting conflict decisions (${side} changes)`;
           setStatus('awaiting-approval');
@@ -205,7 +210,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
         for (const [s, n] of Object.entries(plan.quarantined)) sideTotals(s).quarantined += n;
         for (const n of plan.notices) if (notices.length < MAX_NOTICES) notices.push(n);
 
-        if (plan.approvalReasons.length > 0 && begin.approvalPolicy) {
+        if (plan.approvalReasons.length > 0 && begin.approvalPolicy && !dryRun) {
           step = 'awaiting approval';
           setStatus('awaiting-approval');
           const summary = Object.entries(plan.writes)
@@ -226,7 +231,11 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
           setStatus('running');
         }
         let committed = false;
-        if (plan.ops > 0) {
+        if (dryRun) {
+          // A dry run records the page's plan where a sync would write it; no checkpoint moves.
+          step = `recording the plan (${side} changes)`;
+          if (plan.ops > 0 || plan.manual) await dryRun.record(ref, plan);
+        } else if (plan.ops > 0) {
           step = `writing (${side} changes)`;
           const args = { ...ref, planPageId: plan.planPageId, planHash: plan.planHash };
           const written = fused
@@ -242,7 +251,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
             t.archived += plan.writes[s]?.archives ?? 0;
           }
         }
-        if (!committed) {
+        if (!committed && !dryRun) {
           step = 'committing checkpoint';
           await bookkeeping.commitCheckpoint({ pipeline: pairCheckpoint(begin.pair, side), syncId, seq, cursor: fetched.nextCursor });
         }
@@ -286,12 +295,14 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
 
     const final = rejected ? 'rejected' : stopRequested ? 'cancelled' : 'completed';
     side = null;
+    const planned = dryRun && final === 'completed' ? await dryRun.seal(cursors) : null;
     await finish(final);
     return {
       pair: input.pair,
       syncId,
       status: final,
-      mode: begin.mode,
+      mode: dryRun ? 'dry-run' : begin.mode,
+      ...(planned ? { plan: planned } : {}),
       totals,
       notices,
       cursors,
