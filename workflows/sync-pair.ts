@@ -35,7 +35,7 @@ import { alertOnFinish } from './alerts';
 import { ApprovalGate } from './approval';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
-import { THROUGHPUT_PATCH, writeHeld } from './page-flow';
+import { retriesOf, THROUGHPUT_PATCH, writeHeld } from './page-flow';
 
 const fetching = proxyActivities<Activities>(FETCH);
 const transforming = proxyActivities<Activities>(TRANSFORM);
@@ -69,7 +69,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
   const syncId = cont?.syncId ?? `${info.workflowId}@${info.firstExecutionRunId}`;
   const startedAtMs = cont?.startedAtMs ?? Date.now();
   const runIndex = cont?.runIndex ?? 1;
-  let totals: PairTotals = cont?.totals ?? { sides: {}, unchanged: 0, linked: 0, conflicts: 0, pendingConflicts: 0, pages: 0 };
+  let totals: PairTotals = cont?.totals ?? { sides: {}, unchanged: 0, linked: 0, conflicts: 0, pendingConflicts: 0, pages: 0, retries: 0 };
   const notices: PairNotice[] = [...((cont?.notices ?? []) as unknown as PairNotice[])];
   let cursors: Record<string, Cursor | null> = { ...(cont?.cursors ?? {}) };
   let sideIndex = cont?.sideIndex ?? 0;
@@ -119,7 +119,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
   });
 
   const flatTotals = (): Record<string, number> => {
-    const out: Record<string, number> = { unchanged: totals.unchanged, linked: totals.linked, conflicts: totals.conflicts, pendingConflicts: totals.pendingConflicts, pages: totals.pages };
+    const out: Record<string, number> = { unchanged: totals.unchanged, linked: totals.linked, conflicts: totals.conflicts, pendingConflicts: totals.pendingConflicts, pages: totals.pages, retries: totals.retries };
     for (const [s, t] of Object.entries(totals.sides)) for (const [k, v] of Object.entries(t)) out[`${s}.${k}`] = v;
     return out;
   };
@@ -162,9 +162,11 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
       const fetched = prepared ?? (await fetching.fetchPairPage({ ...ref, after, limit: begin.pageSize }));
       let heldBy = prepared?.heldBy;
       sideTotals(side).read += fetched.count;
+      totals.retries += retriesOf(fetched);
       if (fetched.count > 0) {
         step = `planning ${side}`;
         let plan = prepared?.plan ?? (await transforming.planPairPage({ ...ref, pageId: fetched.pageId }));
+        totals.retries += retriesOf(plan); // 0 for a plan that came with its page (counted above)
         // `manual` conflicts wait for a person at the approval gate, then the page is planned
         // again with the decision (the activity reads the values; history holds ids and labels).
         // A conflict already put to a person in this sync (same values) is not asked again in the
@@ -186,6 +188,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
           if (outcome.approved && Object.keys(winners).length > 0) {
             step = `applying conflict decisions (${side} changes)`;
             plan = await transforming.planPairPage({ ...ref, pageId: fetched.pageId, decisions: { conflictsPageId: manual.pageId, winners, decidedBy: outcome.decidedBy ?? 'unknown' } });
+            totals.retries += retriesOf(plan);
             heldBy = undefined; // planned again on whichever worker took it: written from the claim check
           }
           for (const c of manual.items) if (asked.size < MAX_ASKED) asked.add(askedKey(c));
@@ -229,8 +232,9 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
           step = `writing (${side} changes)`;
           const args = { ...ref, planPageId: plan.planPageId, planHash: plan.planHash };
           const written = fused
-            ? await writeHeld(heldBy, (a) => a.writePairPage({ ...args, commit: { cursor: fetched.nextCursor } }), () => undefined)
+            ? await writeHeld(heldBy, (a) => a.writePairPage({ ...args, commit: { cursor: fetched.nextCursor } }), () => (totals.retries += 1))
             : await writing.writePairPage(args);
+          totals.retries += retriesOf(written);
           committed = fused;
           for (const s of begin.sides) {
             const t = sideTotals(s);
