@@ -101,6 +101,26 @@ async function runOnce(dir: string, observed: boolean, webhookUrl: string): Prom
   return { ms, pages: seq, eventsMs: timed.ms(), eventInserts: timed.calls(), alertsMs };
 }
 
+/**
+ * The wrapper alone: ms per call of a step that does nothing, bare and observed (run events into
+ * a store that does nothing), best of 3 batches of 2,000 calls each.
+ */
+async function wrapperPerCall(registry: ReturnType<typeof loadRegistry>): Promise<{ bare: number; observed: number }> {
+  const noStore = { addRunEvents: async () => undefined } as unknown as StateStore;
+  const steps = { preparePage: async (_ref: { pipeline: string; syncId: string; seq: number }) => ({ count: PAGE, quarantined: 0, plan: { unchanged: 0 } }) };
+  const wrapped = withObservation(steps, { registry, store: noStore });
+  const ctx = new MockActivityEnvironment(undefined, { logger: new DefaultLogger('WARN') });
+  const best = { bare: Infinity, observed: Infinity };
+  for (let round = 0; round < 3; round++) {
+    for (const [name, fn] of [['bare', steps.preparePage], ['observed', wrapped.preparePage]] as const) {
+      const t0 = performance.now();
+      for (let i = 0; i < 2000; i++) await ctx.run(fn, { pipeline: PIPELINE, syncId: 'wrapper', seq: i });
+      best[name] = Math.min(best[name], (performance.now() - t0) / 2000);
+    }
+  }
+  return best;
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
@@ -149,6 +169,8 @@ async function main(): Promise<void> {
     console.log(`\nper page (median of ${ROUNDS}): bare ${barePage.toFixed(1)} ms, observed ${obsPage.toFixed(1)} ms (ratio ${(obsPage / barePage).toFixed(3)})`);
     console.log(`  run-event inserts (${insertsPage.toFixed(1)} per page): ${eventsPage.toFixed(2)} ms per page = ${pct(eventsPage)} of an observed page`);
     console.log(`  checkAlerts: ${alertsSync.toFixed(1)} ms per sync = ${(alertsSync / pages).toFixed(3)} ms per page over ${pages} pages = ${pct(alertsSync / pages)} (one sync of one page: ${pct(alertsSync)})`);
+    const perCall = await wrapperPerCall(loadRegistry({ env: { DEMO_DATA_DIR: seed } }));
+    console.log(`  the wrapper alone (a step that does nothing): ${perCall.bare.toFixed(3)} ms per call bare, ${perCall.observed.toFixed(3)} ms observed: ${((perCall.observed - perCall.bare) * 2).toFixed(3)} ms per page of 2 steps`);
     console.log(`  webhook posts: ${posts} (the quarantine rule fired once per observed sync)`);
   } finally {
     await new Promise((r) => webhook.close(r));
