@@ -1,3 +1,4 @@
+import { withAttempts } from './attempt';
 import { createAlertActivities, type AlertSettings } from './alerts';
 import { createApprovalTokenActivities, type ApprovalTokenDeps } from './approval-token';
 import { withFailureTranslation } from './failures';
@@ -30,12 +31,13 @@ export interface ActivityDeps extends SyncDeps, ApprovalTokenDeps {
 /** All activities, built over injected connectors and state store (called only by workers). */
 export function createActivities(deps: ActivityDeps) {
   return withFailureTranslation({
-    ...withObservation({ ...createSyncActivities(deps), ...createPairActivities(deps) }, deps),
+    // Pair and reconcile results carry the attempt of a retry (the workflows count retries).
+    ...withObservation({ ...createSyncActivities(deps), ...withAttempts(createPairActivities(deps)) }, deps),
     ...createPlanActivities(deps),
     ...createPairPlanActivities(deps),
     ...createApprovalTokenActivities(deps),
     ...createAlertActivities(deps),
-    ...createReconcileActivities(deps),
+    ...withAttempts(createReconcileActivities(deps)),
     ...(deps.orders ? createOrderActivities(deps.orders) : {}),
     ...(deps.watcher ? createWatcherActivities(deps.watcher) : {}),
     ...(deps.opportunityWatcher ? createOpportunityWatcherActivities(deps.opportunityWatcher) : {}),

@@ -320,6 +320,8 @@ export function createReconcileActivities({ registry, connectors, store }: SyncD
       startedAtMs: number;
       counts: ReconcileCounts;
       repaired: RepairTotals | null;
+      /** Activity attempts after the first (absent from workflows before it was counted). */
+      retries?: number;
     }): Promise<{ reportId: string; summary: string; counts: ReconcileCounts }> {
       const p = pairOf(input.pair);
       const sides = sideNamesOf(p);
@@ -360,6 +362,7 @@ export function createReconcileActivities({ registry, connectors, store }: SyncD
       const summary = summariseDrift(p.name, sides, counts, items);
       const flat: Record<string, number> = { compared: counts.compared, fieldDiffs: counts.fieldDiffs, linkedByMatch: counts.linkedByMatch, ambiguous: counts.ambiguous };
       for (const k of ['read', 'missing', 'orphans', 'duplicates'] as const) for (const [s, n] of Object.entries(counts[k])) flat[`${s}.${k}`] = n;
+      if (input.retries !== undefined) flat.retries = input.retries;
       await store.saveRunReport({ pipeline: p.name, syncId: input.reconId, status: input.status, startedAt: report.startedAt, finishedAt: report.finishedAt, totals: flat });
       await store.dropReconRows(input.reconId);
       return { reportId, summary, counts };

@@ -43,6 +43,7 @@ import type { PairPolicy } from '../mappings/two-way/policy';
 import { linkSpaceOf, type LinkSpace } from '../pipelines/link-space';
 import type { SourceRecord } from '../connectors/types';
 import type { Link, LinkField, LinkUpsert, QuarantineEntry, StateStore } from '../state/types';
+import { withAttempt } from './attempt';
 import { planFingerprint, recordHash } from './hash';
 import { changeSamples } from './observe';
 import { HeldPages } from './held-pages';
@@ -103,23 +104,6 @@ function keptAlive<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...
     } finally {
       clearInterval(alive);
     }
-  };
-}
-
-/**
- * `fn`, with the attempt that produced its result added to it when that was a retry, so the
- * workflow can count what faults cost (SyncTotals.retries) without reading its own history.
- */
-function withAttempt<A extends unknown[], R extends object>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R & { attempt?: number }> {
-  return async (...args: A) => {
-    const result = await fn(...args);
-    let attempt = 1;
-    try {
-      attempt = activityInfo().attempt;
-    } catch {
-      // called outside an activity (plain loops, benchmarks)
-    }
-    return attempt > 1 ? { ...result, attempt } : result;
   };
 }
 

@@ -44,7 +44,7 @@ function countsOf(progress: unknown): Record<string, number> {
   const sides = t.sides as Record<string, Record<string, number>> | undefined;
   if (!sides) return t as Record<string, number>;
   const sum = (k: string) => Object.values(sides).reduce((n, s) => n + (s[k] ?? 0), 0);
-  return { read: sum('read'), created: sum('created'), updated: sum('updated'), unchanged: Number(t.unchanged ?? 0), quarantined: sum('quarantined') };
+  return { read: sum('read'), created: sum('created'), updated: sum('updated'), unchanged: Number(t.unchanged ?? 0), quarantined: sum('quarantined'), retries: Number(t.retries ?? 0) };
 }
 
 export function buildProgram(deps: CliDeps): Command {

@@ -36,6 +36,8 @@ export const PairTotalsSchema = z.object({
   /** `manual` conflicts left for a person: nothing was written for those fields. */
   pendingConflicts: z.number().int(),
   pages: z.number().int(),
+  /** Activity attempts after the first that the sync's pages needed (0 in continuations from before it was counted). */
+  retries: z.number().int().default(0),
 });
 export type PairTotals = z.infer<typeof PairTotalsSchema>;
 

@@ -14,6 +14,8 @@ export const TASK_QUEUES = {
 export type PipelineFamily = keyof typeof TASK_QUEUES;
 export const PIPELINE_FAMILIES = Object.keys(TASK_QUEUES) as PipelineFamily[];
 
+const WORKER_QUEUE_INFIX = '.worker.';
+
 /**
  * A worker process's own task queue for a family (the worker-specific task queue pattern): the
  * write of a page goes to the worker that prepared it and holds it in memory. Served only by that
@@ -21,5 +23,10 @@ export const PIPELINE_FAMILIES = Object.keys(TASK_QUEUES) as PipelineFamily[];
  * page on the family's queue from its claim check.
  */
 export function workerQueue(family: PipelineFamily, workerId: string): string {
-  return `${TASK_QUEUES[family]}.worker.${workerId}`;
+  return `${TASK_QUEUES[family]}${WORKER_QUEUE_INFIX}${workerId}`;
+}
+
+/** Whether `queue` is one of the worker-specific queues of {@link workerQueue}. */
+export function isWorkerQueue(queue: string): boolean {
+  return Object.values(TASK_QUEUES).some((q) => queue.startsWith(`${q}${WORKER_QUEUE_INFIX}`) && queue.length > q.length + WORKER_QUEUE_INFIX.length);
 }

@@ -132,6 +132,8 @@ export const ReconcileContinuationSchema = z.object({
   repair: z.record(z.string(), z.unknown()).nullable(),
   gated: z.array(z.string()).default([]),
   approvals: z.array(z.record(z.string(), z.unknown())).default([]),
+  /** Activity attempts after the first so far (0 in continuations from before it was counted). */
+  retries: z.number().int().default(0),
 });
 export type ReconcileContinuation = z.infer<typeof ReconcileContinuationSchema>;
 
@@ -174,6 +176,8 @@ export interface ReconcilePairResult {
   approvals: Record<string, unknown>[];
   runs: number;
   durationMs: number;
+  /** Activity attempts after the first that the reconciliation needed (faults it rode out). */
+  retries: number;
 }
 
 /** The report stored in the state store. */
@@ -204,6 +208,8 @@ export interface ReconcileProgress {
   cursor: Cursor | null;
   pausedBy: string | null;
   startedAtMs: number;
+  /** Activity attempts after the first so far. */
+  retries: number;
 }
 
 /** The same query name as syncPipeline's and syncPair's: `temporal workflow query --type progress` works on all. */

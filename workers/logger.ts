@@ -5,6 +5,7 @@
  * JSON object per line for log shippers.
  */
 import { DefaultLogger, type LogEntry, type LogLevel, type Logger } from '@temporalio/worker';
+import { isWorkerQueue } from '../contracts/queues';
 
 export type LogFormat = 'text' | 'json';
 
@@ -62,7 +63,22 @@ export function formatLogEntry(entry: LogEntry, format: LogFormat): string {
   return `${time} ${entry.level.padEnd(5)} ${entry.message.split('\n')[0]}${rest ? `  ${rest}` : ''}`;
 }
 
+/**
+ * A warning the SDK logs by design for our activity-only workers: each process serves its own
+ * worker-specific queue per family (contracts/queues.ts workerQueue) with activities and no
+ * workflows, and the SDK (1.24) has no Worker option to say so; `Worker.run` then warns "No
+ * workflows registered, not polling for workflow tasks" once per family at every start. Dropped
+ * for those queues only: on a family's shared queue a worker without workflows is a real mistake
+ * and the warning stays.
+ */
+export function isExpectedSdkNoise(entry: LogEntry): boolean {
+  const queue = entry.meta?.taskQueue;
+  return entry.message.startsWith('No workflows registered') && typeof queue === 'string' && isWorkerQueue(queue);
+}
+
 /** The Runtime's logger: `level` and `format` from WORKER_LOG_LEVEL and WORKER_LOG_FORMAT. */
 export function createWorkerLogger(level: LogLevel, format: LogFormat, write: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Logger {
-  return new DefaultLogger(level, (entry) => write(formatLogEntry(entry, format)));
+  return new DefaultLogger(level, (entry) => {
+    if (!isExpectedSdkNoise(entry)) write(formatLogEntry(entry, format));
+  });
 }

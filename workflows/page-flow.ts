@@ -38,7 +38,8 @@ export interface PreparedPage {
   heldBy?: string;
 }
 
-const retriesOf = (result: { attempt?: number } | null): number => (result?.attempt ?? 1) - 1;
+/** Attempts after the first that produced an activity's result (activities/attempt.ts). */
+export const retriesOf = (result: object | null | undefined): number => ((result as { attempt?: number } | null | undefined)?.attempt ?? 1) - 1;
 
 /** A page prepared by preparePage (`throughput-v1`). */
 export function preparedPage(r: PreparePageResult): PreparedPage {

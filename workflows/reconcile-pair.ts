@@ -37,6 +37,7 @@ import { repairRisks, type SideWrites } from '../mappings/two-way/drift';
 import { ApprovalGate } from './approval';
 import { parseWorkflowInput } from './input';
 import { FETCH, START, TRANSFORM, WRITE } from './options';
+import { retriesOf } from './page-flow';
 
 const fetching = proxyActivities<Activities>(FETCH);
 const transforming = proxyActivities<Activities>(TRANSFORM);
@@ -76,6 +77,8 @@ export async function reconcilePair(rawInput: ReconcilePairInput): Promise<Recon
   let counts: ReconcileCounts = cont?.counts ?? emptyReconcileCounts([]);
   const plans: RepairPlanRef[] = [...(cont?.plans ?? [])];
   let written = cont?.written ?? 0;
+  /** Activity attempts after the first that the reconciliation needed. */
+  let retries = cont?.retries ?? 0;
   const writes: SideWrites = (cont?.writes ?? {}) as SideWrites;
   let repaired: RepairTotals | null = (cont?.repair ?? null) as RepairTotals | null;
   let gated: string[] = [...(cont?.gated ?? [])];
@@ -96,7 +99,7 @@ export async function reconcilePair(rawInput: ReconcilePairInput): Promise<Recon
     upsertSearchAttributes([{ key: SA_STATUS, value: s }]);
   };
   setHandler(reconcileProgressQuery, (): ReconcileProgress => ({
-    pair: input.pair, reconId, status, phase, step, side, counts, pages, runIndex, cursor, pausedBy, startedAtMs,
+    pair: input.pair, reconId, status, phase, step, side, counts, pages, runIndex, cursor, pausedBy, startedAtMs, retries,
   }));
   setHandler(pauseSignal, (args) => {
     paused = true;
@@ -133,7 +136,7 @@ export async function reconcilePair(rawInput: ReconcilePairInput): Promise<Recon
     return continueAsNew<typeof reconcilePair>({
       ...input,
       continuation: {
-        reconId, startedAtMs, runIndex: runIndex + 1, phase, sideIndex, cursor, afterSeq, pages, counts, plans, written,
+        reconId, startedAtMs, runIndex: runIndex + 1, phase, sideIndex, cursor, afterSeq, pages, counts, plans, written, retries,
         writes: writes as Record<string, Record<string, number>>,
         repair: repaired as unknown as Record<string, unknown> | null,
         gated,
@@ -145,7 +148,7 @@ export async function reconcilePair(rawInput: ReconcilePairInput): Promise<Recon
     CancellationScope.nonCancellable(async () => {
       step = 'writing the report';
       phase = 'report';
-      const done = await transforming.finishReconcile({ pair: input.pair, reconId, repair, status: final, startedAtMs, counts, repaired });
+      const done = await transforming.finishReconcile({ pair: input.pair, reconId, repair, status: final, startedAtMs, counts, repaired, retries });
       setStatus(final);
       return done;
     });
@@ -172,9 +175,11 @@ export async function reconcilePair(rawInput: ReconcilePairInput): Promise<Recon
       step = `reading ${side}`;
       const seq = pages;
       const fetched = await fetching.fetchPairPage({ pair: begin.pair, syncId: reconId, seq, side, after: cursor, limit: begin.pageSize });
+      retries += retriesOf(fetched);
       if (fetched.count > 0) {
         step = `comparing ${side}`;
         const c = await transforming.reconcilePage({ pair: begin.pair, reconId, side, seq, pageId: fetched.pageId, first: sideIndex === 0 });
+        retries += retriesOf(c);
         counts = {
           ...counts,
           compared: counts.compared + c.compared,
@@ -205,6 +210,7 @@ export async function reconcilePair(rawInput: ReconcilePairInput): Promise<Recon
     if (phase === 'match' && !stopRequested) {
       step = 'matching unlinked records';
       const m = await transforming.matchUnlinked({ pair: begin.pair, reconId });
+      retries += retriesOf(m);
       counts = { ...counts, linkedByMatch: m.linkedByMatch, matchedWithDiffs: m.matchedWithDiffs, ambiguous: m.ambiguous, orphans: m.orphans };
       phase = repair ? 'plan' : 'report';
       sideIndex = 0;
@@ -218,11 +224,13 @@ export async function reconcilePair(rawInput: ReconcilePairInput): Promise<Recon
       step = `planning the repair of ${side}`;
       const seq = REPAIR_SEQ_BASE + pages;
       const staged = await transforming.stageRepairPage({ pair: begin.pair, reconId, side, seq, afterSeq, limit: begin.pageSize });
+      retries += retriesOf(staged);
       if (staged.count > 0) {
         const plan = await transforming.planPairPage({
           pair: begin.pair, syncId: reconId, seq, side, pageId: staged.pageId,
           ...(staged.matchesPageId ? { matchesPageId: staged.matchesPageId } : {}),
         });
+        retries += retriesOf(plan);
         repaired!.planned += plan.planned;
         repaired!.pages += 1;
         for (const [s, w] of Object.entries(plan.writes)) {
@@ -283,6 +291,7 @@ export async function reconcilePair(rawInput: ReconcilePairInput): Promise<Recon
       side = p.side;
       step = `repairing (${p.side} page ${written + 1} of ${plans.length})`;
       const w = await writing.writePairPage({ pair: begin.pair, syncId: reconId, seq: p.seq, side: p.side, planPageId: p.planPageId, planHash: p.planHash });
+      retries += retriesOf(w);
       for (const s of [sa, sb]) {
         add(repaired!.created, s, w.created[s] ?? 0);
         add(repaired!.updated, s, w.updated[s] ?? 0);
@@ -314,6 +323,7 @@ export async function reconcilePair(rawInput: ReconcilePairInput): Promise<Recon
       approvals: approvals(),
       runs: runIndex,
       durationMs: Date.now() - startedAtMs,
+      retries,
     };
   } catch (err) {
     // continueAsNew() throws to end the run: not a failure. (Before this patch the run was

@@ -35,7 +35,7 @@ import { alertOnFinish } from './alerts';
 import { ApprovalGate } from './approval';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
-import { HELD_WRITE_ONCE_PATCH, THROUGHPUT_PATCH, writeHeld } from './page-flow';
+import { HELD_WRITE_ONCE_PATCH, retriesOf, THROUGHPUT_PATCH, writeHeld } from './page-flow';
 import { PAIR_DRY_RUN_PATCH, PairDryRun } from './pair-dry-run';
 
 const fetching = proxyActivities<Activities>(FETCH);
@@ -74,7 +74,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
   // A dry run plans every page of both sides and writes nothing (workflows/pair-dry-run.ts).
   const dryRun = input.mode === 'dry-run' && patched(PAIR_DRY_RUN_PATCH) ? new PairDryRun(input.pair, syncId) : null;
   const dry = dryRun ? { dryRun: true } : {};
-  let totals: PairTotals = cont?.totals ?? { sides: {}, unchanged: 0, linked: 0, conflicts: 0, pendingConflicts: 0, pages: 0 };
+  let totals: PairTotals = cont?.totals ?? { sides: {}, unchanged: 0, linked: 0, conflicts: 0, pendingConflicts: 0, pages: 0, retries: 0 };
   const notices: PairNotice[] = [...((cont?.notices ?? []) as unknown as PairNotice[])];
   let cursors: Record<string, Cursor | null> = { ...(cont?.cursors ?? {}) };
   let sideIndex = cont?.sideIndex ?? 0;
@@ -124,7 +124,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
   });
 
   const flatTotals = (): Record<string, number> => {
-    const out: Record<string, number> = { unchanged: totals.unchanged, linked: totals.linked, conflicts: totals.conflicts, pendingConflicts: totals.pendingConflicts, pages: totals.pages };
+    const out: Record<string, number> = { unchanged: totals.unchanged, linked: totals.linked, conflicts: totals.conflicts, pendingConflicts: totals.pendingConflicts, pages: totals.pages, retries: totals.retries };
     for (const [s, t] of Object.entries(totals.sides)) for (const [k, v] of Object.entries(t)) out[`${s}.${k}`] = v;
     return out;
   };
@@ -168,9 +168,11 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
       const fetched = prepared ?? (await fetching.fetchPairPage({ ...ref, after, limit: begin.pageSize }));
       let heldBy = prepared?.heldBy;
       sideTotals(side).read += fetched.count;
+      totals.retries += retriesOf(fetched);
       if (fetched.count > 0) {
         step = `planning ${side}`;
         let plan = prepared?.plan ?? (await transforming.planPairPage({ ...ref, pageId: fetched.pageId, ...dry }));
+        totals.retries += retriesOf(plan); // 0 for a plan that came with its page (counted above)
         // `manual` conflicts wait for a person at the approval gate, then the page is planned
         // again with the decision (the activity reads the values; history holds ids and labels).
         // A conflict already put to a person in this sync (same values) is not asked again in the
@@ -192,6 +194,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
           if (outcome.approved && Object.keys(winners).length > 0) {
             step = `applying conflict decisions (${side} changes)`;
             plan = await transforming.planPairPage({ ...ref, pageId: fetched.pageId, decisions: { conflictsPageId: manual.pageId, winners, decidedBy: outcome.decidedBy ?? 'unknown' } });
+            totals.retries += retriesOf(plan);
             heldBy = undefined; // planned again on whichever worker took it: written from the claim check
           }
           for (const c of manual.items) if (asked.size < MAX_ASKED) asked.add(askedKey(c));
@@ -239,8 +242,9 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
           step = `writing (${side} changes)`;
           const args = { ...ref, planPageId: plan.planPageId, planHash: plan.planHash };
           const written = fused
-            ? await writeHeld(heldBy, (a) => a.writePairPage({ ...args, commit: { cursor: fetched.nextCursor } }), () => undefined, heldOnce)
+            ? await writeHeld(heldBy, (a) => a.writePairPage({ ...args, commit: { cursor: fetched.nextCursor } }), () => (totals.retries += 1), heldOnce)
             : await writing.writePairPage(args);
+          totals.retries += retriesOf(written);
           committed = fused;
           for (const s of begin.sides) {
             const t = sideTotals(s);

@@ -1,6 +1,7 @@
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 
-function holderAlive(lockFile: string): boolean {
+/** Whether the process whose PID `lockFile` holds is alive (a lock being written counts as held). */
+export function holderAlive(lockFile: string): boolean {
   let pid: number;
   try {
     pid = Number(readFileSync(lockFile, 'utf8').trim());

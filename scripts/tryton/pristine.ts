@@ -7,6 +7,7 @@ import { readPostgresToolchain, startPostgresServer, type PostgresServer } from 
 import { bootstrapBusiness } from './bootstrap';
 import { writeConfigFiles } from './config-files';
 import { withFileLock } from './lock';
+import { pruneTrytonCaches } from './prune';
 import { freePort, spawnTrytond, stopPid, waitUntilReady } from './process';
 import { ADMIN_LOGIN, DATABASE_NAME, TRYTON_DATA_ROOT, adminPassword, instancePaths, syncPassword, type InstancePaths } from './settings';
 import { readTrytonToolchain, trytonCommand } from './toolchain';
@@ -30,6 +31,11 @@ function cacheKey(extra: unknown[]): string {
  */
 export function pristinePath(): string {
   return join(TRYTON_DATA_ROOT, `pristine-${cacheKey([INIT_VERSION, BOOTSTRAP_VERSION, adminPassword(), syncPassword()])}.pg`);
+}
+
+/** The cached cluster with the modules activated (before the bootstrap): changes with fewer inputs. */
+export function initialisedPath(): string {
+  return join(TRYTON_DATA_ROOT, `initialised-${cacheKey([INIT_VERSION, adminPassword()])}.pg`);
 }
 
 /** trytond's `[database] uri` for a PostgreSQL server of scripts/postgres.ts. */
@@ -80,6 +86,8 @@ export async function ensurePristineDatabase(log: (msg: string) => void = () => 
     } finally {
       rmSync(scratch, { recursive: true, force: true });
     }
+    // The caches of other pins, module sets or passwords are never read again.
+    pruneTrytonCaches(TRYTON_DATA_ROOT, [target, initialisedPath()], log);
     log(`pristine database ready in ${Date.now() - t0} ms: ${target}`);
     return target;
   });
@@ -91,7 +99,7 @@ export async function ensurePristineDatabase(log: (msg: string) => void = () => 
  * a change of the bootstrap or of the connector's password then costs only the bootstrap.
  */
 async function initialisedCluster(p: InstancePaths, log: (msg: string) => void): Promise<void> {
-  const cache = join(TRYTON_DATA_ROOT, `initialised-${cacheKey([INIT_VERSION, adminPassword()])}.pg`);
+  const cache = initialisedPath();
   if (existsSync(cache)) {
     execFileSync('cp', ['-a', cache, p.pgDir]);
     return;

@@ -1,7 +1,8 @@
 /** The worker process's logs: one line per failed workflow (WORKER_LOG_FORMAT=json here), no stack dump. */
 import { WorkflowFailedError } from '@temporalio/client';
 import path from 'node:path';
-import { TASK_QUEUES } from '../../contracts/queues';
+import { temporal } from '@temporalio/proto';
+import { isWorkerQueue, TASK_QUEUES } from '../../contracts/queues';
 import { startDevEnv, type DevEnv } from '../helpers/env';
 import { waitFor } from '../helpers/processes';
 import { spawnWorker, stopAllWorkers, type WorkerProcess } from '../helpers/worker-process';
@@ -43,4 +44,24 @@ test('a failed sync is one JSON line with its type, ids and message', async () =
   const out = worker.output().split('\n').filter((l) => l.trim() && !l.startsWith('worker ready'));
   for (const l of out) expect(() => JSON.parse(l)).not.toThrow();
   expect(out.filter((l) => l.includes('"Workflow failed"'))).toHaveLength(1);
+});
+
+test('the activity-only workers on worker-specific queues start without the SDK\'s "No workflows registered" warning', async () => {
+  // The ready line names the process's own queues: one per family besides the family's shared queue.
+  const ready = worker.output().split('\n').find((l) => l.startsWith('worker ready')) ?? '';
+  const ownQueues = (ready.match(/queues (.*) on /)?.[1] ?? '').split(', ').filter(isWorkerQueue);
+  expect(ownQueues.length).toBeGreaterThan(0);
+  // Each of them polls: its Worker.run has begun, which is where the SDK logs the warning.
+  for (const name of ownQueues) {
+    await waitFor(
+      async () => {
+        const res = await env.client.workflowService.describeTaskQueue({ namespace: 'default', taskQueue: { name }, taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY });
+        return (res.pollers?.length ?? 0) > 0;
+      },
+      `a poller on ${name}`,
+      20_000,
+    );
+  }
+  // WORKER_LOG_LEVEL=WARN here, so the warning would be in the output if it were logged.
+  expect(worker.output()).not.toContain('No workflows registered');
 });

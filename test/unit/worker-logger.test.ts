@@ -1,6 +1,7 @@
 import { ActivityFailure, ApplicationFailure, RetryState } from '@temporalio/common';
 import type { LogEntry } from '@temporalio/worker';
-import { describeError, formatLogEntry } from '../../workers/logger';
+import { isWorkerQueue, TASK_QUEUES, workerQueue } from '../../contracts/queues';
+import { createWorkerLogger, describeError, formatLogEntry } from '../../workers/logger';
 
 const failure = () => {
   const root = ApplicationFailure.create({ type: 'ConfigError', message: 'unknown pipeline "nope"; this worker knows demo-accounts', nonRetryable: true });
@@ -43,4 +44,20 @@ test('errors that crossed the workflow sandbox as plain objects are described to
   expect(describeError(new TypeError('bad'))).toBe('TypeError: bad');
   expect(JSON.parse(formatLogEntry(entry({ taskToken: 'bG9j' }), 'json'))).not.toHaveProperty('taskToken');
   expect(JSON.parse(formatLogEntry(entry({ durationMs: 12, attempt: 3 }), 'json'))).toMatchObject({ durationMs: 12, attempt: 3 });
+});
+
+test('the SDK\'s "No workflows registered" warning is dropped for worker-specific queues only', () => {
+  const lines: string[] = [];
+  const logger = createWorkerLogger('WARN', 'json', (l) => lines.push(l));
+  const own = workerQueue('sql', 'host-1-abc');
+  logger.warn('No workflows registered, not polling for workflow tasks', { sdkComponent: 'worker', taskQueue: own });
+  expect(lines).toEqual([]);
+  // on a family's shared queue a worker without workflows is a mistake: the warning stays
+  logger.warn('No workflows registered, not polling for workflow tasks', { sdkComponent: 'worker', taskQueue: TASK_QUEUES.sql });
+  // other warnings on the worker-specific queue stay too
+  logger.warn('Activity failed', { sdkComponent: 'worker', taskQueue: own });
+  expect(lines.map((l) => (JSON.parse(l) as { message: string; taskQueue: string }).taskQueue)).toEqual([TASK_QUEUES.sql, own]);
+  expect(isWorkerQueue(own)).toBe(true);
+  expect(isWorkerQueue(TASK_QUEUES.sql)).toBe(false);
+  expect(isWorkerQueue(`${TASK_QUEUES.sql}.worker.`)).toBe(false);
 });
