@@ -52,6 +52,15 @@ export interface PlanChange {
   field: string;
   before: unknown;
   after: unknown;
+  /** The currency of a minor-unit field (`….amountMinor`), so people read "1,226.75 EUR". */
+  currency?: string;
+}
+
+/** `{ currency }` of a `….amountMinor` path from its sibling `….currency` in the record, or nothing. */
+function planCurrency(fields: Record<string, unknown>, path: string): { currency?: string } {
+  if (!path.endsWith('.amountMinor')) return {};
+  const c = readPath(fields, `${path.slice(0, -'amountMinor'.length)}currency`);
+  return typeof c === 'string' && /^[A-Z]{3}$/.test(c) ? { currency: c } : {};
 }
 
 /** What a pipeline plan item stores (PlanItem.data). */
@@ -183,7 +192,7 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
             const before = now ? now.data[col] ?? null : null;
             const value = writes(path) ? readPath(fields, path) ?? null : before;
             after[path] = norm(value);
-            if (!now || norm(before) !== norm(value)) changes.push({ field: path, before, after: value });
+            if (!now || norm(before) !== norm(value)) changes.push({ field: path, before, after: value, ...planCurrency(fields, path) });
           }
           afterHash = stableHash(after);
         } else {
