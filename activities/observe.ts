@@ -179,13 +179,25 @@ function flatten(v: Record<string, unknown>, prefix = '', out: Record<string, un
 }
 
 /** Field-level before/after of two canonical records (fields equal in both are left out). */
-export function fieldChanges(before: Record<string, unknown>, after: Record<string, unknown>): { field: string; before: unknown; after: unknown }[] {
+export function fieldChanges(before: Record<string, unknown>, after: Record<string, unknown>): { field: string; before: unknown; after: unknown; currency?: string }[] {
   const b = flatten(before);
   const a = flatten(after);
   return [...new Set([...Object.keys(b), ...Object.keys(a)])]
     .sort()
     .filter((k) => JSON.stringify(b[k] ?? null) !== JSON.stringify(a[k] ?? null))
-    .map((k) => ({ field: k, before: b[k] ?? null, after: a[k] ?? null }));
+    .map((k) => {
+      const change = { field: k, before: b[k] ?? null, after: a[k] ?? null };
+      const currency = k.endsWith('.amountMinor') ? moneyCurrency(b, a, `${k.slice(0, -'amountMinor'.length)}currency`) : undefined;
+      return currency ? { ...change, currency } : change;
+    });
+}
+
+/** The currency of a minor-unit field's sibling `currency`, when both sides hold the same one (so a report shows "1,226.75 EUR"). */
+function moneyCurrency(b: Record<string, unknown>, a: Record<string, unknown>, key: string): string | undefined {
+  const cb = b[key];
+  const ca = a[key];
+  const c = ca ?? cb;
+  return typeof c === 'string' && /^[A-Z]{3}$/.test(c) && (cb === undefined || cb === null || cb === c) ? c : undefined;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { formatMoney, fromMinorUnits } from '../mappings/dsl/money';
+import { fromMinorUnits, moneyValue } from '../mappings/dsl/money';
 import { activityInfo, heartbeat } from '@temporalio/activity';
 import type { TrytonConnector } from '../connectors/tryton/connector';
 import type { WriteOutcome } from '../connectors/types';
@@ -162,7 +162,7 @@ export function createOrderActivities(deps: OrdersDeps) {
       await writeBack(input, {
         erp_invoice_number: invoice.number,
         erp_invoice_status: invoice.state,
-        erp_invoice_amount: invoice.totalMinor === null ? null : invoice.currency ? formatMoney(invoice.totalMinor, invoice.currency) : fromMinorUnits(invoice.totalMinor, 'EUR'),
+        erp_invoice_amount: invoice.totalMinor === null ? null : invoice.currency ? moneyValue(invoice.totalMinor, invoice.currency) : fromMinorUnits(invoice.totalMinor, 'EUR'),
         erp_payment_status: invoice.paid ? 'paid' : 'open',
       });
     },

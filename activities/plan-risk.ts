@@ -1,3 +1,4 @@
+import { formatMoney } from '../mappings/dsl/money';
 import { readPath } from '../mappings/record-path';
 import type { SyncApproval } from '../pipelines/schema';
 
@@ -7,6 +8,13 @@ export interface PlanChange {
   fields: Record<string, unknown>;
   /** What was last written (bindings), for updates of pipelines that watch fields. */
   previous?: Record<string, unknown>;
+}
+
+/** A watched value as the approver reads it: a `….amountMinor` field with its sibling currency as money ("1,226.75 EUR"). */
+function shown(value: number, record: Record<string, unknown>, field: string): string {
+  if (!field.endsWith('.amountMinor') || !Number.isSafeInteger(value)) return String(value);
+  const currency = readPath(record, `${field.slice(0, -'amountMinor'.length)}currency`);
+  return typeof currency === 'string' && /^[A-Z]{3}$/.test(currency) ? formatMoney(value, currency) : String(value);
 }
 
 /**
@@ -21,7 +29,7 @@ export function planRisks(plan: PlanChange[], policy: SyncApproval): string[] {
   if (policy.maxCreates !== undefined && creates > policy.maxCreates) reasons.push(`${creates} creates, above the limit of ${policy.maxCreates}`);
   for (const field of policy.watchFields) {
     let count = 0;
-    let worst: { key: string; pct: number; from: number; to: number } | null = null;
+    let worst: { key: string; pct: number; from: string; to: string } | null = null;
     for (const c of plan) {
       if (c.op !== 'update' || !c.previous) continue;
       const before = readPath(c.previous, field);
@@ -30,7 +38,7 @@ export function planRisks(plan: PlanChange[], policy: SyncApproval): string[] {
       const pct = before === 0 ? Number.POSITIVE_INFINITY : (Math.abs(after - before) / Math.abs(before)) * 100;
       if (pct <= policy.maxChangePercent) continue;
       count++;
-      if (!worst || pct > worst.pct) worst = { key: c.sourceKey, pct, from: before, to: after };
+      if (!worst || pct > worst.pct) worst = { key: c.sourceKey, pct, from: shown(before, c.previous, field), to: shown(after, c.fields, field) };
     }
     if (worst) {
       const pct = Number.isFinite(worst.pct) ? `${worst.pct.toFixed(1)}%` : 'from zero';

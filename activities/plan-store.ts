@@ -55,6 +55,15 @@ export interface PlanChange {
   field: string;
   before: unknown;
   after: unknown;
+  /** The currency of a minor-unit field (`….amountMinor`), so people read "1,226.75 EUR". */
+  currency?: string;
+}
+
+/** `{ currency }` of a `….amountMinor` path from its sibling `….currency` in the record, or nothing. */
+function planCurrency(fields: Record<string, unknown>, path: string): { currency?: string } {
+  if (!path.endsWith('.amountMinor')) return {};
+  const c = readPath(fields, `${path.slice(0, -'amountMinor'.length)}currency`);
+  return typeof c === 'string' && /^[A-Z]{3}$/.test(c) ? { currency: c } : {};
 }
 
 /** What a pipeline plan item stores (PlanItem.data). */
@@ -231,7 +240,7 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
             const before = now ? now.data[native] ?? null : null;
             const value = !partly || partly(label) ? written[label] ?? null : before;
             after[label] = view.norm(value);
-            if (!now || view.norm(before) !== view.norm(value)) changes.push({ field: label, before, after: value });
+            if (!now || view.norm(before) !== view.norm(value)) changes.push({ field: label, before, after: value, ...planCurrency(fields, label) });
           }
           afterHash = stableHash(after);
         } else {

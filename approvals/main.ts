@@ -12,6 +12,7 @@ import { z } from 'zod';
 import { MIN_SECRET_BYTES } from '../workers/approval-issuers';
 import { loadEnvFile } from '../workers/env-file';
 import { connectClient, parseTemporalEnv } from '../workers/temporal-connection';
+import { tracingClientInterceptors } from '../workers/tracing';
 import { bearerAuthenticator, sha256Hex, startApprovalService, UsersFileSchema, type UsersFile } from './service';
 import type { DecisionSigner } from './sign';
 
@@ -73,7 +74,8 @@ async function main(): Promise<void> {
   const temporal = parseTemporalEnv(process.env);
   const [host, port] = env.APPROVALS_LISTEN.split(':');
   const connection = await connectClient(temporal);
-  const client = new Client({ connection, namespace: temporal.namespace });
+  const interceptors = tracingClientInterceptors(process.env, 'approvals'); // OTEL_EXPORTER_OTLP_ENDPOINT: off by default
+  const client = new Client({ connection, namespace: temporal.namespace, ...(interceptors ? { interceptors } : {}) });
   const service = await startApprovalService({ client, signer: signing, authenticate: bearerAuthenticator(users), host: host!, port: Number(port) });
   console.log(`approval service on ${service.url} as issuer "${env.APPROVALS_ISSUER}" (users: ${Object.keys(users.users).join(', ') || 'none'})`);
   const stop = () => {

@@ -1,3 +1,17 @@
+import { formatMoney, isMoney } from '../mappings/dsl/money';
+/**
+ * A before/after value for people: money objects ({ amountMinor, currency }) and minor-unit numbers
+ * with a known currency by the currency's digits ("1,226.75 EUR", "1,200,000 JPY"), null as "∅",
+ * strings as they are, anything else as JSON.
+ */
+export function showValue(v: unknown, currency?: string): string {
+  if (v === null || v === undefined) return '∅';
+  if (typeof v === 'string') return v;
+  if (isMoney(v)) return formatMoney(v.amountMinor, v.currency);
+  if (currency && typeof v === 'number' && Number.isSafeInteger(v)) return formatMoney(v, currency);
+  return JSON.stringify(v);
+}
+
 /** Plain-text tables for people; numbers right-aligned, empty cells as "-". */
 export function table(headers: string[], rows: (string | number | null | undefined)[][]): string {
   const cells = rows.map((r) => r.map((c) => (c === null || c === undefined || c === '' ? '-' : String(c))));

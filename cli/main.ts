@@ -8,6 +8,7 @@ import type { StateStore } from '../state/types';
 import { parseWorkerEnv } from '../workers/config';
 import { loadEnvFile } from '../workers/env-file';
 import { connectClient } from '../workers/temporal-connection';
+import { flushTracing, tracingClientInterceptors } from '../workers/tracing';
 import { CliError, EXIT, runCli } from './program';
 
 async function main(): Promise<number> {
@@ -21,6 +22,13 @@ async function main(): Promise<number> {
   }
   let connection: Connection | undefined;
   let store: StateStore | undefined;
+  let interceptors;
+  try {
+    interceptors = tracingClientInterceptors(process.env, 'cli'); // OTEL_EXPORTER_OTLP_ENDPOINT: off by default
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return EXIT.usage;
+  }
   try {
     return await runCli(process.argv.slice(2), {
       env,
@@ -40,12 +48,13 @@ async function main(): Promise<number> {
         } catch (err) {
           throw new Error(`cannot reach Temporal at ${env.temporal.describe()} (TEMPORAL_ADDRESS): ${(err as Error).message}`);
         }
-        return new Client({ connection, namespace: env.temporal.namespace });
+        return new Client({ connection, namespace: env.temporal.namespace, ...(interceptors ? { interceptors } : {}) });
       },
     });
   } finally {
     await store?.close();
     await connection?.close();
+    await flushTracing().catch(() => undefined); // a collector that is down costs no exit code
   }
 }
 

@@ -8,7 +8,7 @@ import { PlanIdSchema, type ApplyPlanResult } from '../contracts/plan';
 import type { SyncResult } from '../contracts/sync';
 import type { PlanItem } from '../state/types';
 import { configuredSyncs } from './config';
-import { clip, table } from './format';
+import { clip, showValue, table } from './format';
 import { planPair } from './pair-plan';
 import { CliError, EXIT, type CliDeps } from './common';
 
@@ -16,16 +16,15 @@ interface Change {
   field: string;
   before: unknown;
   after: unknown;
+  currency?: string;
 }
-
-const show = (v: unknown): string => (v === null || v === undefined ? '∅' : typeof v === 'string' ? v : JSON.stringify(v));
 
 /** One row per changed field of each item (key and operation on every row, for grep): key, operation, field, before -> after. */
 export function planRows(items: PlanItem[]): (string | number | null)[][] {
   return items.filter((i) => i.op !== 'quarantine').flatMap((i) => {
     const changes = (i.data.changes as Change[] | undefined) ?? [];
     if (changes.length === 0) return [[i.key, i.op, null, null]];
-    return changes.map((c) => [i.key, i.op, c.field, clip(`${show(c.before)} -> ${show(c.after)}`, 90)]);
+    return changes.map((c) => [i.key, i.op, c.field, clip(`${showValue(c.before, c.currency)} -> ${showValue(c.after, c.currency)}`, 90)]);
   });
 }
 

@@ -7,7 +7,7 @@
  * machine, like the state store, and is never sent anywhere by the project.
  */
 import type { QuarantineRow, RunEvent, RunReport, StateStore } from '../state/types';
-import { clip, duration, table, when } from './format';
+import { clip, duration, showValue, table, when } from './format';
 
 export interface PageTiming {
   seq: number;
@@ -25,7 +25,7 @@ export interface PageTiming {
 export interface ChangeSample {
   sourceKey: string;
   op: string;
-  fields: { field: string; before: unknown; after: unknown }[];
+  fields: { field: string; before: unknown; after: unknown; currency?: string }[];
 }
 
 export interface ReportView {
@@ -89,7 +89,7 @@ export function buildReportView(report: RunReport, quarantined: QuarantineRow[],
 
 const took = (r: RunReport) => duration(Date.parse(r.finishedAt) - Date.parse(r.startedAt));
 const ms = (n: number) => `${Math.round(n)} ms`;
-const show = (v: unknown): string => (v === null || v === undefined ? '∅' : typeof v === 'string' ? v : JSON.stringify(v));
+const show = (v: unknown, currency?: string): string => showValue(v, currency);
 const pageName = (p: PageTiming) => `${p.seq + 1}${p.side ? ` (${p.side})` : ''}`;
 
 /** The slowest pages first (at most `n`). */
@@ -146,7 +146,7 @@ export function formatReport(v: ReportView): string {
   }
   if (v.changes.length) {
     lines.push('', `updates, before → after (first ${v.changes.length} sampled)`);
-    for (const c of v.changes) for (const f of c.fields) lines.push(`  #${c.sourceKey}  ${f.field}: ${clip(show(f.before), 40)} → ${clip(show(f.after), 40)}`);
+    for (const c of v.changes) for (const f of c.fields) lines.push(`  #${c.sourceKey}  ${f.field}: ${clip(show(f.before, f.currency), 40)} → ${clip(show(f.after, f.currency), 40)}`);
   }
   if (v.conflicts.length) {
     lines.push('', `conflicts: ${v.conflicts.length}`);
@@ -247,7 +247,7 @@ export function renderReportHtml(v: ReportView): string {
       'changes',
       'Updates: before → after (sampled)',
       `<table><thead><tr><th>key</th><th>field</th><th>before</th><th>after</th></tr></thead><tbody>${v.changes
-        .flatMap((c) => c.fields.map((f) => `<tr><td>${esc(c.sourceKey)}</td><td>${esc(f.field)}</td><td class="before">${esc(show(f.before))}</td><td class="after">${esc(show(f.after))}</td></tr>`))
+        .flatMap((c) => c.fields.map((f) => `<tr><td>${esc(c.sourceKey)}</td><td>${esc(f.field)}</td><td class="before">${esc(show(f.before, f.currency))}</td><td class="after">${esc(show(f.after, f.currency))}</td></tr>`))
         .join('')}</tbody></table>`,
       'no field-level samples (kept for pipelines whose bindings keep the fields they wrote: approval watchFields)',
       v.changes.length > 0,

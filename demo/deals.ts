@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { fromMinorUnits, toMinorUnits } from '../mappings/dsl/money';
 import { CRM_SCHEMA } from './schema';
 
 /** A CRM deal as the demo CRM stores it: money as decimal text, discounts in percent. */
@@ -16,8 +17,8 @@ export interface DemoDeal {
 }
 
 /** Net amount in minor units: lines after line discount, then the deal discount. */
-export function dealAmountMinor(d: Pick<DemoDeal, 'discount' | 'lines'>): number {
-  const lines = d.lines.reduce((sum, l) => sum + Math.round(l.quantity * Math.round(Number(l.unitPrice) * 100) * (100 - (l.discount ?? 0))) / 100, 0);
+export function dealAmountMinor(d: Pick<DemoDeal, 'currency' | 'discount' | 'lines'>): number {
+  const lines = d.lines.reduce((sum, l) => sum + Math.round((l.quantity * toMinorUnits(l.unitPrice, d.currency) * (100 - (l.discount ?? 0))) / 100), 0);
   return Math.round((lines * (100 - (d.discount ?? 0))) / 100);
 }
 
@@ -42,7 +43,7 @@ export function upsertDeals(crmPath: string, deals: DemoDeal[], nowIso = new Dat
     const line = db.prepare('INSERT INTO deal_lines (deal_id, line_no, product_id, quantity, unit_price, discount) VALUES (?,?,?,?,?,?)');
     db.transaction(() => {
       for (const d of deals) {
-        const amount = (dealAmountMinor(d) / 100).toFixed(2);
+        const amount = fromMinorUnits(dealAmountMinor(d), d.currency);
         deal.run(d.id, d.accountId, d.name, d.stage, amount, d.currency, String(d.discount ?? 0), d.closeDate ?? null, d.updatedAt ?? nowIso);
         del.run(d.id);
         d.lines.forEach((l, n) => line.run(d.id, n + 1, l.productId, l.quantity, l.unitPrice, String(l.discount ?? 0)));

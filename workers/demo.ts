@@ -26,6 +26,7 @@ import { registerDemoSchedules } from './demo/schedules';
 import { progressLine, summaryTable } from './demo/progress';
 import { missingSearchAttributes } from './search-attributes';
 import { connectClient, connectNative } from './temporal-connection';
+import { tracingClientInterceptors } from './tracing';
 import { createSyncWorkers } from './worker';
 
 const PIPELINES = ['demo-accounts', 'demo-contacts', 'demo-products'];
@@ -62,7 +63,8 @@ async function main(): Promise<void> {
   else if (touch > 0) console.log('--touch edits the SQLite demo only; on PostgreSQL, UPDATE demo_crm.accounts SET …, updated_at = now() by hand');
 
   const connection = await connectClient(env.temporal);
-  const client = new Client({ connection, namespace: env.temporal.namespace, dataConverter });
+  const interceptors = tracingClientInterceptors(process.env, 'demo'); // OTEL_EXPORTER_OTLP_ENDPOINT: off by default
+  const client = new Client({ connection, namespace: env.temporal.namespace, dataConverter, ...(interceptors ? { interceptors } : {}) });
   const native = await connectNative(env.temporal);
   const missing = await missingSearchAttributes(native, env.temporal.namespace);
   if (missing.length) {

@@ -21,6 +21,7 @@ import { loadApprovalKeyring } from './approval-issuers';
 import { dataConverterFromEnv } from './codec';
 import { migrateKeyPrefixes, type KeyPrefixMigration } from './key-prefixes';
 import { migrateBindingsToLinks, type LinkMigration } from './migrate-links';
+import { flushTracing, startTracing, tracingClientInterceptors, tracingWorkerOptions } from './tracing';
 
 export interface SyncWorkerOptions {
   connection: NativeConnection;
@@ -108,9 +109,19 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
   // This process's own task queues (one per sync family): a page it prepared is written here, from memory.
   const workerId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   const activities = createActivities({ registry, connectors, store, workerId, approvalKeys, alerts: alerts.settings, ...ordersDeps(registry, connectors, store, opts, dataConverter) });
+  // OpenTelemetry (OTEL_EXPORTER_OTLP_ENDPOINT, workers/tracing.ts): off by default.
+  const tracing = startTracing(opts.env, 'worker');
+  const traced = tracing ? tracingWorkerOptions(tracing) : null;
+  if (tracing) Runtime.instance().logger.info(`tracing: spans to ${tracing.settings.url} as ${tracing.settings.serviceName}`);
   // Bundle once for all families, quietly: the bundler's INFO log is a page of webpack module listing.
+  // With tracing on, the SDK's workflow interceptors are bundled too (a prebuilt bundle has none).
   const workflowBundle =
-    opts.workflowBundle ?? (await bundleWorkflowCode({ workflowsPath: require.resolve('../workflows'), logger: new DefaultLogger('WARN') }));
+    (traced ? undefined : opts.workflowBundle) ??
+    (await bundleWorkflowCode({
+      workflowsPath: require.resolve('../workflows'),
+      logger: new DefaultLogger('WARN'),
+      ...(traced ? { workflowInterceptorModules: traced.interceptors.workflowModules } : {}),
+    }));
   const common = {
     connection: opts.connection,
     namespace: opts.namespace,
@@ -118,6 +129,7 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
     dataConverter,
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 20,
     shutdownGraceTime: `${opts.shutdownGraceSeconds ?? 10}s` as const,
+    ...(traced ? { interceptors: { activity: traced.interceptors.activity }, sinks: traced.sinks } : {}),
   };
   const workers = await Promise.all([
     ...opts.families.map((family) => Worker.create({ ...common, taskQueue: TASK_QUEUES[family], workflowBundle })),
@@ -144,6 +156,7 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
         stopWatch?.();
         await connectors.closeAll();
         await store.close();
+        await flushTracing().catch((err: unknown) => Runtime.instance().logger.warn(`tracing: spans not sent: ${(err as Error).message}`));
       }
     },
     shutdown() {
@@ -175,7 +188,8 @@ function ordersDeps(registry: Registry, connectors: ConnectorPool, store: StateS
     if (!c) throw new SyncError('ConfigError', `no CRM "${name}" in config/order-crms.json (known: ${[...crms.keys()].join(', ') || 'none'})`, { field: 'crm' });
     return salesforceOrdersCrm(connectors.get(c.system), c, mapping(c.customerMapping)());
   };
-  const temporal = () => (client ??= new Client({ connection: opts.connection, namespace: opts.namespace, dataConverter }));
+  const interceptors = tracingClientInterceptors(opts.env, 'worker');
+  const temporal = () => (client ??= new Client({ connection: opts.connection, namespace: opts.namespace, dataConverter, ...(interceptors ? { interceptors } : {}) }));
   return {
     orders: {
       erp: () => o.erp ?? (connectors.get(o.erpSystem ?? 'tryton') as unknown as OrdersErp),

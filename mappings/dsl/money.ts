@@ -71,7 +71,28 @@ export function normalizeLocaleAmount(text: string, locale: string): string {
   return `${negative ? '-' : ''}${pieces.join('.')}`;
 }
 
-/** Minor units as people read them: "1234.50 EUR", "1200000 JPY", "1.234 BHD". */
+/**
+ * Minor units as people read them, the currency's digits and the thousands grouped:
+ * "1,234.50 EUR", "1,200,000 JPY", "1,234.567 BHD", "-0.05 EUR". For texts people read (approval
+ * reasons, CLI and demo output, order summaries); what is written into another system's field
+ * uses {@link moneyValue}.
+ */
 export function formatMoney(minor: number, currency: string): string {
+  const plain = fromMinorUnits(minor, currency);
+  const negative = plain.startsWith('-');
+  const [whole = '', frac] = (negative ? plain.slice(1) : plain).split('.');
+  const grouped = whole.replace(/\B(?=(\d{3})+$)/g, ',');
+  return `${negative ? '-' : ''}${grouped}${frac === undefined ? '' : `.${frac}`} ${currency}`;
+}
+
+/** Minor units as a value written into a text field of another system: "1234.50 EUR", "1200000 JPY". */
+export function moneyValue(minor: number, currency: string): string {
   return `${fromMinorUnits(minor, currency)} ${currency}`;
+}
+
+/** Whether `v` is a canonical money value ({ amountMinor: integer, currency: ISO 4217 code }). */
+export function isMoney(v: unknown): v is { amountMinor: number; currency: string } {
+  if (typeof v !== 'object' || v === null) return false;
+  const m = v as { amountMinor?: unknown; currency?: unknown };
+  return typeof m.amountMinor === 'number' && Number.isSafeInteger(m.amountMinor) && typeof m.currency === 'string' && /^[A-Z]{3}$/.test(m.currency);
 }

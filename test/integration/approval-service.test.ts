@@ -126,7 +126,7 @@ test('through the example service: both a bulk-sync gate and an order gate are l
   });
   const byId = Object.fromEntries(listed.map((i) => [i.workflowId, i]));
   expect(byId['sync:signed-products']).toMatchObject({ gate: 'signed-products page 1', require: 'signed', mayDecide: false, summary: '0 creates and 4 updates of demo-erp.products' });
-  expect(byId['order-to-cash:77']).toMatchObject({ gate: 'order', workflowType: 'orderToCash', mayDecide: true, summary: expect.stringMatching(/9000.00 EUR/) });
+  expect(byId['order-to-cash:77']).toMatchObject({ gate: 'order', workflowType: 'orderToCash', mayDecide: true, summary: expect.stringMatching(/9,000.00 EUR/) });
 
   // The pricing lead may not decide the order: the service signs, the gate's validator refuses.
   const wrong = await call('pricing-lead', 'POST', '/approvals/order-to-cash%3A77/approve', { planHash: byId['order-to-cash:77']!.planHash });

@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { demoPaths, seedDemo } from '../../demo/seed';
 import { queryDb } from '../helpers/demo-env';
+import { toMinorUnits } from '../../mappings/dsl/money';
 import { ROOT, startDevEnv, type DevEnv } from '../helpers/env';
 import { spawnDemo, type DemoProcess } from '../helpers/demo-process';
 
@@ -38,16 +39,20 @@ test('the demo registers its schedules, stops at the price gate, and the printed
   expect(ids.sort()).toEqual(['pair:demo-customers', 'pipeline:demo-accounts', 'pipeline:demo-contacts', 'pipeline:demo-products']);
   expect((await env.client.schedule.getHandle('pipeline:demo-products').describe()).state.paused).toBe(true);
 
-  const change = await line(/^Price change in the CRM: product #(\d+) ".*" ([\d.]+) → ([\d.]+) EUR/m);
-  const [, productId, , after] = change;
+  // Money as people read it, through the money module: "817.83 EUR → 1,226.75 EUR".
+  const change = await line(/^Price change in the CRM: product #(\d+) ".*" ([\d,]+\.\d{2}) EUR → ([\d,]+\.\d{2}) EUR \(\+50%/m);
+  const [, productId, before, after] = change;
+  const afterMinor = toMinorUnits(after!, 'EUR');
+  expect(afterMinor).toBe(Math.round(toMinorUnits(before!, 'EUR') * 1.5));
   await line(/^Approval needed: demo-products page 1 \(workflow (\S+)\) waits for pricing-lead:$/m);
-  expect(demo!.output()).toMatch(/^ {2}listPrice\.amountMinor changes by more than 20% on 1 record\(s\)/m);
+  expect(demo!.output()).toMatch(/^ {2}listPrice\.amountMinor changes by more than 20% on 1 record\(s\); largest: \d+ ([\d,]+\.\d{2}) EUR → ([\d,]+\.\d{2}) EUR \(50\.0%\)$/m);
+  expect(demo!.output()).toContain(`largest: ${productId} ${before} EUR → ${after} EUR (50.0%)`);
   const command = (await line(/^ {2}(npm run temporal:cli -- workflow update execute .*)$/m))[1]!;
   expect(command).toContain(`--address ${env.server.address}`);
 
   // Nothing of the gated page is written before the decision.
   const price = () => queryDb<{ p: number }>(demoPaths(dir).erp, 'SELECT list_price_minor p FROM products WHERE external_key = ?', productId)[0]!.p;
-  expect(price()).not.toBe(Math.round(Number(after) * 100));
+  expect(price()).not.toBe(afterMinor);
 
   // The command exactly as printed, in a shell.
   const run = spawnSync('bash', ['-c', command], { cwd: ROOT, encoding: 'utf8', env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('TEMPORAL_'))), timeout: 120_000 });
@@ -55,7 +60,7 @@ test('the demo registers its schedules, stops at the price gate, and the printed
   expect(run.stdout).toMatch(/approved:true/);
 
   await line(/^Approval: demo-products approved by pricing-lead via update at \S+; the sync went on: 1 updated, \d+ unchanged, status completed$/m);
-  expect(price()).toBe(Math.round(Number(after) * 100));
+  expect(price()).toBe(afterMinor);
 
   // One line per event: no stack dump anywhere in the console.
   expect(demo!.output()).not.toMatch(/^\s+at .+\(.+:\d+:\d+\)$/m);

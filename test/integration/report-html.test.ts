@@ -12,6 +12,7 @@ import { TASK_QUEUES } from '../../contracts/queues';
 import type { SyncResult } from '../../contracts/sync';
 import { runCli, type CliDeps } from '../../cli/program';
 import { demoPaths, seedDemo } from '../../demo/seed';
+import { toMinorUnits } from '../../mappings/dsl/money';
 import { openSqliteStateStore } from '../../state/sqlite-store';
 import type { StateStore } from '../../state/types';
 import { parseWorkerEnv } from '../../workers/config';
@@ -117,7 +118,8 @@ test('the text report: counts, slowest pages, quarantine by rule, before/after, 
   const two = await cli('report', second.syncId);
   expect(two.code).toBe(0);
   expect(two.out).toContain(`updated ${second.totals.updated}`);
-  expect(two.out).toMatch(/updates, before → after \(first \d+ sampled\)\n {2}#[1-5] {2}listPrice\.amountMinor: \d+ → \d+/);
+  // Minor-unit fields read as money through the money module: "746.73 EUR → 1,120.10 EUR" (the seed has USD and GBP prices too).
+  expect(two.out).toMatch(/updates, before → after \(first \d+ sampled\)\n {2}#[1-5] {2}listPrice\.amountMinor: [\d,]+\.\d\d ([A-Z]{3}) → [\d,]+\.\d\d \1\n/);
   expect(two.out).toMatch(/approvals\n {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ {2}approve by pricing-lead via update {2}priced-products page 1 {2}"Q3 price list"/);
 
   const j = JSON.parse((await cli('report', second.syncId, '--json')).out) as { totals: Record<string, number>; pages: { seq: number }[]; changes: unknown[]; approvals: unknown[] };
@@ -167,7 +169,10 @@ test('the HTML report of the approved run shows before/after per field and who a
   const [key, field, before, after] = await change.locator('td').allInnerTexts();
   expect(key).toMatch(/^[1-5]$/);
   expect(field).toBe('listPrice.amountMinor');
-  expect(Number(after)).toBeGreaterThan(Number(before) * 1.4);
+  const [, beforeAmount, currency] = /^([\d,]+\.\d\d) ([A-Z]{3})$/.exec(before!) ?? [];
+  const [, afterAmount, afterCurrency] = /^([\d,]+\.\d\d) ([A-Z]{3})$/.exec(after!) ?? [];
+  expect({ before, after, afterCurrency }).toEqual({ before: `${beforeAmount} ${currency}`, after: `${afterAmount} ${currency}`, afterCurrency: currency });
+  expect(toMinorUnits(afterAmount!, currency!)).toBeGreaterThan(toMinorUnits(beforeAmount!, currency!) * 1.4);
   expect(await page.locator('#approvals tbody').innerText()).toMatch(/approve\s+pricing-lead\s+update\s+priced-products page 1\s+Q3 price list/);
   expect(await page.locator('#retries').innerText()).toContain('no retried steps');
   await page.close();

@@ -19,7 +19,7 @@ test('null switches a limit off, and the parsed limits parse again to themselves
   expect(parse(limits)).toEqual(limits);
   const deal: DealSnapshot = { dealId: '42', accountId: '7', name: 'd', stage: 'won', currency: 'EUR', amountMinor: 99_000_000, discountPercent: 0, lines: [] };
   expect(approvalReasons(deal, false, limits!)).toEqual([]);
-  expect(approvalReasons(deal, false, parse({})!)).toEqual(['amount 990000.00 EUR above limit 10000.00 EUR']);
+  expect(approvalReasons(deal, false, parse({})!)).toEqual(['amount 990,000.00 EUR above limit 10,000.00 EUR']);
 });
 
 test('a wrong field in a partial approval is still refused, naming it', () => {

@@ -14,7 +14,7 @@ test('small changes and creates need no approval', () => {
 
 test('a watched field above the percentage names the count and the largest change', () => {
   expect(planRisks([upd('1', 1000, 1300), upd('2', 1000, 3000)], policy)).toEqual([
-    'listPrice.amountMinor changes by more than 20% on 2 record(s); largest: 2 1000 → 3000 (200.0%)',
+    'listPrice.amountMinor changes by more than 20% on 2 record(s); largest: 2 10.00 EUR → 30.00 EUR (200.0%)',
   ]);
 });
 

@@ -68,9 +68,9 @@ test('trim removes zero-width characters', () => {
 });
 
 test('minor units ⇄ decimal by the currency digits (JPY 0, KRW 0, BHD 3, EUR 2)', () => {
-  expect(formatMoney(1200000, 'JPY')).toBe('1200000 JPY');
-  expect(formatMoney(1000, 'KRW')).toBe('1000 KRW');
-  expect(formatMoney(1234567, 'BHD')).toBe('1234.567 BHD');
+  expect(formatMoney(1200000, 'JPY')).toBe('1,200,000 JPY');
+  expect(formatMoney(1000, 'KRW')).toBe('1,000 KRW');
+  expect(formatMoney(1234567, 'BHD')).toBe('1,234.567 BHD');
   expect(formatMoney(-5, 'EUR')).toBe('-0.05 EUR');
   expect(fromMinorUnits(toMinorUnits('1234.567', 'BHD'), 'BHD')).toBe('1234.567');
 });
@@ -78,6 +78,6 @@ test('minor units ⇄ decimal by the currency digits (JPY 0, KRW 0, BHD 3, EUR 2
 test('approval texts show yen without decimals', () => {
   const deal = { currency: 'JPY', amountMinor: 1_200_000 } as DealSnapshot;
   expect(approvalReasons({ ...deal, lines: [] } as unknown as DealSnapshot, false, { maxAmountMinor: 1_000_000 } as Parameters<typeof approvalReasons>[2])).toContain(
-    'amount 1200000 JPY above limit 1000000 JPY',
+    'amount 1,200,000 JPY above limit 1,000,000 JPY',
   );
 });

@@ -189,7 +189,7 @@ test('an approval that arrives after two days lets the order through, recorded w
   await withWorker(f.activities, async (tq) => {
     const h = await start(tq, { dealId: '44', approval: GATE(), waits: { pollEvery: '1 hour' } });
     const pending = await untilPending(h);
-    expect(pending).toMatchObject({ gate: 'order', approvers: ['manager'], stage: 1, reasons: [expect.stringMatching(/^amount 2500.00 EUR above limit 1000.00/), 'new customer created for this order'] });
+    expect(pending).toMatchObject({ gate: 'order', approvers: ['manager'], stage: 1, reasons: [expect.stringMatching(/^amount 2,500.00 EUR above limit 1,000.00/), 'new customer created for this order'] });
     expect((await h.query(orderStatusQuery)).waitingFor).toMatch(/approval of order DEAL-42/);
     await env.sleep('2 days');
     const outcome = await h.executeUpdate(approveUpdate, { args: [{ approver: 'manager', planHash: pending.planHash, comment: 'ok for Q2' }] });

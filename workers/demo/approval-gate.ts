@@ -10,6 +10,7 @@ import { pendingApprovalQuery, type DecisionRecord, type PendingApproval } from 
 import { TASK_QUEUES } from '../../contracts/queues';
 import type { SyncResult } from '../../contracts/sync';
 import { demoPaths } from '../../demo/seed';
+import { formatMoney, fromMinorUnits, toMinorUnits } from '../../mappings/dsl/money';
 import { failureLine } from './outcome';
 
 export const GATED_PIPELINE = 'demo-products';
@@ -85,15 +86,16 @@ export async function runGateDemo(client: Client, dataDir: string, stamp: string
   const keys = (erp.prepare("SELECT external_key k FROM products WHERE active = 1 AND external_key GLOB '[0-9]*' ORDER BY id LIMIT 50").all() as { k: string }[]).map((r) => Number(r.k));
   erp.close();
   const crm = new Database(paths.crm);
-  let picked: { id: number; name: string; before: string; after: string; currency: string } | null = null;
+  let picked: { id: number; name: string; beforeMinor: number; afterMinor: number; currency: string } | null = null;
   try {
     const find = crm.prepare("SELECT id, name, price, currency FROM products WHERE id = ? AND price GLOB '[0-9]*.[0-9][0-9]' AND CAST(price AS REAL) > 0");
     for (const id of keys) {
       const row = find.get(id) as { id: number; name: string; price: string; currency: string } | undefined;
       if (!row) continue;
-      const after = (Number(row.price) * RAISE).toFixed(2);
-      crm.prepare('UPDATE products SET price = ?, updated_at = ? WHERE id = ?').run(after, new Date().toISOString(), row.id);
-      picked = { id: row.id, name: row.name, before: row.price, after, currency: row.currency };
+      const beforeMinor = toMinorUnits(row.price, row.currency);
+      const afterMinor = Math.round(beforeMinor * RAISE);
+      crm.prepare('UPDATE products SET price = ?, updated_at = ? WHERE id = ?').run(fromMinorUnits(afterMinor, row.currency), new Date().toISOString(), row.id);
+      picked = { id: row.id, name: row.name, beforeMinor, afterMinor, currency: row.currency };
       break;
     }
   } finally {
@@ -107,7 +109,7 @@ export async function runGateDemo(client: Client, dataDir: string, stamp: string
     (r) => outcomeLine(r as SyncResult),
     (err: unknown) => failureLine(GATED_PIPELINE, workflowId, err),
   );
-  const lines = [`Price change in the CRM: product #${picked.id} "${picked.name}" ${picked.before} → ${picked.after} ${picked.currency} (+${Math.round((RAISE - 1) * 100)}%, above the ${GATED_PIPELINE} limit of 20%)`];
+  const lines = [`Price change in the CRM: product #${picked.id} "${picked.name}" ${formatMoney(picked.beforeMinor, picked.currency)} → ${formatMoney(picked.afterMinor, picked.currency)} (+${Math.round((RAISE - 1) * 100)}%, above the ${GATED_PIPELINE} limit of 20%)`];
   const pending = await waitForGate(handle);
   if (pending) lines.push(...gateLines(workflowId, pending, target));
   else lines.push(`  ${GATED_PIPELINE} ended without stopping at its gate`);

@@ -3,6 +3,7 @@ import type { Client } from '@temporalio/client';
 import type { PairSideTotals, SyncPairResult } from '../../contracts/pair-sync';
 import { TASK_QUEUES } from '../../contracts/queues';
 import { demoPaths } from '../../demo/seed';
+import { formatMoney } from '../../mappings/dsl/money';
 
 const PAIR = 'demo-customers';
 
@@ -45,7 +46,7 @@ export async function runPairDemo(client: Client, dataDir: string, stamp: string
     erp.prepare("UPDATE customers SET credit_limit_minor = ?, credit_currency = 'EUR', updated_at = ? WHERE external_key = ?").run(limitB, when, String(b));
     crm.prepare('UPDATE accounts SET company_name = ?, updated_at = ? WHERE id = ?').run(`Named in the CRM ${when.slice(11, 19)}`, when, c);
     erp.prepare('UPDATE customers SET name = ?, updated_at = ? WHERE external_key = ?').run(`Named in the ERP ${when.slice(11, 19)}`, when, String(c));
-    out.push(`  edits: CRM account ${a} renamed; ERP credit limit of customer ${b} set to ${(limitB / 100).toFixed(2)} EUR; account ${c} renamed on both sides`);
+    out.push(`  edits: CRM account ${a} renamed; ERP credit limit of customer ${b} set to ${formatMoney(limitB, 'EUR')}; account ${c} renamed on both sides`);
   } finally {
     erp.close();
     crm.close();
