@@ -59,6 +59,11 @@ export interface WritePageResult extends Attempted {
   created: number;
   updated: number;
   quarantined: number;
+  /**
+   * `throughput-v2`: nothing was written, because a record of the page had its link changed
+   * after the page was planned (an earlier page in flight wrote it): the page must be prepared again.
+   */
+  stale?: true;
 }
 
 export interface MappedRecord {
@@ -92,6 +97,11 @@ export interface PlanPage {
   mappedPageId?: string;
   ops: PlanOp[];
   fields?: Record<string, unknown>[];
+  /**
+   * `throughput-v2`: every valid record's key and a digest of their links as the plan saw them,
+   * so that the write can tell whether an earlier page written meanwhile changed one of them.
+   */
+  seen?: { keys: string[]; digest: string };
 }
 
 /** preparePage: a page fetched, mapped, validated and planned in one step. */
