@@ -87,6 +87,8 @@ export interface PlanOp {
   deletedSides?: string[];
   /** The link's fields once this write is durable. */
   linkFields?: Record<string, LinkField>;
+  /** The link as the plan saw it: none (null), else the hash of the record it recorded ('' none). */
+  was?: string | null;
 }
 
 /**
@@ -98,8 +100,9 @@ export interface PlanPage {
   ops: PlanOp[];
   fields?: Record<string, unknown>[];
   /**
-   * `throughput-v2`: every valid record's key and a digest of their links as the plan saw them,
-   * so that the write can tell whether an earlier page written meanwhile changed one of them.
+   * `throughput-v2`: the keys of the valid records the plan leaves unchanged and a digest of their
+   * links as the plan saw them (ops carry theirs in `was`), so that the write can tell whether an
+   * earlier page written meanwhile changed one of them.
    */
   seen?: { keys: string[]; digest: string };
 }

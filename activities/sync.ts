@@ -116,6 +116,12 @@ function withAttempt<A extends unknown[], R extends object>(fn: (...args: A) => 
   };
 }
 
+/** The keys of the records a plan leaves unchanged (every valid one without an op), in page order. */
+function unchangedOf(valid: MappedRecord[], ops: PlanOp[]): string[] {
+  const written = new Set(ops.map((o) => o.index));
+  return valid.filter((_, i) => !written.has(i)).map((v) => v.sourceKey);
+}
+
 /** What a plan sees of a record's link: none (null), else the hash of the record it last recorded. */
 const stampOf = (link: Link | undefined): string | null => (link ? (link.recordHash ?? '') : null);
 
@@ -293,6 +299,7 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
           ...(link ? { linkId: link.linkId } : {}),
           ...(link?.deletedSides.length ? { deletedSides: link.deletedSides } : {}),
           linkFields: plan.fields,
+          was: stampOf(link ?? undefined),
         });
         return;
       }
@@ -303,9 +310,10 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
         refreshedHash.set(r.sourceKey, r.hash);
       }
     });
-    // The links as this plan leaves them (a refreshed one records the record's hash): `throughput-v2` writes compare.
+    // The links of the records this plan leaves as they are (a refreshed one records the record's
+    // hash): `throughput-v2` writes compare them, and each op's `was`, with the links at write time.
     const seenDigest = linksDigest(
-      records.map((r) => r.sourceKey),
+      unchangedKeys,
       (k) => refreshedHash.get(k) ?? stampOf(links.get(k)),
     );
     // The target already holds these records' values (the link vouched for them): remember them per field.
@@ -394,7 +402,7 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
       const staged: PlanPage = {
         ops,
         fields: ops.map((o) => valid[o.index]!.fields),
-        ...(ref.seen ? { seen: { keys: valid.map((v) => v.sourceKey), digest: seenDigest } } : {}),
+        ...(ref.seen ? { seen: { keys: unchangedOf(valid, ops), digest: seenDigest } } : {}),
       };
       const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/plan`, staged);
       held.put(planPageId, staged);
@@ -484,8 +492,14 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
       // with a link that is gone: write nothing, commit nothing, the workflow prepares the page again.
       // (A retry that resumes after a written batch checked before its first batch.)
       if (ref.check && !resumed && staged.seen) {
-        const now = await store.findLinks(space.space, space.sourceSide, staged.seen.keys);
-        if (linksDigest(staged.seen.keys, (k) => stampOf(now.get(k))) !== staged.seen.digest) {
+        const now = await store.findLinks(space.space, space.sourceSide, [...staged.seen.keys, ...ops.map((o) => o.sourceKey)]);
+        // An op's link may also hold what this very plan wrote (a holder that died mid-page, a
+        // retry after the commit): that is as planned, the write goes on (upserts are idempotent).
+        const opsHold = ops.every((o) => {
+          const stamp = stampOf(now.get(o.sourceKey));
+          return stamp === (o.was ?? stamp) || stamp === o.hash;
+        });
+        if (!opsHold || linksDigest(staged.seen.keys, (k) => stampOf(now.get(k))) !== staged.seen.digest) {
           log.info('writePage: a link of the page changed since it was planned; the page is prepared again', { pipeline: p.name, seq: ref.seq });
           return { created: 0, updated: 0, quarantined: 0, stale: true };
         }

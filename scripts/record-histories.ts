@@ -47,6 +47,8 @@ async function main(): Promise<void> {
     { id: 'sync-products-incremental', input: () => ({ pipeline: 'demo-products' }) },
     { id: 'dry-run-products', before: touchProducts, input: () => ({ pipeline: 'demo-products', mode: 'dry-run', pageSize: 20 }) },
     { id: 'apply-plan-products', type: 'applyPlan', input: () => ({ planId: (last as { plan: { planId: string } }).plan.planId, chunkSize: 10 }) },
+    // throughput-v2: a full re-read with changed products, pages prepared ahead of their writes
+    { id: 'sync-products-read-ahead', before: touchProducts, input: () => ({ pipeline: 'demo-products', mode: 'full', pageSize: 20, pagesPerRun: 4 }) },
   ];
   // `npx tsx scripts/record-histories.ts <id>…` records only those (the cases before them still run)
   const only = process.argv.slice(2);

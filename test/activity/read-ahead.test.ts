@@ -111,7 +111,7 @@ test('without the check (throughput-v1 read-ahead) the same pages leave the inte
   expect(erpCity(key)).toBe('Zwischenstadt'); // the lost update the check prevents
 });
 
-test('pages in flight that do not share records are written as planned', async () => {
+test('pages in flight that do not share records are written as planned, and a page rewritten by a retry is not stale', async () => {
   const { cursor } = await firstSync();
   const base = Date.now();
   setCity(5, 'Erste Stadt', new Date(base + 60_000).toISOString());
@@ -123,5 +123,11 @@ test('pages in flight that do not share records are written as planned', async (
   expect(w2.stale).toBeUndefined();
   expect(w2.updated).toBe(1);
   expect(erpCity('5')).toBe('Erste Stadt');
+  expect(erpCity('7')).toBe('Zweite Stadt');
+  // A retry of a write whose records it already wrote (its completion lost, or another worker
+  // redoing a dead holder's page from the claim check) is not taken for stale: it writes again.
+  const retried = await write(2, p2);
+  expect(retried.stale).toBeUndefined();
+  expect(retried.created + retried.updated).toBe(1);
   expect(erpCity('7')).toBe('Zweite Stadt');
 });
