@@ -89,7 +89,8 @@ export interface SyncDeps {
  */
 function keptAlive<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
   return async (...args: A) => {
-    heartbeat();
+    // No heartbeat at the start: the heartbeat timeout already counts from the attempt's start,
+    // and a page prepared within HEARTBEAT_EVERY_MS then costs the server no heartbeat at all.
     const alive = setInterval(() => heartbeat(), HEARTBEAT_EVERY_MS);
     try {
       return await fn(...args);
@@ -556,7 +557,9 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
         await store.quarantine(failed);
         await store.releaseQuarantine(p.name, writtenKeys);
         acc.next = i + batch.length;
-        heartbeat({ ...acc });
+        // After the last batch the completion follows at once: a heartbeat there would only cost
+        // the server a write per page (a retry that finds none redoes the last batch: upserts, links).
+        if (acc.next < plan.length) heartbeat({ ...acc });
       }
       if (ref.commit) {
         // The page's writes are durable: its cursor moves, in the same activity (one round trip

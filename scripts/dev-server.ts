@@ -113,7 +113,15 @@ async function waitReady(cli: string, address: string, port: number, child: Chil
       execFile(cli, ['operator', 'cluster', 'health', '--address', address], { timeout: 5000 }, (err, stdout) =>
         resolve(!err && /SERVING/.test(stdout)),
       );
-    });
+    }).then(
+      // SERVING can come before the dev server has registered its `default` namespace; a client
+      // that starts a workflow then gets NamespaceNotFound (seen on a loaded machine).
+      (serving) =>
+        serving &&
+        new Promise<boolean>((resolve) => {
+          execFile(cli, ['operator', 'namespace', 'describe', '--namespace', 'default', '--address', address], { timeout: 5000 }, (err) => resolve(!err));
+        }),
+    );
     if (ok) return;
     if (Date.now() > deadline) throw new Error(`temporal dev server at ${address} not ready after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 250));
