@@ -567,7 +567,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
      */
     async preparePairPage(ref: PairPageRef & { after: Cursor | null; limit: number; dryRun?: boolean }): Promise<PreparePairPageResult> {
       // Heartbeats while it runs (FETCH's heartbeat timeout): a dead worker is noticed in seconds.
-      heartbeat();
+      // None at the start: the timeout counts from the attempt's start anyway (one server write less per page).
       const alive = setInterval(() => heartbeat(), HEARTBEAT_EVERY_MS);
       try {
         return await prepare(ref);

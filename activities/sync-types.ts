@@ -59,6 +59,11 @@ export interface WritePageResult extends Attempted {
   created: number;
   updated: number;
   quarantined: number;
+  /**
+   * `throughput-v2`: nothing was written, because a record of the page had its link changed
+   * after the page was planned (an earlier page in flight wrote it): the page must be prepared again.
+   */
+  stale?: true;
 }
 
 export interface MappedRecord {
@@ -82,6 +87,8 @@ export interface PlanOp {
   deletedSides?: string[];
   /** The link's fields once this write is durable. */
   linkFields?: Record<string, LinkField>;
+  /** The link as the plan saw it: none (null), else the hash of the record it recorded ('' none). */
+  was?: string | null;
 }
 
 /**
@@ -92,6 +99,12 @@ export interface PlanPage {
   mappedPageId?: string;
   ops: PlanOp[];
   fields?: Record<string, unknown>[];
+  /**
+   * `throughput-v2`: the keys of the valid records the plan leaves unchanged and a digest of their
+   * links as the plan saw them (ops carry theirs in `was`), so that the write can tell whether an
+   * earlier page written meanwhile changed one of them.
+   */
+  seen?: { keys: string[]; digest: string };
 }
 
 /** preparePage: a page fetched, mapped, validated and planned in one step. */

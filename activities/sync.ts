@@ -44,7 +44,7 @@ import { linkSpaceOf, type LinkSpace } from '../pipelines/link-space';
 import type { SourceRecord } from '../connectors/types';
 import type { Link, LinkField, LinkUpsert, QuarantineEntry, StateStore } from '../state/types';
 import { withAttempt } from './attempt';
-import { planFingerprint, recordHash } from './hash';
+import { linksDigest, planFingerprint, recordHash } from './hash';
 import { changeSamples } from './observe';
 import { HeldPages } from './held-pages';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
@@ -97,7 +97,8 @@ export interface SyncDeps {
  */
 function keptAlive<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
   return async (...args: A) => {
-    heartbeat();
+    // No heartbeat at the start: the heartbeat timeout already counts from the attempt's start,
+    // and a page prepared within HEARTBEAT_EVERY_MS then costs the server no heartbeat at all.
     const alive = setInterval(() => heartbeat(), HEARTBEAT_EVERY_MS);
     try {
       return await fn(...args);
@@ -106,6 +107,15 @@ function keptAlive<A extends unknown[], R>(fn: (...args: A) => Promise<R>): (...
     }
   };
 }
+
+/** The keys of the records a plan leaves unchanged (every valid one without an op), in page order. */
+function unchangedOf(valid: MappedRecord[], ops: PlanOp[]): string[] {
+  const written = new Set(ops.map((o) => o.index));
+  return valid.filter((_, i) => !written.has(i)).map((v) => v.sourceKey);
+}
+
+/** What a plan sees of a record's link: none (null), else the hash of the record it last recorded. */
+const stampOf = (link: Link | undefined): string | null => (link ? (link.recordHash ?? '') : null);
 
 /** What an update's target last received, as far as its link keeps the values (for planRisks). */
 function previousOf(link: Link | undefined): { previous?: Record<string, unknown> } {
@@ -270,6 +280,7 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
     let unchanged = 0;
     const unchangedKeys: string[] = [];
     const refreshed: LinkUpsert[] = [];
+    const refreshedHash = new Map<string, string>();
     records.forEach((r, index) => {
       const link = links.get(r.sourceKey) ?? null;
       const plan = planOneWay(space, policy, { source: { key: r.sourceKey, fields: r.fields }, sourceHash: r.hash, link });
@@ -285,13 +296,23 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
           ...(link ? { linkId: link.linkId } : {}),
           ...(link?.deletedSides.length ? { deletedSides: link.deletedSides } : {}),
           linkFields: plan.fields,
+          was: stampOf(link ?? undefined),
         });
         return;
       }
       unchanged++;
       unchangedKeys.push(r.sourceKey);
-      if (plan.refresh && link) refreshed.push(linkUpsert(p, space, link.linkId, r.sourceKey, link.keys[space.targetSide]!, plan.fields, link.deletedSides, r.hash));
+      if (plan.refresh && link) {
+        refreshed.push(linkUpsert(p, space, link.linkId, r.sourceKey, link.keys[space.targetSide]!, plan.fields, link.deletedSides, r.hash));
+        refreshedHash.set(r.sourceKey, r.hash);
+      }
     });
+    // The links of the records this plan leaves as they are (a refreshed one records the record's
+    // hash): `throughput-v2` writes compare them, and each op's `was`, with the links at write time.
+    const seenDigest = linksDigest(
+      unchangedKeys,
+      (k) => refreshedHash.get(k) ?? stampOf(links.get(k)),
+    );
     if (!dry) {
       // The target already holds these records' values (the link vouched for them): remember them per field.
       await store.upsertLinks(space.space, refreshed);
@@ -312,7 +333,7 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
           p.approval,
         )
       : [];
-    return { ops, creates, updates: ops.length - creates, unchanged, planHash: planFingerprint(ops), approvalReasons };
+    return { ops, creates, updates: ops.length - creates, unchanged, planHash: planFingerprint(ops), approvalReasons, seenDigest };
   };
 
   /** The fields of a plan staged before `throughput-v1` (it refers to the mapped page). */
@@ -366,7 +387,7 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
      * schedule-to-start timeout, then another worker writes it from the claim check.
      * `dryRunPlanId` (a dry run, `dry-run-v2`): only the plan and the claim check are written.
      */
-    async preparePage(ref: PageRef & { after: Cursor | null; limit: number; dryRunPlanId?: string }): Promise<PreparePageResult> {
+    async preparePage(ref: PageRef & { after: Cursor | null; limit: number; dryRunPlanId?: string; seen?: boolean }): Promise<PreparePageResult> {
       const p = pipelineOf(ref.pipeline);
       const page = await connectors.get(p.source.system).fetchChanges(p.source.entity, { after: ref.after, limit: ref.limit });
       const fetched = { count: page.records.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
@@ -374,9 +395,16 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
       const dry = ref.dryRunPlanId !== undefined ? { planId: ref.dryRunPlanId, seq: ref.seq } : undefined;
       const { valid, quarantined } = await mapRecords(p, ref.syncId, page.records, dry);
       if (valid.length === 0) return { ...fetched, valid: 0, quarantined, plan: null };
-      const { ops, ...result } = await planRecords(p, ref.syncId, valid, dry !== undefined);
-      if (ops.length === 0) return { ...fetched, valid: valid.length, quarantined, plan: { planPageId: '', ...result } };
-      const staged: PlanPage = { ops, fields: ops.map((o) => valid[o.index]!.fields) };
+      const { ops, seenDigest, ...result } = await planRecords(p, ref.syncId, valid, dry !== undefined);
+      // `seen` (throughput-v2, pages planned while earlier pages are still being written): even a
+      // page with nothing to write is staged, with what it saw of its links, and goes through
+      // writePage, which re-checks them before writing or committing anything.
+      if (ops.length === 0 && !ref.seen) return { ...fetched, valid: valid.length, quarantined, plan: { planPageId: '', ...result } };
+      const staged: PlanPage = {
+        ops,
+        fields: ops.map((o) => valid[o.index]!.fields),
+        ...(ref.seen ? { seen: { keys: unchangedOf(valid, ops), digest: seenDigest } } : {}),
+      };
       const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/plan`, staged);
       held.put(planPageId, staged);
       return {
@@ -430,17 +458,17 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
     async planPage(ref: PageRef & { mappedPageId: string }): Promise<PlanPageResult> {
       const p = pipelineOf(ref.pipeline);
       const records = await store.loadPage<MappedRecord[]>(ref.mappedPageId);
-      const { ops, ...result } = await planRecords(p, ref.syncId, records);
+      const { ops, creates, updates, unchanged, planHash, approvalReasons } = await planRecords(p, ref.syncId, records);
       const page: PlanPage = { mappedPageId: ref.mappedPageId, ops };
       const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/plan`, page);
-      return { planPageId, ...result };
+      return { planPageId, creates, updates, unchanged, planHash, approvalReasons };
     },
 
     /**
      * Write the plan in batches, idempotently (upsert by external key), recording links after
      * each batch. Heartbeats the batch reached, so a retry resumes there instead of rewriting.
      */
-    async writePage(ref: PageRef & { planPageId: string; planHash?: string; commit?: { cursor: Cursor | null } }): Promise<WritePageResult> {
+    async writePage(ref: PageRef & { planPageId: string; planHash?: string; commit?: { cursor: Cursor | null }; check?: boolean }): Promise<WritePageResult> {
       const p = pipelineOf(ref.pipeline);
       const target = connectors.get(p.target.system);
       // From this worker's memory when it prepared the page, else from the claim check.
@@ -460,6 +488,23 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
       const keyPrefix = keyPrefixOf(p);
       type Progress = { next: number } & WritePageResult;
       const resumed = activityInfo().heartbeatDetails as Progress | undefined;
+      // `throughput-v2`: the page was planned while earlier pages were still being written. If one
+      // of them wrote a record of this page (it changed again during the sync), this plan compared
+      // with a link that is gone: write nothing, commit nothing, the workflow prepares the page again.
+      // (A retry that resumes after a written batch checked before its first batch.)
+      if (ref.check && !resumed && staged.seen) {
+        const now = await store.findLinks(space.space, space.sourceSide, [...staged.seen.keys, ...ops.map((o) => o.sourceKey)]);
+        // An op's link may also hold what this very plan wrote (a holder that died mid-page, a
+        // retry after the commit): that is as planned, the write goes on (upserts are idempotent).
+        const opsHold = ops.every((o) => {
+          const stamp = stampOf(now.get(o.sourceKey));
+          return stamp === (o.was ?? stamp) || stamp === o.hash;
+        });
+        if (!opsHold || linksDigest(staged.seen.keys, (k) => stampOf(now.get(k))) !== staged.seen.digest) {
+          log.info('writePage: a link of the page changed since it was planned; the page is prepared again', { pipeline: p.name, seq: ref.seq });
+          return { created: 0, updated: 0, quarantined: 0, stale: true };
+        }
+      }
       const acc: Progress = resumed ?? { next: 0, created: 0, updated: 0, quarantined: 0 };
       if (resumed) log.info('writePage resuming', { pipeline: p.name, seq: ref.seq, from: resumed.next });
       const watch = { stallMs: stallBudgetMs(requestTimeoutMs), beatEveryMs: HEARTBEAT_EVERY_MS, beat: () => heartbeat({ ...acc }), what: `writing ${p.target.system}.${p.target.entity}` };
@@ -512,7 +557,9 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
         await store.quarantine(failed);
         await store.releaseQuarantine(p.name, writtenKeys);
         acc.next = i + batch.length;
-        heartbeat({ ...acc });
+        // After the last batch the completion follows at once: a heartbeat there would only cost
+        // the server a write per page (a retry that finds none redoes the last batch: upserts, links).
+        if (acc.next < plan.length) heartbeat({ ...acc });
       }
       if (ref.commit) {
         // The page's writes are durable: its cursor moves, in the same activity (one round trip

@@ -61,6 +61,8 @@ async function main(): Promise<void> {
     { id: 'sync-pair-customers', type: 'syncPair', input: () => ({ pair: 'demo-customers', pageSize: 20 }) },
     { id: 'pair-dry-run-customers', type: 'syncPair', before: editPair, input: () => ({ pair: 'demo-customers', mode: 'dry-run', pageSize: 20 }) },
     { id: 'apply-pair-plan-customers', type: 'applyPairPlan', input: () => ({ planId: (last as { plan: { planId: string } }).plan.planId, chunkSize: 2 }) },
+    // throughput-v2: a full re-read with changed products, pages prepared ahead of their writes
+    { id: 'sync-products-read-ahead', before: touchProducts, input: () => ({ pipeline: 'demo-products', mode: 'full', pageSize: 20, pagesPerRun: 4 }) },
   ];
   // `npx tsx scripts/record-histories.ts <id>…` records only those (the cases before them still run)
   const only = process.argv.slice(2);

@@ -107,3 +107,83 @@ export async function writeHeld<R>(heldBy: string | undefined, write: (activitie
   }
   return write(proxyActivities<Activities>(WRITE));
 }
+
+/**
+ * Marks syncPipeline histories with more than one page in flight: pages are prepared back to
+ * back, up to READ_AHEAD ahead of the page being written, while writes (and with them the
+ * commits) stay in page order. A page planned ahead of an earlier page's write is staged with
+ * what it saw of its records' links and written with `check`: if an earlier page wrote one of
+ * them meanwhile (a record that changed during the sync), writePage answers `stale` without
+ * writing or committing, and the page is prepared again from the same cursor.
+ */
+export const READ_AHEAD_PATCH = 'throughput-v2';
+
+/** Pages prepared (or being prepared) ahead of the one being written. */
+export const READ_AHEAD = 2;
+
+/**
+ * The pages of a run prepared ahead, in order: one prepare at a time (a page starts where the
+ * previous one ended), the next started as soon as the previous returned its cursor, as long as
+ * fewer than `depth` pages wait and `allowed(seq)` says the run will still write that page.
+ * Workflow code: everything here runs in the workflow's deterministic promise order.
+ */
+export class ReadAhead {
+  private readonly pages = new Map<number, Promise<PreparedPage>>();
+  /** The next page to prepare and where it starts; null while one is prepared or at the end. */
+  private tail: { seq: number; after: Cursor | null } | null = null;
+  private busy = false;
+  private resetting = false;
+  private running: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly prepare: (seq: number, after: Cursor | null) => Promise<PreparedPage>,
+    private readonly depth: number,
+    private readonly allowed: (seq: number) => boolean,
+  ) {}
+
+  /** Page `seq` (starting at `after` when it was not read ahead); prepares the next ones meanwhile. */
+  async take(seq: number, after: Cursor | null): Promise<PreparedPage> {
+    let page = this.pages.get(seq);
+    if (!page) {
+      await this.reset();
+      page = this.start(seq, after);
+    }
+    this.pages.delete(seq);
+    this.pump();
+    return page;
+  }
+
+  /** Forget the pages read ahead (after one was found stale, or before the run ends), once the prepare in flight is done. */
+  async reset(): Promise<void> {
+    this.resetting = true;
+    this.tail = null;
+    await this.running;
+    this.resetting = false;
+    this.pages.clear();
+  }
+
+  private start(seq: number, after: Cursor | null): Promise<PreparedPage> {
+    this.busy = true;
+    this.tail = null;
+    const page = this.prepare(seq, after);
+    this.pages.set(seq, page);
+    this.running = page.then(
+      (p) => {
+        this.busy = false;
+        if (this.resetting) return;
+        this.tail = p.hasMore ? { seq: seq + 1, after: p.nextCursor } : null;
+        this.pump();
+      },
+      () => {
+        this.busy = false; // the failure surfaces where the page is taken
+      },
+    );
+    page.catch(() => undefined);
+    return page;
+  }
+
+  private pump(): void {
+    if (this.busy || this.resetting || !this.tail || this.pages.size >= this.depth || !this.allowed(this.tail.seq)) return;
+    void this.start(this.tail.seq, this.tail.after);
+  }
+}

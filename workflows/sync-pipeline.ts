@@ -36,7 +36,7 @@ import { ApprovalGate } from './approval';
 import { DRY_RUN_V2, PipelineDryRun } from './dry-run';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
-import { preparedPage, stagedPage, HELD_WRITE_ONCE_PATCH, THROUGHPUT_PATCH, writeHeld, type PlannedPage, type PreparedPage } from './page-flow';
+import { preparedPage, READ_AHEAD, READ_AHEAD_PATCH, ReadAhead, stagedPage, HELD_WRITE_ONCE_PATCH, THROUGHPUT_PATCH, writeHeld, type PlannedPage, type PreparedPage } from './page-flow';
 
 const fetching = proxyActivities<Activities>(FETCH);
 const transforming = proxyActivities<Activities>(TRANSFORM);
@@ -63,6 +63,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
   // asked after it would be answered before its marker is known (a non-determinism error).
   const fused = patched(THROUGHPUT_PATCH);
   const heldOnce = patched(HELD_WRITE_ONCE_PATCH);
+  const readAhead = fused && patched(READ_AHEAD_PATCH);
   const info = workflowInfo();
   const cont = input.continuation;
   const syncId = cont?.syncId ?? `${info.workflowId}@${info.firstExecutionRunId}`;
@@ -166,7 +167,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
     // Fetch, map and plan a page. The next page is prepared while the current one is written:
     // planning ahead of the previous write is safe because writes are upserts by external key.
     const prepare = async (seq: number, after: Cursor | null): Promise<PreparedPage> => {
-      if (fused) return preparedPage(await fetching.preparePage({ ...ref(seq), after, limit: begin.pageSize, ...(pure ? { dryRunPlanId: pure.planId } : {}) }));
+      if (fused) return preparedPage(await fetching.preparePage({ ...ref(seq), after, limit: begin.pageSize, ...(pure ? { dryRunPlanId: pure.planId } : {}), ...(readAhead ? { seen: true } : {}) }));
       const fetched = await fetching.fetchPage({ ...ref(seq), after, limit: begin.pageSize });
       if (fetched.count === 0) return stagedPage(fetched, null, null);
       const mapped = await transforming.mapPage({ ...ref(seq), pageId: fetched.pageId });
@@ -175,11 +176,12 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       return stagedPage(fetched, mapped, plan);
     };
     /** Write a planned page; in fused runs the write commits the page's cursor too (true returned). */
-    const write = async (seq: number, page: PreparedPage, plan: PlannedPage): Promise<boolean> => {
-      const args = { ...ref(seq), planPageId: plan.planPageId, planHash: plan.planHash };
+    const write = async (seq: number, page: PreparedPage, plan: PlannedPage): Promise<boolean | 'stale'> => {
+      const args = { ...ref(seq), planPageId: plan.planPageId, planHash: plan.planHash, ...(readAhead ? { check: true } : {}) };
       const written = fused
         ? await writeHeld(page.heldBy, (a) => a.writePage({ ...args, commit: { cursor: page.nextCursor } }), () => (totals.retries += 1), heldOnce)
         : await writing.writePage(args);
+      if (written.stale) return 'stale';
       totals.created += written.created;
       totals.updated += written.updated;
       totals.quarantined += written.quarantined;
@@ -187,10 +189,18 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       return fused;
     };
     let recordsReadAt = Date.now();
-    let next: Promise<PreparedPage> | null = prepare(totals.pages, cursor);
+    // Since `throughput-v2` pages are prepared back to back, up to READ_AHEAD ahead of the write
+    // (workflows/page-flow.ts ReadAhead), only pages this run will still write.
+    const runFirst = totals.pages;
+    const reader = readAhead
+      ? new ReadAhead(prepare, READ_AHEAD, (s) =>
+          !paused && !stopRequested && s - runFirst < begin.pagesPerRun && (input.maxPages === undefined || s < input.maxPages) &&
+          !workflowInfo().continueAsNewSuggested && workflowInfo().historyLength <= HISTORY_SOFT_LIMIT)
+      : null;
+    let next: Promise<PreparedPage> | null = reader ? null : prepare(totals.pages, cursor);
     for (;;) {
       step = 'fetching';
-      const page: PreparedPage = await (next ?? prepare(totals.pages, cursor));
+      const page: PreparedPage = reader ? await reader.take(totals.pages, cursor) : await (next ?? prepare(totals.pages, cursor));
       const plan = page.plan;
       next = null;
       const seq = totals.pages;
@@ -198,7 +208,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       const more = page.hasMore && !reachedMax;
       const runFull =
         pagesThisRun + 1 >= begin.pagesPerRun || workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_SOFT_LIMIT;
-      if (more && !runFull && !paused && !stopRequested) {
+      if (!reader && more && !runFull && !paused && !stopRequested) {
         next = prepare(seq + 1, page.nextCursor); // overlap: read ahead while writing
         next.catch(() => undefined); // a failure surfaces when it is awaited
       }
@@ -206,7 +216,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       totals.read += page.count;
       totals.retries += page.retries;
       totals.quarantined += page.quarantined;
-      let committed = false;
+      let committed: boolean | 'stale' = false;
       if (plan) {
         if (plan.approvalReasons.length > 0 && begin.approvalPolicy && !dryRun) {
           step = 'awaiting approval';
@@ -231,10 +241,20 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
           // A dry run records the page's plan where a sync would write it; no checkpoint moves.
           step = 'recording the plan';
           if (plan.creates + plan.updates > 0) await dryRun.record(ref(seq), plan);
-        } else if (plan.creates + plan.updates > 0) {
+        } else if (plan.creates + plan.updates > 0 || (reader && plan.planPageId)) {
           step = 'writing';
           committed = await write(seq, page, plan);
         }
+      }
+      if (committed === 'stale') {
+        // An earlier page in flight wrote a record of this one: nothing of it was written or
+        // committed. Prepare it again from the same cursor (the pages read ahead go too).
+        totals.read -= page.count;
+        totals.quarantined -= page.quarantined;
+        totals.unchanged -= plan?.unchanged ?? 0;
+        totals.retries += 1;
+        await reader?.reset();
+        continue;
       }
       if (page.count > 0 && !committed && !dryRun) {
         step = 'committing checkpoint';
@@ -262,6 +282,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       }
       if (runFull) {
         step = 'continuing as new';
+        await reader?.reset();
         await bookkeeping.dropStagedPages({ syncId });
         await condition(allHandlersFinished);
         return await continueAsNew<typeof syncPipeline>({
@@ -271,6 +292,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       }
     }
 
+    await reader?.reset(); // no prepare left running when the run ends
     const final = rejected ? 'rejected' : stopRequested ? 'cancelled' : 'completed';
     const planned = dryRun && final === 'completed' ? await dryRun.seal(cursor) : null;
     await finish(final);

@@ -75,7 +75,9 @@ test('writePage resumes at the batch its last heartbeat reached, keeping the cou
   expect(pool.batches[0]).toHaveLength(10);
   expect(result.created + result.quarantined).toBe(ops.length); // 20 from the earlier attempt
   expect(result.created).toBeGreaterThanOrEqual(20);
-  expect(beats.at(-1)?.next).toBe(ops.length);
+  // a heartbeat after every batch but the last (its completion follows at once)
+  expect(beats.at(-1)!.next).toBeGreaterThanOrEqual(ops.length - 10);
+  expect(beats.at(-1)!.next).toBeLessThan(ops.length);
   // the ops the earlier attempt wrote are not linked by this attempt
   const bound = await linkedTargets(store, registry, 'demo-products', ops.map((o) => o.sourceKey));
   expect(ops.slice(0, 20).filter((o) => bound.has(o.sourceKey))).toEqual([]);
