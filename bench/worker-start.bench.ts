@@ -25,17 +25,17 @@ function timeStart(vars: Record<string, string>): Promise<number> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
+  let readyMs: number | undefined;
   return new Promise<number>((resolve, reject) => {
     child.stdout.on('data', (b: Buffer) => {
       out += b.toString();
-      if (out.includes('worker ready')) {
-        const ms = performance.now() - t0;
-        child.once('exit', () => resolve(ms));
+      if (readyMs === undefined && out.includes('worker ready')) {
+        readyMs = performance.now() - t0;
         child.kill('SIGTERM');
       }
     });
     child.stderr.on('data', (b: Buffer) => (out += b.toString()));
-    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before ready:\n${out}`)));
+    child.once('exit', (code) => (readyMs !== undefined ? resolve(readyMs) : reject(new Error(`worker exited (${code}) before ready:\n${out}`))));
   });
 }
 

@@ -36,7 +36,6 @@ export interface TrytonPairBed<E> {
   canonicalSides(mapping: string, records: { label: string; data: Record<string, unknown> }[], keyPrefix: string): Promise<{ saas: Map<string, unknown>; tryton: Map<string, unknown> }>;
   /** Create `count` German parties "Tryton Party <i> GmbH" (email, phone, website, address, VAT); party ids by i. */
   seedParties(count: number): Promise<Map<number, number>>;
-  stop(): Promise<void>;
 }
 
 export interface TrytonPairOptions<E extends { stop(): Promise<void> }> {
@@ -49,27 +48,36 @@ export interface TrytonPairOptions<E extends { stop(): Promise<void> }> {
   beforeRun?: () => Promise<void>;
 }
 
-export async function startTrytonPairBed<E extends { stop(): Promise<void> }>(o: TrytonPairOptions<E>): Promise<TrytonPairBed<E>> {
+/**
+ * Register the bed's beforeAll (start everything) and afterAll (stop what was started, even after a
+ * failed or timed-out start); the returned bed's fields are set once the beforeAll is done.
+ */
+export function useTrytonPairBed<E extends { stop(): Promise<void> }>(o: TrytonPairOptions<E>): TrytonPairBed<E> {
+  const bed = {} as TrytonPairBed<E>;
   const started: { stop(): Promise<void> }[] = [];
-  const stopAll = async () => {
-    for (const s of started.reverse()) await s.stop();
+  let stopping = false;
+  /** Keep a started part for afterAll; one that comes up after afterAll ran is stopped at once. */
+  const keep = async <T extends { stop(): Promise<void> }>(part: T): Promise<T> => {
+    if (stopping) await part.stop();
+    else started.push(part);
+    return part;
   };
-  try {
+  beforeAll(async () => {
     const [env, tryton] = await Promise.all([
-      startDevEnv().then((e) => (started.push({ stop: () => e.teardown() }), e)),
-      startTryton().then((t) => (started.push(t), t)),
+      startDevEnv().then(async (e) => (await keep({ stop: () => e.teardown() }), e)),
+      startTryton().then(keep),
     ]);
     const { emulator, vars } = await o.saas(env);
-    started.push(emulator);
+    await keep(emulator);
     const admin = adminClient(tryton);
-    started.push({ stop: () => admin.logout() });
+    await keep({ stop: () => admin.logout() });
     const conn = createTrytonConnector({ url: tryton.url, database: tryton.database, user: tryton.user, password: tryton.password });
-    started.push({ stop: () => conn.close() });
+    await keep({ stop: () => conn.close() });
     const dir = path.join(env.tmp, 'demo');
     seedDemo(dir, { accounts: 0, contacts: 0, products: 0 });
     const sync = await syncWorkersFor(env, dir, [o.family], { ...vars, ...trytonVars(tryton) });
     const running = sync.run();
-    started.push({
+    await keep({
       stop: async () => {
         sync.shutdown();
         await running;
@@ -81,7 +89,7 @@ export async function startTrytonPairBed<E extends { stop(): Promise<void> }>(o:
       expect(page.hasMore).toBe(false);
       return page.records;
     };
-    return {
+    Object.assign(bed, {
       env,
       tryton,
       emulator,
@@ -102,12 +110,12 @@ export async function startTrytonPairBed<E extends { stop(): Promise<void> }>(o:
         return result;
       },
       parties,
-      async partyByKey(key) {
+      async partyByKey(key: string) {
         const id = (await conn.findByExternalKeys('parties', [key])).get(key);
         if (!id) throw new Error(`no party with external key ${key}`);
         return (await conn.read('parties', [id]))[0]!.data;
       },
-      async canonicalSides(mapping, records, keyPrefix) {
+      async canonicalSides(mapping: string, records: { label: string; data: Record<string, unknown> }[], keyPrefix: string) {
         const saasMap = sync.registry.mappings.get(mapping)!;
         const tr = sync.registry.mappings.get('tryton-party-to-customer')!;
         const saas = new Map<string, unknown>();
@@ -124,7 +132,7 @@ export async function startTrytonPairBed<E extends { stop(): Promise<void> }>(o:
         }
         return { saas, tryton };
       },
-      async seedParties(count) {
+      async seedParties(count: number) {
         const [de] = await admin.model<{ id: number }[]>('country.country', 'search_read', [[['code', '=', 'DE']], 0, 1, null, ['code']], {});
         const values = Array.from({ length: count }, (_, k) => {
           const i = k + 1;
@@ -138,12 +146,13 @@ export async function startTrytonPairBed<E extends { stop(): Promise<void> }>(o:
         const ids = await admin.model<number[]>('party.party', 'create', [values], {});
         return new Map(ids.map((id, k) => [k + 1, id]));
       },
-      stop: stopAll,
-    };
-  } catch (err) {
-    await stopAll().catch(() => undefined);
-    throw err;
-  }
+    } satisfies TrytonPairBed<E>);
+  });
+  afterAll(async () => {
+    stopping = true;
+    for (const part of started.reverse()) await part.stop();
+  });
+  return bed;
 }
 
 /** Records written on one side of a pair run. */

@@ -6,7 +6,7 @@ import { TASK_QUEUES } from '../../contracts/queues';
 import { startHubSpotEmulator, type HubSpotEmulator } from '../../emulators/hubspot';
 import type { SyncWorkers } from '../../workers/worker';
 import type { DevEnv } from '../helpers/env';
-import { startTrytonPairBed, writesOn, type TrytonPairBed } from '../helpers/tryton-pair-env';
+import { useTrytonPairBed, writesOn } from '../helpers/tryton-pair-env';
 import { germanVat } from '../helpers/vat';
 
 /**
@@ -23,7 +23,6 @@ const PAIR = 'hubspot-tryton-parties';
 const IN_HUBSPOT = 50;
 const IN_TRYTON = 20;
 
-let bed: TrytonPairBed<HubSpotEmulator>;
 let env: DevEnv;
 let emulator: HubSpotEmulator;
 let admin: TrytonClient;
@@ -34,29 +33,25 @@ let bedParties = 0;
 /** Party ids of the seeded parties, by seed number. */
 const seeded = new Map<number, number>();
 
-beforeAll(async () => {
-  bed = await startTrytonPairBed({
-    family: 'hubspot',
-    pair: PAIR,
-    idPrefix: 'hubspot-tryton-pair',
-    saas: async (devEnv) => {
-      const hubspot = await startHubSpotEmulator({ token: TOKEN });
-      return {
-        emulator: hubspot,
-        vars: {
-          HUBSPOT_BASE_PATH: hubspot.baseUrl,
-          HUBSPOT_ACCESS_TOKEN: TOKEN,
-          HUBSPOT_GOVERNOR_DB: path.join(devEnv.tmp, 'hubspot-governor.db'),
-          HUBSPOT_ACCOUNT: 'tryton-pair-portal',
-        },
-      };
-    },
-  });
-  ({ env, emulator, admin, conn, sync } = bed);
+const bed = useTrytonPairBed({
+  family: 'hubspot',
+  pair: PAIR,
+  idPrefix: 'hubspot-tryton-pair',
+  saas: async (devEnv) => {
+    const hubspot = await startHubSpotEmulator({ token: TOKEN });
+    return {
+      emulator: hubspot,
+      vars: {
+        HUBSPOT_BASE_PATH: hubspot.baseUrl,
+        HUBSPOT_ACCESS_TOKEN: TOKEN,
+        HUBSPOT_GOVERNOR_DB: path.join(devEnv.tmp, 'hubspot-governor.db'),
+        HUBSPOT_ACCOUNT: 'tryton-pair-portal',
+      },
+    };
+  },
 });
-
-afterAll(async () => {
-  await bed?.stop();
+beforeAll(() => {
+  ({ env, emulator, admin, conn, sync } = bed);
 });
 
 const syncPair = () => bed.syncPair();

@@ -3,7 +3,7 @@ import type { TrytonClient } from '../../connectors/tryton/client';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce';
 import { SOBJECTS } from '../../emulators/salesforce/schema';
 import { untilSettled } from '../helpers/salesforce-settle';
-import { startTrytonPairBed, writesOn, type TrytonPairBed } from '../helpers/tryton-pair-env';
+import { useTrytonPairBed, writesOn } from '../helpers/tryton-pair-env';
 import { germanVat } from '../helpers/vat';
 
 /**
@@ -21,37 +21,32 @@ const IN_SF = 20;
 const IN_TRYTON = 10;
 const account = SOBJECTS.Account!;
 
-let bed: TrytonPairBed<SalesforceEmulator>;
 let emulator: SalesforceEmulator;
 let admin: TrytonClient;
 let bedParties = 0;
 const seeded = new Map<number, number>();
 const sfIds: string[] = [];
 
-beforeAll(async () => {
-  bed = await startTrytonPairBed({
-    family: 'salesforce',
-    pair: PAIR,
-    idPrefix: 'sf-tryton-pair',
-    saas: async (devEnv) => {
-      const salesforce = await startSalesforceEmulator({ token: TOKEN, dbPath: path.join(devEnv.tmp, 'salesforce.db') });
-      return {
-        emulator: salesforce,
-        vars: {
-          SALESFORCE_INSTANCE_URL: salesforce.baseUrl,
-          SALESFORCE_ACCESS_TOKEN: TOKEN,
-          SALESFORCE_GOVERNOR_DB: path.join(devEnv.tmp, 'salesforce-governor.db'),
-          SALESFORCE_ACCOUNT: 'tryton-pair-org',
-        },
-      };
-    },
-    beforeRun: untilSettled, // the connector reads only SystemModstamp seconds that are over
-  });
-  ({ emulator, admin } = bed);
+const bed = useTrytonPairBed({
+  family: 'salesforce',
+  pair: PAIR,
+  idPrefix: 'sf-tryton-pair',
+  saas: async (devEnv) => {
+    const salesforce = await startSalesforceEmulator({ token: TOKEN, dbPath: path.join(devEnv.tmp, 'salesforce.db') });
+    return {
+      emulator: salesforce,
+      vars: {
+        SALESFORCE_INSTANCE_URL: salesforce.baseUrl,
+        SALESFORCE_ACCESS_TOKEN: TOKEN,
+        SALESFORCE_GOVERNOR_DB: path.join(devEnv.tmp, 'salesforce-governor.db'),
+        SALESFORCE_ACCOUNT: 'tryton-pair-org',
+      },
+    };
+  },
+  beforeRun: untilSettled, // the connector reads only SystemModstamp seconds that are over
 });
-
-afterAll(async () => {
-  await bed?.stop();
+beforeAll(() => {
+  ({ emulator, admin } = bed);
 });
 
 const syncPair = () => bed.syncPair();
