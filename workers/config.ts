@@ -52,6 +52,8 @@ export const WorkerEnvSchema = z.object({
   SYNC_RUN_EVENTS_DAYS: z.coerce.number().min(0, 'expected a number of days, 0 (keep forever) or more').default(30),
   /** How often a worker with metrics counts the syncs waiting for approval (crm_erp_sync_approvals_waiting). */
   WORKER_APPROVALS_POLL_SECONDS: z.coerce.number().min(0.2).default(30),
+  /** A prebuilt workflow bundle (`npm run build:workflows`): no bundling at start; refused when stale. Unset: bundle at start. */
+  WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
 });
 export type WorkerEnv = Omit<z.infer<typeof WorkerEnvSchema>, 'SYNC_STATE_DB'> & { SYNC_STATE_DB: string; temporal: TemporalConnectionConfig };
 

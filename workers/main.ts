@@ -10,6 +10,7 @@ import { startApprovalsGauge } from './metrics';
 import { missingSearchAttributes, registerCommands } from './search-attributes';
 import { connectClient, connectNative } from './temporal-connection';
 import { createSyncWorkers } from './worker';
+import { loadWorkflowBundle } from './workflow-bundle';
 
 async function main(): Promise<void> {
   loadEnvFile();
@@ -17,6 +18,8 @@ async function main(): Promise<void> {
   // Validate every pipeline, system and mapping file before anything else: a broken file stops
   // the worker here with its name and the path inside it.
   loadRegistry({ configDir: env.SYNC_CONFIG_DIR, mappingsDir: env.SYNC_MAPPINGS_DIR, env: process.env });
+  // A prebuilt bundle is checked against the sources here too: a stale one stops the worker, naming the variable.
+  const workflowBundle = env.WORKFLOW_BUNDLE_PATH ? loadWorkflowBundle(env.WORKFLOW_BUNDLE_PATH) : undefined;
   const metrics = metricsAddress(env);
   Runtime.install({
     logger: createWorkerLogger(env.WORKER_LOG_LEVEL, env.WORKER_LOG_FORMAT),
@@ -52,6 +55,7 @@ async function main(): Promise<void> {
       shutdownGraceSeconds: env.WORKER_SHUTDOWN_GRACE_SECONDS,
       ...(env.APPROVAL_ISSUERS_FILE ? { approvalIssuersFile: env.APPROVAL_ISSUERS_FILE } : {}),
       approvalsPollSeconds: env.WORKER_APPROVALS_POLL_SECONDS,
+      ...(workflowBundle ? { workflowBundle } : {}),
     });
     for (const m of sync.keyMigrations) {
       console.log(

@@ -1,9 +1,10 @@
 import { Client, Connection } from '@temporalio/client';
 import { bundleWorkflowCode, NativeConnection, Runtime, DefaultLogger } from '@temporalio/worker';
-import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startDevServer, type DevServer } from '../../scripts/dev-server';
+import { writeWorkflowBundle } from '../../workers/workflow-bundle';
 import { RUN_ENV, workflowBundleFile } from './processes';
 
 export const ROOT = path.resolve(__dirname, '../..');
@@ -26,19 +27,21 @@ let bundle: Promise<{ code: string }> | undefined;
  */
 export function testWorkflowBundle(): Promise<{ code: string }> {
   bundle ??= (async () => {
-    const runId = process.env[RUN_ENV];
-    const file = runId ? workflowBundleFile(runId) : undefined;
-    if (file && existsSync(file)) return { code: readFileSync(file, 'utf8') };
-    const built = await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') });
-    if (file) {
-      // Written aside and renamed: a parallel worker reads either no file or the whole bundle.
-      const part = `${file}.${process.pid}.part`;
-      writeFileSync(part, built.code);
-      renameSync(part, file);
-    }
-    return { code: built.code };
+    const file = sharedWorkflowBundleFile();
+    if (!file) return { code: (await bundleWorkflowCode({ workflowsPath: require.resolve('../../workflows'), logger: new DefaultLogger('WARN') })).code };
+    if (!existsSync(file)) await writeWorkflowBundle(file);
+    return { code: readFileSync(file, 'utf8') };
   })();
   return bundle;
+}
+
+/**
+ * The run's shared bundle file (stamped, see workers/workflow-bundle.ts), or undefined outside a jest
+ * run. Spawned workers load it through WORKFLOW_BUNDLE_PATH (test/helpers/worker-process.ts).
+ */
+export function sharedWorkflowBundleFile(): string | undefined {
+  const runId = process.env[RUN_ENV];
+  return runId ? workflowBundleFile(runId) : undefined;
 }
 
 export interface DevEnv {

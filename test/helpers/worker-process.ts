@@ -1,6 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT } from './env';
+import { ROOT, sharedWorkflowBundleFile } from './env';
 import { isAlive, recordPid, waitFor } from './processes';
 
 export interface WorkerProcess {
@@ -21,9 +22,10 @@ const spawned = new Set<WorkerProcess>();
  */
 export function spawnWorker(env: Record<string, string>): WorkerProcess {
   let out = '';
+  const bundle = workerBundleEnv();
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'workers/main.ts')], {
     cwd: ROOT,
-    env: { ...process.env, WORKER_LOG_LEVEL: 'WARN', ...env },
+    env: { ...process.env, WORKER_LOG_LEVEL: 'WARN', ...bundle, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) throw new Error('could not spawn the worker');
@@ -41,6 +43,19 @@ export function spawnWorker(env: Record<string, string>): WorkerProcess {
   spawned.add(w);
   child.once('exit', () => spawned.delete(w));
   return w;
+}
+
+/**
+ * WORKFLOW_BUNDLE_PATH for a spawned worker: the run's shared bundle (test/helpers/env.ts), so that no
+ * worker process bundles at start (4-8 s each, ~30 of them in the integration tier). The first spawn
+ * of a run that has no bundle yet builds it with `npm run build:workflows` (synchronously: the
+ * caller wants the child at once); outside a jest run, none (the worker bundles itself).
+ */
+function workerBundleEnv(): Record<string, string> {
+  const file = sharedWorkflowBundleFile();
+  if (!file) return {};
+  if (!existsSync(file)) execFileSync(process.execPath, ['--import', 'tsx', path.join(ROOT, 'scripts/build-workflows.ts'), file], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  return { WORKFLOW_BUNDLE_PATH: file };
 }
 
 export function waitExit(child: ChildProcess): Promise<void> {

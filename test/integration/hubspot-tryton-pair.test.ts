@@ -1,17 +1,12 @@
 import path from 'node:path';
 import type { TrytonClient } from '../../connectors/tryton/client';
-import { createTrytonConnector, type TrytonConnector } from '../../connectors/tryton/connector';
-import type { SourceRecord } from '../../connectors/types';
-import type { PairSideTotals, SyncPairResult } from '../../contracts/pair-sync';
+import type { TrytonConnector } from '../../connectors/tryton/connector';
 import type { ReconcilePairResult } from '../../contracts/reconcile';
 import { TASK_QUEUES } from '../../contracts/queues';
-import { seedDemo } from '../../demo/seed';
 import { startHubSpotEmulator, type HubSpotEmulator } from '../../emulators/hubspot';
-import { startTryton, type TrytonInstance } from '../../scripts/tryton';
-import { adminClient } from '../../scripts/tryton/admin-helpers';
 import type { SyncWorkers } from '../../workers/worker';
-import { syncWorkersFor, trytonVars } from '../helpers/demo-env';
-import { startDevEnv, type DevEnv } from '../helpers/env';
+import type { DevEnv } from '../helpers/env';
+import { useTrytonPairBed, writesOn } from '../helpers/tryton-pair-env';
 import { germanVat } from '../helpers/vat';
 
 /**
@@ -30,58 +25,36 @@ const IN_TRYTON = 20;
 
 let env: DevEnv;
 let emulator: HubSpotEmulator;
-let tryton: TrytonInstance;
 let admin: TrytonClient;
 let conn: TrytonConnector;
 let sync: SyncWorkers;
-let running: Promise<void>;
-let n = 0;
 /** Parties the test bed holds before the test seeds any (the company's, the employee's). */
 let bedParties = 0;
 /** Party ids of the seeded parties, by seed number. */
 const seeded = new Map<number, number>();
 
-beforeAll(async () => {
-  [env, tryton] = await Promise.all([startDevEnv(), startTryton()]);
-  emulator = await startHubSpotEmulator({ token: TOKEN });
-  admin = adminClient(tryton);
-  conn = createTrytonConnector({ url: tryton.url, database: tryton.database, user: tryton.user, password: tryton.password });
-  const dir = path.join(env.tmp, 'demo');
-  seedDemo(dir, { accounts: 0, contacts: 0, products: 0 });
-  sync = await syncWorkersFor(env, dir, ['hubspot'], {
-    HUBSPOT_BASE_PATH: emulator.baseUrl,
-    HUBSPOT_ACCESS_TOKEN: TOKEN,
-    HUBSPOT_GOVERNOR_DB: path.join(env.tmp, 'hubspot-governor.db'),
-    HUBSPOT_ACCOUNT: 'tryton-pair-portal',
-    ...trytonVars(tryton),
-  });
-  running = sync.run();
+const bed = useTrytonPairBed({
+  family: 'hubspot',
+  pair: PAIR,
+  idPrefix: 'hubspot-tryton-pair',
+  saas: async (devEnv) => {
+    const hubspot = await startHubSpotEmulator({ token: TOKEN });
+    return {
+      emulator: hubspot,
+      vars: {
+        HUBSPOT_BASE_PATH: hubspot.baseUrl,
+        HUBSPOT_ACCESS_TOKEN: TOKEN,
+        HUBSPOT_GOVERNOR_DB: path.join(devEnv.tmp, 'hubspot-governor.db'),
+        HUBSPOT_ACCOUNT: 'tryton-pair-portal',
+      },
+    };
+  },
+});
+beforeAll(() => {
+  ({ env, emulator, admin, conn, sync } = bed);
 });
 
-afterAll(async () => {
-  sync?.shutdown();
-  await running;
-  await conn?.close();
-  await admin?.logout();
-  await emulator?.stop();
-  await tryton?.stop();
-  await env?.teardown();
-});
-
-async function syncPair(): Promise<SyncPairResult> {
-  const handle = await env.client.workflow.start('syncPair', {
-    taskQueue: TASK_QUEUES.hubspot,
-    workflowId: `hubspot-tryton-pair-${++n}`,
-    args: [{ pair: PAIR }],
-    // A run that keeps finding its own writes (an echo loop) never ends: fail it instead of hanging.
-    workflowExecutionTimeout: '3 minutes',
-  });
-  const result = (await handle.result()) as SyncPairResult;
-  expect(result.status).toBe('completed');
-  return result;
-}
-
-const writesOn = (t: PairSideTotals) => t.created + t.updated + t.archived + t.deleted;
+const syncPair = () => bed.syncPair();
 
 type Company = { id: number; props: Record<string, string> };
 function companies(archived = false): Company[] {
@@ -93,51 +66,19 @@ function companies(archived = false): Company[] {
 }
 const companyByErpKey = (key: string) => companies().find((c) => c.props.erp_customer_id === key);
 
-/** Every party, archived ones too, as the pair's Tryton side reads them. */
-async function parties(): Promise<SourceRecord[]> {
-  const page = await conn.fetchChanges('parties', { after: null, limit: 10_000 });
-  expect(page.hasMore).toBe(false);
-  return page.records;
-}
-async function partyByKey(key: string): Promise<Record<string, unknown>> {
-  const id = (await conn.findByExternalKeys('parties', [key])).get(key);
-  if (!id) throw new Error(`no party with external key ${key}`);
-  return (await conn.read('parties', [id]))[0]!.data;
-}
+const parties = () => bed.parties();
+const partyByKey = (key: string) => bed.partyByKey(key);
 
 /** Both sides through the pair's own mappings, by canonical external key. */
 async function canonicalSides() {
-  const hs = sync.registry.mappings.get('hubspot-company-to-tryton-party-pair')!;
-  const tr = sync.registry.mappings.get('tryton-party-to-customer')!;
-  const left = new Map<string, unknown>();
-  for (const c of companies()) {
-    const m = hs.apply({ ...c.props, hs_object_id: String(c.id) }, { keyPrefix: 'HS-' });
-    if (!m.ok) throw new Error(`company ${c.id} does not map: ${JSON.stringify(m.issues)}`);
-    left.set(String(m.value.externalKey), m.value);
-  }
-  const right = new Map<string, unknown>();
-  for (const p of await parties()) {
-    const m = tr.apply(p.data);
-    if (!m.ok) throw new Error(`party ${p.key} does not map: ${JSON.stringify(m.issues)}`);
-    right.set(String(m.value.externalKey), m.value);
-  }
-  return { hubspot: left, tryton: right };
+  const records = companies().map((c) => ({ label: `company ${c.id}`, data: { ...c.props, hs_object_id: String(c.id) } }));
+  const { saas, tryton } = await bed.canonicalSides('hubspot-company-to-tryton-party-pair', records, 'HS-');
+  return { hubspot: saas, tryton };
 }
 
 test(`seeds ${IN_HUBSPOT} HubSpot companies and ${IN_TRYTON} Tryton parties, none in common`, async () => {
   bedParties = (await parties()).length;
-  const [de] = await admin.model<{ id: number }[]>('country.country', 'search_read', [[['code', '=', 'DE']], 0, 1, null, ['code']], {});
-  const values = Array.from({ length: IN_TRYTON }, (_, k) => {
-    const i = k + 1;
-    return {
-      name: `Tryton Party ${i} GmbH`,
-      contact_mechanisms: [['create', [{ type: 'email', value: `billing${i}@party${i}.example` }, { type: 'phone', value: `+49 30 ${100000 + i}` }, { type: 'website', value: `party${i}.example` }]]],
-      addresses: [['create', [{ street: `Hauptstraße ${i}`, city: 'Berlin', postal_code: String(10000 + i), country: de!.id }]]],
-      identifiers: [['create', [{ type: 'eu_vat', code: germanVat(i) }]]],
-    };
-  });
-  const ids = await admin.model<number[]>('party.party', 'create', [values], {});
-  ids.forEach((id, k) => seeded.set(k + 1, id));
+  for (const [i, id] of await bed.seedParties(IN_TRYTON)) seeded.set(i, id);
 
   const at = Date.now() - 3600_000;
   emulator.store.transaction(() => {

@@ -15,32 +15,20 @@
  * while the current one is written), so the second goes through the task queue to another worker. The demo CRM and ERP (the external systems) are SQLite files in a shared folder, as in
  * postgres-two-workers.test.ts: they stand for remote databases, not for anything a worker keeps.
  */
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { readdirSync } from 'node:fs';
 import { TASK_QUEUES } from '../../contracts/queues';
 import { type SyncResult } from '../../contracts/sync';
-import { seedDemo } from '../../demo/seed';
 import { killWhileRunning, startedActivities } from '../helpers/crash';
 import { demoDbs, queryDb } from '../helpers/demo-env';
-import { ROOT, startDevEnv, type DevEnv } from '../helpers/env';
-import { startPostgres, type TestPostgres } from '../helpers/postgres';
+import { sharedSystems, usePostgresWorkersBed, workerHost } from '../helpers/postgres-workers';
 import { waitFor } from '../helpers/processes';
 import { activityIdentities, startedBy } from '../helpers/run-chain';
 import { compareSqlTarget } from '../helpers/sql-target';
-import { spawnWorker, stopAllWorkers, type WorkerProcess } from '../helpers/worker-process';
+import { spawnWorker, type WorkerProcess } from '../helpers/worker-process';
 
 jest.setTimeout(900_000);
 
-let env: DevEnv;
-let pg: TestPostgres;
-beforeAll(async () => {
-  [env, pg] = await Promise.all([startDevEnv(), startPostgres()]);
-});
-afterAll(async () => {
-  await stopAllWorkers();
-  await env?.teardown();
-  await pg?.stop();
-});
+const bed = usePostgresWorkersBed();
 
 const ACCOUNTS = Number(process.env.THREE_WORKERS_ACCOUNTS ?? 100_000);
 const PAGE_SIZE = 2_000;
@@ -48,35 +36,12 @@ const WORKFLOW_ID = 'three-workers-postgres';
 
 test('three workers with separate folders and state in PostgreSQL share one 100,000-record sync; one SIGKILLed mid-sync, nothing lost or duplicated', async () => {
   const t0 = performance.now();
-  const systems = path.join(env.tmp, 'systems');
-  seedDemo(systems, { accounts: ACCOUNTS, contacts: 0, products: 0 });
-  // config/ as shipped, but the demo CRM and ERP live in the shared "systems" folder.
-  const configDir = path.join(env.tmp, 'config');
-  cpSync(path.join(ROOT, 'config'), configDir, { recursive: true });
-  const systemsJson = path.join(configDir, 'systems.json');
-  const text = readFileSync(systemsJson, 'utf8');
-  expect(text.match(/\$\{DEMO_DATA_DIR:-\.data\/demo\}\/(crm|erp)\.db/g)).toHaveLength(2);
-  writeFileSync(systemsJson, text.replaceAll('${DEMO_DATA_DIR:-.data/demo}/', '${SHARED_SYSTEMS_DIR}/'));
+  const { env, pg } = bed;
+  const shared = sharedSystems(env.tmp, { accounts: ACCOUNTS, contacts: 0, products: 0 });
+  const { systems } = shared;
 
   const stateUrl = await pg.createDatabase('three_workers');
-  const envFor = (name: string) => {
-    const folder = path.join(env.tmp, name);
-    mkdirSync(folder);
-    return {
-      folder,
-      vars: {
-        TEMPORAL_ADDRESS: env.server.address,
-        SYNC_CONFIG_DIR: configDir,
-        SHARED_SYSTEMS_DIR: systems,
-        DEMO_DATA_DIR: folder,
-        SYNC_STATE_URL: stateUrl,
-        HUBSPOT_GOVERNOR_DB: path.join(folder, 'hubspot-governor.db'),
-        WORKER_FAMILIES: 'sql',
-        WORKER_MAX_CONCURRENT_ACTIVITIES: '1',
-        ENV_FILE: '',
-      },
-    };
-  };
+  const envFor = (name: string) => workerHost(env, shared, stateUrl, name, { WORKER_MAX_CONCURRENT_ACTIVITIES: '1' });
   const hosts = { a: envFor('worker-a'), b: envFor('worker-b'), c: envFor('worker-c') };
 
   const a = spawnWorker(hosts.a.vars);

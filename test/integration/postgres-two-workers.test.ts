@@ -8,61 +8,32 @@
  * third folder, named by a copy of config/ whose systems.json points there instead of at
  * DEMO_DATA_DIR: they stand for remote databases, not for anything a worker keeps.
  */
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
+import { readdirSync } from 'node:fs';
 import { temporal } from '@temporalio/proto';
 import { TASK_QUEUES } from '../../contracts/queues';
 import { type SyncResult } from '../../contracts/sync';
-import { seedDemo } from '../../demo/seed';
 import { killWhileRunning } from '../helpers/crash';
 import { demoDbs, queryDb } from '../helpers/demo-env';
-import { ROOT, startDevEnv, type DevEnv } from '../helpers/env';
-import { startPostgres, type TestPostgres } from '../helpers/postgres';
+import { sharedSystems, usePostgresWorkersBed, workerHost } from '../helpers/postgres-workers';
 import { compareSqlTarget } from '../helpers/sql-target';
-import { spawnWorker, stopAllWorkers } from '../helpers/worker-process';
+import { spawnWorker } from '../helpers/worker-process';
 
 jest.setTimeout(240_000);
 
-let env: DevEnv;
-let pg: TestPostgres;
-beforeAll(async () => {
-  [env, pg] = await Promise.all([startDevEnv(), startPostgres()]);
-});
-afterAll(async () => {
-  await stopAllWorkers();
-  await env?.teardown();
-  await pg?.stop();
-});
+const bed = usePostgresWorkersBed();
 
 const CONTACTS = 4_000;
 
 test('two workers with separate folders and state in PostgreSQL: one SIGKILLed mid-sync, the sync completes with no loss and no duplicate', async () => {
-  const systems = path.join(env.tmp, 'systems');
-  seedDemo(systems, { accounts: 0, contacts: CONTACTS, products: 0 });
-  // config/ as shipped, but the demo CRM and ERP live in the shared "systems" folder.
-  const configDir = path.join(env.tmp, 'config');
-  cpSync(path.join(ROOT, 'config'), configDir, { recursive: true });
-  const systemsJson = path.join(configDir, 'systems.json');
-  const text = readFileSync(systemsJson, 'utf8');
-  expect(text.match(/\$\{DEMO_DATA_DIR:-\.data\/demo\}\/(crm|erp)\.db/g)).toHaveLength(2);
-  writeFileSync(systemsJson, text.replaceAll('${DEMO_DATA_DIR:-.data/demo}/', '${SHARED_SYSTEMS_DIR}/'));
+  const { env, pg } = bed;
+  const shared = sharedSystems(env.tmp, { accounts: 0, contacts: CONTACTS, products: 0 });
+  const { systems } = shared;
 
   const stateUrl = await pg.createDatabase('two_workers');
-  const folderA = path.join(env.tmp, 'worker-a');
-  const folderB = path.join(env.tmp, 'worker-b');
-  for (const f of [folderA, folderB]) mkdirSync(f);
-  const envFor = (folder: string) => ({
-    TEMPORAL_ADDRESS: env.server.address,
-    SYNC_CONFIG_DIR: configDir,
-    SHARED_SYSTEMS_DIR: systems,
-    DEMO_DATA_DIR: folder,
-    SYNC_STATE_URL: stateUrl,
-    HUBSPOT_GOVERNOR_DB: path.join(folder, 'hubspot-governor.db'),
-    WORKER_FAMILIES: 'sql',
-    ENV_FILE: '',
-  });
-  const envA = envFor(folderA);
-  const envB = envFor(folderB);
+  const hostA = workerHost(env, shared, stateUrl, 'worker-a');
+  const hostB = workerHost(env, shared, stateUrl, 'worker-b');
+  const [folderA, folderB] = [hostA.folder, hostB.folder];
+  const [envA, envB] = [hostA.vars, hostB.vars];
 
   // Worker A alone first, so it surely runs a page's write (with B polling too, B could take every
   // write and the sync end before A ever held one). Concurrent migrations are covered by the

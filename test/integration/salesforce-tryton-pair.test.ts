@@ -1,18 +1,9 @@
 import path from 'node:path';
 import type { TrytonClient } from '../../connectors/tryton/client';
-import { createTrytonConnector, type TrytonConnector } from '../../connectors/tryton/connector';
-import type { SourceRecord } from '../../connectors/types';
-import type { PairSideTotals, SyncPairResult } from '../../contracts/pair-sync';
-import { TASK_QUEUES } from '../../contracts/queues';
-import { seedDemo } from '../../demo/seed';
 import { startSalesforceEmulator, type SalesforceEmulator } from '../../emulators/salesforce';
 import { SOBJECTS } from '../../emulators/salesforce/schema';
-import { startTryton, type TrytonInstance } from '../../scripts/tryton';
-import { adminClient } from '../../scripts/tryton/admin-helpers';
-import type { SyncWorkers } from '../../workers/worker';
-import { syncWorkersFor, trytonVars } from '../helpers/demo-env';
-import { startDevEnv, type DevEnv } from '../helpers/env';
 import { untilSettled } from '../helpers/salesforce-settle';
+import { useTrytonPairBed, writesOn } from '../helpers/tryton-pair-env';
 import { germanVat } from '../helpers/vat';
 
 /**
@@ -30,104 +21,51 @@ const IN_SF = 20;
 const IN_TRYTON = 10;
 const account = SOBJECTS.Account!;
 
-let env: DevEnv;
 let emulator: SalesforceEmulator;
-let tryton: TrytonInstance;
 let admin: TrytonClient;
-let conn: TrytonConnector;
-let sync: SyncWorkers;
-let running: Promise<void>;
-let n = 0;
 let bedParties = 0;
 const seeded = new Map<number, number>();
 const sfIds: string[] = [];
 
-beforeAll(async () => {
-  [env, tryton] = await Promise.all([startDevEnv(), startTryton({ log: () => undefined })]);
-  emulator = await startSalesforceEmulator({ token: TOKEN, dbPath: path.join(env.tmp, 'salesforce.db') });
-  admin = adminClient(tryton);
-  conn = createTrytonConnector({ url: tryton.url, database: tryton.database, user: tryton.user, password: tryton.password });
-  const dir = path.join(env.tmp, 'demo');
-  seedDemo(dir, { accounts: 0, contacts: 0, products: 0 });
-  sync = await syncWorkersFor(env, dir, ['salesforce'], {
-    SALESFORCE_INSTANCE_URL: emulator.baseUrl,
-    SALESFORCE_ACCESS_TOKEN: TOKEN,
-    SALESFORCE_GOVERNOR_DB: path.join(env.tmp, 'salesforce-governor.db'),
-    SALESFORCE_ACCOUNT: 'tryton-pair-org',
-    ...trytonVars(tryton),
-  });
-  running = sync.run();
+const bed = useTrytonPairBed({
+  family: 'salesforce',
+  pair: PAIR,
+  idPrefix: 'sf-tryton-pair',
+  saas: async (devEnv) => {
+    const salesforce = await startSalesforceEmulator({ token: TOKEN, dbPath: path.join(devEnv.tmp, 'salesforce.db') });
+    return {
+      emulator: salesforce,
+      vars: {
+        SALESFORCE_INSTANCE_URL: salesforce.baseUrl,
+        SALESFORCE_ACCESS_TOKEN: TOKEN,
+        SALESFORCE_GOVERNOR_DB: path.join(devEnv.tmp, 'salesforce-governor.db'),
+        SALESFORCE_ACCOUNT: 'tryton-pair-org',
+      },
+    };
+  },
+  beforeRun: untilSettled, // the connector reads only SystemModstamp seconds that are over
+});
+beforeAll(() => {
+  ({ emulator, admin } = bed);
 });
 
-afterAll(async () => {
-  sync?.shutdown();
-  await running;
-  await conn?.close();
-  await admin?.logout();
-  await emulator?.stop();
-  await tryton?.stop();
-  await env?.teardown();
-});
-
-async function syncPair(): Promise<SyncPairResult> {
-  await untilSettled(); // the connector reads only SystemModstamp seconds that are over
-  const handle = await env.client.workflow.start('syncPair', {
-    taskQueue: TASK_QUEUES.salesforce, workflowId: `sf-tryton-pair-${++n}`, args: [{ pair: PAIR }],
-    // A run that keeps finding its own writes (an echo loop) never ends: fail it instead of hanging.
-    workflowExecutionTimeout: '3 minutes',
-  });
-  const result = (await handle.result()) as SyncPairResult;
-  expect(result.status).toBe('completed');
-  return result;
-}
-
-const writesOn = (t: PairSideTotals) => t.created + t.updated + t.archived + t.deleted;
+const syncPair = () => bed.syncPair();
 const accounts = () => emulator.store.all('Account');
 const accountByErpKey = (key: string) => accounts().find((a) => a.data.ERP_Id__c === key);
 
-async function parties(): Promise<SourceRecord[]> {
-  const page = await conn.fetchChanges('parties', { after: null, limit: 10_000 });
-  expect(page.hasMore).toBe(false);
-  return page.records;
-}
-async function partyByKey(key: string): Promise<Record<string, unknown>> {
-  const id = (await conn.findByExternalKeys('parties', [key])).get(key);
-  if (!id) throw new Error(`no party with external key ${key}`);
-  return (await conn.read('parties', [id]))[0]!.data;
-}
+const parties = () => bed.parties();
+const partyByKey = (key: string) => bed.partyByKey(key);
 
 /** Both sides through the pair's own mappings, by canonical external key. */
 async function canonicalSides() {
-  const sf = sync.registry.mappings.get('salesforce-account-to-tryton-party-pair')!;
-  const tr = sync.registry.mappings.get('tryton-party-to-customer')!;
-  const left = new Map<string, unknown>();
-  for (const a of accounts()) {
-    const m = sf.apply({ ...a.data, Id: a.id }, { keyPrefix: 'SF-' });
-    if (!m.ok) throw new Error(`account ${a.id} does not map: ${JSON.stringify(m.issues)}`);
-    left.set(String(m.value.externalKey), m.value);
-  }
-  const right = new Map<string, unknown>();
-  for (const p of await parties()) {
-    const m = tr.apply(p.data);
-    if (!m.ok) throw new Error(`party ${p.key} does not map: ${JSON.stringify(m.issues)}`);
-    right.set(String(m.value.externalKey), m.value);
-  }
-  return { salesforce: left, tryton: right };
+  const records = accounts().map((a) => ({ label: `account ${a.id}`, data: { ...a.data, Id: a.id } }));
+  const { saas, tryton } = await bed.canonicalSides('salesforce-account-to-tryton-party-pair', records, 'SF-');
+  return { salesforce: saas, tryton };
 }
 
 test(`seeds ${IN_SF} Salesforce accounts and ${IN_TRYTON} Tryton parties, none in common`, async () => {
   bedParties = (await parties()).length;
-  const [de] = await admin.model<{ id: number }[]>('country.country', 'search_read', [[['code', '=', 'DE']], 0, 1, null, ['code']], {});
-  const values = Array.from({ length: IN_TRYTON }, (_, k) => {
-    const i = k + 1;
-    return {
-      name: `Tryton Party ${i} GmbH`,
-      contact_mechanisms: [['create', [{ type: 'email', value: `billing${i}@party${i}.example` }, { type: 'phone', value: `+49 30 ${100000 + i}` }, { type: 'website', value: `party${i}.example` }]]],
-      addresses: [['create', [{ street: `Hauptstraße ${i}`, city: 'Berlin', postal_code: String(10000 + i), country: de!.id }]]],
-      identifiers: [['create', [{ type: 'eu_vat', code: germanVat(i) }]]],
-    };
-  });
-  (await admin.model<number[]>('party.party', 'create', [values], {})).forEach((id, k) => seeded.set(k + 1, id));
+  for (const [i, id] of await bed.seedParties(IN_TRYTON)) seeded.set(i, id);
   const at = Date.now() - 3600_000;
   emulator.store.now = () => at;
   emulator.store.transaction(() => {

@@ -2,6 +2,7 @@ import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startDevServer } from '../../scripts/dev-server';
+import { currentStamp } from '../../workers/workflow-bundle';
 import { ROOT } from '../helpers/env';
 import { spawnWorker, waitExit } from '../helpers/worker-process';
 
@@ -38,6 +39,19 @@ test('a broken mapping file stops the worker naming the file and the path', asyn
   });
   expect(code).toBe(1);
   expect(output).toMatch(/mappings\/crm-contact-to-contact\.json: fields\.lastName\.transform\[1\]/);
+});
+
+test('a stale prebuilt workflow bundle stops the worker naming WORKFLOW_BUNDLE_PATH and the fix', async () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'worker-bundle-'));
+  const file = path.join(dir, 'workflow-bundle.js');
+  // stamped as npm run build:workflows does, from other sources than this checkout's
+  writeFileSync(file, `/* crm-erp-sync workflow bundle ${JSON.stringify({ ...currentStamp(), sourceHash: 'f'.repeat(64) })} */var __TEMPORAL__;`);
+  const w = spawnWorker({ WORKFLOW_BUNDLE_PATH: file, TEMPORAL_ADDRESS: '127.0.0.1:1' });
+  w.ready.catch(() => undefined);
+  await waitExit(w.child);
+  expect(w.child.exitCode).toBe(1);
+  expect(w.output()).toContain(`WORKFLOW_BUNDLE_PATH: the workflow bundle ${file} is stale: sourceHash ${'f'.repeat(64)} (bundle)`);
+  expect(w.output()).toContain(`npm run build:workflows -- ${file}`);
 });
 
 test('a worker pointed at a namespace without the search attributes refuses to start and prints the commands', async () => {

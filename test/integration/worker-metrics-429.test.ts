@@ -11,10 +11,10 @@ import { TASK_QUEUES } from '../../contracts/queues';
 import type { SyncResult } from '../../contracts/sync';
 import { demoPaths, seedDemo } from '../../demo/seed';
 import { startHubSpotEmulator, type HubSpotEmulator } from '../../emulators/hubspot';
-import { freePort } from '../../scripts/dev-server';
 import { startDevEnv, type DevEnv } from '../helpers/env';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy';
-import { spawnWorker, stopAllWorkers } from '../helpers/worker-process';
+import { scrape as scrapeAt, startMetricsWorker, total } from '../helpers/metrics';
+import { stopAllWorkers } from '../helpers/worker-process';
 
 jest.setTimeout(240_000);
 
@@ -40,19 +40,17 @@ beforeAll(async () => {
     for (let i = 1; i <= CUSTOMERS; i++) ins.run(`cust-${i}`, `Customer ${i}`, `billing${i}@example.com`, `City ${i % 7}`, 'DE', i % 2 ? 'smb' : 'enterprise', 1, now);
   })();
   db.close();
-  port = await freePort();
-  const worker = spawnWorker({
+  port = await startMetricsWorker({
     TEMPORAL_ADDRESS: env.server.address,
     WORKER_FAMILIES: 'hubspot',
     DEMO_DATA_DIR: dir,
     HUBSPOT_BASE_PATH: proxy.url,
     HUBSPOT_ACCESS_TOKEN: TOKEN,
     HUBSPOT_GOVERNOR_DB: path.join(env.tmp, 'hubspot-governor.db'),
-    WORKER_METRICS_PORT: String(port),
-    ENV_FILE: '',
   });
-  await worker.ready;
 });
+
+const scrape = () => scrapeAt(port);
 
 afterAll(async () => {
   await stopAllWorkers();
@@ -60,32 +58,6 @@ afterAll(async () => {
   await emulator?.stop();
   await env?.teardown();
 });
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-async function scrape(): Promise<Sample[]> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  expect(res.status).toBe(200);
-  const out: Sample[] = [];
-  for (const line of (await res.text()).split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? ([-+\d.eE]+|NaN)$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
-
-/** The sum of a metric's samples (with or without a `_total` suffix) whose labels include `where`. */
-const total = (samples: Sample[], name: string, where: Record<string, string>): number =>
-  samples
-    .filter((s) => (s.name === name || s.name === `${name}_total`) && Object.entries(where).every(([k, v]) => s.labels[k] === v))
-    .reduce((n, s) => n + s.value, 0);
 
 test('each 429 HubSpot answered is counted once as rate limited and once as a retry, per system and step', async () => {
   const result: SyncResult = await env.client.workflow.execute('syncPipeline', {

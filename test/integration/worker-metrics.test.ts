@@ -11,10 +11,10 @@ import { approveUpdate, pendingApprovalQuery } from '../../contracts/approval';
 import { TASK_QUEUES } from '../../contracts/queues';
 import type { SyncResult } from '../../contracts/sync';
 import { demoPaths, seedDemo } from '../../demo/seed';
-import { freePort } from '../../scripts/dev-server';
 import { ROOT, startDevEnv, type DevEnv } from '../helpers/env';
 import { waitFor } from '../helpers/processes';
-import { spawnWorker, stopAllWorkers } from '../helpers/worker-process';
+import { scrape as scrapeAt, startMetricsWorker, total } from '../helpers/metrics';
+import { stopAllWorkers } from '../helpers/worker-process';
 
 jest.setTimeout(240_000);
 
@@ -39,46 +39,20 @@ beforeAll(async () => {
       approval: { watchFields: ['listPrice.amountMinor'], maxChangePercent: 20, policy: { approvers: ['pricing-lead'], timeout: '2 days', onTimeout: { action: 'reject' } } },
     }),
   );
-  port = await freePort();
-  const worker = spawnWorker({
+  port = await startMetricsWorker({
     TEMPORAL_ADDRESS: env.server.address,
     DEMO_DATA_DIR: dir,
     SYNC_CONFIG_DIR: configDir,
-    WORKER_METRICS_PORT: String(port),
     WORKER_APPROVALS_POLL_SECONDS: '0.5',
-    ENV_FILE: '',
   });
-  await worker.ready;
 });
+
+const scrape = () => scrapeAt(port);
 
 afterAll(async () => {
   await stopAllWorkers();
   await env?.teardown();
 });
-
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
-
-async function scrape(): Promise<Sample[]> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  expect(res.status).toBe(200);
-  const out: Sample[] = [];
-  for (const line of (await res.text()).split('\n')) {
-    const m = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? ([-+\d.eE]+|NaN)$/.exec(line);
-    if (!m) continue;
-    const labels: Record<string, string> = {};
-    for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
-    out.push({ name: m[1]!, labels, value: Number(m[3]) });
-  }
-  return out;
-}
-
-/** The sum of a metric's samples whose labels include `where`. */
-const total = (samples: Sample[], name: string, where: Record<string, string>): number =>
-  samples.filter((s) => s.name === name && Object.entries(where).every(([k, v]) => s.labels[k] === v)).reduce((n, s) => n + s.value, 0);
 
 const run = (pipeline: string, workflowId: string, extra: Record<string, unknown> = {}): Promise<SyncResult> =>
   env.client.workflow.execute('syncPipeline', { taskQueue: TASK_QUEUES.sql, workflowId, args: [{ pipeline, ...extra }] });
