@@ -224,6 +224,10 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
       const partial = connectors.get(p.target.system).describe().partialUpdates === true;
       const prefix = keyPrefixOf(p);
       const current = await readTarget(p, ops.map((o) => ({ targetKey: o.targetKey ?? null, externalKey: prefix + o.sourceKey })));
+      // An update whose target already holds every value it would write (its link was out of date:
+      // another flow wrote the same values) changes nothing: it is not part of the plan. The next
+      // sync that reads the record again brings its link up to date.
+      const noOps = new Set<number>();
       const items: PlanItem[] = ops.map((o, i) => {
         const fields = fieldsAt(i);
         const externalKey = prefix + o.sourceKey;
@@ -243,6 +247,7 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
             if (!now || view.norm(before) !== view.norm(value)) changes.push({ field: label, before, after: value, ...planCurrency(fields, label) });
           }
           afterHash = stableHash(after);
+          if (o.op === 'update' && now && changes.length === 0) noOps.add(i);
         } else {
           for (const u of o.changed ?? Object.keys(o.linkFields ?? {})) changes.push({ field: u, before: null, after: readPath(fields, u) ?? null });
         }
@@ -261,14 +266,15 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
         };
         return { seq: ref.seq * PAGE_SPAN + i, key: o.sourceKey, op: o.op, data: data as unknown as Record<string, unknown> };
       });
-      await store.addPlanItems(ref.planId, items);
+      const planned = items.filter((_, i) => !noOps.has(i));
+      await store.addPlanItems(ref.planId, planned);
       if (ref.approvalReasons.length) {
         const plan = await loadPlan(ref.planId);
         const reasons = { ...(plan.meta.approvalReasons as Record<string, string[]> | undefined), [String(ref.seq)]: ref.approvalReasons };
         await store.savePlan({ ...plan, meta: { ...plan.meta, approvalReasons: reasons } });
       }
-      const creates = ops.filter((o) => o.op === 'create').length;
-      return { creates, updates: ops.length - creates };
+      const creates = planned.filter((o) => o.op === 'create').length;
+      return { creates, updates: planned.length - creates };
     },
 
     /** Hash and count the stored items: the plan is ready to be applied. */
