@@ -5,7 +5,7 @@
  * the fallback when that worker is gone.
  */
 import { TimeoutType } from '@temporalio/common';
-import { ActivityFailure, ApplicationFailure, log, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, log, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FetchPageResult, MapPageResult, PlanPageResult, PreparePageResult } from '../activities/sync-types';
 import type { Cursor } from '../contracts/cursor';
@@ -13,14 +13,6 @@ import { WRITE } from './options';
 
 /** Marks histories (syncPipeline, syncPair) whose pages are prepared in one activity and written with their commit. */
 export const THROUGHPUT_PATCH = 'throughput-v1';
-
-/**
- * Marks histories (decided at the workflow's start, like THROUGHPUT_PATCH) whose held write gets
- * one attempt on its holder: any retryable failure, a heartbeat timeout of a holder that died
- * mid-write included, moves the write to the family's queue at once instead of retrying on the
- * dead holder's queue first (which cost a further HELD_WRITE_START_TIMEOUT).
- */
-export const HELD_WRITE_ONCE_PATCH = 'held-write-once';
 
 /** What the write of a page needs to know of its plan. */
 export type PlannedPage = Omit<PlanPageResult, 'attempt'>;
@@ -79,10 +71,6 @@ type ActivityProxy = ReturnType<typeof proxyActivities<Activities>>;
 const isScheduleToStartTimeout = (err: unknown): boolean =>
   err instanceof ActivityFailure && err.cause instanceof TimeoutFailure && err.cause.timeoutType === TimeoutType.SCHEDULE_TO_START;
 
-/** A held write's failure that another worker may redo from the claim check: all but non-retryable ones. */
-const isRedoable = (err: unknown): boolean =>
-  err instanceof ActivityFailure && !(err.cause instanceof ApplicationFailure && err.cause.nonRetryable);
-
 /**
  * A page's write on the worker that holds its plan (`heldBy`), else on the workflow's own queue.
  * When the holder is gone its attempt is never started: after HELD_WRITE_START_TIMEOUT the write
@@ -90,18 +78,13 @@ const isRedoable = (err: unknown): boolean =>
  * (`onFallback` is told). Writes are idempotent (upserts by external key, creates remembered in
  * heartbeats), so a holder that died half-way through costs redoing its batches, never a duplicate.
  */
-export async function writeHeld<R>(heldBy: string | undefined, write: (activities: ActivityProxy) => Promise<R>, onFallback: () => void, once = false): Promise<R> {
+export async function writeHeld<R>(heldBy: string | undefined, write: (activities: ActivityProxy) => Promise<R>, onFallback: () => void): Promise<R> {
   if (heldBy) {
     try {
-      return await write(proxyActivities<Activities>({
-        ...WRITE,
-        taskQueue: heldBy,
-        scheduleToStartTimeout: HELD_WRITE_START_TIMEOUT,
-        ...(once ? { retry: { ...WRITE.retry, maximumAttempts: 1 } } : {}),
-      }));
+      return await write(proxyActivities<Activities>({ ...WRITE, taskQueue: heldBy, scheduleToStartTimeout: HELD_WRITE_START_TIMEOUT }));
     } catch (err) {
-      if (!(once ? isRedoable(err) : isScheduleToStartTimeout(err))) throw err;
-      log.warn('the worker holding the page did not finish its write: writing it from the claim check', { heldBy, cause: err instanceof ActivityFailure ? (err.cause?.message ?? err.message) : String(err) });
+      if (!isScheduleToStartTimeout(err)) throw err;
+      log.warn('the worker holding the page did not take its write: writing it from the claim check', { heldBy });
       onFallback();
     }
   }

@@ -35,7 +35,7 @@ import { alertOnFinish } from './alerts';
 import { ApprovalGate } from './approval';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
-import { HELD_WRITE_ONCE_PATCH, retriesOf, THROUGHPUT_PATCH, writeHeld } from './page-flow';
+import { retriesOf, THROUGHPUT_PATCH, writeHeld } from './page-flow';
 import { PAIR_DRY_RUN_PATCH, PairDryRun } from './pair-dry-run';
 
 const fetching = proxyActivities<Activities>(FETCH);
@@ -65,7 +65,6 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
   // replay a local activity's result can arrive an activation earlier than it ran, and a patch
   // asked after it would be answered before its marker is known (a non-determinism error).
   const fused = patched(THROUGHPUT_PATCH);
-  const heldOnce = patched(HELD_WRITE_ONCE_PATCH);
   const info = workflowInfo();
   const cont = input.continuation;
   const syncId = cont?.syncId ?? `${info.workflowId}@${info.firstExecutionRunId}`;
@@ -242,7 +241,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
           step = `writing (${side} changes)`;
           const args = { ...ref, planPageId: plan.planPageId, planHash: plan.planHash };
           const written = fused
-            ? await writeHeld(heldBy, (a) => a.writePairPage({ ...args, commit: { cursor: fetched.nextCursor } }), () => (totals.retries += 1), heldOnce)
+            ? await writeHeld(heldBy, (a) => a.writePairPage({ ...args, commit: { cursor: fetched.nextCursor } }), () => (totals.retries += 1))
             : await writing.writePairPage(args);
           totals.retries += retriesOf(written);
           committed = fused;

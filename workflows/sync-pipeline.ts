@@ -36,7 +36,7 @@ import { ApprovalGate } from './approval';
 import { DRY_RUN_V2, PipelineDryRun } from './dry-run';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
-import { preparedPage, READ_AHEAD, READ_AHEAD_PATCH, ReadAhead, stagedPage, HELD_WRITE_ONCE_PATCH, THROUGHPUT_PATCH, writeHeld, type PlannedPage, type PreparedPage } from './page-flow';
+import { preparedPage, READ_AHEAD, READ_AHEAD_PATCH, ReadAhead, stagedPage, THROUGHPUT_PATCH, writeHeld, type PlannedPage, type PreparedPage } from './page-flow';
 
 const fetching = proxyActivities<Activities>(FETCH);
 const transforming = proxyActivities<Activities>(TRANSFORM);
@@ -62,7 +62,6 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
   // replay a local activity's result can arrive an activation earlier than it ran, and a patch
   // asked after it would be answered before its marker is known (a non-determinism error).
   const fused = patched(THROUGHPUT_PATCH);
-  const heldOnce = patched(HELD_WRITE_ONCE_PATCH);
   const readAhead = fused && patched(READ_AHEAD_PATCH);
   const info = workflowInfo();
   const cont = input.continuation;
@@ -179,7 +178,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
     const write = async (seq: number, page: PreparedPage, plan: PlannedPage): Promise<boolean | 'stale'> => {
       const args = { ...ref(seq), planPageId: plan.planPageId, planHash: plan.planHash, ...(readAhead ? { check: true } : {}) };
       const written = fused
-        ? await writeHeld(page.heldBy, (a) => a.writePage({ ...args, commit: { cursor: page.nextCursor } }), () => (totals.retries += 1), heldOnce)
+        ? await writeHeld(page.heldBy, (a) => a.writePage({ ...args, commit: { cursor: page.nextCursor } }), () => (totals.retries += 1))
         : await writing.writePage(args);
       if (written.stale) return 'stale';
       totals.created += written.created;

@@ -2,9 +2,9 @@
  * Pages kept in memory (syncPipeline `throughput-v1`): the worker that prepares a page holds its
  * plan and is sent the page's write on its own task queue. Two worker processes share the family
  * queue and the state store; the one writing a page it holds is SIGKILLed. Its write (and any
- * page it had read ahead) is never started again on its dead queue: after its heartbeat timeout
- * (or, for a write not yet started, the schedule-to-start timeout) the workflow writes the page on
- * the family queue, where the other worker reads the plan from its claim check. The target then equals the valid source: nothing lost, nothing twice.
+ * page it had read ahead) is never started again on its dead queue: after the schedule-to-start
+ * timeout the workflow writes the page on the family queue, where the other worker reads the
+ * plan from its claim check. The target then equals the valid source: nothing lost, nothing twice.
  */
 import path from 'node:path';
 import { temporal } from '@temporalio/proto';
@@ -78,10 +78,8 @@ test('the worker holding a page in memory is SIGKILLed while writing it; the oth
   const result = (await handle.result()) as SyncResult;
   expect(result.status).toBe('completed');
 
-  // The history shows the route: the killed write was on the dead worker's own queue, its one
-  // attempt there timed out (the heartbeat of the dead worker: since `held-write-once` a held write
-  // is not retried on its holder's queue), and the same page was then written on the family queue
-  // by another worker.
+  // The history shows the route: the killed write was on the dead worker's own queue, it timed out
+  // before starting again there, and the same page was then written on the family queue by another worker.
   const events = (await handle.fetchHistory()).events ?? [];
   const scheduled = new Map<string, { queue: string; seq: number; activityId: string }>();
   for (const e of events) {
@@ -93,9 +91,8 @@ test('the worker holding a page in memory is SIGKILLed while writing it; the oth
   const deadWrite = [...scheduled.values()].find((s) => s.activityId === killed!.activityId)!;
   expect(deadWrite.queue).toMatch(/^crm-erp-sync\.sql\.worker\./);
   const timedOut = events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT).map((e) => e.activityTaskTimedOutEventAttributes!);
-  const deadTimeouts = timedOut.filter((t) => scheduled.get(String(t.scheduledEventId))?.activityId === killed!.activityId);
-  expect(deadTimeouts.map((t) => t.failure?.timeoutFailureInfo?.timeoutType)).toEqual([TimeoutType.TIMEOUT_TYPE_HEARTBEAT]);
-  const heldTimeouts = timedOut.filter((t) => scheduled.get(String(t.scheduledEventId))?.queue.startsWith(`${TASK_QUEUES.sql}.worker.`));
+  const startTimeouts = timedOut.filter((t) => t.failure?.timeoutFailureInfo?.timeoutType === TimeoutType.TIMEOUT_TYPE_SCHEDULE_TO_START).map((t) => scheduled.get(String(t.scheduledEventId))!);
+  expect(startTimeouts.map((s) => s.activityId)).toContain(killed!.activityId);
   const completed = events
     .filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED)
     .map((e) => ({ s: scheduled.get(String(e.activityTaskCompletedEventAttributes!.scheduledEventId)), started: events.find((x) => String(x.eventId) === String(e.activityTaskCompletedEventAttributes!.startedEventId)) }))
@@ -109,6 +106,6 @@ test('the worker holding a page in memory is SIGKILLed while writing it; the oth
   expect(cmp.valid + cmp.refused).toBe(CONTACTS);
   expect(cmp.targetRows).toBe(cmp.valid);
   console.log(
-    `held-page-fallback: killed worker ${killed!.pid} writing page ${deadWrite.seq} on ${deadWrite.queue}; ${heldTimeouts.length} held write(s) redone from the claim check on ${TASK_QUEUES.sql}; ${cmp.valid} valid rows equal`,
+    `held-page-fallback: killed worker ${killed!.pid} writing page ${deadWrite.seq} on ${deadWrite.queue}; ${startTimeouts.length} write(s) redone from the claim check on ${TASK_QUEUES.sql}; ${cmp.valid} valid rows equal`,
   );
 });

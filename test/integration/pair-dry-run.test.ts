@@ -170,7 +170,7 @@ test('a record changed on its target between plan and apply is reported, not ove
   edit('crm', 'UPDATE accounts SET company_name = ?, updated_at = ? WHERE id = ?', 'Applied Rename AG', later(), a);
   edit('crm', 'UPDATE accounts SET company_name = ?, updated_at = ? WHERE id = ?', 'Stale Rename AG', later(), c);
   const dry = await syncPair({ mode: 'dry-run' });
-  expect(dry.plan!.counts).toEqual({ creates: 0, updates: 2, deletes: 0, conflicts: 0 });
+  expect(dry.plan!.counts).toEqual({ creates: 0, updates: 2, deletes: 0, conflicts: 0, quarantined: 0 });
 
   // Between plan and apply a person edits c's ERP customer (the target of c's planned write).
   edit('erp', 'UPDATE customers SET website = ?, updated_at = ? WHERE external_key = ?', 'https://edited-after-plan.example', later(), String(c));
