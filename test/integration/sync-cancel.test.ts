@@ -109,7 +109,11 @@ test('Temporal cancellation (Web UI "Cancel") ends the sync as cancelled and rec
   expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
   const reports = await store.listRunReports('demo-products');
   expect(reports.map((r) => [r.syncId.startsWith('ts-cancel-temporal@'), r.status])).toEqual([[true, 'cancelled']]);
-  expect(reports[0]!.totals.pages).toBe(0); // cancelled during the first page's write
+  // Cancelled during the first page's write: the write learns of it at its next heartbeat, and
+  // since throughput-v2 it does not heartbeat after its last batch, so a page whose batches were
+  // all sent completes (and is counted) while one still sending stops. Either way no later page.
+  expect(reports[0]!.totals.pages).toBeLessThanOrEqual(1);
+  expect(erpRows).toBe(reports[0]!.totals.pages === 1 ? reports[0]!.totals.created : erpRows);
   expect(erpRows).toBeLessThanOrEqual(50); // no page after the cancelled one was written
   await store.close();
 });

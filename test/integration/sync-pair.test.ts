@@ -126,7 +126,7 @@ test('edits of different fields on both sides between two runs reach both sides;
   expect(changes).toEqual(
     expect.arrayContaining([
       { sourceKey: erpKeyOfA, side: 'erp', op: 'update', fields: [{ field: 'name', before: erpNameBefore, after: 'Renamed In CRM GmbH' }] },
-      { sourceKey: String(b), side: 'crm', op: 'update', fields: [{ field: 'creditLimit.amountMinor', before: Math.round(Number(crmLimitBefore) * 100), after: 777_700 }] },
+      { sourceKey: String(b), side: 'crm', op: 'update', fields: [{ field: 'creditLimit.amountMinor', before: Math.round(Number(crmLimitBefore) * 100), after: 777_700, currency: expect.any(String) }] },
     ]),
   );
   expect(changes).toHaveLength(2);
