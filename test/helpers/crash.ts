@@ -80,3 +80,33 @@ export async function killWhileRunning(
   }
   throw new Error(`no worker died while ${types.join('/')} was running`);
 }
+
+/**
+ * The workflow's result, or, after `ms`, an error that says where the workflow stands: its
+ * progress (when a worker answers) and every pending activity with its state, attempt, last
+ * worker and last failure. For crash tests, whose hangs otherwise end as a bare jest timeout.
+ */
+export async function resultWithin<T>(handle: WorkflowHandle, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      void (async () => {
+        const d = await handle.describe().catch(() => null);
+        const pending = (d?.raw.pendingActivities ?? []).map((a) => ({
+          type: a.activityType?.name,
+          state: a.state === undefined || a.state === null ? null : temporal.api.enums.v1.PendingActivityState[a.state],
+          attempt: a.attempt,
+          worker: a.lastWorkerIdentity,
+          lastFailure: a.lastFailure?.message ?? null,
+        }));
+        const progress = await Promise.race([handle.query(progressQuery).catch((e: Error) => `no answer: ${e.message}`), new Promise((r) => setTimeout(() => r('no answer in 5 s'), 5000))]);
+        reject(new Error(`workflow ${handle.workflowId} not finished after ${ms} ms; status ${d?.status.name ?? '?'}; progress ${JSON.stringify(progress)}; pending activities ${JSON.stringify(pending)}`));
+      })();
+    }, ms);
+  });
+  try {
+    return (await Promise.race([handle.result(), timeout])) as T;
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -8,7 +8,7 @@ import { adminClient } from '../../scripts/tryton/admin-helpers';
 import { openSqliteStateStore } from '../../state/sqlite-store';
 import { loadRegistry } from '../../pipelines/load';
 import { linkedTargets } from '../helpers/links';
-import { killWhileRunning } from '../helpers/crash';
+import { killWhileRunning, resultWithin } from '../helpers/crash';
 import { demoDbs, queryDb, trytonVars } from '../helpers/demo-env';
 import { startDevEnv, type DevEnv } from '../helpers/env';
 import { spawnWorker, stopAllWorkers } from '../helpers/worker-process';
@@ -70,7 +70,7 @@ test('a worker SIGKILLed while writing into Tryton is replaced; the sync complet
   expect(atKill).toBeLessThan(ACCOUNTS * 0.8);
 
   spawnWorker(workerEnv);
-  const result = (await handle.result()) as SyncResult;
+  const result = await resultWithin<SyncResult>(handle, 200_000); // a hang says where it stands
   expect(result.status).toBe('completed');
   expect(result.totals.read).toBeGreaterThanOrEqual(ACCOUNTS);
 
