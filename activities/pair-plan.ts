@@ -37,6 +37,7 @@ import { stableHash } from '../contracts/stable-json';
 import type { SourceRecord } from '../contracts/connector';
 import { readPath } from '../mappings/record-path';
 import type { PlanItem, RunEvent, StoredPlan } from '../state/types';
+import { countItem, planItems, planReasons } from './plan-items';
 import { createPairActivities, snapshotHash, type PairPageRef, type StagedConflict, type StagedOp, type StagedPairPlan } from './pair';
 import type { SyncDeps } from './sync';
 
@@ -88,25 +89,17 @@ export function createPairPlanActivities(deps: SyncDeps) {
     if (plan.kind !== 'pair') throw new SyncError('ConfigError', `plan ${planId} is of pipeline "${plan.name}": apply it with the applyPlan workflow`, { field: 'planId' });
     return plan;
   };
-  async function* itemsOf(planId: string): AsyncGenerator<PlanItem> {
-    let afterSeq = -1;
-    for (;;) {
-      const page = await store.listPlanItems(planId, { afterSeq, limit: 1000 });
-      for (const i of page) yield i;
-      if (page.length < 1000) return;
-      afterSeq = page.at(-1)!.seq;
-    }
-  }
+  const itemsOf = (planId: string) => planItems(store, planId);
   const hashOf = async (plan: StoredPlan): Promise<{ planHash: string; counts: PlanCounts }> => {
     const counts: PlanCounts = { creates: 0, updates: 0, deletes: 0, conflicts: 0, quarantined: 0 };
     let planHash = stableHash(['plan', 'pair', plan.name]);
     for await (const i of itemsOf(plan.planId)) {
       planHash = stableHash([planHash, itemHash(i)]);
-      counts[i.op === 'create' ? 'creates' : i.op === 'update' ? 'updates' : i.op === 'delete' ? 'deletes' : 'conflicts']++;
+      countItem(counts, i.op);
     }
     return { planHash, counts };
   };
-  const reasonsOf = (plan: StoredPlan): string[] => [...new Set(Object.values((plan.meta.approvalReasons as Record<string, string[]> | undefined) ?? {}).flat())];
+  const reasonsOf = planReasons;
 
   /** Each side's records now, mapped into canonical space: side → key → snapshot (fields, deleted). */
   const readNow = async (p: Pair, keys: Map<string, Set<string>>): Promise<Map<string, Map<string, { key: string; fields: Record<string, unknown>; deleted?: boolean } | null>>> => {

@@ -4,7 +4,8 @@
  * `seq * PAGE_SPAN + QUARANTINE_AT + i`. A refused record is a plan item of its own kind
  * (`quarantine`): a dry run quarantines nothing, and apply quarantines it as the sync would have.
  */
-import type { PlanItem, QuarantineEntry, StateStore } from '../state/types';
+import type { PlanCounts } from '../contracts/plan';
+import type { PlanItem, QuarantineEntry, StateStore, StoredPlan } from '../state/types';
 
 /** Items per page of a plan; a page holds at most 10,000 records. */
 export const PAGE_SPAN = 100_000;
@@ -31,3 +32,27 @@ export async function addQuarantineItems(store: StateStore, planId: string, seq:
   });
   await store.addPlanItems(planId, items);
 }
+
+/** Every item of a plan in order, a page of 1,000 at a time. */
+export async function* planItems(store: StateStore, planId: string): AsyncGenerator<PlanItem> {
+  let afterSeq = -1;
+  for (;;) {
+    const page = await store.listPlanItems(planId, { afterSeq, limit: 1000 });
+    for (const i of page) yield i;
+    if (page.length < 1000) return;
+    afterSeq = page.at(-1)!.seq;
+  }
+}
+
+/** Count an item into a plan's counts by its op. */
+export function countItem(counts: PlanCounts, op: PlanItem['op']): void {
+  if (op === 'create') counts.creates++;
+  else if (op === 'update') counts.updates++;
+  else if (op === 'delete') counts.deletes++;
+  else if (op === 'quarantine') counts.quarantined++;
+  else counts.conflicts++;
+}
+
+/** The distinct approval reasons a plan's pages recorded (meta.approvalReasons: page → reasons). */
+export const planReasons = (plan: StoredPlan): string[] =>
+  [...new Set(Object.values((plan.meta.approvalReasons as Record<string, string[]> | undefined) ?? {}).flat())];

@@ -44,7 +44,7 @@ import { linkSpaceOf } from '../pipelines/link-space';
 import type { Pipeline } from '../pipelines/schema';
 import type { LinkField, LinkUpsert, PlanItem, QuarantineEntry, RunEvent, StoredPlan } from '../state/types';
 import type { SyncDeps } from './sync';
-import { PAGE_SPAN, quarantineDataOf } from './plan-items';
+import { countItem, PAGE_SPAN, planItems, planReasons, quarantineDataOf } from './plan-items';
 import type { MappedRecord, PageRef, PlanPage } from './sync-types';
 
 /** Keys of changed-meanwhile records returned to the workflow (the run report has them all). */
@@ -188,16 +188,7 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
     return plan;
   };
 
-  /** Every item of a plan in order, a page at a time. */
-  async function* itemsOf(planId: string): AsyncGenerator<PlanItem> {
-    let afterSeq = -1;
-    for (;;) {
-      const page = await store.listPlanItems(planId, { afterSeq, limit: 1000 });
-      for (const i of page) yield i;
-      if (page.length < 1000) return;
-      afterSeq = page.at(-1)!.seq;
-    }
-  }
+  const itemsOf = (planId: string) => planItems(store, planId);
 
   return {
     /** Start a plan: its header, with the checkpoint the dry run starts from. */
@@ -284,13 +275,9 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
       let planHash = stableHash(['plan', plan.kind, plan.name]);
       for await (const i of itemsOf(input.planId)) {
         planHash = stableHash([planHash, itemHash(i)]);
-        if (i.op === 'create') counts.creates++;
-        else if (i.op === 'update') counts.updates++;
-        else if (i.op === 'delete') counts.deletes++;
-        else if (i.op === 'quarantine') counts.quarantined++;
-        else counts.conflicts++;
+        countItem(counts, i.op);
       }
-      const approvalReasons = [...new Set(Object.values((plan.meta.approvalReasons as Record<string, string[]> | undefined) ?? {}).flat())];
+      const approvalReasons = planReasons(plan);
       await store.savePlan({ ...plan, status: 'ready', planHash, counts: { ...counts }, meta: { ...plan.meta, endCursor: input.endCursor, approvalReasons: plan.meta.approvalReasons ?? {} } });
       return { planId: plan.planId, planHash, kind: plan.kind, name: plan.name, counts, approvalReasons };
     },
