@@ -15,6 +15,7 @@ import { seedDemo, touchAccounts } from '../../demo/seed';
 import { openSqliteStateStore } from '../../state/sqlite-store';
 import type { StateStore } from '../../state/types';
 import { demoDbs, queryDb, syncWorkersFor } from '../helpers/demo-env';
+import { activityIdentities } from '../helpers/run-chain';
 import { startDevEnv, type DevEnv } from '../helpers/env';
 import type { SyncWorkers } from '../../workers/worker';
 import { runCli, type CliDeps } from '../../cli/program';
@@ -217,17 +218,6 @@ test('a dry run with nothing to change stores an empty plan; applying it writes 
   expect(erpRows()).toEqual(rows);
 });
 
-/** The runs of a workflow, first to last, following its continue-as-new chain through the histories. */
-async function runsOf(workflowId: string, firstRunId: string): Promise<string[]> {
-  const runs = [firstRunId];
-  for (;;) {
-    const history = await env.client.workflow.getHandle(workflowId, runs.at(-1)).fetchHistory();
-    const next = history.events?.at(-1)?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
-    if (!next) return runs;
-    runs.push(next);
-  }
-}
-
 test('applyPlan continues as new every chunksPerRun chunks, carrying its position, and still writes exactly the plan', async () => {
   await sync(); // settle the lookback window
   const keys = [...byExternalKey(erpRows()).keys()].slice(200, 230);
@@ -246,10 +236,10 @@ test('applyPlan continues as new every chunksPerRun chunks, carrying its positio
   const applied = (await handle.result()) as ApplyPlanResult;
   // Chunks: every full chunk says "more" (the last one may be empty); a run ends after chunksPerRun of them.
   const chunks = Math.floor(items.length / chunkSize) + 1;
-  const runs = await runsOf(handle.workflowId, handle.firstExecutionRunId);
-  expect(runs).toHaveLength(1 + Math.floor((chunks - 1) / chunksPerRun));
-  expect(runs.length).toBeGreaterThan(3);
-  expect(applied).toMatchObject({ status: 'applied', runs: runs.length, checkpoint: 'advanced', applyId: `${handle.workflowId}@${handle.firstExecutionRunId}` });
+  const { runs } = await activityIdentities(env.client, handle.workflowId, handle.firstExecutionRunId); // the continue-as-new chain
+  expect(runs).toBe(1 + Math.floor((chunks - 1) / chunksPerRun));
+  expect(runs).toBeGreaterThan(3);
+  expect(applied).toMatchObject({ status: 'applied', runs, checkpoint: 'advanced', applyId: `${handle.workflowId}@${handle.firstExecutionRunId}` });
   expect(applied.totals).toMatchObject({ written: keys.length, updated: keys.length, created: 0, changedMeanwhile: 0, alreadyApplied: 0 });
   expect((await store.getRunReport(applied.applyId))?.totals).toMatchObject({ written: keys.length });
   expect((await store.listRunEvents(applied.applyId)).filter((e) => e.kind === 'change').map((e) => e.data.sourceKey).sort()).toEqual([...keys].sort());
