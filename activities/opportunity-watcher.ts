@@ -1,11 +1,11 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdConflictPolicy, WorkflowIdReusePolicy, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Connector } from '../contracts/connector';
 import type { Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
 import { crmOrderWorkflowId, type ApprovalLimits } from '../contracts/orders';
-import { TASK_QUEUES } from '../contracts/queues';
 import type { OrderCrm } from '../pipelines/order-crms';
 import type { StateStore } from '../state/types';
+import { startOrderSaga } from './orders-watcher';
 
 export interface OpportunityWatcherDeps {
   /** config/order-crms.json by name. */
@@ -48,20 +48,9 @@ export function createOpportunityWatcherActivities(deps: OpportunityWatcherDeps)
       let started = 0;
       let alreadyClosed = 0;
       for (const dealId of input.ids) {
-        try {
-          await deps.client().workflow.start('orderToCash', {
-            workflowId: crmOrderWorkflowId(input.crm, dealId),
-            taskQueue: TASK_QUEUES.orders,
-            args: [{ dealId, crm: input.crm, ...(input.approval ? { approval: input.approval } : {}) }],
-            workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-            memo: { startedBy: input.watcher },
-          });
-          started += 1;
-        } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-          alreadyClosed += 1;
-        }
+        const outcome = await startOrderSaga(deps.client(), crmOrderWorkflowId(input.crm, dealId), { dealId, crm: input.crm, ...(input.approval ? { approval: input.approval } : {}) }, input.watcher);
+        if (outcome === 'started') started += 1;
+        else alreadyClosed += 1;
       }
       return { started, alreadyClosed };
     },

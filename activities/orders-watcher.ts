@@ -33,20 +33,9 @@ export function createWatcherActivities(deps: WatcherDeps) {
       let started = 0;
       let alreadyClosed = 0;
       for (const dealId of input.dealIds) {
-        try {
-          await deps.client().workflow.start('orderToCash', {
-            workflowId: orderWorkflowId(dealId),
-            taskQueue: TASK_QUEUES.orders,
-            args: [{ dealId, ...(input.approval ? { approval: input.approval } : {}) }],
-            workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
-            workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
-            memo: { startedBy: input.watcher },
-          });
-          started += 1;
-        } catch (err) {
-          if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-          alreadyClosed += 1;
-        }
+        const outcome = await startOrderSaga(deps.client(), orderWorkflowId(dealId), { dealId, ...(input.approval ? { approval: input.approval } : {}) }, input.watcher);
+        if (outcome === 'started') started += 1;
+        else alreadyClosed += 1;
       }
       return { started, alreadyClosed };
     },
@@ -55,6 +44,28 @@ export function createWatcherActivities(deps: WatcherDeps) {
       await deps.store.setCheckpoint(input.name, input.cursor, input.runId);
     },
   };
+}
+
+/**
+ * Start `orderToCash` under `workflowId` unless it already ran: a running saga is reused
+ * ('started', as asked) and a closed one is never started again ('alreadyClosed'). Both deal
+ * watchers (HubSpot deals, Salesforce opportunities) start their sagas through this.
+ */
+export async function startOrderSaga(client: Client, workflowId: string, input: Record<string, unknown>, watcher: string): Promise<'started' | 'alreadyClosed'> {
+  try {
+    await client.workflow.start('orderToCash', {
+      workflowId,
+      taskQueue: TASK_QUEUES.orders,
+      args: [input],
+      workflowIdConflictPolicy: WorkflowIdConflictPolicy.USE_EXISTING,
+      workflowIdReusePolicy: WorkflowIdReusePolicy.REJECT_DUPLICATE,
+      memo: { startedBy: watcher },
+    });
+    return 'started';
+  } catch (err) {
+    if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+    return 'alreadyClosed';
+  }
 }
 
 export type WatcherActivities = ReturnType<typeof createWatcherActivities>;
