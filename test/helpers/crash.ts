@@ -1,4 +1,4 @@
-import type { WorkflowHandle } from '@temporalio/client';
+import type { WorkflowExecutionDescription, WorkflowHandle } from '@temporalio/client';
 import { temporal } from '@temporalio/proto';
 import { progressQuery } from '../../contracts/sync';
 import { waitFor } from './processes';
@@ -14,7 +14,10 @@ export interface InFlight {
 
 /** Activities the server sees as started by a worker (and not yet completed, failed or timed out). */
 export async function startedActivities(handle: WorkflowHandle): Promise<InFlight[]> {
-  const d = await handle.describe();
+  return started(await handle.describe());
+}
+
+function started(d: WorkflowExecutionDescription): InFlight[] {
   return (d.raw.pendingActivities ?? [])
     .filter((a) => a.state === temporal.api.enums.v1.PendingActivityState.PENDING_ACTIVITY_STATE_STARTED)
     .map((a) => ({ activityId: a.activityId ?? '', type: a.activityType?.name ?? '', attempt: a.attempt ?? 0, worker: a.lastWorkerIdentity ?? '' }));
@@ -23,49 +26,45 @@ export async function startedActivities(handle: WorkflowHandle): Promise<InFligh
 export interface VerifiedKill {
   /** The activity that was running in the killed worker: still started, same attempt, after the kill. */
   inFlight: InFlight;
-  /** The workflow's `step`, as the killed worker reported it just before the kill. */
-  stepBeforeKill: string;
   /** Workers spawned (and killed) on the way, the last one included. */
   workers: number;
 }
 
 /**
  * Kill workers (SIGKILL, PID verified gone) until one dies while an activity of `types` is
- * running in it. Right before each kill, reads `progress` (answered by that worker) and the
- * started activities; right after it, checks that the same activity attempt is still started,
- * which proves it was in flight in the dead worker (a dead worker completes nothing). If the
- * activity finished in between, a new worker is started and the hunt repeats.
+ * running in it. Looks only at what the server answers on its own (`describe`: the started
+ * activities and who started them), never at a query: a query needs the worker, whose event loop
+ * may be busy in one long synchronous step (a SQLite batch) exactly while the activity runs, and a
+ * hunt that waits for its answer misses short activities on a loaded machine. `ready` (asked of
+ * the test's own view of the systems, e.g. rows already in the target; true once, true for good)
+ * holds the hunt back until the sync is far enough. Right after the kill, checks that the same
+ * activity attempt is still started, which proves it was in flight in the dead worker (a dead
+ * worker completes nothing). If it finished in between, a new worker is started and the hunt
+ * repeats. A workflow that closes first ends the hunt with an error saying so.
  */
 export async function killWhileRunning(
   handle: WorkflowHandle,
   first: WorkerProcess,
   workerEnv: Record<string, string>,
   types: string[],
-  opts: { step?: string; maxWorkers?: number; timeoutMs?: number; minPages?: number } = {},
+  opts: { ready?: () => boolean | Promise<boolean>; maxWorkers?: number; timeoutMs?: number } = {},
 ): Promise<VerifiedKill> {
   let worker = first;
+  let isReady = opts.ready === undefined;
   for (let n = 1; n <= (opts.maxWorkers ?? 6); n++) {
     await worker.ready;
+    const pid = worker.pid;
     const seen = await waitFor(
       async () => {
-        // started by this worker: an attempt a killed worker started stays "started" until it times out
-        const running = async () => (await startedActivities(handle)).find((x) => types.includes(x.type) && x.worker.startsWith(`${worker.pid}@`));
-        // The server answers `describe` on its own, a query needs the worker: a worker whose event
-        // loop is busy in one long synchronous step (a SQLite batch) answers only after that step.
-        // Without step or page conditions, look at the started activities only.
-        if (opts.step === undefined && opts.minPages === undefined) {
-          const a = await running();
-          return a ? { a, step: '(not asked)' } : null;
+        if (!isReady) {
+          isReady = await opts.ready!();
+          if (!isReady) return null;
         }
-        // A worker under load may answer a query only after its deadline: not an answer, ask again.
-        const p = await handle.query(progressQuery).catch((err: unknown) => {
-          if (/query timed out|DEADLINE_EXCEEDED/.test(`${(err as Error).message} ${String((err as { cause?: unknown }).cause)}`)) return null;
-          throw err;
-        });
-        if (!p) return null;
-        if (p.totals.pages < (opts.minPages ?? 0) || (opts.step && p.step !== opts.step)) return null;
-        const a = await running();
-        return a ? { a, step: p.step } : null;
+        const d = await handle.describe();
+        if (d.status.name !== 'RUNNING') {
+          throw new Error(`workflow ${handle.workflowId} is ${d.status.name} before an activity of ${types.join('/')} was caught running in worker ${pid} (${n} worker(s) spawned)`);
+        }
+        return started(d).find((x) => types.includes(x.type) && x.worker.startsWith(`${pid}@`)) ?? null;
       },
       `an activity of ${types.join('/')} to run`,
       opts.timeoutMs ?? 120_000,
@@ -73,8 +72,8 @@ export async function killWhileRunning(
     );
     await killWorker(worker);
     const after = await startedActivities(handle);
-    if (after.some((x) => x.activityId === seen.a.activityId && x.attempt === seen.a.attempt)) {
-      return { inFlight: seen.a, stepBeforeKill: seen.step, workers: n };
+    if (after.some((x) => x.activityId === seen.activityId && x.attempt === seen.attempt)) {
+      return { inFlight: seen, workers: n };
     }
     worker = spawnWorker(workerEnv); // it finished just before the kill: try again
   }

@@ -63,7 +63,8 @@ test('a worker SIGKILLed while writing into Tryton is replaced; the sync complet
     args: [{ pipeline: 'tryton-customers', pageSize: 100 }],
   });
   // Kill it (verified gone) while a page's write into Tryton runs in it: a batch may be committed, its links not yet.
-  const kill = await killWhileRunning(handle, first, workerEnv, ['writePage'], { step: 'writing', minPages: 3 });
+  // Held back until three pages' worth of parties are in Tryton (asked every 10 ms only until then).
+  const kill = await killWhileRunning(handle, first, workerEnv, ['writePage'], { ready: async () => (await partyCodes()).length >= 300 });
   expect(kill.inFlight.type).toBe('writePage');
   const atKill = (await partyCodes()).length;
   expect(atKill).toBeGreaterThan(0);
