@@ -1,4 +1,4 @@
-import { activityInfo, heartbeat } from '@temporalio/activity';
+import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { randomUUID } from 'node:crypto';
 import { isNativeWriter, type Connector, type NativeWriter, type SourceRecord, type WriteOutcome } from '../connectors/types';
 import { ALL_CONFLICTS, type ApprovalPolicy, type ConflictChoice } from '../contracts/approval';
@@ -78,7 +78,27 @@ export const snapshotHash = (s: Pick<SideSnapshot, 'fields' | 'deleted'> | null 
 
 export interface StagedPairPlan {
   ops: StagedOp[];
+  /**
+   * `pair-read-ahead`: what the plan saw of the state its records' writes depend on, for a page
+   * planned while an earlier page of its side was still being written. writePairPage (`check`)
+   * sees it again before writing anything and answers `stale` when it moved.
+   */
+  seen?: PairSeen;
 }
+
+/** The links a page was planned against: its side's keys (linked or not) and the other side's records it meant to link first. */
+export interface PairSeen {
+  /** Keys on the page's side that were planned. */
+  keys: string[];
+  /** Keys on the other side this plan links first (free when planned). */
+  free: string[];
+  /** stableHash of each key's link (or none) and of whether each free key was taken. */
+  digest: string;
+}
+
+/** The digest of a PairSeen: the links of `keys` on the page's side, and which `free` keys of the other side are linked. */
+const seenDigest = (keys: string[], links: Map<string, Link>, free: string[], taken: Map<string, Link>): string =>
+  stableHash([keys.map((k) => links.get(k) ?? null), free.map((k) => taken.has(k))]);
 
 /** A pending `manual` conflict as staged for a person's decision: full hashes, never values. */
 export interface StagedConflict {
@@ -150,6 +170,8 @@ export interface WritePairPageResult {
   updated: Record<string, number>;
   deleted: Record<string, number>;
   quarantined: Record<string, number>;
+  /** `check`: a link the page was planned against moved since; nothing was written or committed. */
+  stale?: true;
 }
 
 /** At most this many notices travel back to the workflow per page. */
@@ -262,7 +284,7 @@ export function createPairActivities({ registry, connectors, store, workerId }: 
    * Map the page's records, find each one's link (or a first link by external key), read the
    * other side's records now, and plan each record with the pure planner.
    */
-const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decisions?: PairConflictDecisions; dryRun?: boolean }, records: SourceRecord[]): Promise<PlanPairPageResult> => {
+const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decisions?: PairConflictDecisions; dryRun?: boolean; seen?: boolean }, records: SourceRecord[]): Promise<PlanPairPageResult> => {
     const p = pairOf(ref.pair);
     const policy = policyOf(p);
     const side = ref.side;
@@ -278,6 +300,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
       }
     }
     const links = await store.findLinks(p.name, side, [...snaps.keys()]);
+    const plannedKeys = [...snaps.keys()];
 
     // First links: unlinked records whose external key names exactly one unlinked record of the other side.
     const notices: PairNotice[] = [];
@@ -478,7 +501,8 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
       const s = b.sourceKey.slice(0, b.sourceKey.indexOf(':'));
       quarantined[s] = (quarantined[s] ?? 0) + 1;
     }
-    const staged: StagedPairPlan = { ops };
+    const free = [...newLinks.values()];
+    const staged: StagedPairPlan = { ops, ...(ref.seen ? { seen: { keys: plannedKeys, free, digest: seenDigest(plannedKeys, links, free, new Map()) } } : {}) };
     // A planning with decisions stages apart from the first one (whose conflicts it read).
     const suffix = ref.decisions ? '-decided' : '';
     const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/${side}/plan${suffix}`, staged);
@@ -514,7 +538,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
     };
   };
 
-  const prepare = async (ref: PairPageRef & { after: Cursor | null; limit: number; dryRun?: boolean }): Promise<PreparePairPageResult> => {
+  const prepare = async (ref: PairPageRef & { after: Cursor | null; limit: number; dryRun?: boolean; seen?: boolean }): Promise<PreparePairPageResult> => {
     const p = pairOf(ref.pair);
     const page = await connectorOf(p, ref.side).fetchChanges(p.sides[ref.side]!.entity, { after: ref.after, limit: ref.limit, includeDeleted: true });
     const fetched = { count: page.records.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
@@ -563,9 +587,11 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
      * Fetch and plan one page of a side in one activity (syncPair since `throughput-v1`). The raw
      * page is staged only when a person must decide conflicts (the page is planned again with the
      * decisions); the plan is staged once (the claim check) and held in this worker's memory, and
-     * `heldBy` names this worker's own queue, where the workflow sends the write.
+     * `heldBy` names this worker's own queue, where the workflow sends the write. `seen`
+     * (`pair-read-ahead`, a page planned while an earlier page of its side is still being
+     * written): the plan keeps what it saw of its records' links, for writePairPage's `check`.
      */
-    async preparePairPage(ref: PairPageRef & { after: Cursor | null; limit: number; dryRun?: boolean }): Promise<PreparePairPageResult> {
+    async preparePairPage(ref: PairPageRef & { after: Cursor | null; limit: number; dryRun?: boolean; seen?: boolean }): Promise<PreparePairPageResult> {
       // Heartbeats while it runs (FETCH's heartbeat timeout): a dead worker is noticed in seconds.
       // None at the start: the timeout counts from the attempt's start anyway (one server write less per page).
       const alive = setInterval(() => heartbeat(), HEARTBEAT_EVERY_MS);
@@ -582,15 +608,30 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
      * then the links and the write ledger of what was written. A record a side refuses is
      * quarantined and its link is not advanced, so the next run plans it again.
      */
-    async writePairPage(ref: PairPageRef & { planPageId: string; planHash?: string; commit?: { cursor: Cursor | null } }): Promise<WritePairPageResult> {
+    async writePairPage(ref: PairPageRef & { planPageId: string; planHash?: string; commit?: { cursor: Cursor | null }; check?: boolean }): Promise<WritePairPageResult> {
       const p = pairOf(ref.pair);
       const [a, b] = sideNamesOf(p);
       // From this worker's memory when it planned the page, else from the claim check.
-      const { ops } = held.get(ref.planPageId) ?? (await store.loadPage<StagedPairPlan>(ref.planPageId));
+      const { ops, seen } = held.get(ref.planPageId) ?? (await store.loadPage<StagedPairPlan>(ref.planPageId));
       if (ref.planHash !== undefined && recordHash(ops) !== ref.planHash) {
         throw new SyncError('Conflict', `staged plan ${ref.planPageId} no longer matches the approved plan ${ref.planHash}; nothing was written`);
       }
       const zero = () => ({ [a]: 0, [b]: 0 });
+      // `pair-read-ahead`: the page was planned while an earlier page of its side was written. If
+      // that write moved a link this plan compared with (a record that changed again during the
+      // sync, or a first link to the same record), write nothing and commit nothing: the
+      // workflow plans the page again from the same cursor. The echo ledger moves with the links,
+      // and the other side's records a plan reads are those of its own links, so the links are
+      // what to compare. A retry that resumes after written batches (heartbeat details) does not
+      // check again; one that finds this plan's own writes in the links re-plans, which is safe.
+      if (ref.check && seen && activityInfo().heartbeatDetails === undefined) {
+        const other = otherSide(p, ref.side);
+        const [now, taken] = await Promise.all([store.findLinks(p.name, ref.side, seen.keys), store.findLinks(p.name, other, seen.free)]);
+        if (seenDigest(seen.keys, now, seen.free, taken) !== seen.digest) {
+          log.info('writePairPage: a link of the page moved since it was planned; the page is planned again', { pair: p.name, side: ref.side, seq: ref.seq });
+          return { created: zero(), updated: zero(), deleted: zero(), quarantined: zero(), stale: true };
+        }
+      }
       const out: WritePairPageResult = { created: zero(), updated: zero(), deleted: zero(), quarantined: zero() };
       const failed = new Set<string>();
       const bad: QuarantineEntry[] = [];

@@ -110,8 +110,8 @@ export const READ_AHEAD = 2;
  * fewer than `depth` pages wait and `allowed(seq)` says the run will still write that page.
  * Workflow code: everything here runs in the workflow's deterministic promise order.
  */
-export class ReadAhead {
-  private readonly pages = new Map<number, Promise<PreparedPage>>();
+export class ReadAhead<P extends { hasMore: boolean; nextCursor: Cursor | null } = PreparedPage> {
+  private readonly pages = new Map<number, Promise<P>>();
   /** The next page to prepare and where it starts; null while one is prepared or at the end. */
   private tail: { seq: number; after: Cursor | null } | null = null;
   private busy = false;
@@ -119,13 +119,13 @@ export class ReadAhead {
   private running: Promise<void> = Promise.resolve();
 
   constructor(
-    private readonly prepare: (seq: number, after: Cursor | null) => Promise<PreparedPage>,
+    private readonly prepare: (seq: number, after: Cursor | null) => Promise<P>,
     private readonly depth: number,
     private readonly allowed: (seq: number) => boolean,
   ) {}
 
   /** Page `seq` (starting at `after` when it was not read ahead); prepares the next ones meanwhile. */
-  async take(seq: number, after: Cursor | null): Promise<PreparedPage> {
+  async take(seq: number, after: Cursor | null): Promise<P> {
     let page = this.pages.get(seq);
     if (!page) {
       await this.reset();
@@ -145,7 +145,7 @@ export class ReadAhead {
     this.pages.clear();
   }
 
-  private start(seq: number, after: Cursor | null): Promise<PreparedPage> {
+  private start(seq: number, after: Cursor | null): Promise<P> {
     this.busy = true;
     this.tail = null;
     const page = this.prepare(seq, after);

@@ -35,7 +35,8 @@ import { alertOnFinish } from './alerts';
 import { ApprovalGate } from './approval';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
-import { retriesOf, THROUGHPUT_PATCH, writeHeld } from './page-flow';
+import type { PreparePairPageResult } from '../activities/pair';
+import { READ_AHEAD, ReadAhead, retriesOf, THROUGHPUT_PATCH, writeHeld } from './page-flow';
 import { PAIR_DRY_RUN_PATCH, PairDryRun } from './pair-dry-run';
 
 const fetching = proxyActivities<Activities>(FETCH);
@@ -45,6 +46,15 @@ const starting = proxyLocalActivities<Activities>(START);
 const bookkeeping = proxyActivities<Activities>(BOOKKEEPING);
 
 const HISTORY_SOFT_LIMIT = 1500;
+
+/**
+ * Marks syncPair histories whose pages of a side are prepared back to back, up to READ_AHEAD
+ * ahead of the page being written (workflows/page-flow.ts ReadAhead), never across sides: a
+ * side's first page is read only once the other side's writes (whose echoes it holds) are done.
+ * A page planned ahead is written with `check`; if an earlier write moved one of its links,
+ * writePairPage answers `stale` and the page is prepared again from the same cursor.
+ */
+export const PAIR_READ_AHEAD_PATCH = 'pair-read-ahead';
 const EXAMPLE_INPUT = '{"pair":"demo-customers"}';
 /** Conflicts, rejected edits and ambiguous links kept in the result (the run report counts them all). */
 const MAX_NOTICES = 50;
@@ -73,6 +83,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
   // A dry run plans every page of both sides and writes nothing (workflows/pair-dry-run.ts).
   const dryRun = input.mode === 'dry-run' && patched(PAIR_DRY_RUN_PATCH) ? new PairDryRun(input.pair, syncId) : null;
   const dry = dryRun ? { dryRun: true } : {};
+  const readAhead = fused && !dryRun && patched(PAIR_READ_AHEAD_PATCH);
   let totals: PairTotals = cont?.totals ?? { sides: {}, unchanged: 0, linked: 0, conflicts: 0, pendingConflicts: 0, pages: 0, retries: 0 };
   const notices: PairNotice[] = [...((cont?.notices ?? []) as unknown as PairNotice[])];
   let cursors: Record<string, Cursor | null> = { ...(cont?.cursors ?? {}) };
@@ -157,13 +168,37 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
     // Since `throughput-v1` a page is preparePairPage (fetch and plan; the plan held in the worker's
     // memory) and writePairPage on that worker's own queue, committing the side's cursor with the
     // write. Before it: fetch, plan, write and commit were four activities (histories replay so).
+    // Since `pair-read-ahead` the pages of a side are prepared ahead of its writes (one reader per side).
+    const runFirst = totals.pages;
+    let reader: { side: string; pages: ReadAhead<PreparePairPageResult> } | null = null;
+    const readerFor = async (s: string): Promise<ReadAhead<PreparePairPageResult>> => {
+      if (reader?.side === s) return reader.pages;
+      await reader?.pages.reset();
+      const pages = new ReadAhead<PreparePairPageResult>(
+        (seq, after) => fetching.preparePairPage({ pair: begin.pair, syncId, seq, side: s, after, limit: begin.pageSize, seen: true }),
+        READ_AHEAD,
+        (seq) => !paused && !stopRequested && seq - runFirst < begin.pagesPerRun && !workflowInfo().continueAsNewSuggested && workflowInfo().historyLength <= HISTORY_SOFT_LIMIT,
+      );
+      reader = { side: s, pages };
+      return pages;
+    };
+    /** Forget the pages read ahead, once the prepare in flight is done. */
+    const resetReader = async (): Promise<void> => {
+      await reader?.pages.reset();
+    };
     while (sideIndex < begin.sides.length) {
       side = begin.sides[sideIndex]!;
       const seq = totals.pages;
       const ref = { pair: begin.pair, syncId, seq, side };
       step = `reading ${side}`;
       const after = cursors[side] ?? null;
-      const prepared = fused ? await fetching.preparePairPage({ ...ref, after, limit: begin.pageSize, ...dry }) : null;
+      // What the page adds to the result, taken back if its write finds the plan stale.
+      const before = readAhead ? { totals: JSON.parse(JSON.stringify(totals)) as PairTotals, notices: notices.length } : null;
+      const prepared = readAhead
+        ? await (await readerFor(side)).take(seq, after)
+        : fused
+          ? await fetching.preparePairPage({ ...ref, after, limit: begin.pageSize, ...dry })
+          : null;
       const fetched = prepared ?? (await fetching.fetchPairPage({ ...ref, after, limit: begin.pageSize }));
       let heldBy = prepared?.heldBy;
       sideTotals(side).read += fetched.count;
@@ -233,19 +268,23 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
           setStatus('running');
         }
         let committed = false;
+        let stale = false;
         if (dryRun) {
           // A dry run records the page's plan where a sync would write it; no checkpoint moves.
           step = `recording the plan (${side} changes)`;
           if (plan.ops > 0 || plan.manual) await dryRun.record(ref, plan);
-        } else if (plan.ops > 0) {
+        } else if (plan.ops > 0 || readAhead) {
+          // Under `pair-read-ahead` a page with nothing to write goes through the write too: its check
+          // covers a plan made before an earlier write, and it commits the cursor (one activity either way).
           step = `writing (${side} changes)`;
-          const args = { ...ref, planPageId: plan.planPageId, planHash: plan.planHash };
+          const args = { ...ref, planPageId: plan.planPageId, planHash: plan.planHash, ...(readAhead ? { check: true } : {}) };
           const written = fused
             ? await writeHeld(heldBy, (a) => a.writePairPage({ ...args, commit: { cursor: fetched.nextCursor } }), () => (totals.retries += 1))
             : await writing.writePairPage(args);
           totals.retries += retriesOf(written);
           committed = fused;
-          for (const s of begin.sides) {
+          stale = written.stale === true;
+          for (const s of stale ? [] : begin.sides) {
             const t = sideTotals(s);
             t.created += written.created[s] ?? 0;
             t.updated += written.updated[s] ?? 0;
@@ -253,6 +292,15 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
             t.quarantined += written.quarantined[s] ?? 0;
             t.archived += plan.writes[s]?.archives ?? 0;
           }
+        }
+        if (stale && before) {
+          // An earlier page of this side moved a link this plan compared with: nothing of it was
+          // written or committed. Prepare it again from the same cursor (the pages read ahead go too).
+          const retries = totals.retries + 1;
+          totals = { ...before.totals, retries };
+          notices.length = before.notices;
+          await resetReader();
+          continue;
         }
         if (!committed && !dryRun) {
           step = 'committing checkpoint';
@@ -276,6 +324,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
       const runFull = pagesThisRun >= begin.pagesPerRun || workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_SOFT_LIMIT;
       if (runFull && sideIndex < begin.sides.length) {
         step = 'continuing as new';
+        await resetReader();
         await bookkeeping.dropStagedPages({ syncId });
         await condition(allHandlersFinished);
         return await continueAsNew<typeof syncPair>({
@@ -296,6 +345,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
       }
     }
 
+    await resetReader(); // no prepare left running when the run ends
     const final = rejected ? 'rejected' : stopRequested ? 'cancelled' : 'completed';
     side = null;
     const planned = dryRun && final === 'completed' ? await dryRun.seal(cursors) : null;

@@ -3,7 +3,7 @@ import { Worker } from '@temporalio/worker';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createActivities } from '../../activities';
+import { createActivities, type Activities } from '../../activities';
 import { seedDemo, type SeedSize } from '../../demo/seed';
 import { ConnectorPool, loadRegistry } from '../../pipelines/load';
 import { ensureTestServer } from '../../scripts/toolchain';
@@ -24,7 +24,14 @@ export interface TimeSkippingDemo {
  * in a new temp folder, a copy of the shipped config there changed by `config`, and one running
  * worker on `taskQueue` over them (SQLite state store).
  */
-export async function startTimeSkippingDemo(opts: { name: string; taskQueue: string; seed: SeedSize; config: (configDir: string) => void }): Promise<TimeSkippingDemo> {
+export async function startTimeSkippingDemo(opts: {
+  name: string;
+  taskQueue: string;
+  seed: SeedSize;
+  config: (configDir: string) => void;
+  /** Wraps the worker's activities (to watch or steer them); the real ones by default. */
+  activities?: (real: Activities) => Activities;
+}): Promise<TimeSkippingDemo> {
   installTestRuntime();
   const dir = mkdtempSync(path.join(os.tmpdir(), `wf-${opts.name}-`));
   let env: TestWorkflowEnvironment | undefined;
@@ -51,7 +58,9 @@ export async function startTimeSkippingDemo(opts: { name: string; taskQueue: str
       connection: env.nativeConnection,
       taskQueue: opts.taskQueue,
       workflowBundle: await testWorkflowBundle(),
-      activities: createActivities({ registry, connectors: new ConnectorPool(registry, vars), store: openSqliteStateStore(path.join(dir, 'state.db')) }),
+      activities: (opts.activities ?? ((a: Activities) => a))(
+        createActivities({ registry, connectors: new ConnectorPool(registry, vars), store: openSqliteStateStore(path.join(dir, 'state.db')) }),
+      ),
     });
     running = worker.run();
     return { env, dir, stop };
