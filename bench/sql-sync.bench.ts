@@ -9,7 +9,8 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { recordHash } from '../activities/hash';
@@ -44,6 +45,7 @@ async function plainLoop(dir: string): Promise<{ ms: number; written: number; cp
   const policy = oneWayPolicy(space);
   const source = pool.get(p.source.system);
   const target = pool.get(p.target.system);
+  await profiler.start();
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const rss = rssSampler();
@@ -89,6 +91,7 @@ async function plainLoop(dir: string): Promise<{ ms: number; written: number; cp
     if (!page.hasMore) break;
   }
   const ms = performance.now() - t0;
+  await profiler.stop('plain');
   const cpu = process.cpuUsage(cpu0);
   const peakRssMb = rss.stop();
   await pool.closeAll();
@@ -130,6 +133,7 @@ async function throughTemporal(dir: string): Promise<{ ms: number; written: numb
   const running = sync.run();
   // warm the worker (bundle loaded, connections open) outside the measurement
   await client.workflow.execute('syncPipeline', { taskQueue: TASK_QUEUES.sql, workflowId: 'bench-warmup', args: [{ pipeline: 'demo-products' }] });
+  await profiler.start();
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const rss = rssSampler();
@@ -140,6 +144,7 @@ async function throughTemporal(dir: string): Promise<{ ms: number; written: numb
     args: [{ pipeline: 'demo-accounts', pageSize: PAGE }],
   })) as SyncResult;
   const ms = performance.now() - t0;
+  await profiler.stop('workflow');
   const cpu = process.cpuUsage(cpu0);
   const serverCpu = procCpuSeconds(server.pid) - server0;
   const peakRssMb = rss.stop();
@@ -188,6 +193,32 @@ async function profile(client: Client, workflowId: string): Promise<void> {
   for (const [type, s] of stats) console.log(`  ${type.padEnd(12)} n=${s.n} wait ${(s.wait / s.n).toFixed(1)} ms, run ${(s.run / s.n).toFixed(1)} ms (avg)`);
   console.log(`  workflow tasks: ${wft}`);
 }
+
+/**
+ * `BENCH_CPU_PROFILE=<dir>`: a V8 CPU profile of this process over each timed run (the plain
+ * loop, or the worker with its activities and workflow bundle while the sync runs), as
+ * `<arm>-<page size>-<n>.cpuprofile` (Chrome DevTools, or `npx tsx bench/cpu-profile-top.ts
+ * <file>` for the top functions and files by self time).
+ */
+const profiler = {
+  session: null as Session | null,
+  n: 0,
+  async start(): Promise<void> {
+    if (!process.env.BENCH_CPU_PROFILE) return;
+    this.session = new Session();
+    this.session.connect();
+    await this.session.post('Profiler.enable');
+    await this.session.post('Profiler.setSamplingInterval', { interval: 500 });
+    await this.session.post('Profiler.start');
+  },
+  async stop(arm: string): Promise<void> {
+    if (!this.session) return;
+    const { profile } = await this.session.post('Profiler.stop');
+    writeFileSync(path.join(process.env.BENCH_CPU_PROFILE!, `${arm}-${PAGE}-${++this.n}.cpuprofile`), JSON.stringify(profile));
+    this.session.disconnect();
+    this.session = null;
+  },
+};
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
