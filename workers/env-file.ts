@@ -32,12 +32,59 @@ export function parseEnvFile(text: string, file = '.env'): Record<string, string
  */
 export function loadEnvFile(env: NodeJS.ProcessEnv = process.env): string | null {
   const named = env.ENV_FILE;
-  if (named === '') return null;
-  const file = named ?? '.env';
-  if (!existsSync(file)) {
+  let file: string | null = named === '' ? null : (named ?? '.env');
+  if (file !== null && !existsSync(file)) {
     if (named) throw new Error(`ENV_FILE=${named} does not exist`);
-    return null;
+    file = null;
   }
-  for (const [k, v] of Object.entries(parseEnvFile(readFileSync(file, 'utf8'), file))) if (env[k] === undefined) env[k] = v;
+  if (file !== null) for (const [k, v] of Object.entries(parseEnvFile(readFileSync(file, 'utf8'), file))) if (env[k] === undefined) env[k] = v;
+  resolveSecretFiles(env);
   return file;
+}
+
+/**
+ * Secrets every entry point may read by name, which may come from a file instead (`NAME_FILE`,
+ * e.g. a mounted Kubernetes or Docker secret): the state database URL with its password, the
+ * connectors' tokens and passwords, the codec keys, the alert webhook. (The Temporal connection's
+ * own `*_FILE` settings are read by workers/temporal-connection.ts.)
+ */
+export const SECRET_FILE_VARS = [
+  'SYNC_STATE_URL',
+  'DEMO_DB',
+  'SYNC_CODEC_KEYS',
+  'SYNC_CODEC_SERVER_TOKEN',
+  'SYNC_ALERT_WEBHOOK_URL',
+  'TRYTON_SYNC_PASSWORD',
+  'HUBSPOT_ACCESS_TOKEN',
+  'SALESFORCE_ACCESS_TOKEN',
+  'SALESFORCE_CLIENT_ID',
+  'SALESFORCE_CLIENT_SECRET',
+  'APPROVALS_DEMO_SECRET',
+] as const;
+
+/**
+ * Fill each of SECRET_FILE_VARS from `NAME_FILE` when that is set: the file's content without its
+ * trailing line break. Setting both is refused, as is a file that cannot be read or is empty; the
+ * messages name the variables and the file, never the content.
+ */
+export function resolveSecretFiles(env: NodeJS.ProcessEnv, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): void {
+  const problems: string[] = [];
+  for (const name of SECRET_FILE_VARS) {
+    const file = env[`${name}_FILE`];
+    if (file === undefined || file === '') continue;
+    if (env[name] !== undefined && env[name] !== '') {
+      problems.push(`${name} and ${name}_FILE are both set: keep one`);
+      continue;
+    }
+    let value: string;
+    try {
+      value = readFile(file).replace(/\r?\n$/, '');
+    } catch (err) {
+      problems.push(`${name}_FILE=${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      continue;
+    }
+    if (value.trim() === '') problems.push(`${name}_FILE=${file} is empty`);
+    else env[name] = value;
+  }
+  if (problems.length) throw new Error(`invalid environment:\n${problems.map((p) => `  ${p}`).join('\n')}`);
 }

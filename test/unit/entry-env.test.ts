@@ -30,3 +30,28 @@ test('npm run temporal takes its port from TEMPORAL_ADDRESS and refuses contradi
   expect(() => devServerSettings({ TEMPORAL_ADDRESS: '127.0.0.1:7400', TEMPORAL_PORT: '7500' })).toThrow(/contradicts/);
   expect(() => devServerSettings({ TEMPORAL_ADDRESS: 'temporal.example.com:7233' })).toThrow(/listens on 127\.0\.0\.1 only/);
 });
+
+test('secrets may come from files (NAME_FILE): the state URL, connector tokens; both set, unreadable or empty is refused without the content', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'secret-files-'));
+  const url = path.join(dir, 'state-url');
+  writeFileSync(url, 'postgres://sync:s3cret@127.0.0.1:5432/state\n');
+  const token = path.join(dir, 'token');
+  writeFileSync(token, 'pat-na1-0000');
+  const env: NodeJS.ProcessEnv = { ENV_FILE: '', SYNC_STATE_URL_FILE: url, HUBSPOT_ACCESS_TOKEN_FILE: token };
+  loadEnvFile(env);
+  expect(env.SYNC_STATE_URL).toBe('postgres://sync:s3cret@127.0.0.1:5432/state');
+  expect(env.HUBSPOT_ACCESS_TOKEN).toBe('pat-na1-0000');
+  expect(parseWorkerEnv({ ...env, DEMO_DATA_DIR: dir }).SYNC_STATE_URL).toBe('postgres://sync:s3cret@127.0.0.1:5432/state');
+
+  const both = () => loadEnvFile({ ENV_FILE: '', SYNC_STATE_URL: 'postgres://x', SYNC_STATE_URL_FILE: url });
+  expect(both).toThrow('SYNC_STATE_URL and SYNC_STATE_URL_FILE are both set: keep one');
+  expect(() => loadEnvFile({ ENV_FILE: '', SYNC_STATE_URL_FILE: path.join(dir, 'missing') })).toThrow(/SYNC_STATE_URL_FILE=.*missing cannot be read \(ENOENT\)/);
+  const empty = path.join(dir, 'empty');
+  writeFileSync(empty, '\n');
+  expect(() => loadEnvFile({ ENV_FILE: '', TRYTON_SYNC_PASSWORD_FILE: empty })).toThrow(/TRYTON_SYNC_PASSWORD_FILE=.*empty is empty/);
+  try {
+    both();
+  } catch (err) {
+    expect((err as Error).message).not.toContain('s3cret');
+  }
+});
