@@ -30,6 +30,14 @@ type ConfiguredService = TemporalService | 'internal-frontend';
 /** PostgreSQL visibility's limit on custom Keyword search attributes. */
 export const MAX_KEYWORD_ATTRIBUTES = 10;
 
+/** Refuses search attributes a PostgreSQL-backed server cannot hold (more than 10 custom Keywords), before any is created. */
+export function checkSearchAttributeBudget(flags: readonly string[]): void {
+  const keywords = flags.filter((f) => f.split('=')[1] === 'Keyword').map((f) => f.split('=')[0]!);
+  if (keywords.length > MAX_KEYWORD_ATTRIBUTES) {
+    throw new Error(`${keywords.length} custom Keyword search attributes (${keywords.join(', ')}): PostgreSQL visibility holds at most ${MAX_KEYWORD_ATTRIBUTES}`);
+  }
+}
+
 export interface PostgresTarget {
   host: string;
   port: number;
@@ -376,6 +384,7 @@ async function startProcesses(opts: TemporalServerOptions, tools: TemporalServer
     await temporal(['operator', 'namespace', 'create', '--namespace', namespace, '--retention', '24h']).catch((err: { stderr?: string }) => {
       if (!/already|exists/i.test(err.stderr ?? '')) throw err;
     });
+    checkSearchAttributeBudget(SEARCH_ATTRIBUTE_FLAGS);
     for (const flag of SEARCH_ATTRIBUTE_FLAGS) {
       const [name, type] = flag.split('=');
       await temporal(['operator', 'search-attribute', 'create', '--namespace', namespace, '--name', name!, '--type', type!]).catch((err: { stderr?: string }) => {
