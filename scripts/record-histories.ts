@@ -63,6 +63,8 @@ async function main(): Promise<void> {
     { id: 'apply-pair-plan-customers', type: 'applyPairPlan', input: () => ({ planId: (last as { plan: { planId: string } }).plan.planId, chunkSize: 2 }) },
     // throughput-v2: a full re-read with changed products, pages prepared ahead of their writes
     { id: 'sync-products-read-ahead', before: touchProducts, input: () => ({ pipeline: 'demo-products', mode: 'full', pageSize: 20, pagesPerRun: 4 }) },
+    // pair-read-ahead: edits on both sides, a full re-read of both sides in pages prepared ahead of their writes
+    { id: 'sync-pair-read-ahead', type: 'syncPair', before: editPair, input: () => ({ pair: 'demo-customers', mode: 'full', pageSize: 20, pagesPerRun: 4 }) },
   ];
   // `npx tsx scripts/record-histories.ts <id>…` records only those (the cases before them still run)
   const only = process.argv.slice(2);
