@@ -311,5 +311,15 @@ describe('org limits', () => {
     expect(refused.length).toBeGreaterThan(0);
     for (const e of refused) expect(e).toMatchObject({ errorCode: 'REQUEST_LIMIT_EXCEEDED', message: 'ConcurrentPerOrgLongTxn Limit exceeded.' });
     expect(small.limits.stats.peakConcurrency).toBe(2);
+    // The refusal as sent: 403, the usage header, the error body.
+    const url = `${small.baseUrl}/services/data/v${VERSION}/query?q=${encodeURIComponent('SELECT Id FROM Account')}`;
+    const raw = await Promise.all(Array.from({ length: 4 }, () => fetch(url, { headers: { Authorization: `Bearer ${TOKEN}` } })));
+    const over = raw.filter((r) => r.status === 403);
+    expect(over.length).toBeGreaterThan(0);
+    for (const r of over) {
+      expect(r.headers.get('sforce-limit-info')).toMatch(/^api-usage=\d+\/\d+$/);
+      expect(await r.json()).toEqual([{ message: 'ConcurrentPerOrgLongTxn Limit exceeded.', errorCode: 'REQUEST_LIMIT_EXCEEDED' }]);
+    }
+    await Promise.all(raw.filter((r) => r.status !== 403).map((r) => r.arrayBuffer()));
   });
 });

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createTrytonConnector, type TrytonConnector } from '../../connectors/tryton/connector';
 import type { TrytonClient } from '../../connectors/tryton/client';
 import type { Cursor } from '../../contracts/cursor';
@@ -70,6 +71,15 @@ async function confirmedOrderWithInvoice(key: string): Promise<{ saleId: string;
 }
 
 describe('Tryton connector (real trytond)', () => {
+  test('the test bed is the pinned Tryton LTS (8.0) on PostgreSQL', async () => {
+    const pinned = (JSON.parse(readFileSync('toolchain.json', 'utf8')) as { tryton: { pip: Record<string, string> } }).tryton.pip.trytond!;
+    expect(pinned).toMatch(/^8\.0\./);
+    // the server answers its series (major.minor)
+    expect(await admin.server<string>('common.server.version')).toBe(pinned.split('.').slice(0, 2).join('.'));
+    // trytond's database is served by its own PostgreSQL postmaster (not a SQLite file)
+    expect(readFileSync(`/proc/${tryton.postgresPid}/cmdline`, 'utf8').split('\0')[0]).toMatch(/postgres$/);
+  });
+
   test('describe lists the entities', () => {
     expect(conn.describe().entities.map((e) => e.name)).toEqual(['customers', 'products', 'salesOrders', 'invoices', 'contacts', 'parties']);
   });
