@@ -22,6 +22,7 @@ import { pairCheckpoint, type SyncPairResult } from '../contracts/pair-sync';
 import { TASK_QUEUES } from '../contracts/queues';
 import { demoPaths, seedDemo } from '../demo/seed';
 import { ConnectorPool, loadRegistry } from '../pipelines/load';
+import { LATENCY_MS, withLatency } from './latency';
 import { startDevServer } from '../scripts/dev-server';
 import { openSqliteStateStore } from '../state/sqlite-store';
 import { createSyncWorkers } from '../workers/worker';
@@ -67,7 +68,7 @@ function touchAllCrm(dir: string): number {
 async function plainLoop(dir: string, pageSize: number): Promise<Measured> {
   const env = { DEMO_DATA_DIR: dir };
   const registry = loadRegistry({ env });
-  const connectors = new ConnectorPool(registry, env);
+  const connectors = new ConnectorPool(registry, env, withLatency);
   const store = openSqliteStateStore(path.join(dir, 'state.db'));
   const acts = createPairActivities({ registry, connectors, store });
   const ctx = new MockActivityEnvironment();
@@ -112,7 +113,10 @@ async function main(): Promise<void> {
   const native = await NativeConnection.connect({ address: server.address });
   let n = 0;
   const withWorker = async <T>(dir: string, fn: () => Promise<T>): Promise<T> => {
-    const sync = await createSyncWorkers({ connection: native, namespace: 'default', families: ['sql'], stateDb: path.join(dir, 'state.db'), env: { DEMO_DATA_DIR: dir } });
+    const sync = await createSyncWorkers({
+      connection: native, namespace: 'default', families: ['sql'], stateDb: path.join(dir, 'state.db'), env: { DEMO_DATA_DIR: dir },
+      ...(withLatency ? { createConnector: withLatency } : {}),
+    });
     const running = sync.run();
     try {
       return await fn();
@@ -124,7 +128,7 @@ async function main(): Promise<void> {
   const pair = (pageSize?: number) =>
     client.workflow.execute('syncPair', { taskQueue: TASK_QUEUES.sql, workflowId: `bench-pair-${++n}`, args: [{ pair: PAIR, ...(pageSize ? { pageSize } : {}) }] }) as Promise<SyncPairResult>;
 
-  console.log(`bench (two-way): ${N} linked customers, all CRM accounts changed, page sizes ${PAGE_SIZES.join(', ')}, node ${process.version}, ${os.cpus().length} cpus, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(`bench (two-way): ${N} linked customers, all CRM accounts changed, page sizes ${PAGE_SIZES.join(', ')}, ${LATENCY_MS} ms per connector call, node ${process.version}, ${os.cpus().length} cpus, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const setup = path.join(base, 'setup');
   seedDemo(setup, { accounts: N, contacts: 0, products: 0 });
   const linked = await withWorker(setup, async () => {

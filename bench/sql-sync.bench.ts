@@ -23,6 +23,7 @@ import { ConnectorPool, loadRegistry } from '../pipelines/load';
 import { startDevServer } from '../scripts/dev-server';
 import { openSqliteStateStore } from '../state/sqlite-store';
 import { createSyncWorkers } from '../workers/worker';
+import { LATENCY_MS, withLatency } from './latency';
 
 const N = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
 const PAGE_SIZES = (process.env.BENCH_PAGE_SIZES ?? process.env.BENCH_PAGE_SIZE ?? '1000,5000').split(',').map(Number);
@@ -37,7 +38,7 @@ function registryFor(dir: string) {
 /** The baseline: the same connector calls, mapping, planner and links, in one loop. */
 async function plainLoop(dir: string): Promise<{ ms: number; written: number; cpu: number; peakRssMb: number }> {
   const { env, registry } = registryFor(dir);
-  const pool = new ConnectorPool(registry, env);
+  const pool = new ConnectorPool(registry, env, withLatency);
   const store = openSqliteStateStore(path.join(dir, 'plain-state.db'));
   const p = registry.pipelines.get('demo-accounts')!;
   const mapping = registry.mappings.get(p.mapping)!;
@@ -129,6 +130,7 @@ async function throughTemporal(dir: string): Promise<{ ms: number; written: numb
     families: ['sql'],
     stateDb: path.join(dir, 'temporal-state.db'),
     env,
+    ...(withLatency ? { createConnector: withLatency } : {}),
   });
   const running = sync.run();
   // warm the worker (bundle loaded, connections open) outside the measurement
@@ -224,7 +226,7 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const base = mkdtempSync(path.join(os.tmpdir(), 'bench-sql-'));
   const size = { accounts: N, contacts: 0, products: 200 };
-  console.log(`bench: ${N} accounts, page sizes ${PAGE_SIZES.join(', ')}, ${ROUNDS} rounds, node ${process.version}, ${os.cpus().length} cpus, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(`bench: ${N} accounts, page sizes ${PAGE_SIZES.join(', ')}, ${ROUNDS} rounds, ${LATENCY_MS} ms per connector call, node ${process.version}, ${os.cpus().length} cpus, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   let k = 0;
   const fresh = (): string => {
     const d = path.join(base, String(k++));
