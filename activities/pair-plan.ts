@@ -37,14 +37,11 @@ import { stableHash } from '../contracts/stable-json';
 import type { SourceRecord } from '../contracts/connector';
 import { readPath } from '../mappings/record-path';
 import type { PlanItem, RunEvent, StoredPlan } from '../state/types';
-import { countItem, planItems, planReasons } from './plan-items';
+import { saveRunEnd } from './run-end';
+import { ABSENT, countItem, MAX_CHANGED_KEYS, PAGE_SPAN, planItems, planReasons } from './plan-items';
 import { createPairActivities, snapshotHash, type PairPageRef, type StagedConflict, type StagedOp, type StagedPairPlan } from './pair';
 import type { SyncDeps } from './sync';
 
-/** Items per page of a plan (seq = page * PAGE_SPAN + index). */
-const PAGE_SPAN = 100_000;
-const MAX_KEYS = 100;
-const ABSENT = 'absent';
 
 /** One field of a pair plan item: `side` is the direction (`crm->erp`), or `crm<>erp` for a conflict. */
 export interface PairPlanChange {
@@ -284,7 +281,7 @@ export function createPairPlanActivities(deps: SyncDeps) {
         const changed = sides.filter((s) => states[s] === 'changed');
         if (changed.length) {
           totals.changedMeanwhile++;
-          if (changedKeys.length < MAX_KEYS) changedKeys.push(i.key);
+          if (changedKeys.length < MAX_CHANGED_KEYS) changedKeys.push(i.key);
           events.push({
             kind: 'conflict',
             at,
@@ -321,15 +318,7 @@ export function createPairPlanActivities(deps: SyncDeps) {
       if (input.status === 'applied') {
         await store.savePlan({ ...plan, status: 'applied', meta: { ...plan.meta, applied: { applyId: input.applyId, at: new Date().toISOString(), totals: input.totals, checkpoint: 'kept' } } });
       }
-      await store.addRunEvents(input.applyId, input.approvals.map((a) => ({ kind: 'approval', at: String(a.at ?? new Date().toISOString()), data: a })));
-      await store.saveRunReport({
-        pipeline: plan.name,
-        syncId: input.applyId,
-        status: input.status,
-        startedAt: new Date(input.startedAtMs).toISOString(),
-        finishedAt: new Date().toISOString(),
-        totals: { ...input.totals },
-      });
+      await saveRunEnd(store, { pipeline: plan.name, syncId: input.applyId, status: input.status, startedAtMs: input.startedAtMs, totals: { ...input.totals }, approvals: input.approvals });
       await store.dropPages(input.applyId);
       return { checkpoint: 'kept' };
     },

@@ -16,6 +16,7 @@ import type { QuarantineEntry, RunEvent } from '../state/types';
 import { readPath, setPath } from '../mappings/record-path';
 import { linksDigest, recordHash } from './hash';
 import { HeldPages } from './held-pages';
+import { ABSENT } from './plan-items';
 import { CHANGE_SAMPLES_PER_PAGE, fieldChanges, pairChangeSample } from './observe';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { stallBudgetMs, watchProgress } from './progress-watch';
@@ -74,7 +75,7 @@ export interface DryOp {
 }
 
 /** The hash of a side's canonical record as a dry run records it and apply compares it. */
-export const snapshotHash = (s: Pick<SideSnapshot, 'fields' | 'deleted'> | null | undefined): string => (s ? stableHash({ fields: s.fields, deleted: s.deleted === true }) : 'absent');
+export const snapshotHash = (s: Pick<SideSnapshot, 'fields' | 'deleted'> | null | undefined): string => (s ? stableHash({ fields: s.fields, deleted: s.deleted === true }) : ABSENT);
 
 export interface StagedPairPlan {
   ops: StagedOp[];

@@ -11,6 +11,10 @@ import type { PlanItem, QuarantineEntry, StateStore, StoredPlan } from '../state
 export const PAGE_SPAN = 100_000;
 /** Offset of a page's quarantine items after its writes. */
 const QUARANTINE_AT = 50_000;
+/** Keys of changed-meanwhile records an apply chunk returns to its workflow (the run report has them all). */
+export const MAX_CHANGED_KEYS = 100;
+/** The hash of a record that is not there (a planned create's target, a deleted record). */
+export const ABSENT = 'absent';
 
 /** What a quarantine item stores (PlanItem.data): the quarantine entry apply records. */
 export interface QuarantinePlanItem {

@@ -32,7 +32,8 @@
  * meanwhile, apply keeps it: the next sync re-reads what it has to, and finds the applied records
  * unchanged through their links (no rewrite, no echo).
  */
-import { activityInfo, heartbeat } from '@temporalio/activity';
+import { heartbeat } from '@temporalio/activity';
+import { withAttempt } from './attempt';
 import type { Cursor } from '../contracts/cursor';
 import { SyncError } from '../contracts/errors';
 import { EMPTY_APPLY_TOTALS, type ApplyTotals, type PlanCounts, type PlanSummary } from '../contracts/plan';
@@ -44,12 +45,10 @@ import { linkSpaceOf } from '../pipelines/link-space';
 import type { Pipeline } from '../pipelines/schema';
 import type { LinkField, LinkUpsert, PlanItem, QuarantineEntry, RunEvent, StoredPlan } from '../state/types';
 import type { SyncDeps } from './sync';
-import { countItem, PAGE_SPAN, planItems, planReasons, quarantineDataOf } from './plan-items';
+import { saveRunEnd } from './run-end';
+import { ABSENT, countItem, MAX_CHANGED_KEYS, PAGE_SPAN, planItems, planReasons, quarantineDataOf } from './plan-items';
 import type { MappedRecord, PageRef, PlanPage } from './sync-types';
 
-/** Keys of changed-meanwhile records returned to the workflow (the run report has them all). */
-const MAX_KEYS = 100;
-const ABSENT = 'absent';
 
 export interface PlanChange {
   field: string;
@@ -319,7 +318,7 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
      * written only when the target still holds what the plan saw. Idempotent: a retry finds what
      * it wrote as `afterHash` (already applied) instead of writing it twice.
      */
-    async applyPlanPage(input: { planId: string; applyId: string; afterSeq: number; limit: number }) {
+    applyPlanPage: withAttempt(async (input: { planId: string; applyId: string; afterSeq: number; limit: number }) => {
       const plan = await loadPlan(input.planId);
       const p = pipelineOf(plan.name);
       const space = linkSpaceOf(p, registry);
@@ -360,7 +359,7 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
           links.push(link(i, now.key));
         } else {
           totals.changedMeanwhile++;
-          if (changedKeys.length < MAX_KEYS) changedKeys.push(i.key);
+          if (changedKeys.length < MAX_CHANGED_KEYS) changedKeys.push(i.key);
           events.push({
             kind: 'conflict',
             at,
@@ -403,14 +402,8 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
       await store.quarantine(failed);
       await store.releaseQuarantine(p.name, written);
       await store.addRunEvents(input.applyId, events);
-      let attempt = 1;
-      try {
-        attempt = activityInfo().attempt;
-      } catch {
-        // outside an activity
-      }
-      return { totals, changedKeys, lastSeq: listed.at(-1)?.seq ?? input.afterSeq, hasMore: listed.length === input.limit, ...(attempt > 1 ? { attempt } : {}) };
-    },
+      return { totals, changedKeys, lastSeq: listed.at(-1)?.seq ?? input.afterSeq, hasMore: listed.length === input.limit };
+    }),
 
     /**
      * Close an apply: the run report, the plan marked applied, and the pipeline's checkpoint moved
@@ -430,15 +423,7 @@ export function createPlanActivities({ registry, connectors, store }: SyncDeps) 
         }
         await store.savePlan({ ...plan, status: 'applied', meta: { ...plan.meta, applied: { applyId: input.applyId, at: new Date().toISOString(), totals: input.totals, checkpoint } } });
       }
-      await store.addRunEvents(input.applyId, input.approvals.map((a) => ({ kind: 'approval', at: String(a.at ?? new Date().toISOString()), data: a })));
-      await store.saveRunReport({
-        pipeline: plan.name,
-        syncId: input.applyId,
-        status: input.status,
-        startedAt: new Date(input.startedAtMs).toISOString(),
-        finishedAt: new Date().toISOString(),
-        totals: { ...input.totals },
-      });
+      await saveRunEnd(store, { pipeline: plan.name, syncId: input.applyId, status: input.status, startedAtMs: input.startedAtMs, totals: { ...input.totals }, approvals: input.approvals });
       return { checkpoint };
     },
   };

@@ -45,6 +45,7 @@ import type { SourceRecord } from '../connectors/types';
 import type { Link, LinkField, LinkUpsert, QuarantineEntry, StateStore } from '../state/types';
 import { withAttempt } from './attempt';
 import { linksDigest, planFingerprint, recordHash } from './hash';
+import { saveRunEnd } from './run-end';
 import { changeSamples } from './observe';
 import { HeldPages } from './held-pages';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
@@ -590,15 +591,7 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
       /** The approval gate's decisions (who and when), for the run report. */
       approvals?: Record<string, unknown>[];
     }): Promise<{ droppedPages: number }> {
-      await store.addRunEvents(input.syncId, (input.approvals ?? []).map((a) => ({ kind: 'approval', at: String(a.at ?? new Date().toISOString()), data: a })));
-      await store.saveRunReport({
-        pipeline: input.pipeline,
-        syncId: input.syncId,
-        status: input.status,
-        startedAt: new Date(input.startedAtMs).toISOString(),
-        finishedAt: new Date().toISOString(),
-        totals: input.totals,
-      });
+      await saveRunEnd(store, input);
       held.dropPrefix(`${input.syncId}/`);
       return { droppedPages: await store.dropPages(input.syncId) };
     },
