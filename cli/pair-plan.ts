@@ -4,8 +4,9 @@
  */
 import type { SyncPairResult } from '../contracts/pair-sync';
 import type { PlanItem } from '../state/types';
-import { clip, table } from './format';
-import { CliError, EXIT, type CliDeps } from './common';
+import { executeDryRun } from './dry-run';
+import { clip, showValue, table } from './format';
+import type { CliDeps } from './common';
 
 interface Change {
   side: string;
@@ -14,7 +15,6 @@ interface Change {
   after: unknown;
 }
 
-const show = (v: unknown): string => (v === null || v === undefined ? '∅' : typeof v === 'string' ? v : JSON.stringify(v));
 
 /** One row per changed field of each item: key, side (direction, or `crm<>erp` for a conflict), operation, field, before -> after. */
 export function pairPlanRows(items: PlanItem[]): (string | number | null)[][] {
@@ -23,7 +23,7 @@ export function pairPlanRows(items: PlanItem[]): (string | number | null)[][] {
     if (changes.length === 0) return [[i.key, ((i.data.directions as string[] | undefined) ?? []).join(', '), i.op, null, null]];
     return changes.map((c) => {
       const [a, b] = c.side.split('<>');
-      const shown = i.op === 'conflict' && b !== undefined ? `${a}: ${show(c.before)} | ${b}: ${show(c.after)}` : `${show(c.before)} -> ${show(c.after)}`;
+      const shown = i.op === 'conflict' && b !== undefined ? `${a}: ${showValue(c.before)} | ${b}: ${showValue(c.after)}` : `${showValue(c.before)} -> ${showValue(c.after)}`;
       return [i.key, c.side, i.op, c.field, clip(shown, 90)];
     });
   });
@@ -39,16 +39,7 @@ export async function planPair(
   failureOf: (err: unknown, what: string) => unknown,
 ): Promise<void> {
   const println = (s: string) => deps.stdout(`${s}\n`);
-  const client = await deps.client();
-  let result: SyncPairResult;
-  try {
-    result = await client.workflow.execute('syncPair', { taskQueue, workflowId, args: [{ pair: name, mode: 'dry-run' }] });
-  } catch (err) {
-    throw failureOf(err, `dry run ${workflowId}`);
-  }
-  if (result.status !== 'completed' || !result.plan) throw new CliError(EXIT.failure, `dry run ${workflowId} ended ${result.status}; no plan was stored`);
-  const plan = result.plan;
-  const items = await deps.store().listPlanItems(plan.planId, { limit: opts.limit });
+  const { result, plan, items } = await executeDryRun<SyncPairResult>(deps, { workflowType: 'syncPair', taskQueue, workflowId, input: { pair: name }, limit: opts.limit }, failureOf);
   const c = plan.counts;
   const total = c.creates + c.updates + c.deletes + c.conflicts;
   const quarantined = Object.values(result.totals.sides).reduce((n, t) => n + t.quarantined, 0);

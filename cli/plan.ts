@@ -9,6 +9,7 @@ import type { SyncResult } from '../contracts/sync';
 import type { PlanItem } from '../state/types';
 import { configuredSyncs } from './config';
 import { clip, showValue, table } from './format';
+import { executeDryRun } from './dry-run';
 import { planPair } from './pair-plan';
 import { CliError, EXIT, type CliDeps } from './common';
 
@@ -62,16 +63,7 @@ export function addPlanCommands(program: Command, deps: CliDeps, pipelineName: (
       if (!target) throw new CliError(EXIT.notFound, `unknown pipeline or pair "${name}"; configured: ${[...all.keys()].join(', ')}`);
       const workflowId = `plan:${name}:${stamp()}`;
       if (target.kind === 'pair') return planPair(deps, name, target.taskQueue, opts, workflowId, failureOf);
-      const client = await deps.client();
-      let result: SyncResult;
-      try {
-        result = await client.workflow.execute('syncPipeline', { taskQueue: target.taskQueue, workflowId, args: [{ pipeline: name, mode: 'dry-run' }] });
-      } catch (err) {
-        throw failureOf(err, `dry run ${workflowId}`);
-      }
-      if (result.status !== 'completed' || !result.plan) throw new CliError(EXIT.failure, `dry run ${workflowId} ended ${result.status}; no plan was stored`);
-      const plan = result.plan;
-      const items = await deps.store().listPlanItems(plan.planId, { limit: opts.limit });
+      const { result, plan, items } = await executeDryRun<SyncResult>(deps, { workflowType: 'syncPipeline', taskQueue: target.taskQueue, workflowId, input: { pipeline: name }, limit: opts.limit }, failureOf);
       const c = plan.counts;
       const quarantined = c.quarantined ?? 0; // absent in plans made before dry-run-v2
       const writes = c.creates + c.updates + c.deletes + c.conflicts;
