@@ -13,6 +13,7 @@ import { openSqliteStateStore } from '../../state/sqlite-store';
 import type { StateStore } from '../../state/types';
 import { migrateBindingsToLinks } from '../../workers/migrate-links';
 import { linkedTargets } from '../helpers/links';
+import { runActivity as run } from '../helpers/activity-run';
 
 /** The real demo connectors, recording every upsert that reaches the demo ERP. */
 class RecordingPool extends ConnectorPool {
@@ -30,8 +31,6 @@ class RecordingPool extends ConnectorPool {
   }
 }
 
-const run = <A extends unknown[], R>(env: MockActivityEnvironment, fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
-  (env.run.bind(env) as (f: unknown, ...a: unknown[]) => Promise<unknown>)(fn, ...args) as Promise<R>;
 
 let dir: string;
 let registry: Registry;

@@ -9,9 +9,8 @@ import { seedDemo } from '../../demo/seed';
 import { ConnectorPool, loadRegistry } from '../../pipelines/load';
 import { openSqliteStateStore } from '../../state/sqlite-store';
 import type { StateStore } from '../../state/types';
+import { runActivity as run } from '../helpers/activity-run';
 
-const run = <A extends unknown[], R>(env: MockActivityEnvironment, fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
-  (env.run.bind(env) as (f: unknown, ...a: unknown[]) => Promise<unknown>)(fn, ...args) as Promise<R>;
 
 let dir: string;
 let store: StateStore;

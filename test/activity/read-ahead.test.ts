@@ -14,9 +14,9 @@ import { demoPaths, seedDemo } from '../../demo/seed';
 import { ConnectorPool, loadRegistry } from '../../pipelines/load';
 import { openSqliteStateStore } from '../../state/sqlite-store';
 import type { StateStore } from '../../state/types';
+import { runActivity as run } from '../helpers/activity-run';
+import { setCrmCity } from '../helpers/demo-env';
 
-const run = <A extends unknown[], R>(env: MockActivityEnvironment, fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
-  (env.run.bind(env) as (f: unknown, ...a: unknown[]) => Promise<unknown>)(fn, ...args) as Promise<R>;
 
 let dir: string;
 let store: StateStore;
@@ -33,15 +33,7 @@ afterEach(async () => {
   await store.close();
 });
 
-/** Set account `id`'s city in the CRM, as a user would (a newer updated_at each time). */
-function setCity(id: number, city: string, at: string): void {
-  const db = new Database(demoPaths(dir).crm);
-  try {
-    expect(db.prepare('UPDATE accounts SET city = ?, updated_at = ? WHERE id = ?').run(city, at, id).changes).toBe(1);
-  } finally {
-    db.close();
-  }
-}
+const setCity = (id: number, city: string, at: string): void => setCrmCity(dir, id, city, at);
 
 function erpCity(externalKeySuffix: string): string | null {
   const db = new Database(demoPaths(dir).erp, { readonly: true });

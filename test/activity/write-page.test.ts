@@ -10,6 +10,7 @@ import { ConnectorPool, loadRegistry, type Registry } from '../../pipelines/load
 import { openSqliteStateStore } from '../../state/sqlite-store';
 import type { StateStore } from '../../state/types';
 import { linkedTargets } from '../helpers/links';
+import { runActivity as run } from '../helpers/activity-run';
 
 /** The demo ERP with batches of 10, recording every upsert batch's external keys. */
 class RecordingPool extends ConnectorPool {
@@ -29,8 +30,6 @@ class RecordingPool extends ConnectorPool {
 }
 
 /** `env.run`, typed by the activity's own signature. */
-const run = <A extends unknown[], R>(env: MockActivityEnvironment, fn: (...args: A) => Promise<R>, ...args: A): Promise<R> =>
-  (env.run.bind(env) as (f: unknown, ...a: unknown[]) => Promise<unknown>)(fn, ...args) as Promise<R>;
 
 let store: StateStore;
 let registry: Registry;

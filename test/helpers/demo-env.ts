@@ -43,3 +43,14 @@ export function queryDb<T = Record<string, unknown>>(file: string, sql: string, 
 export function demoDbs(dir: string) {
   return demoPaths(dir);
 }
+
+/** Set demo CRM account `id`'s city as a user would, with `at` as its new updated_at (exactly one row changes). */
+export function setCrmCity(dir: string, id: number, city: string, at: string): void {
+  const db = new Database(demoPaths(dir).crm);
+  try {
+    const changed = db.prepare('UPDATE accounts SET city = ?, updated_at = ? WHERE id = ?').run(city, at, id).changes;
+    if (changed !== 1) throw new Error(`account ${id}: ${changed} rows changed, expected 1`);
+  } finally {
+    db.close();
+  }
+}
