@@ -3,7 +3,7 @@ import path from 'node:path';
 import { demoPaths, seedDemo, type SeedSize } from '../../demo/seed';
 import { createSyncWorkers, type SyncWorkers } from '../../workers/worker';
 import type { PipelineFamily } from '../../contracts/queues';
-import type { DevEnv } from './env';
+import { startDevEnv, type DevEnv } from './env';
 
 /**
  * Sync workers for `families` over the shipped config, the demo databases and the state store
@@ -24,6 +24,36 @@ export function syncWorkersFor(env: DevEnv, dir: string, families: PipelineFamil
 export async function demoWorkers(env: DevEnv, dir: string, size?: SeedSize): Promise<SyncWorkers> {
   seedDemo(dir, size);
   return syncWorkersFor(env, dir, ['sql']);
+}
+
+export interface RunningDemo {
+  env: DevEnv;
+  /** The demo CRM/ERP databases and the state store (`state.db`). */
+  dir: string;
+  sync: SyncWorkers;
+  /** Stops the workers, then the dev server (for afterAll; safe after a failed start). */
+  stop(): Promise<void>;
+}
+
+/** The real dev server and running `sql` family workers over a demo seeded with `size` (shipped config) in `<tmp>/demo`. */
+export async function startDemoWorkers(size: SeedSize): Promise<RunningDemo> {
+  const env = await startDevEnv();
+  let sync: SyncWorkers | undefined;
+  let running: Promise<void> | undefined;
+  const stop = async () => {
+    sync?.shutdown();
+    await running;
+    await env.teardown();
+  };
+  try {
+    const dir = path.join(env.tmp, 'demo');
+    sync = await demoWorkers(env, dir, size);
+    running = sync.run();
+    return { env, dir, sync, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
 }
 
 /** The environment config/systems.json's `tryton` system reads, for a test trytond. */

@@ -13,35 +13,28 @@ import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplyPlanResult } from '../../contracts/plan';
 import { pairCheckpoint, type PairSideTotals, type SyncPairResult } from '../../contracts/pair-sync';
 import { TASK_QUEUES } from '../../contracts/queues';
-import { demoPaths, seedDemo } from '../../demo/seed';
+import { demoPaths } from '../../demo/seed';
 import type { SyncWorkers } from '../../workers/worker';
 import { runCli, type CliDeps } from '../../cli/program';
 import { parseWorkerEnv } from '../../workers/config';
-import { queryDb, syncWorkersFor } from '../helpers/demo-env';
-import { ROOT, startDevEnv, type DevEnv } from '../helpers/env';
+import { queryDb, startDemoWorkers, type RunningDemo } from '../helpers/demo-env';
+import { ROOT, type DevEnv } from '../helpers/env';
 
 jest.setTimeout(300_000);
 
 const PAIR = 'demo-customers';
+let demo: RunningDemo;
 let env: DevEnv;
 let sync: SyncWorkers;
-let running: Promise<void>;
 let dir: string;
 let n = 0;
 
 beforeAll(async () => {
-  env = await startDevEnv();
-  dir = path.join(env.tmp, 'demo');
-  seedDemo(dir, { accounts: 200, contacts: 0, products: 0 });
-  sync = await syncWorkersFor(env, dir, ['sql']);
-  running = sync.run();
+  demo = await startDemoWorkers({ accounts: 200, contacts: 0, products: 0 });
+  ({ env, sync, dir } = demo);
 });
 
-afterAll(async () => {
-  sync?.shutdown();
-  await running;
-  await env?.teardown();
-});
+afterAll(() => demo?.stop());
 
 const syncPair = (extra: Record<string, unknown> = {}): Promise<SyncPairResult> =>
   env.client.workflow.execute('syncPair', { taskQueue: TASK_QUEUES.sql, workflowId: `pair-dry-${++n}`, args: [{ pair: PAIR, pageSize: 50, ...extra }] });

@@ -3,10 +3,9 @@ import path from 'node:path';
 import type { SyncPairResult } from '../../contracts/pair-sync';
 import { TASK_QUEUES } from '../../contracts/queues';
 import type { SyncResult } from '../../contracts/sync';
-import { demoPaths, seedDemo } from '../../demo/seed';
-import type { SyncWorkers } from '../../workers/worker';
-import { queryDb, syncWorkersFor } from '../helpers/demo-env';
-import { startDevEnv, type DevEnv } from '../helpers/env';
+import { demoPaths } from '../../demo/seed';
+import { queryDb, startDemoWorkers, type RunningDemo } from '../helpers/demo-env';
+import type { DevEnv } from '../helpers/env';
 
 /**
  * A first link whose match does not map. The one-way pipeline demo-accounts wrote ERP customers
@@ -20,25 +19,17 @@ import { startDevEnv, type DevEnv } from '../helpers/env';
 jest.setTimeout(300_000);
 
 const ACCOUNTS = 40;
+let demo: RunningDemo;
 let env: DevEnv;
-let sync: SyncWorkers;
-let running: Promise<void>;
 let dir: string;
 let n = 0;
 
 beforeAll(async () => {
-  env = await startDevEnv();
-  dir = path.join(env.tmp, 'demo');
-  seedDemo(dir, { accounts: ACCOUNTS, contacts: 0, products: 0 });
-  sync = await syncWorkersFor(env, dir, ['sql']);
-  running = sync.run();
+  demo = await startDemoWorkers({ accounts: ACCOUNTS, contacts: 0, products: 0 });
+  ({ env, dir } = demo);
 });
 
-afterAll(async () => {
-  sync?.shutdown();
-  await running;
-  await env?.teardown();
-});
+afterAll(() => demo?.stop());
 
 const run = <R>(type: string, args: Record<string, unknown>) =>
   env.client.workflow.execute(type, { taskQueue: TASK_QUEUES.sql, workflowId: `${type}-${++n}`, args: [args] }) as Promise<R>;
