@@ -67,24 +67,39 @@ export const SECRET_FILE_VARS = [
  * trailing line break. Setting both is refused, as is a file that cannot be read or is empty; the
  * messages name the variables and the file, never the content.
  */
-export function resolveSecretFiles(env: NodeJS.ProcessEnv, readFile: (p: string) => string = (p) => readFileSync(p, 'utf8')): void {
+export function resolveSecretFiles(env: NodeJS.ProcessEnv, readFile: (p: string) => Buffer = (p) => readFileSync(p)): void {
   const problems: string[] = [];
   for (const name of SECRET_FILE_VARS) {
-    const file = env[`${name}_FILE`];
-    if (file === undefined || file === '') continue;
-    if (env[name] !== undefined && env[name] !== '') {
-      problems.push(`${name} and ${name}_FILE are both set: keep one`);
-      continue;
-    }
-    let value: string;
-    try {
-      value = readFile(file).replace(/\r?\n$/, '');
-    } catch (err) {
-      problems.push(`${name}_FILE=${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
-      continue;
-    }
-    if (value.trim() === '') problems.push(`${name}_FILE=${file} is empty`);
+    const r = varOrFile(env, name, readFile);
+    if (r.problem) problems.push(r.problem);
+    if (!r.file || !r.bytes) continue;
+    const value = r.bytes.toString('utf8').replace(/\r?\n$/, '');
+    if (value.trim() === '') problems.push(`${r.from}: the file is empty`);
     else env[name] = value;
   }
   if (problems.length) throw new Error(`invalid environment:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+}
+
+/**
+ * A value that may be given as `NAME` or as a file named by `NAME_FILE`, never both: the file's
+ * bytes (`file`: true) or the variable's, where it came from (for messages), or the problem
+ * (both set, or a file that cannot be read, with its error code). Never the value in a message.
+ */
+export function varOrFile(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  readFile: (p: string) => Buffer = (p) => readFileSync(p),
+): { bytes?: Buffer; from?: string; file?: boolean; problem?: string } {
+  const direct = env[name];
+  const file = env[`${name}_FILE`];
+  if (direct !== undefined && direct !== '' && file !== undefined && file !== '') return { problem: `${name} and ${name}_FILE: set one of them, not both` };
+  if (file) {
+    try {
+      return { bytes: readFile(file), from: `${name}_FILE=${file}`, file: true };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      return { problem: `${name}_FILE=${file}: cannot read the file (${e.code ? `${e.code}` : String(e.message ?? err)})` };
+    }
+  }
+  return direct ? { bytes: Buffer.from(direct), from: name } : {};
 }

@@ -11,6 +11,7 @@ import { NativeConnection, type NativeConnectionOptions } from '@temporalio/work
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
 import { z } from 'zod';
+import { varOrFile } from './env-file';
 import { explainConnectError } from './tls-diagnose';
 
 /** Booleans from the environment: only these spellings, so `"false"` can never mean true. */
@@ -80,11 +81,6 @@ export class TemporalEnvError extends Error {
 }
 
 /** Node's error code and message without the path (it is named by the caller already). */
-function readError(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return e.code ? `${e.code}` : String(e.message ?? err);
-}
-
 /**
  * Parse and check the connection settings. Reads the `*_FILE`s (relative to the working folder);
  * every problem is listed with the variable and the fix. Secret values never appear in errors.
@@ -99,22 +95,11 @@ export function parseTemporalEnv(env: NodeJS.ProcessEnv, readFile: (p: string) =
 
   const values: Partial<Record<FileBacked, { bytes: Buffer; from: string }>> = {};
   for (const name of FROM_VAR_OR_FILE) {
-    const direct = env[name];
-    const file = env[`${name}_FILE`];
-    if (direct !== undefined && direct !== '' && file !== undefined && file !== '') {
-      problems.push(`${name} and ${name}_FILE: set one of them, not both`);
-      continue;
-    }
-    if (file) {
-      try {
-        values[name] = { bytes: readFile(file), from: `${name}_FILE=${file}` };
-      } catch (err) {
-        problems.push(`${name}_FILE=${file}: cannot read the file (${readError(err)})`);
-      }
-    } else if (direct) {
-      // A PEM in one variable often has its newlines written as \n.
-      values[name] = { bytes: Buffer.from(direct.replace(/\\n/g, '\n')), from: name };
-    }
+    const r = varOrFile(env, name, readFile);
+    if (r.problem) problems.push(r.problem);
+    else if (r.bytes && r.file) values[name] = { bytes: r.bytes, from: r.from! };
+    // A PEM in one variable often has its newlines written as \n.
+    else if (r.bytes) values[name] = { bytes: Buffer.from(r.bytes.toString('utf8').replace(/\\n/g, '\n')), from: name };
   }
 
   const pem = (name: FileBacked, label: RegExp, what: string): Buffer | undefined => {

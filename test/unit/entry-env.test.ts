@@ -44,11 +44,11 @@ test('secrets may come from files (NAME_FILE): the state URL, connector tokens; 
   expect(parseWorkerEnv({ ...env, DEMO_DATA_DIR: dir }).SYNC_STATE_URL).toBe('postgres://sync:s3cret@127.0.0.1:5432/state');
 
   const both = () => loadEnvFile({ ENV_FILE: '', SYNC_STATE_URL: 'postgres://x', SYNC_STATE_URL_FILE: url });
-  expect(both).toThrow('SYNC_STATE_URL and SYNC_STATE_URL_FILE are both set: keep one');
-  expect(() => loadEnvFile({ ENV_FILE: '', SYNC_STATE_URL_FILE: path.join(dir, 'missing') })).toThrow(/SYNC_STATE_URL_FILE=.*missing cannot be read \(ENOENT\)/);
+  expect(both).toThrow('SYNC_STATE_URL and SYNC_STATE_URL_FILE: set one of them, not both');
+  expect(() => loadEnvFile({ ENV_FILE: '', SYNC_STATE_URL_FILE: path.join(dir, 'missing') })).toThrow(/SYNC_STATE_URL_FILE=.*missing: cannot read the file \(ENOENT\)/);
   const empty = path.join(dir, 'empty');
   writeFileSync(empty, '\n');
-  expect(() => loadEnvFile({ ENV_FILE: '', TRYTON_SYNC_PASSWORD_FILE: empty })).toThrow(/TRYTON_SYNC_PASSWORD_FILE=.*empty is empty/);
+  expect(() => loadEnvFile({ ENV_FILE: '', TRYTON_SYNC_PASSWORD_FILE: empty })).toThrow(/TRYTON_SYNC_PASSWORD_FILE=.*empty: the file is empty/);
   try {
     both();
   } catch (err) {
