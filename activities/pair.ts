@@ -15,6 +15,7 @@ import { compilePairPolicy, IDENTITY_FIELD, type PairPolicy } from '../mappings/
 import type { QuarantineEntry, RunEvent } from '../state/types';
 import { readPath, setPath } from '../mappings/record-path';
 import { linksDigest, recordHash } from './hash';
+import { inlineMapper } from './map-pool';
 import { HeldPages } from './held-pages';
 import { ABSENT } from './plan-items';
 import { CHANGE_SAMPLES_PER_PAGE, fieldChanges, pairChangeSample } from './observe';
@@ -211,7 +212,7 @@ const notALookup =
  * the other side's record now and their link, write only the changed fields on each side, then
  * remember the new link values and the write ledger. Pages travel as claim checks.
  */
-export function createPairActivities({ registry, connectors, store, workerId }: SyncDeps) {
+export function createPairActivities({ registry, connectors, store, workerId, mapper = inlineMapper }: SyncDeps) {
   /** Plans planned by this worker and not yet written: the write reads them here, not from the store. */
   const held = new HeldPages<StagedPairPlan>(HELD_PAGES);
   const policies = new Map<string, PairPolicy>();
@@ -245,6 +246,8 @@ export function createPairActivities({ registry, connectors, store, workerId }: 
     return c;
   };
   const map = (p: Pair, side: string, r: SourceRecord) => mappingOf(p, side).apply(r.data, { keyPrefix: keyPrefixOf(p, side) });
+  /** A page of one side's records, mapped on a mapping thread when the worker has them (activities/map-pool.ts). */
+  const mapPage = (p: Pair, side: string, rs: SourceRecord[]) => mapper.map(mappingOf(p, side), rs.map((r) => r.data), { keyPrefix: keyPrefixOf(p, side) });
   const quarantineEntry = (p: Pair, syncId: string, side: string, key: string, field: string | null, rule: string, reason: string, record: unknown): QuarantineEntry => ({
     pipeline: p.name,
     syncId,
@@ -301,8 +304,9 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
     const other = otherSide(p, side);
     const bad: QuarantineEntry[] = [];
     const snaps = new Map<string, SideSnapshot>();
-    for (const r of records) {
-      const m = map(p, side, r);
+    const mapped = await mapPage(p, side, records);
+    for (const [i, r] of records.entries()) {
+      const m = mapped[i]!;
       if (m.ok) snaps.set(r.key, { key: r.key, fields: m.value, modifiedAt: r.modifiedAt, ...(r.deleted ? { deleted: true } : {}) });
       else {
         const first = m.issues[0]!;
@@ -364,8 +368,10 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
     }
     const otherSnaps = new Map<string, SideSnapshot>();
     if (otherKeys.size) {
-      for (const r of await connectorOf(p, other).read(p.sides[other]!.entity, [...otherKeys])) {
-        const m = map(p, other, r);
+      const others = await connectorOf(p, other).read(p.sides[other]!.entity, [...otherKeys]);
+      const mappedOthers = await mapPage(p, other, others);
+      for (const [i, r] of others.entries()) {
+        const m = mappedOthers[i]!;
         if (m.ok) otherSnaps.set(r.key, { key: r.key, fields: m.value, modifiedAt: r.modifiedAt, ...(r.deleted ? { deleted: true } : {}) });
         else {
           // Planning against a record we cannot read would look like a delete: hold it instead.

@@ -44,14 +44,15 @@ import { linkSpaceOf, type LinkSpace } from '../pipelines/link-space';
 import type { SourceRecord } from '../connectors/types';
 import type { Link, LinkField, LinkUpsert, QuarantineEntry, StateStore } from '../state/types';
 import { withAttempt } from './attempt';
-import { linksDigest, planFingerprint, recordHash } from './hash';
+import { linksDigest, planFingerprint } from './hash';
 import { saveRunEnd } from './run-end';
 import { changeSamples } from './observe';
 import { HeldPages } from './held-pages';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { addQuarantineItems } from './plan-items';
 import { planRisks } from './plan-risk';
-import { poisonOf, quarantineCopy } from './poison';
+import { inlineMapper, type Mapper } from './map-pool';
+import { quarantineCopy } from './poison';
 import { stallBudgetMs, watchProgress } from './progress-watch';
 import type {
   BeginSyncResult,
@@ -71,8 +72,6 @@ import type {
 const HEARTBEAT_EVERY_MS = 3000;
 /** Prepared plans a worker keeps in memory (a sync has at most two in flight: one written, one read ahead). */
 const HELD_PAGES = 16;
-/** Records mapped between two turns of the event loop. */
-const YIELD_EVERY = 250;
 
 /** A dry-run page: its plan and its place in it. */
 interface DryPage {
@@ -90,6 +89,8 @@ export interface SyncDeps {
    * (plain loops, tests with one in-process worker), the write goes to the family's queue.
    */
   workerId?: string;
+  /** Where pages are mapped: mapping threads (activities/map-pool.ts); default: the activity's own thread. */
+  mapper?: Mapper;
 }
 
 /**
@@ -169,7 +170,7 @@ function linkUpsert(
  * The steps of one sync. Each is an activity; each reads its input page from the state store
  * (claim check) and stages its output there, so workflow history holds ids and counts only.
  */
-export function createSyncActivities({ registry, connectors, store, workerId }: SyncDeps) {
+export function createSyncActivities({ registry, connectors, store, workerId, mapper = inlineMapper }: SyncDeps) {
   /** Plans prepared by this worker and not yet written: the write reads them here, not from the store. */
   const held = new HeldPages<PlanPage>(HELD_PAGES);
 
@@ -232,36 +233,31 @@ export function createSyncActivities({ registry, connectors, store, workerId }: 
     const mapping = registry.mappings.get(p.mapping)!;
     const valid: MappedRecord[] = [];
     const bad: QuarantineEntry[] = [];
-    const options = { keyPrefix: keyPrefixOf(p) };
-    for (const [n, r] of records.entries()) {
-      // A page is mapped in slices, so that the worker's other work (workflow tasks, queries,
-      // heartbeats) is not held up behind a whole page of synchronous mapping.
-      if (n > 0 && n % YIELD_EVERY === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-      // Poison (a huge field, damaged text) and a mapping that throws are this record's
-      // problem, quarantined with the reason; they must not fail the page and be retried.
-      const poison = poisonOf(r.data);
-      let res: ReturnType<typeof mapping.apply>;
-      try {
-        res = poison ? { ok: false, issues: [{ field: poison.field, rule: poison.rule, message: poison.reason }] } : mapping.apply(r.data, options);
-      } catch (err) {
-        res = { ok: false, issues: [{ field: '(record)', rule: 'unexpected', message: `the mapping failed unexpectedly: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500) }] };
-      }
+    // On a mapping thread when the worker has them (activities/map-pool.ts), else here in slices.
+    const results = await mapper.map(
+      mapping,
+      records.map((r) => r.data),
+      { keyPrefix: keyPrefixOf(p), poison: true, hash: true },
+    );
+    results.forEach((res, n) => {
+      const r = records[n]!;
       if (res.ok) {
-        valid.push({ sourceKey: r.key, fields: res.value, hash: recordHash(res.value) });
-      } else {
-        const first = res.issues[0]!;
-        bad.push({
-          pipeline: p.name,
-          syncId,
-          sourceKey: r.key,
-          stage: 'map',
-          field: first.field,
-          rule: first.rule,
-          reason: poison ? poison.reason : res.issues.map((i) => `${i.field}: ${i.message} (${i.rule})`).join('; '),
-          record: poison ? quarantineCopy(r.data) : r.data,
-        });
+        valid.push({ sourceKey: r.key, fields: res.value, hash: res.hash! });
+        return;
       }
-    }
+      const first = res.issues[0]!;
+      bad.push({
+        pipeline: p.name,
+        syncId,
+        sourceKey: r.key,
+        stage: 'map',
+        field: first.field,
+        rule: first.rule,
+        // Poison (a huge field, damaged text) is never mapped: its quarantine copy leaves the oversized value out.
+        reason: res.poisoned ? first.message : res.issues.map((i) => `${i.field}: ${i.message} (${i.rule})`).join('; '),
+        record: res.poisoned ? quarantineCopy(r.data) : r.data,
+      });
+    });
     if (dry) await addQuarantineItems(store, dry.planId, dry.seq, bad);
     else await store.quarantine(bad);
     return { valid, quarantined: bad.length };

@@ -5,6 +5,7 @@ import { Client } from '@temporalio/client';
 import type { DataConverter } from '@temporalio/common';
 import { bundleWorkflowCode, DefaultLogger, type NativeConnection, Runtime, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities';
+import { MapPool, mapThreadsFromEnv } from '../activities/map-pool';
 import type { AlertSettings } from '../activities/alerts';
 import type { OrdersErp } from '../activities/orders';
 import { DealsDb } from '../activities/orders-crm';
@@ -55,6 +56,8 @@ export interface SyncWorkerOptions {
   dataConverter?: DataConverter;
   /** Build some systems' connectors differently (fault-injection tests); default: from config. */
   createConnector?: ConnectorOverride;
+  /** Threads that map pages beside the worker's own (0: none). @default SYNC_MAP_THREADS, else the cores beside one, at most 2 */
+  mapThreads?: number;
 }
 
 export interface OrdersWiring {
@@ -73,6 +76,8 @@ export interface OrdersWiring {
 export interface SyncWorkers {
   workers: Worker[];
   registry: Registry;
+  /** The mapping threads (activities/map-pool.ts). */
+  mapper: MapPool;
   store: StateStore;
   /** Targets brought into their source's key prefix at this start (usually none). */
   keyMigrations: KeyPrefixMigration[];
@@ -97,6 +102,7 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
   });
   // Before anything is opened: a bad key stops the worker here (the error names the key id, never its bytes).
   const dataConverter = opts.dataConverter ?? dataConverterFromEnv(opts.env);
+  const mapThreads = opts.mapThreads ?? mapThreadsFromEnv(opts.env);
   // A PostgreSQL store is migrated here (several workers starting at once take turns).
   const store = await openStateStore(opts.stateDb, { runEventsDays: opts.runEventsDays });
   const keyMigrations = await migrateKeyPrefixes(registry, store);
@@ -108,7 +114,9 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
   if (alerts.note) Runtime.instance().logger.info(alerts.note);
   // This process's own task queues (one per sync family): a page it prepared is written here, from memory.
   const workerId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
-  const activities = createActivities({ registry, connectors, store, workerId, approvalKeys, alerts: alerts.settings, ...ordersDeps(registry, connectors, store, opts, dataConverter) });
+  // Pages are mapped on other cores while this thread fetches, plans, writes and talks to Temporal.
+  const mapper = new MapPool(mapThreads);
+  const activities = createActivities({ registry, connectors, store, workerId, mapper, approvalKeys, alerts: alerts.settings, ...ordersDeps(registry, connectors, store, opts, dataConverter) });
   // OpenTelemetry (OTEL_EXPORTER_OTLP_ENDPOINT, workers/tracing.ts): off by default.
   const tracing = startTracing(opts.env, 'worker');
   const traced = tracing ? tracingWorkerOptions(tracing) : null;
@@ -139,6 +147,7 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
   return {
     workers,
     registry,
+    mapper,
     store,
     keyMigrations,
     linkMigrations,
@@ -154,6 +163,7 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
         await Promise.all(workers.map((w) => w.run()));
       } finally {
         stopWatch?.();
+        await mapper.close();
         await connectors.closeAll();
         await store.close();
         await flushTracing().catch((err: unknown) => Runtime.instance().logger.warn(`tracing: spans not sent: ${(err as Error).message}`));

@@ -43,6 +43,11 @@ export interface CompiledMapping {
   fields: string[];
   /** Map one raw source record to the canonical shape and validate it. Pure. */
   apply(record: Record<string, unknown>, options?: MapOptions): MapResult;
+  /**
+   * What it was compiled from (the mapping file's JSON and its path), so that another thread can
+   * compile the same mapping (activities/map-pool.ts). Absent for mappings built in code (tests).
+   */
+  source?: { spec: unknown; file: string };
 }
 
 /** Raised at worker start for a mapping that cannot be compiled; names file, path and fix. */
@@ -163,6 +168,7 @@ export function compileMapping(raw: unknown, file: string): CompiledMapping {
   return {
     name: spec.name,
     target,
+    source: { spec: raw, file },
     ...(write ? { write } : {}),
     sourceKeyFields: fields.filter((f) => f.sourceKey || f.fallback?.sourceKey).map((f) => f.field),
     fields: fields.map((f) => f.field),
