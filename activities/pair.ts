@@ -16,6 +16,7 @@ import type { QuarantineEntry, RunEvent } from '../state/types';
 import { readPath, setPath } from '../mappings/record-path';
 import { linksDigest, recordHash } from './hash';
 import { inlineMapper } from './map-pool';
+import { PagePrefetch } from './prefetch';
 import { HeldPages } from './held-pages';
 import { ABSENT } from './plan-items';
 import { CHANGE_SAMPLES_PER_PAGE, fieldChanges, pairChangeSample } from './observe';
@@ -215,6 +216,8 @@ const notALookup =
 export function createPairActivities({ registry, connectors, store, workerId, mapper = inlineMapper }: SyncDeps) {
   /** Plans planned by this worker and not yet written: the write reads them here, not from the store. */
   const held = new HeldPages<StagedPairPlan>(HELD_PAGES);
+  /** A side's next page, prepared here in the background while the workflow takes this one. */
+  const prefetch = new PagePrefetch<PreparePairPageResult>();
   const policies = new Map<string, PairPolicy>();
   const pairOf = (name: string): Pair => {
     const p = registry.pairs.get(name);
@@ -612,7 +615,19 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
       // None at the start: the timeout counts from the attempt's start anyway (one server write less per page).
       const alive = setInterval(() => heartbeat(), HEARTBEAT_EVERY_MS);
       try {
-        return await prepare(ref);
+        // Pages of a side prepared in sequence (`seen`, no dry run): the side's next page is prepared
+        // here in the background right away, as for pipelines (activities/prefetch.ts); never the
+        // other side's first page, which must see the ledger of this side's writes.
+        if (!ref.seen || ref.dryRun) return await prepare(ref);
+        const chain = `${ref.syncId}\u0000${ref.side}`;
+        const key = (r: typeof ref) => stableJson([r.pair, r.side, r.after ?? null, r.limit]);
+        const early = prefetch.take(chain, ref.seq, key(ref));
+        const result = (early.page ? await early.page.catch(() => null) : null) ?? (await prepare(ref));
+        if (early.ahead && result.hasMore) {
+          const next = { ...ref, seq: ref.seq + 1, after: result.nextCursor };
+          prefetch.put(chain, next.seq, key(next), new Promise<void>((resolve) => setImmediate(resolve)).then(() => prepare(next)));
+        }
+        return result;
       } finally {
         clearInterval(alive);
       }

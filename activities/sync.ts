@@ -32,11 +32,11 @@
  */
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { applyLookback, type Cursor } from '../contracts/cursor';
-import { SyncError } from '../contracts/errors';
+import { isRetryableType, isSyncError, SyncError } from '../contracts/errors';
 import { TASK_QUEUES, workerQueue, type PipelineFamily } from '../contracts/queues';
 import type { ConnectorPool, Registry } from '../pipelines/load';
 import type { Pipeline } from '../pipelines/schema';
-import { stableHash } from '../contracts/stable-json';
+import { stableHash, stableJson } from '../contracts/stable-json';
 import { readPath, setPath } from '../mappings/record-path';
 import { oneWayPolicy, planOneWay } from '../mappings/two-way/one-way';
 import type { PairPolicy } from '../mappings/two-way/policy';
@@ -48,6 +48,9 @@ import { linksDigest, planFingerprint } from './hash';
 import { saveRunEnd } from './run-end';
 import { changeSamples } from './observe';
 import { HeldPages } from './held-pages';
+import { WriteChains } from './write-chain';
+import { PagePrefetch } from './prefetch';
+import type { MappedOne } from './map-records';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { addQuarantineItems } from './plan-items';
 import { planRisks } from './plan-risk';
@@ -70,6 +73,14 @@ import type {
 
 /** How often writePage heartbeats while a batch makes progress (heartbeat timeout 15 s, workflows/options.ts). */
 const HEARTBEAT_EVERY_MS = 3000;
+/**
+ * A turn of the event loop. State store and SQL connector calls are synchronous underneath (SQLite),
+ * so an activity awaiting them runs without a break; between its larger steps it lets the worker's
+ * other work go first (workflow tasks, the next page's activity, heartbeats), which otherwise
+ * waits behind the whole page: a round trip through the server costs the sync that much.
+ */
+const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
+
 /** Prepared plans a worker keeps in memory (a sync has at most two in flight: one written, one read ahead). */
 const HELD_PAGES = 16;
 
@@ -173,6 +184,10 @@ function linkUpsert(
 export function createSyncActivities({ registry, connectors, store, workerId, mapper = inlineMapper }: SyncDeps) {
   /** Plans prepared by this worker and not yet written: the write reads them here, not from the store. */
   const held = new HeldPages<PlanPage>(HELD_PAGES);
+  /** The next page of a sync, prepared here in the background while the workflow takes this one. */
+  const prefetch = new PagePrefetch<Omit<PreparePageResult, 'attempt'>>();
+  /** Commits of the pages written here, in order: what a page written ahead waits for. */
+  const chains = new WriteChains();
 
   const pipelineOf = (name: string): Pipeline => {
     const p = registry.pipelines.get(name);
@@ -225,20 +240,22 @@ export function createSyncActivities({ registry, connectors, store, workerId, ma
   /** What every key of a pipeline's source carries into its target (systems.json `keyPrefix`). */
   const keyPrefixOf = (p: Pipeline): string => registry.systems.get(p.source.system)?.keyPrefix ?? '';
 
+  /** Map and validate source records, on a mapping thread when the worker has them (activities/map-pool.ts). */
+  const mapSource = (p: Pipeline, records: SourceRecord[]): Promise<MappedOne[]> =>
+    mapper.map(
+      registry.mappings.get(p.mapping)!,
+      records.map((r) => r.data),
+      { keyPrefix: keyPrefixOf(p), poison: true, hash: true },
+    );
+
   /**
    * Map and validate records: invalid ones go to quarantine with their reasons, the rest go on.
    * In a dry run (`dry`) they go into the plan as quarantine items instead (activities/plan-items.ts).
    */
   const mapRecords = async (p: Pipeline, syncId: string, records: SourceRecord[], dry?: DryPage): Promise<{ valid: MappedRecord[]; quarantined: number }> => {
-    const mapping = registry.mappings.get(p.mapping)!;
     const valid: MappedRecord[] = [];
     const bad: QuarantineEntry[] = [];
-    // On a mapping thread when the worker has them (activities/map-pool.ts), else here in slices.
-    const results = await mapper.map(
-      mapping,
-      records.map((r) => r.data),
-      { keyPrefix: keyPrefixOf(p), poison: true, hash: true },
-    );
+    const results = await mapSource(p, records);
     results.forEach((res, n) => {
       const r = records[n]!;
       if (res.ok) {
@@ -339,6 +356,164 @@ export function createSyncActivities({ registry, connectors, store, workerId, ma
     return (i) => mapped[ops[i]!.index]!.fields;
   };
 
+  /** writePage (below): the write and the commit, once the page it was written ahead of has committed. */
+  const writeOnePage = async (
+    ref: PageRef & { planPageId: string; planHash?: string; commit?: { cursor: Cursor | null }; check?: boolean; writeNo?: number; after?: { seq: number; writeNo: number } },
+    chain: string,
+  ): Promise<WritePageResult> => {
+    const p = pipelineOf(ref.pipeline);
+    // Written ahead (`throughput-v3`): the page before this one is being written on this worker;
+    // nothing of this page is written before that page's cursor is committed.
+    if (ref.after !== undefined && activityInfo().heartbeatDetails === undefined) {
+      if ((await chains.waitFor(chain, ref.after)) === 'abandoned') {
+        log.info('writePage: the page before this one ended without committing; this one is prepared again', { pipeline: p.name, seq: ref.seq });
+        return { created: 0, updated: 0, quarantined: 0, stale: true };
+      }
+    }
+    const target = connectors.get(p.target.system);
+    // From this worker's memory when it prepared the page, else from the claim check.
+    const staged = held.get(ref.planPageId) ?? (await store.loadPage<PlanPage>(ref.planPageId));
+    const { ops } = staged;
+    if (ref.planHash !== undefined && planFingerprint(ops) !== ref.planHash) {
+      throw new SyncError('Conflict', `staged plan ${ref.planPageId} no longer matches the approved plan ${ref.planHash}; nothing was written`);
+    }
+    const fieldsOf = staged.fields ? (i: number) => staged.fields![i]! : await mappedFields(staged.mappedPageId!, ops);
+    const plan = ops.map((o, i) => ({ ...o, fields: fieldsOf(i) }));
+    const space = spaceOf(p);
+    const { maxBatchSize, requestTimeoutMs, partialUpdates } = target.describe();
+    const partial = partialUpdates === true;
+    const batchSize = Math.max(1, maxBatchSize);
+    // The key the target knows the record by carries the source system's prefix, so two
+    // sources writing into one entity never address the same record (links keep source keys).
+    const keyPrefix = keyPrefixOf(p);
+    type Progress = { next: number } & WritePageResult;
+    const resumed = activityInfo().heartbeatDetails as Progress | undefined;
+    // `throughput-v2`: the page was planned while earlier pages were still being written. If one
+    // of them wrote a record of this page (it changed again during the sync), this plan compared
+    // with a link that is gone: write nothing, commit nothing, the workflow prepares the page again.
+    // (A retry that resumes after a written batch checked before its first batch.)
+    if (ref.check && !resumed && staged.seen) {
+      await turn();
+      const now = await store.findLinks(space.space, space.sourceSide, [...staged.seen.keys, ...ops.map((o) => o.sourceKey)]);
+      // An op's link may also hold what this very plan wrote (a holder that died mid-page, a
+      // retry after the commit): that is as planned, the write goes on (upserts are idempotent).
+      const opsHold = ops.every((o) => {
+        const stamp = stampOf(now.get(o.sourceKey));
+        return stamp === (o.was ?? stamp) || stamp === o.hash;
+      });
+      if (!opsHold || linksDigest(staged.seen.keys, (k) => stampOf(now.get(k))) !== staged.seen.digest) {
+        log.info('writePage: a link of the page changed since it was planned; the page is prepared again', { pipeline: p.name, seq: ref.seq });
+        return { created: 0, updated: 0, quarantined: 0, stale: true };
+      }
+    }
+    const acc: Progress = resumed ?? { next: 0, created: 0, updated: 0, quarantined: 0 };
+    if (resumed) log.info('writePage resuming', { pipeline: p.name, seq: ref.seq, from: resumed.next });
+    const watch = { stallMs: stallBudgetMs(requestTimeoutMs), beatEveryMs: HEARTBEAT_EVERY_MS, beat: () => heartbeat({ ...acc }), what: `writing ${p.target.system}.${p.target.entity}` };
+    for (let i = acc.next; i < plan.length; i += batchSize) {
+      const batch = plan.slice(i, i + batchSize);
+      // A slow target (one Tryton batch can take many seconds) must not look like a dead worker,
+      // nor a hung request like a slow target: heartbeat the progress reached so far only while
+      // the target's requests complete; a batch without progress past the request timeout fails.
+      let outcomes: Awaited<ReturnType<typeof target.upsert>> = [];
+      await watchProgress(watch, async () => {
+        outcomes = await target.upsert(
+          p.target.entity,
+          batch.map((w) => ({
+            externalKey: keyPrefix + w.sourceKey,
+            ...(w.targetKey ? { targetKey: w.targetKey } : {}),
+            fields: w.fields,
+            // Only the changed fields, where the target can write part of a record.
+            ...(partial && w.changed ? { changed: w.changed } : {}),
+          })),
+        );
+      });
+      const byKey = new Map(batch.map((w) => [keyPrefix + w.sourceKey, w]));
+      const written: LinkUpsert[] = [];
+      const writtenKeys: string[] = [];
+      const failed: QuarantineEntry[] = [];
+      for (const o of outcomes) {
+        const w = byKey.get(o.externalKey)!;
+        if (o.ok) {
+          const fields = w.linkFields ?? unitValues(space, w.fields);
+          written.push(linkUpsert(p, space, w.linkId, w.sourceKey, o.targetKey, fields, w.deletedSides ?? [], w.hash));
+          writtenKeys.push(w.sourceKey);
+          if (o.action === 'created') acc.created++;
+          else acc.updated++;
+        } else {
+          failed.push({
+            pipeline: p.name,
+            syncId: ref.syncId,
+            sourceKey: w.sourceKey,
+            stage: 'write',
+            field: o.error.field ?? null,
+            rule: o.error.type,
+            reason: o.error.message,
+            record: w.fields,
+          });
+          acc.quarantined++;
+        }
+      }
+      // The batch is durable in the target: its links now hold what was written there.
+      await turn();
+      await store.upsertLinks(space.space, written);
+      await store.quarantine(failed);
+      await store.releaseQuarantine(p.name, writtenKeys);
+      acc.next = i + batch.length;
+      // After the last batch the completion follows at once: a heartbeat there would only cost
+      // the server a write per page (a retry that finds none redoes the last batch: upserts, links).
+      if (acc.next < plan.length) heartbeat({ ...acc });
+    }
+    if (ref.commit) {
+      await turn();
+      // The page's writes are durable: its cursor moves, in the same activity (one round trip
+      // less per page). A retry after this point writes nothing new (upserts, links) and commits
+      // the same cursor again. The page before this one is done for good: drop its claim check.
+      // (A late retry of a page whose successor, written ahead, has committed moves nothing back.)
+      if (!chains.committedAfter(chain, ref.seq)) await store.setCheckpoint(p.name, ref.commit.cursor, ref.syncId);
+      await store.dropPages(ref.syncId, `${ref.seq - 1}/`);
+      held.delete(ref.planPageId);
+    }
+    const result = { created: acc.created, updated: acc.updated, quarantined: acc.quarantined };
+    if (ref.commit) chains.committed(chain, ref.seq, { planHash: ref.planHash, result });
+    return result;
+  };
+
+  /** A page's request to preparePage. */
+  type PrepareRef = PageRef & { after: Cursor | null; limit: number; dryRunPlanId?: string; seen?: boolean };
+  /** What makes two requests for the same page the same (activities/prefetch.ts). */
+  const requestKey = (ref: PrepareRef): string => stableJson([ref.pipeline, ref.after ?? null, ref.limit]);
+  /** preparePage (below): fetch, map and validate, plan and stage one page. */
+  const prepareCore = async (ref: PrepareRef): Promise<Omit<PreparePageResult, 'attempt'>> => {
+    const p = pipelineOf(ref.pipeline);
+    const page = await connectors.get(p.source.system).fetchChanges(p.source.entity, { after: ref.after, limit: ref.limit });
+    const fetched = { count: page.records.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
+    if (page.records.length === 0) return { ...fetched, valid: 0, quarantined: 0, plan: null };
+    const dry = ref.dryRunPlanId !== undefined ? { planId: ref.dryRunPlanId, seq: ref.seq } : undefined;
+    const { valid, quarantined } = await mapRecords(p, ref.syncId, page.records, dry);
+    if (valid.length === 0) return { ...fetched, valid: 0, quarantined, plan: null };
+    await turn();
+    const { ops, seenDigest, ...result } = await planRecords(p, ref.syncId, valid, dry !== undefined);
+    await turn();
+    // `seen` (throughput-v2, pages planned while earlier pages are still being written): even a
+    // page with nothing to write is staged, with what it saw of its links, and goes through
+    // writePage, which re-checks them before writing or committing anything.
+    if (ops.length === 0 && !ref.seen) return { ...fetched, valid: valid.length, quarantined, plan: { planPageId: '', ...result } };
+    const staged: PlanPage = {
+      ops,
+      fields: ops.map((o) => valid[o.index]!.fields),
+      ...(ref.seen ? { seen: { keys: unchangedOf(valid, ops), digest: seenDigest } } : {}),
+    };
+    const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/plan`, staged);
+    held.put(planPageId, staged);
+    return {
+      ...fetched,
+      valid: valid.length,
+      quarantined,
+      plan: { planPageId, ...result },
+      ...(workerId ? { heldBy: workerQueue(p.family as PipelineFamily, workerId) } : {}),
+    };
+  };
+
   const steps = {
     /** `estimate: false` skips counting the source (a continued run keeps its first run's estimate). */
     async beginSync(input: {
@@ -384,33 +559,19 @@ export function createSyncActivities({ registry, connectors, store, workerId, ma
      * schedule-to-start timeout, then another worker writes it from the claim check.
      * `dryRunPlanId` (a dry run, `dry-run-v2`): only the plan and the claim check are written.
      */
-    async preparePage(ref: PageRef & { after: Cursor | null; limit: number; dryRunPlanId?: string; seen?: boolean }): Promise<PreparePageResult> {
-      const p = pipelineOf(ref.pipeline);
-      const page = await connectors.get(p.source.system).fetchChanges(p.source.entity, { after: ref.after, limit: ref.limit });
-      const fetched = { count: page.records.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
-      if (page.records.length === 0) return { ...fetched, valid: 0, quarantined: 0, plan: null };
-      const dry = ref.dryRunPlanId !== undefined ? { planId: ref.dryRunPlanId, seq: ref.seq } : undefined;
-      const { valid, quarantined } = await mapRecords(p, ref.syncId, page.records, dry);
-      if (valid.length === 0) return { ...fetched, valid: 0, quarantined, plan: null };
-      const { ops, seenDigest, ...result } = await planRecords(p, ref.syncId, valid, dry !== undefined);
-      // `seen` (throughput-v2, pages planned while earlier pages are still being written): even a
-      // page with nothing to write is staged, with what it saw of its links, and goes through
-      // writePage, which re-checks them before writing or committing anything.
-      if (ops.length === 0 && !ref.seen) return { ...fetched, valid: valid.length, quarantined, plan: { planPageId: '', ...result } };
-      const staged: PlanPage = {
-        ops,
-        fields: ops.map((o) => valid[o.index]!.fields),
-        ...(ref.seen ? { seen: { keys: unchangedOf(valid, ops), digest: seenDigest } } : {}),
-      };
-      const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/plan`, staged);
-      held.put(planPageId, staged);
-      return {
-        ...fetched,
-        valid: valid.length,
-        quarantined,
-        plan: { planPageId, ...result },
-        ...(workerId ? { heldBy: workerQueue(p.family as PipelineFamily, workerId) } : {}),
-      };
+    async preparePage(ref: PrepareRef): Promise<PreparePageResult> {
+      // Pages prepared in sequence (`seen`, no dry run): the page after this one is prepared here
+      // in the background right away, so that its preparePage, when it comes to this worker, finds
+      // it ready instead of starting only after a round trip through the server (activities/prefetch.ts).
+      if (!ref.seen || ref.dryRunPlanId !== undefined) return prepareCore(ref);
+      const early = prefetch.take(ref.syncId, ref.seq, requestKey(ref));
+      const result = (early.page ? await early.page.catch(() => null) : null) ?? (await prepareCore(ref));
+      if (early.ahead && result.hasMore) {
+        const next = { ...ref, seq: ref.seq + 1, after: result.nextCursor };
+        // Started once this page's result is on its way.
+        prefetch.put(ref.syncId, next.seq, requestKey(next), new Promise<void>((resolve) => setImmediate(resolve)).then(() => prepareCore(next)));
+      }
+      return result;
     },
 
     /**
@@ -465,110 +626,24 @@ export function createSyncActivities({ registry, connectors, store, workerId, ma
      * Write the plan in batches, idempotently (upsert by external key), recording links after
      * each batch. Heartbeats the batch reached, so a retry resumes there instead of rewriting.
      */
-    async writePage(ref: PageRef & { planPageId: string; planHash?: string; commit?: { cursor: Cursor | null }; check?: boolean }): Promise<WritePageResult> {
-      const p = pipelineOf(ref.pipeline);
-      const target = connectors.get(p.target.system);
-      // From this worker's memory when it prepared the page, else from the claim check.
-      const staged = held.get(ref.planPageId) ?? (await store.loadPage<PlanPage>(ref.planPageId));
-      const { ops } = staged;
-      if (ref.planHash !== undefined && planFingerprint(ops) !== ref.planHash) {
-        throw new SyncError('Conflict', `staged plan ${ref.planPageId} no longer matches the approved plan ${ref.planHash}; nothing was written`);
+    async writePage(
+      ref: PageRef & { planPageId: string; planHash?: string; commit?: { cursor: Cursor | null }; check?: boolean; writeNo?: number; after?: { seq: number; writeNo: number } },
+    ): Promise<WritePageResult> {
+      const chain = `${ref.syncId}\u0000${ref.pipeline}`;
+      // A late retry of a page committed here (the same plan): it answers what it answered then.
+      const done = ref.commit ? chains.resultOf<{ planHash?: string; result: WritePageResult }>(chain, ref.seq) : undefined;
+      if (done && done.planHash !== undefined && done.planHash === ref.planHash) return done.result;
+      try {
+        const written = await writeOnePage(ref, chain);
+        if (written.stale) chains.ended(chain, ref.seq, ref.writeNo);
+        return written;
+      } catch (err) {
+        // A failure that will not be retried ends this write: the page written ahead of it, waiting
+        // for its commit, writes nothing. (After a failure that is retried it goes on waiting.)
+        if (isSyncError(err) && !isRetryableType(err.type)) chains.ended(chain, ref.seq, ref.writeNo);
+        throw err;
       }
-      const fieldsOf = staged.fields ? (i: number) => staged.fields![i]! : await mappedFields(staged.mappedPageId!, ops);
-      const plan = ops.map((o, i) => ({ ...o, fields: fieldsOf(i) }));
-      const space = spaceOf(p);
-      const { maxBatchSize, requestTimeoutMs, partialUpdates } = target.describe();
-      const partial = partialUpdates === true;
-      const batchSize = Math.max(1, maxBatchSize);
-      // The key the target knows the record by carries the source system's prefix, so two
-      // sources writing into one entity never address the same record (links keep source keys).
-      const keyPrefix = keyPrefixOf(p);
-      type Progress = { next: number } & WritePageResult;
-      const resumed = activityInfo().heartbeatDetails as Progress | undefined;
-      // `throughput-v2`: the page was planned while earlier pages were still being written. If one
-      // of them wrote a record of this page (it changed again during the sync), this plan compared
-      // with a link that is gone: write nothing, commit nothing, the workflow prepares the page again.
-      // (A retry that resumes after a written batch checked before its first batch.)
-      if (ref.check && !resumed && staged.seen) {
-        const now = await store.findLinks(space.space, space.sourceSide, [...staged.seen.keys, ...ops.map((o) => o.sourceKey)]);
-        // An op's link may also hold what this very plan wrote (a holder that died mid-page, a
-        // retry after the commit): that is as planned, the write goes on (upserts are idempotent).
-        const opsHold = ops.every((o) => {
-          const stamp = stampOf(now.get(o.sourceKey));
-          return stamp === (o.was ?? stamp) || stamp === o.hash;
-        });
-        if (!opsHold || linksDigest(staged.seen.keys, (k) => stampOf(now.get(k))) !== staged.seen.digest) {
-          log.info('writePage: a link of the page changed since it was planned; the page is prepared again', { pipeline: p.name, seq: ref.seq });
-          return { created: 0, updated: 0, quarantined: 0, stale: true };
-        }
-      }
-      const acc: Progress = resumed ?? { next: 0, created: 0, updated: 0, quarantined: 0 };
-      if (resumed) log.info('writePage resuming', { pipeline: p.name, seq: ref.seq, from: resumed.next });
-      const watch = { stallMs: stallBudgetMs(requestTimeoutMs), beatEveryMs: HEARTBEAT_EVERY_MS, beat: () => heartbeat({ ...acc }), what: `writing ${p.target.system}.${p.target.entity}` };
-      for (let i = acc.next; i < plan.length; i += batchSize) {
-        const batch = plan.slice(i, i + batchSize);
-        // A slow target (one Tryton batch can take many seconds) must not look like a dead worker,
-        // nor a hung request like a slow target: heartbeat the progress reached so far only while
-        // the target's requests complete; a batch without progress past the request timeout fails.
-        let outcomes: Awaited<ReturnType<typeof target.upsert>> = [];
-        await watchProgress(watch, async () => {
-          outcomes = await target.upsert(
-            p.target.entity,
-            batch.map((w) => ({
-              externalKey: keyPrefix + w.sourceKey,
-              ...(w.targetKey ? { targetKey: w.targetKey } : {}),
-              fields: w.fields,
-              // Only the changed fields, where the target can write part of a record.
-              ...(partial && w.changed ? { changed: w.changed } : {}),
-            })),
-          );
-        });
-        const byKey = new Map(batch.map((w) => [keyPrefix + w.sourceKey, w]));
-        const written: LinkUpsert[] = [];
-        const writtenKeys: string[] = [];
-        const failed: QuarantineEntry[] = [];
-        for (const o of outcomes) {
-          const w = byKey.get(o.externalKey)!;
-          if (o.ok) {
-            const fields = w.linkFields ?? unitValues(space, w.fields);
-            written.push(linkUpsert(p, space, w.linkId, w.sourceKey, o.targetKey, fields, w.deletedSides ?? [], w.hash));
-            writtenKeys.push(w.sourceKey);
-            if (o.action === 'created') acc.created++;
-            else acc.updated++;
-          } else {
-            failed.push({
-              pipeline: p.name,
-              syncId: ref.syncId,
-              sourceKey: w.sourceKey,
-              stage: 'write',
-              field: o.error.field ?? null,
-              rule: o.error.type,
-              reason: o.error.message,
-              record: w.fields,
-            });
-            acc.quarantined++;
-          }
-        }
-        // The batch is durable in the target: its links now hold what was written there.
-        await store.upsertLinks(space.space, written);
-        await store.quarantine(failed);
-        await store.releaseQuarantine(p.name, writtenKeys);
-        acc.next = i + batch.length;
-        // After the last batch the completion follows at once: a heartbeat there would only cost
-        // the server a write per page (a retry that finds none redoes the last batch: upserts, links).
-        if (acc.next < plan.length) heartbeat({ ...acc });
-      }
-      if (ref.commit) {
-        // The page's writes are durable: its cursor moves, in the same activity (one round trip
-        // less per page). A retry after this point writes nothing new (upserts, links) and commits
-        // the same cursor again. The page before this one is done for good: drop its claim check.
-        await store.setCheckpoint(p.name, ref.commit.cursor, ref.syncId);
-        await store.dropPages(ref.syncId, `${ref.seq - 1}/`);
-        held.delete(ref.planPageId);
-      }
-      return { created: acc.created, updated: acc.updated, quarantined: acc.quarantined };
     },
-
     /** Advance the checkpoint: only called after the page's writes are durable. */
     async commitCheckpoint(input: { pipeline: string; syncId: string; seq: number; cursor: Cursor | null }): Promise<void> {
       await store.setCheckpoint(input.pipeline, input.cursor, input.syncId);
@@ -589,12 +664,16 @@ export function createSyncActivities({ registry, connectors, store, workerId, ma
     }): Promise<{ droppedPages: number }> {
       await saveRunEnd(store, input);
       held.dropPrefix(`${input.syncId}/`);
+      chains.drop(input.syncId);
+      prefetch.drop(input.syncId);
       return { droppedPages: await store.dropPages(input.syncId) };
     },
 
     /** Drop pages already processed (called at continue-as-new). */
     async dropStagedPages(input: { syncId: string }): Promise<number> {
       held.dropPrefix(`${input.syncId}/`);
+      chains.drop(input.syncId);
+      prefetch.drop(input.syncId);
       return store.dropPages(input.syncId);
     },
   };

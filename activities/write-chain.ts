@@ -12,14 +12,18 @@ import { Context } from '@temporalio/activity';
 
 /** How often a waiting write heartbeats (the SDK sends at most one per 80% of the heartbeat timeout). */
 const BEAT_MS = 1000;
+/** Results of committed pages kept per chain. */
+const RESULTS_KEPT = 4;
 /** Chains remembered (one per sync and cursor; a worker runs few syncs at a time). */
 const MAX_CHAINS = 256;
 
 interface Chain {
   /** The latest page committed by this process. */
   committed: number;
-  /** Pages that ended here without committing. */
-  ended: Set<number>;
+  /** What the last pages committed here answered (a late retry of one answers the same). */
+  results: Map<number, unknown>;
+  /** Writes that ended here without committing (`seq#writeNo`). */
+  ended: Set<string>;
   wake: Set<() => void>;
 }
 
@@ -31,26 +35,41 @@ export class WriteChains {
   private chain(key: string): Chain {
     let c = this.chains.get(key);
     if (!c) {
-      c = { committed: -1, ended: new Set(), wake: new Set() };
+      c = { committed: -1, results: new Map(), ended: new Set(), wake: new Set() };
       this.chains.set(key, c);
       while (this.chains.size > MAX_CHAINS) this.chains.delete(this.chains.keys().next().value!);
     }
     return c;
   }
 
-  /** Page `seq` committed its cursor: the write waiting for it goes on. */
-  committed(key: string, seq: number): void {
+  /** Page `seq` committed its cursor (answering `result`): the write waiting for it goes on. */
+  committed(key: string, seq: number, result: unknown): void {
     const c = this.chain(key);
     c.committed = Math.max(c.committed, seq);
+    c.results.set(seq, result);
+    for (const s of c.results.keys()) if (s < seq - RESULTS_KEPT) c.results.delete(s);
     for (const w of c.wake) w();
   }
 
-  /** Page `seq` ended without committing: the write waiting for it writes nothing. */
-  ended(key: string, seq: number): void {
+  /**
+   * Write `writeNo` of page `seq` ended without committing: the write waiting for it writes
+   * nothing. (The workflow numbers the writes it starts for a page: a page written again after a
+   * stale plan is another write, which the page after it may wait for.)
+   */
+  ended(key: string, seq: number, writeNo = 0): void {
     const c = this.chain(key);
     if (c.committed >= seq) return;
-    c.ended.add(seq);
+    c.ended.add(`${seq}#${writeNo}`);
     for (const w of c.wake) w();
+  }
+
+  /**
+   * What page `seq` answered when it committed here, if it did: a late retry of its write (the
+   * completion was lost, and the page after it, written ahead, has committed and dropped its claim
+   * check since) answers the same without writing again.
+   */
+  resultOf<R>(key: string, seq: number): R | undefined {
+    return this.chains.get(key)?.results.get(seq) as R | undefined;
   }
 
   /** Has this process committed a page after `seq`? (A late retry of `seq` must not move the cursor back.) */
@@ -64,17 +83,17 @@ export class WriteChains {
   }
 
   /**
-   * Wait until page `afterSeq` has committed in this process ('committed'), or ended here without
-   * committing ('abandoned'). Only this process is asked: the workflow starts a write ahead only
+   * Wait until page `after.seq` has committed in this process ('committed'), or its write
+   * `after.writeNo` ended here without committing ('abandoned'). Only this process is asked: the workflow starts a write ahead only
    * on the worker that is writing the page before it, and cancels it when that page is written
    * elsewhere (from its claim check). Heartbeats while waiting, so that the cancellation arrives.
    */
-  async waitFor(key: string, afterSeq: number): Promise<WaitOutcome> {
+  async waitFor(key: string, after: { seq: number; writeNo: number }): Promise<WaitOutcome> {
     const c = this.chain(key);
     const ctx = Context.current();
     for (;;) {
-      if (c.committed >= afterSeq) return 'committed';
-      if (c.ended.has(afterSeq)) return 'abandoned';
+      if (c.committed >= after.seq) return 'committed';
+      if (c.ended.has(`${after.seq}#${after.writeNo}`)) return 'abandoned';
       ctx.heartbeat();
       let wake!: () => void;
       const woken = new Promise<void>((resolve) => (wake = resolve));

@@ -4,8 +4,8 @@
  * and the write routed to the worker that holds the page in memory, with the claim check as
  * the fallback when that worker is gone.
  */
-import { TimeoutType } from '@temporalio/common';
-import { ActivityFailure, log, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityCancellationType, TimeoutType, type ActivityOptions } from '@temporalio/common';
+import { ActivityFailure, CancellationScope, log, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FetchPageResult, MapPageResult, PlanPageResult, PreparePageResult } from '../activities/sync-types';
 import type { Cursor } from '../contracts/cursor';
@@ -77,18 +77,25 @@ const isScheduleToStartTimeout = (err: unknown): boolean =>
  * is scheduled again on the family's queue, where any worker reads the plan from its claim check
  * (`onFallback` is told). Writes are idempotent (upserts by external key, creates remembered in
  * heartbeats), so a holder that died half-way through costs redoing its batches, never a duplicate.
+ * `write` is told whether it goes to the holder (`held`); `options` add to the write's activity
+ * options (a write started ahead waits for its cancellation to complete).
  */
-export async function writeHeld<R>(heldBy: string | undefined, write: (activities: ActivityProxy) => Promise<R>, onFallback: () => void): Promise<R> {
+export async function writeHeld<R>(
+  heldBy: string | undefined,
+  write: (activities: ActivityProxy, held: boolean) => Promise<R>,
+  onFallback: () => void,
+  options: Partial<ActivityOptions> = {},
+): Promise<R> {
   if (heldBy) {
     try {
-      return await write(proxyActivities<Activities>({ ...WRITE, taskQueue: heldBy, scheduleToStartTimeout: HELD_WRITE_START_TIMEOUT }));
+      return await write(proxyActivities<Activities>({ ...WRITE, ...options, taskQueue: heldBy, scheduleToStartTimeout: HELD_WRITE_START_TIMEOUT }), true);
     } catch (err) {
       if (!isScheduleToStartTimeout(err)) throw err;
       log.warn('the worker holding the page did not take its write: writing it from the claim check', { heldBy });
       onFallback();
     }
   }
-  return write(proxyActivities<Activities>(WRITE));
+  return write(proxyActivities<Activities>({ ...WRITE, ...options }), false);
 }
 
 /**
@@ -170,3 +177,66 @@ export class ReadAhead<P extends { hasMore: boolean; nextCursor: Cursor | null }
     void this.start(this.tail.seq, this.tail.after);
   }
 }
+
+/**
+ * Marks histories (syncPipeline, syncPair) that write ahead: while page N is written on the
+ * worker holding it, page N+1's write is already started on the same worker, where it waits in
+ * memory until N has committed (activities/write-chain.ts). No round trip through the server
+ * separates two writes; commits stay in page order. The write ahead is abandoned (cancelled, and
+ * its page written again in order) when page N goes stale, fails, or is written elsewhere from
+ * its claim check.
+ */
+export const WRITE_AHEAD_PATCH = 'throughput-v3';
+
+/** A page's write in flight: its result, and whether it went to the claim check on another worker. */
+export interface Writing<R> {
+  done: Promise<R>;
+  fellBack: boolean;
+}
+
+/**
+ * The page after the one being written: taken from the reader, and written ahead when `start`
+ * says it may be (else `writing` is null and the loop writes it in its turn). Workflow code.
+ */
+export class WriteAhead<P, R> {
+  /** Cancels the write ahead (and waits until its activity has stopped: WAIT_CANCELLATION_COMPLETED). */
+  private readonly scope = new CancellationScope();
+  private abandoned = false;
+  /** The write ahead has answered. */
+  private settled = false;
+  readonly writing: Promise<Writing<R> | null>;
+
+  constructor(
+    readonly seq: number,
+    readonly page: Promise<P>,
+    start: (page: P) => Writing<R> | null,
+  ) {
+    this.writing = page.then((p) => (this.abandoned ? null : this.scope.run(async () => start(p))));
+    this.writing.then(
+      (w) => w?.done.then(
+        () => (this.settled = true),
+        () => (this.settled = true),
+      ),
+      () => undefined, // a failed prepare surfaces where the page is taken
+    );
+  }
+
+  /**
+   * Give the write ahead up and wait until it has stopped. When the page before it ended on the
+   * same worker (stale, or failed), that worker already tells the write ahead, which answers
+   * `stale` at once without writing: it is not cancelled (`cancel` false; an answer arriving with
+   * the one that made the workflow give it up must not be cancelled either, the server no longer
+   * knows the activity and the workflow task would fail). When the page before was written
+   * elsewhere (from its claim check), the write ahead waits for a commit that will not come on its
+   * worker: it is cancelled (`cancel` true), and the workflow waits until it has stopped.
+   */
+  async abandon(cancel: boolean): Promise<void> {
+    this.abandoned = true;
+    if (cancel && !this.settled) this.scope.cancel();
+    const written = await this.writing.catch(() => null);
+    if (written) await written.done.catch(() => undefined);
+  }
+}
+
+/** Activity options of a write started ahead: the workflow goes on only once a cancelled one has stopped. */
+export const AHEAD_WRITE_OPTIONS: Partial<ActivityOptions> = { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED };

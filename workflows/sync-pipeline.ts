@@ -16,6 +16,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import type { WritePageResult } from '../activities/sync-types';
 import type { Cursor } from '../contracts/cursor';
 import { SA_ENTITY, SA_PIPELINE, SA_RECORDS_READ, SA_STATUS } from '../contracts/search-attributes';
 import {
@@ -36,7 +37,21 @@ import { ApprovalGate } from './approval';
 import { DRY_RUN_V2, PipelineDryRun } from './dry-run';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
-import { preparedPage, READ_AHEAD, READ_AHEAD_PATCH, ReadAhead, stagedPage, THROUGHPUT_PATCH, writeHeld, type PlannedPage, type PreparedPage } from './page-flow';
+import {
+  AHEAD_WRITE_OPTIONS,
+  preparedPage,
+  READ_AHEAD,
+  READ_AHEAD_PATCH,
+  ReadAhead,
+  stagedPage,
+  THROUGHPUT_PATCH,
+  WRITE_AHEAD_PATCH,
+  WriteAhead,
+  writeHeld,
+  type PlannedPage,
+  type PreparedPage,
+  type Writing,
+} from './page-flow';
 
 const fetching = proxyActivities<Activities>(FETCH);
 const transforming = proxyActivities<Activities>(TRANSFORM);
@@ -63,6 +78,7 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
   // asked after it would be answered before its marker is known (a non-determinism error).
   const fused = patched(THROUGHPUT_PATCH);
   const readAhead = fused && patched(READ_AHEAD_PATCH);
+  const writeAhead = readAhead && patched(WRITE_AHEAD_PATCH);
   const info = workflowInfo();
   const cont = input.continuation;
   const syncId = cont?.syncId ?? `${info.workflowId}@${info.firstExecutionRunId}`;
@@ -174,12 +190,43 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       const plan = await transforming.planPage({ ...ref(seq), mappedPageId: mapped.mappedPageId });
       return stagedPage(fetched, mapped, plan);
     };
-    /** Write a planned page; in fused runs the write commits the page's cursor too (true returned). */
-    const write = async (seq: number, page: PreparedPage, plan: PlannedPage): Promise<boolean | 'stale'> => {
-      const args = { ...ref(seq), planPageId: plan.planPageId, planHash: plan.planHash, ...(readAhead ? { check: true } : {}) };
-      const written = fused
-        ? await writeHeld(page.heldBy, (a) => a.writePage({ ...args, commit: { cursor: page.nextCursor } }), () => (totals.retries += 1))
-        : await writing.writePage(args);
+    /**
+     * Start writing a planned page; in fused runs the write commits the page's cursor too. `after`
+     * (write-ahead): the page it is written ahead of, whose commit it waits for on the same worker.
+     */
+    const writesOf = new Map<number, number>(); // write-ahead: the writes started per page, numbered
+    const startWrite = (seq: number, page: PreparedPage, plan: PlannedPage, after?: number): Writing<WritePageResult> => {
+      const writeNo = (writesOf.get(seq) ?? 0) + 1;
+      if (writeAhead) writesOf.set(seq, writeNo);
+      const args = {
+        ...ref(seq),
+        planPageId: plan.planPageId,
+        planHash: plan.planHash,
+        ...(readAhead ? { check: true } : {}),
+        ...(writeAhead ? { writeNo } : {}),
+      };
+      if (!fused) return { done: writing.writePage(args), fellBack: false };
+      const w: Writing<WritePageResult> = { done: Promise.resolve(null as unknown as WritePageResult), fellBack: false };
+      w.done = writeHeld(
+        page.heldBy,
+        (a, held) =>
+          after === undefined
+            ? a.writePage({ ...args, commit: { cursor: page.nextCursor } })
+            : held
+              ? a.writePage({ ...args, commit: { cursor: page.nextCursor }, after: { seq: after, writeNo: writesOf.get(after) ?? 0 } })
+              : // A write ahead whose worker is gone is not written from its claim check now: that could
+                // race the page before it, written elsewhere too. It answers stale; the page is prepared again.
+                Promise.resolve({ created: 0, updated: 0, quarantined: 0, stale: true }),
+        () => {
+          totals.retries += 1;
+          w.fellBack = true;
+        },
+        after !== undefined ? AHEAD_WRITE_OPTIONS : {},
+      );
+      return w;
+    };
+    /** Count a finished write; in fused runs it committed the page's cursor (true), unless its plan was stale. */
+    const account = (written: WritePageResult): boolean | 'stale' => {
       if (written.stale) return 'stale';
       totals.created += written.created;
       totals.updated += written.updated;
@@ -197,9 +244,14 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
           !workflowInfo().continueAsNewSuggested && workflowInfo().historyLength <= HISTORY_SOFT_LIMIT)
       : null;
     let next: Promise<PreparedPage> | null = reader ? null : prepare(totals.pages, cursor);
+    // Since `throughput-v3`: the next page, taken from the reader while this one is written, and its write started ahead.
+    let ahead: WriteAhead<PreparedPage, WritePageResult> | null = null;
     for (;;) {
       step = 'fetching';
-      const page: PreparedPage = reader ? await reader.take(totals.pages, cursor) : await (next ?? prepare(totals.pages, cursor));
+      const mine = ahead?.seq === totals.pages ? ahead : null;
+      if (ahead && !mine) await ahead.abandon(true);
+      ahead = null;
+      const page: PreparedPage = mine ? await mine.page : reader ? await reader.take(totals.pages, cursor) : await (next ?? prepare(totals.pages, cursor));
       const plan = page.plan;
       next = null;
       const seq = totals.pages;
@@ -242,7 +294,36 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
           if (plan.creates + plan.updates > 0) await dryRun.record(ref(seq), plan);
         } else if (plan.creates + plan.updates > 0 || (reader && plan.planPageId)) {
           step = 'writing';
-          committed = await write(seq, page, plan);
+          const current = (await mine?.writing) ?? startWrite(seq, page, plan);
+          // Write-ahead: take the next page now and start its write on the same worker, where it
+          // waits for this page's commit. Only a page that needs no approval and is held there.
+          if (writeAhead && reader && page.heldBy && more && !runFull && !paused && !stopRequested) {
+            const holder = page.heldBy;
+            ahead = new WriteAhead(seq + 1, reader.take(seq + 1, page.nextCursor), (n) => {
+              const p = n.plan;
+              const eligible = !paused && !stopRequested && n.heldBy === holder && p !== null && p.planPageId !== '' && !(p.approvalReasons.length > 0 && begin.approvalPolicy);
+              return eligible ? startWrite(seq + 1, n, p, seq) : null;
+            });
+          }
+          let written: WritePageResult;
+          try {
+            written = await current.done;
+          } catch (err) {
+            // The write ahead waits for this page's commit, which will not come. After a failure
+            // that is not retried (on this page's worker) it has already been told and answers on
+            // its own; otherwise it is cancelled.
+            const told = !current.fellBack && err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
+            await ahead?.abandon(!told);
+            throw err;
+          }
+          committed = account(written);
+          if (ahead && (committed === 'stale' || current.fellBack)) {
+            // The write ahead waited for a commit that did not come, or was made elsewhere: it is
+            // stopped, and its page is written again in its turn.
+            const page1 = ahead.page;
+            await ahead.abandon(current.fellBack);
+            ahead = committed === 'stale' ? null : new WriteAhead(seq + 1, page1, () => null);
+          }
         }
       }
       if (committed === 'stale') {
@@ -271,12 +352,13 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
       }
 
       if (!more) break;
-      if (stopRequested) break;
+      // A page written ahead is seen through first (its write is in flight); then the run stops.
+      if (stopRequested && !ahead) break;
       if (paused) {
         setStatus('paused');
         step = 'paused';
         await condition(() => !paused || stopRequested);
-        if (stopRequested) break;
+        if (stopRequested && !ahead) break;
         setStatus('running');
       }
       if (runFull) {

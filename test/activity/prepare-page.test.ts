@@ -5,7 +5,8 @@ import path from 'node:path';
 import { HeldPages } from '../../activities/held-pages';
 import { createSyncActivities } from '../../activities/sync';
 import { TASK_QUEUES, workerQueue } from '../../contracts/queues';
-import { seedDemo } from '../../demo/seed';
+import Database from 'better-sqlite3';
+import { demoPaths, seedDemo } from '../../demo/seed';
 import { ConnectorPool, loadRegistry } from '../../pipelines/load';
 import { openSqliteStateStore } from '../../state/sqlite-store';
 import type { StateStore } from '../../state/types';
@@ -48,9 +49,25 @@ test('preparePage plans a page and names its worker queue; another worker writes
     const written = await run(new MockActivityEnvironment(), b.writePage, { ...ref, planPageId: page.plan!.planPageId, planHash: page.plan!.planHash, commit: { cursor: page.nextCursor } });
     expect(written.created + written.quarantined).toBe(page.plan!.creates + page.plan!.updates);
     expect(await store.getCheckpoint('demo-products')).toEqual(page.nextCursor);
-    // A retry of the same write (the commit done, the completion lost) writes nothing twice.
+    // A retry of the same write (the commit done, the completion lost) writes nothing twice: it
+    // answers what the write answered, and the ERP has one product per source product.
+    const products = () => {
+      const db = new Database(demoPaths(dir).erp, { readonly: true });
+      try {
+        return (db.prepare('SELECT COUNT(*) n FROM products').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    const before = products();
     const again = await run(new MockActivityEnvironment(), b.writePage, { ...ref, planPageId: page.plan!.planPageId, planHash: page.plan!.planHash, commit: { cursor: page.nextCursor } });
-    expect(again.created).toBe(0);
+    expect(again).toEqual(written);
+    expect(products()).toBe(before);
+    expect(before).toBe(written.created);
+    // On a worker that did not commit it (a retry elsewhere), the upserts find every product: nothing created.
+    const elsewhere = await run(new MockActivityEnvironment(), workerOver(otherStore, 'worker-c').writePage, { ...ref, planPageId: page.plan!.planPageId, planHash: page.plan!.planHash, commit: { cursor: page.nextCursor } });
+    expect(elsewhere.created).toBe(0);
+    expect(products()).toBe(before);
   } finally {
     await otherStore.close();
   }

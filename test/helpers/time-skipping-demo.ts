@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createActivities, type Activities } from '../../activities';
+import { workerQueue } from '../../contracts/queues';
 import { seedDemo, type SeedSize } from '../../demo/seed';
 import { ConnectorPool, loadRegistry } from '../../pipelines/load';
 import { ensureTestServer } from '../../scripts/toolchain';
@@ -31,14 +32,21 @@ export async function startTimeSkippingDemo(opts: {
   config: (configDir: string) => void;
   /** Wraps the worker's activities (to watch or steer them); the real ones by default. */
   activities?: (real: Activities) => Activities;
+  /**
+   * The worker's id: pages it prepares are written on its own queue (contracts/queues.ts
+   * `workerQueue`), served by a second Worker. Default: none (writes on `taskQueue`).
+   */
+  workerId?: string;
 }): Promise<TimeSkippingDemo> {
   installTestRuntime();
   const dir = mkdtempSync(path.join(os.tmpdir(), `wf-${opts.name}-`));
   let env: TestWorkflowEnvironment | undefined;
   let worker: Worker | undefined;
+  let held: Worker | undefined;
   let running: Promise<void> | undefined;
   const stop = async () => {
     worker?.shutdown();
+    held?.shutdown();
     await running;
     await env?.teardown();
     rmSync(dir, { recursive: true, force: true });
@@ -54,15 +62,17 @@ export async function startTimeSkippingDemo(opts: {
     opts.config(configDir);
     const vars = { DEMO_DATA_DIR: dir };
     const registry = loadRegistry({ configDir, env: vars });
-    worker = await Worker.create({
-      connection: env.nativeConnection,
-      taskQueue: opts.taskQueue,
-      workflowBundle: await testWorkflowBundle(),
-      activities: (opts.activities ?? ((a: Activities) => a))(
-        createActivities({ registry, connectors: new ConnectorPool(registry, vars), store: openSqliteStateStore(path.join(dir, 'state.db')) }),
-      ),
-    });
-    running = worker.run();
+    const activities = (opts.activities ?? ((a: Activities) => a))(
+      createActivities({
+        registry,
+        connectors: new ConnectorPool(registry, vars),
+        store: openSqliteStateStore(path.join(dir, 'state.db')),
+        ...(opts.workerId ? { workerId: opts.workerId } : {}),
+      }),
+    );
+    worker = await Worker.create({ connection: env.nativeConnection, taskQueue: opts.taskQueue, workflowBundle: await testWorkflowBundle(), activities });
+    if (opts.workerId) held = await Worker.create({ connection: env.nativeConnection, taskQueue: workerQueue('sql', opts.workerId), activities });
+    running = Promise.all([worker.run(), held?.run()]).then(() => undefined);
     return { env, dir, stop };
   } catch (err) {
     await stop();

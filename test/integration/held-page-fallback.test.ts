@@ -81,13 +81,15 @@ test('the worker holding a page in memory is SIGKILLed while writing it; the oth
   // The history shows the route: the killed write was on the dead worker's own queue, it timed out
   // before starting again there, and the same page was then written on the family queue by another worker.
   const events = (await handle.fetchHistory()).events ?? [];
-  const scheduled = new Map<string, { queue: string; seq: number; activityId: string }>();
+  const scheduled = new Map<string, { queue: string; seq: number; activityId: string; ahead: boolean }>();
   for (const e of events) {
     const a = e.activityTaskScheduledEventAttributes;
     if (a?.activityType?.name !== 'writePage') continue;
-    const input = JSON.parse(Buffer.from(a.input!.payloads![0]!.data!).toString()) as { seq: number };
-    scheduled.set(String(e.eventId), { queue: a.taskQueue?.name ?? '', seq: input.seq, activityId: a.activityId ?? '' });
+    const input = JSON.parse(Buffer.from(a.input!.payloads![0]!.data!).toString()) as { seq: number; after?: unknown };
+    scheduled.set(String(e.eventId), { queue: a.taskQueue?.name ?? '', seq: input.seq, activityId: a.activityId ?? '', ahead: input.after !== undefined });
   }
+  // Pages were written ahead (`throughput-v3`): a write started while the one before it ran, on the same worker.
+  expect([...scheduled.values()].filter((s) => s.ahead).length).toBeGreaterThan(0);
   const deadWrite = [...scheduled.values()].find((s) => s.activityId === killed!.activityId)!;
   expect(deadWrite.queue).toMatch(/^crm-erp-sync\.sql\.worker\./);
   const timedOut = events.filter((e) => e.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT).map((e) => e.activityTaskTimedOutEventAttributes!);

@@ -1,0 +1,161 @@
+import { CancelledFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import Database from 'better-sqlite3';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { PagePrefetch, PREFETCH_TTL_MS } from '../../activities/prefetch';
+import { createSyncActivities } from '../../activities/sync';
+import type { PreparePageResult } from '../../activities/sync-types';
+import type { Cursor } from '../../contracts/cursor';
+import { demoPaths, seedDemo } from '../../demo/seed';
+import { ConnectorPool, loadRegistry } from '../../pipelines/load';
+import { openSqliteStateStore } from '../../state/sqlite-store';
+import type { StateStore } from '../../state/types';
+import { runActivity as run } from '../helpers/activity-run';
+
+let dir: string;
+let store: StateStore;
+let fetches: number;
+beforeEach(() => {
+  dir = mkdtempSync(path.join(os.tmpdir(), 'write-ahead-'));
+  seedDemo(dir, { accounts: 0, contacts: 0, products: 60 });
+  store = openSqliteStateStore(path.join(dir, 'state.db'));
+  fetches = 0;
+});
+afterEach(async () => {
+  await store.close();
+});
+
+/** One worker's activities over the demo, counting the source's fetches. */
+const worker = () => {
+  const vars = { DEMO_DATA_DIR: dir };
+  const registry = loadRegistry({ env: vars });
+  const pool = new ConnectorPool(registry, vars);
+  const get = pool.get.bind(pool);
+  pool.get = (name: string) => {
+    const c = get(name);
+    if (name !== 'demo-crm') return c;
+    return Object.assign(Object.create(c) as typeof c, {
+      fetchChanges: (...a: Parameters<typeof c.fetchChanges>) => {
+        fetches++;
+        return c.fetchChanges(...a);
+      },
+    });
+  };
+  return createSyncActivities({ registry, connectors: pool, store, workerId: 'w' });
+};
+const erpProducts = () => {
+  const db = new Database(demoPaths(dir).erp, { readonly: true });
+  try {
+    return (db.prepare('SELECT COUNT(*) n FROM products').get() as { n: number }).n;
+  } finally {
+    db.close();
+  }
+};
+const ref = (seq: number) => ({ pipeline: 'demo-products', syncId: 'sync-1', seq });
+const prepare = (a: ReturnType<typeof worker>, seq: number, after: Cursor | null) =>
+  run(new MockActivityEnvironment(), a.preparePage, { ...ref(seq), after, limit: 20, seen: true });
+const write = (a: ReturnType<typeof worker>, seq: number, page: PreparePageResult, extra: { after?: number; env?: MockActivityEnvironment; planHash?: string } = {}) =>
+  run(extra.env ?? new MockActivityEnvironment(), a.writePage, {
+    ...ref(seq),
+    planPageId: page.plan!.planPageId,
+    planHash: extra.planHash ?? page.plan!.planHash,
+    check: true,
+    commit: { cursor: page.nextCursor },
+    writeNo: 1, // the first write the workflow starts for the page
+    ...(extra.after !== undefined ? { after: { seq: extra.after, writeNo: 1 } } : {}),
+  });
+const settledSoon = async (p: Promise<unknown>): Promise<boolean> => {
+  let settled = false;
+  void p.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  return settled;
+};
+
+test('a page written ahead waits on the worker until the page before it has committed, then writes and commits after it', async () => {
+  const a = worker();
+  const p0 = await prepare(a, 0, null);
+  const p1 = await prepare(a, 1, p0.nextCursor);
+  const ahead = write(a, 1, p1, { after: 0 });
+  expect(await settledSoon(ahead)).toBe(false);
+  expect(erpProducts()).toBe(0); // nothing of page 1 written before page 0
+  expect(await store.getCheckpoint('demo-products')).toBeNull();
+
+  const w0 = await write(a, 0, p0);
+  expect(w0.created).toBeGreaterThan(15);
+  const w1 = await ahead;
+  expect(w1.created).toBeGreaterThan(15);
+  expect(erpProducts()).toBe(w0.created + w1.created);
+  expect(await store.getCheckpoint('demo-products')).toEqual(p1.nextCursor);
+
+  // A late retry of page 0 (its completion was lost) does not move the checkpoint back.
+  await write(a, 0, p0);
+  expect(await store.getCheckpoint('demo-products')).toEqual(p1.nextCursor);
+});
+
+test('when the page before ends without committing, the page written ahead writes nothing and answers stale', async () => {
+  const a = worker();
+  const p0 = await prepare(a, 0, null);
+  const p1 = await prepare(a, 1, p0.nextCursor);
+  const ahead = write(a, 1, p1, { after: 0 });
+  // Page 0's write fails (its plan is not the one approved): nothing of it is written.
+  await expect(write(a, 0, p0, { planHash: 'not-the-plan' })).rejects.toThrow(/no longer matches the approved plan/);
+  expect(await ahead).toEqual({ created: 0, updated: 0, quarantined: 0, stale: true });
+  expect(erpProducts()).toBe(0);
+  expect(await store.getCheckpoint('demo-products')).toBeNull();
+});
+
+test('a page written ahead that is cancelled while it waits writes nothing', async () => {
+  const a = worker();
+  const p0 = await prepare(a, 0, null);
+  const p1 = await prepare(a, 1, p0.nextCursor);
+  const env = new MockActivityEnvironment();
+  const ahead = write(a, 1, p1, { after: 0, env });
+  expect(await settledSoon(ahead)).toBe(false);
+  env.cancel();
+  await expect(ahead).rejects.toBeInstanceOf(CancelledFailure);
+  const w0 = await write(a, 0, p0);
+  expect(erpProducts()).toBe(w0.created); // page 0 only
+  expect(await store.getCheckpoint('demo-products')).toEqual(p0.nextCursor);
+});
+
+test('the page after a prepared page is prepared in the background; a page prepared again is read afresh', async () => {
+  const a = worker();
+  const p0 = await prepare(a, 0, null);
+  expect(fetches).toBe(1);
+  await new Promise((r) => setTimeout(r, 200)); // the background prepare of page 1
+  expect(fetches).toBe(2);
+  const p1 = await prepare(a, 1, p0.nextCursor);
+  expect(p1.count).toBe(20);
+  await new Promise((r) => setTimeout(r, 200));
+  expect(fetches).toBe(3); // page 1 came from the background; page 2 is being prepared there now
+  // Page 1 prepared again (its plan went stale): fetched afresh, and nothing more in the background.
+  const again = await prepare(a, 1, p0.nextCursor);
+  expect(again.count).toBe(20);
+  await new Promise((r) => setTimeout(r, 200));
+  expect(fetches).toBe(4);
+  // Page 2 still starts where page 1 ends, but the background copy was given up with the re-prepare.
+  await prepare(a, 2, again.nextCursor);
+  expect(fetches).toBe(5);
+});
+
+test('prefetched pages: handed out once, only for the same request, not when old, nothing ahead for a worker that skipped a page', () => {
+  let now = 0;
+  const pf = new PagePrefetch<number>(() => now);
+  expect(pf.take('s', 0, 'r0')).toEqual({ page: null, ahead: true }); // the first page this worker sees
+  pf.put('s', 1, 'r1', Promise.resolve(1));
+  expect(pf.take('s', 1, 'other')).toEqual({ page: null, ahead: true }); // another request: not this page
+  pf.put('s', 2, 'r2', Promise.resolve(2));
+  const hit = pf.take('s', 2, 'r2');
+  expect(hit.page).not.toBeNull();
+  expect(hit.ahead).toBe(true);
+  expect(pf.take('s', 2, 'r2')).toEqual({ page: null, ahead: false }); // once; and a page prepared again reads afresh
+  pf.put('s', 3, 'r3', Promise.resolve(3));
+  now += PREFETCH_TTL_MS + 1;
+  expect(pf.take('s', 3, 'r3').page).toBeNull(); // too old
+  expect(pf.take('s', 5, 'r5')).toEqual({ page: null, ahead: false }); // page 4 went to another worker
+});

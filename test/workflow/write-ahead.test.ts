@@ -1,0 +1,99 @@
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import Database from 'better-sqlite3';
+import type { Activities } from '../../activities';
+import type { SyncResult } from '../../contracts/sync';
+import { demoPaths } from '../../demo/seed';
+import { startTimeSkippingDemo, type TimeSkippingDemo } from '../helpers/time-skipping-demo';
+
+/**
+ * `throughput-v3` (write-ahead) in syncPipeline, over the real activities on a worker with its
+ * own queue: page N+1's write starts while page N's is still running and waits on the worker for
+ * N's commit, so commits stay in page order. When page N ends without committing (steered here:
+ * its first write fails, and the test answers `stale` for it, as writePage does when a link moved),
+ * the write ahead of it writes nothing and both pages are prepared again and counted once.
+ */
+
+jest.setTimeout(180_000);
+
+const ACCOUNTS = 1200;
+const PAGE = 200;
+let setup: TimeSkippingDemo;
+let env: TestWorkflowEnvironment;
+const calls: { kind: 'prepare' | 'write'; seq: number; at: 'start' | 'end'; stale?: boolean }[] = [];
+let staleOnce: number | null = null;
+
+beforeAll(async () => {
+  setup = await startTimeSkippingDemo({
+    name: 'write-ahead',
+    taskQueue: 'ts-write-ahead',
+    workerId: 'ts-write-ahead-worker',
+    seed: { accounts: ACCOUNTS, contacts: 0, products: 0 },
+    config: () => undefined,
+    activities: (real: Activities): Activities => ({
+      ...real,
+      async preparePage(ref) {
+        calls.push({ kind: 'prepare', seq: ref.seq, at: 'start' });
+        const r = await real.preparePage(ref);
+        calls.push({ kind: 'prepare', seq: ref.seq, at: 'end' });
+        return r;
+      },
+      async writePage(ref) {
+        calls.push({ kind: 'write', seq: ref.seq, at: 'start' });
+        // A slow target for the first pages: the write of the page after shows up while this one runs.
+        if (ref.seq < 3 && ref.after === undefined) await new Promise((resolve) => setTimeout(resolve, 500));
+        if (staleOnce === ref.seq) {
+          staleOnce = null;
+          // The real write refuses the page (not its plan): it ends without committing, as a stale one does.
+          await real.writePage({ ...ref, planHash: 'steered' }).catch(() => undefined);
+          calls.push({ kind: 'write', seq: ref.seq, at: 'end', stale: true });
+          return { created: 0, updated: 0, quarantined: 0, stale: true };
+        }
+        const r = await real.writePage(ref);
+        calls.push({ kind: 'write', seq: ref.seq, at: 'end', stale: r.stale === true });
+        return r;
+      },
+    }),
+  });
+  env = setup.env;
+});
+
+afterAll(() => setup?.stop());
+
+const erpRows = (): number => {
+  const db = new Database(demoPaths(setup.dir).erp, { readonly: true });
+  try {
+    return (db.prepare('SELECT count(*) c FROM customers').get() as { c: number }).c;
+  } finally {
+    db.close();
+  }
+};
+
+test('the next page is written ahead, commits stay in order, and a page that ends without committing takes the one written ahead back with it', async () => {
+  staleOnce = 2;
+  const h = await env.client.workflow.start('syncPipeline', { taskQueue: 'ts-write-ahead', workflowId: 'write-ahead-1', args: [{ pipeline: 'demo-accounts', pageSize: PAGE }] });
+  const r = (await h.result()) as SyncResult;
+  expect(r.status).toBe('completed');
+
+  const first = (kind: string, seq: number, at: 'start' | 'end') => calls.findIndex((c) => c.kind === kind && c.seq === seq && c.at === at);
+  // Written ahead: some page's write started before the previous page's write ended.
+  // (Page 0's write is slow, see above: page 1's write is started while it runs.)
+  expect(first('write', 1, 'start')).toBeGreaterThan(first('write', 0, 'start'));
+  expect(first('write', 1, 'start')).toBeLessThan(first('write', 0, 'end'));
+  // Commits in page order: the writes that did write ended in page order.
+  const written = calls.filter((c) => c.kind === 'write' && c.at === 'end' && !c.stale).map((c) => c.seq);
+  expect(written).toEqual([0, 1, 2, 3, 4, 5]);
+  // Page 2 ended without committing; page 3, written ahead of it, wrote nothing; both were prepared again.
+  const ends = (seq: number) => calls.filter((c) => c.kind === 'write' && c.seq === seq && c.at === 'end').map((c) => c.stale === true);
+  expect(ends(2)).toEqual([true, false]);
+  expect(ends(3)).toEqual([true, false]);
+  expect(calls.filter((c) => c.kind === 'prepare' && c.seq === 3 && c.at === 'start').length).toBeGreaterThanOrEqual(2);
+
+  // Counted once: every account read once, one ERP customer per created one.
+  expect(r.totals.read).toBe(ACCOUNTS);
+  expect(r.totals.created).toBe(erpRows());
+  expect(r.totals.created + r.totals.quarantined).toBe(ACCOUNTS);
+
+  // A second run finds nothing to write.
+  const again = (await (await env.client.workflow.start('syncPipeline', { taskQueue: 'ts-write-ahead', workflowId: 'write-ahead-2', args: [{ pipeline: 'demo-accounts', pageSize: PAGE }] })).result()) as SyncResult;
+  expect(again.totals.created + again.totals.updated).toBe(0);
+});
