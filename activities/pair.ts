@@ -623,10 +623,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
         const key = (r: typeof ref) => stableJson([r.pair, r.side, r.after ?? null, r.limit]);
         const early = prefetch.take(chain, ref.seq, key(ref));
         const result = (early.page ? await early.page.catch(() => null) : null) ?? (await prepare(ref));
-        if (early.ahead && result.hasMore) {
-          const next = { ...ref, seq: ref.seq + 1, after: result.nextCursor };
-          prefetch.put(chain, next.seq, key(next), new Promise<void>((resolve) => setImmediate(resolve)).then(() => prepare(next)));
-        }
+        if (early.ahead) prefetch.runAhead(chain, ref.seq, result, (seq, after) => prepare({ ...ref, seq, after }), (seq, after) => key({ ...ref, seq, after }));
         return result;
       } finally {
         clearInterval(alive);

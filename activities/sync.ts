@@ -566,10 +566,8 @@ export function createSyncActivities({ registry, connectors, store, workerId, ma
       if (!ref.seen || ref.dryRunPlanId !== undefined) return prepareCore(ref);
       const early = prefetch.take(ref.syncId, ref.seq, requestKey(ref));
       const result = (early.page ? await early.page.catch(() => null) : null) ?? (await prepareCore(ref));
-      if (early.ahead && result.hasMore) {
-        const next = { ...ref, seq: ref.seq + 1, after: result.nextCursor };
-        // Started once this page's result is on its way.
-        prefetch.put(ref.syncId, next.seq, requestKey(next), new Promise<void>((resolve) => setImmediate(resolve)).then(() => prepareCore(next)));
+      if (early.ahead) {
+        prefetch.runAhead(ref.syncId, ref.seq, result, (seq, after) => prepareCore({ ...ref, seq, after }), (seq, after) => requestKey({ ...ref, seq, after }));
       }
       return result;
     },

@@ -123,39 +123,60 @@ test('a page written ahead that is cancelled while it waits writes nothing', asy
   expect(await store.getCheckpoint('demo-products')).toEqual(p0.nextCursor);
 });
 
-test('the page after a prepared page is prepared in the background; a page prepared again is read afresh', async () => {
+test('the pages after a prepared page are prepared in the background; a page prepared again is read afresh', async () => {
   const a = worker();
+  const settle = () => new Promise((r) => setTimeout(r, 300));
   const p0 = await prepare(a, 0, null);
   expect(fetches).toBe(1);
-  await new Promise((r) => setTimeout(r, 200)); // the background prepare of page 1
-  expect(fetches).toBe(2);
+  await settle(); // pages 1 and 2, in the background, one after the other
+  expect(fetches).toBe(3);
   const p1 = await prepare(a, 1, p0.nextCursor);
   expect(p1.count).toBe(20);
-  await new Promise((r) => setTimeout(r, 200));
-  expect(fetches).toBe(3); // page 1 came from the background; page 2 is being prepared there now
+  expect(fetches).toBe(3); // page 1 came from the background
+  await settle();
+  expect(fetches).toBe(4); // and page 3 (after the last product) is prepared now
   // Page 1 prepared again (its plan went stale): fetched afresh, and nothing more in the background.
   const again = await prepare(a, 1, p0.nextCursor);
   expect(again.count).toBe(20);
-  await new Promise((r) => setTimeout(r, 200));
-  expect(fetches).toBe(4);
-  // Page 2 still starts where page 1 ends, but the background copy was given up with the re-prepare.
-  await prepare(a, 2, again.nextCursor);
+  await settle();
   expect(fetches).toBe(5);
+  // Page 2 is read afresh too: the background copies were given up with the re-prepare.
+  const p2 = await prepare(a, 2, again.nextCursor);
+  expect(p2.count).toBe(20);
+  expect(fetches).toBe(6);
 });
 
-test('prefetched pages: handed out once, only for the same request, not when old, nothing ahead for a worker that skipped a page', () => {
+test('pages prepared in the background: up to the depth after the last one asked for, one at a time, handed out once, only for the same request, not when old', async () => {
   let now = 0;
-  const pf = new PagePrefetch<number>(() => now);
+  const pf = new PagePrefetch<{ hasMore: boolean; nextCursor: Cursor | null; seq: number }>(2, () => now);
+  const prepared: number[] = [];
+  const prepare = async (seq: number) => {
+    prepared.push(seq);
+    return { hasMore: seq < 5, nextCursor: { modifiedAt: `t${seq}`, key: String(seq) }, seq };
+  };
+  const request = (seq: number) => `r${seq}`;
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+
   expect(pf.take('s', 0, 'r0')).toEqual({ page: null, ahead: true }); // the first page this worker sees
-  pf.put('s', 1, 'r1', Promise.resolve(1));
-  expect(pf.take('s', 1, 'other')).toEqual({ page: null, ahead: true }); // another request: not this page
-  pf.put('s', 2, 'r2', Promise.resolve(2));
-  const hit = pf.take('s', 2, 'r2');
-  expect(hit.page).not.toBeNull();
+  pf.runAhead('s', 0, await prepare(0), prepare, request);
+  await settle();
+  expect(prepared).toEqual([0, 1, 2]); // two pages after page 0, one after the other
+  const hit = pf.take('s', 1, 'r1');
+  expect((await hit.page)?.seq).toBe(1);
   expect(hit.ahead).toBe(true);
-  expect(pf.take('s', 2, 'r2')).toEqual({ page: null, ahead: false }); // once; and a page prepared again reads afresh
-  pf.put('s', 3, 'r3', Promise.resolve(3));
+  pf.runAhead('s', 1, (await hit.page)!, prepare, request);
+  await settle();
+  expect(prepared).toEqual([0, 1, 2, 3]); // page 2 was ready: only page 3 more
+  expect(pf.take('s', 2, 'another request').page).toBeNull(); // not the page asked for
+  expect(pf.take('s', 2, 'r2')).toEqual({ page: null, ahead: false }); // once; and a page asked again is read afresh
+
+  // Too old.
+  const old = new PagePrefetch<{ hasMore: boolean; nextCursor: Cursor | null; seq: number }>(2, () => now);
+  old.take('s', 0, 'r0');
+  old.runAhead('s', 0, await prepare(0), prepare, request);
+  await settle();
   now += PREFETCH_TTL_MS + 1;
-  expect(pf.take('s', 3, 'r3').page).toBeNull(); // too old
-  expect(pf.take('s', 5, 'r5')).toEqual({ page: null, ahead: false }); // page 4 went to another worker
+  expect(old.take('s', 1, 'r1').page).toBeNull();
+  // Page 4 went to another worker: nothing prepared ahead here for page 5.
+  expect(old.take('s', 5, 'r5')).toEqual({ page: null, ahead: false });
 });
