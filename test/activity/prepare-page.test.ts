@@ -5,12 +5,12 @@ import path from 'node:path';
 import { HeldPages } from '../../activities/held-pages';
 import { createSyncActivities } from '../../activities/sync';
 import { TASK_QUEUES, workerQueue } from '../../contracts/queues';
-import Database from 'better-sqlite3';
-import { demoPaths, seedDemo } from '../../demo/seed';
+import { seedDemo } from '../../demo/seed';
 import { ConnectorPool, loadRegistry } from '../../pipelines/load';
 import { openSqliteStateStore } from '../../state/sqlite-store';
 import type { StateStore } from '../../state/types';
 import { runActivity as run } from '../helpers/activity-run';
+import { demoDbs, queryDb } from '../helpers/demo-env';
 
 
 let dir: string;
@@ -51,14 +51,7 @@ test('preparePage plans a page and names its worker queue; another worker writes
     expect(await store.getCheckpoint('demo-products')).toEqual(page.nextCursor);
     // A retry of the same write (the commit done, the completion lost) writes nothing twice: it
     // answers what the write answered, and the ERP has one product per source product.
-    const products = () => {
-      const db = new Database(demoPaths(dir).erp, { readonly: true });
-      try {
-        return (db.prepare('SELECT COUNT(*) n FROM products').get() as { n: number }).n;
-      } finally {
-        db.close();
-      }
-    };
+    const products = () => queryDb<{ n: number }>(demoDbs(dir).erp, 'SELECT COUNT(*) n FROM products')[0]!.n;
     const before = products();
     const again = await run(new MockActivityEnvironment(), b.writePage, { ...ref, planPageId: page.plan!.planPageId, planHash: page.plan!.planHash, commit: { cursor: page.nextCursor } });
     expect(again).toEqual(written);

@@ -1,6 +1,5 @@
 import { CancelledFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import Database from 'better-sqlite3';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,11 +7,12 @@ import { PagePrefetch, PREFETCH_TTL_MS } from '../../activities/prefetch';
 import { createSyncActivities } from '../../activities/sync';
 import type { PreparePageResult } from '../../activities/sync-types';
 import type { Cursor } from '../../contracts/cursor';
-import { demoPaths, seedDemo } from '../../demo/seed';
+import { seedDemo } from '../../demo/seed';
 import { ConnectorPool, loadRegistry } from '../../pipelines/load';
 import { openSqliteStateStore } from '../../state/sqlite-store';
 import type { StateStore } from '../../state/types';
 import { runActivity as run } from '../helpers/activity-run';
+import { demoDbs, queryDb } from '../helpers/demo-env';
 
 let dir: string;
 let store: StateStore;
@@ -45,14 +45,7 @@ const worker = () => {
   };
   return createSyncActivities({ registry, connectors: pool, store, workerId: 'w' });
 };
-const erpProducts = () => {
-  const db = new Database(demoPaths(dir).erp, { readonly: true });
-  try {
-    return (db.prepare('SELECT COUNT(*) n FROM products').get() as { n: number }).n;
-  } finally {
-    db.close();
-  }
-};
+const erpProducts = () => queryDb<{ n: number }>(demoDbs(dir).erp, 'SELECT COUNT(*) n FROM products')[0]!.n;
 const ref = (seq: number) => ({ pipeline: 'demo-products', syncId: 'sync-1', seq });
 const prepare = (a: ReturnType<typeof worker>, seq: number, after: Cursor | null) =>
   run(new MockActivityEnvironment(), a.preparePage, { ...ref(seq), after, limit: 20, seen: true });
