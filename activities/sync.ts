@@ -81,7 +81,7 @@ const HEARTBEAT_EVERY_MS = 3000;
  */
 const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Prepared plans a worker keeps in memory (a sync has at most two in flight: one written, one read ahead). */
+/** Prepared plans a worker keeps in memory (a sync holds up to six since `throughput-v3`: one written, one written ahead, two read ahead, two prepared in the background). */
 const HELD_PAGES = 16;
 
 /** A dry-run page: its plan and its place in it. */
