@@ -216,7 +216,7 @@ const notALookup =
 export function createPairActivities({ registry, connectors, store, workerId, mapper = inlineMapper }: SyncDeps) {
   /** Plans planned by this worker and not yet written: the write reads them here, not from the store. */
   const held = new HeldPages<StagedPairPlan>(HELD_PAGES);
-  /** A side's next page, prepared here in the background while the workflow takes this one. */
+  /** A side's next pages, prepared here in the background while the workflow takes this one. */
   const prefetch = new PagePrefetch<PreparePairPageResult>();
   const policies = new Map<string, PairPolicy>();
   const pairOf = (name: string): Pair => {
@@ -615,7 +615,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
       // None at the start: the timeout counts from the attempt's start anyway (one server write less per page).
       const alive = setInterval(() => heartbeat(), HEARTBEAT_EVERY_MS);
       try {
-        // Pages of a side prepared in sequence (`seen`, no dry run): the side's next page is prepared
+        // Pages of a side prepared in sequence (`seen`, no dry run): the side's next two pages are prepared
         // here in the background right away, as for pipelines (activities/prefetch.ts); never the
         // other side's first page, which must see the ledger of this side's writes.
         if (!ref.seen || ref.dryRun) return await prepare(ref);

@@ -184,7 +184,7 @@ function linkUpsert(
 export function createSyncActivities({ registry, connectors, store, workerId, mapper = inlineMapper }: SyncDeps) {
   /** Plans prepared by this worker and not yet written: the write reads them here, not from the store. */
   const held = new HeldPages<PlanPage>(HELD_PAGES);
-  /** The next page of a sync, prepared here in the background while the workflow takes this one. */
+  /** The next pages of a sync, prepared here in the background while the workflow takes this one. */
   const prefetch = new PagePrefetch<Omit<PreparePageResult, 'attempt'>>();
   /** Commits of the pages written here, in order: what a page written ahead waits for. */
   const chains = new WriteChains();
