@@ -51,9 +51,18 @@ export function openSqliteStateStore(file: string, options: RunEventsRetention =
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.exec(SCHEMA);
   const bindingCols = (db.prepare('PRAGMA table_info(bindings)').all() as { name: string }[]).map((c) => c.name);
-  if (!bindingCols.includes('fields')) db.exec('ALTER TABLE bindings ADD COLUMN fields TEXT');
+  // Two worker processes starting together on one file may both find a column missing: the second
+  // ALTER finds it added by the first, which is what it wanted.
+  const addColumn = (sql: string): void => {
+    try {
+      db.exec(sql);
+    } catch (err) {
+      if (!/duplicate column name/i.test((err as Error).message)) throw err;
+    }
+  };
+  if (!bindingCols.includes('fields')) addColumn('ALTER TABLE bindings ADD COLUMN fields TEXT');
   const quarantineCols = (db.prepare('PRAGMA table_info(quarantine)').all() as { name: string }[]).map((c) => c.name);
-  if (!quarantineCols.includes('dismissed_reason')) db.exec('ALTER TABLE quarantine ADD COLUMN dismissed_reason TEXT');
+  if (!quarantineCols.includes('dismissed_reason')) addColumn('ALTER TABLE quarantine ADD COLUMN dismissed_reason TEXT');
   const now = () => new Date().toISOString();
   /** `… IN (?, ?, …)` statements, prepared once per list length (pages have few distinct sizes). */
   const inList = (sql: (list: string) => string) => {
