@@ -43,6 +43,12 @@ beforeAll(async () => {
         if (ref.seq < 3 && ref.after === undefined) await new Promise((resolve) => setTimeout(resolve, 500));
         if (staleOnce === ref.seq) {
           staleOnce = null;
+          // Held until the page after has been written ahead of this one (its write started and
+          // waits on the worker for this one's commit), so what follows does not hang on timing.
+          const deadline = Date.now() + 30_000;
+          while (!calls.some((c) => c.kind === 'write' && c.seq === ref.seq + 1 && c.at === 'start') && Date.now() < deadline) {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
           // The real write refuses the page (not its plan): it ends without committing, as a stale one does.
           await real.writePage({ ...ref, planHash: 'steered' }).catch(() => undefined);
           calls.push({ kind: 'write', seq: ref.seq, at: 'end', stale: true });
