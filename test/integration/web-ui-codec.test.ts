@@ -86,8 +86,17 @@ async function workflowPageText(page: Page, settleMs = 0): Promise<string> {
   const ui = server!.uiUrl!;
   await waitFor(() => portAnswers(Number(new URL(ui).port)), 'the Web UI to listen', 60_000, 200);
   await page.setViewportSize({ width: 1600, height: 2400 });
-  await page.goto(`${ui}/namespaces/default/workflows/${WORKFLOW_ID}/${runId}/history`, { waitUntil: 'domcontentloaded' });
-  await page.getByText('Workflow Execution Completed').first().waitFor({ state: 'attached', timeout: 60_000 });
+  // A UI that has just started may answer before the server behind it does, and render the page
+  // without its history: the page is loaded again then (three tries of 30 s).
+  for (let attempt = 1; ; attempt++) {
+    await page.goto(`${ui}/namespaces/default/workflows/${WORKFLOW_ID}/${runId}/history`, { waitUntil: 'domcontentloaded' });
+    try {
+      await page.getByText('Workflow Execution Completed').first().waitFor({ state: 'attached', timeout: 30_000 });
+      break;
+    } catch (err) {
+      if (attempt >= 3) throw err;
+    }
+  }
   await page.getByText('Result').first().waitFor({ state: 'attached', timeout: 30_000 });
   if (settleMs > 0) await page.waitForTimeout(settleMs);
   const text = await page.locator('body').innerText();
