@@ -17,6 +17,7 @@ import { readPath, setPath } from '../mappings/record-path';
 import { linksDigest, recordHash } from './hash';
 import { inlineMapper } from './map-pool';
 import { PagePrefetch } from './prefetch';
+import { WriteChains } from './write-chain';
 import { HeldPages } from './held-pages';
 import { ABSENT } from './plan-items';
 import { CHANGE_SAMPLES_PER_PAGE, fieldChanges, pairChangeSample } from './observe';
@@ -218,6 +219,8 @@ export function createPairActivities({ registry, connectors, store, workerId, ma
   const held = new HeldPages<StagedPairPlan>(HELD_PAGES);
   /** A side's next pages, prepared here in the background while the workflow takes this one. */
   const prefetch = new PagePrefetch<PreparePairPageResult>();
+  /** A side's writes in page order (write-ahead): a page's write waits for the commit of the page before. */
+  const chains = new WriteChains();
   const policies = new Map<string, PairPolicy>();
   const pairOf = (name: string): Pair => {
     const p = registry.pairs.get(name);
@@ -567,7 +570,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
     return { ...fetched, pageId, plan, ...(workerId ? { heldBy: workerQueue(p.family as PipelineFamily, workerId) } : {}) };
   };
 
-  return {
+  const activities = {
     async beginPair(input: { pair: string; mode?: 'incremental' | 'full'; pageSize?: number; pagesPerRun?: number }): Promise<BeginPairResult> {
       const p = pairOf(input.pair);
       policyOf(p); // a pair whose policy cannot compile fails here, before anything is read
@@ -636,110 +639,124 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
      * then the links and the write ledger of what was written. A record a side refuses is
      * quarantined and its link is not advanced, so the next run plans it again.
      */
-    async writePairPage(ref: PairPageRef & { planPageId: string; planHash?: string; commit?: { cursor: Cursor | null }; check?: boolean }): Promise<WritePairPageResult> {
-      const p = pairOf(ref.pair);
-      const [a, b] = sideNamesOf(p);
-      // From this worker's memory when it planned the page, else from the claim check.
-      const { ops, seen } = held.get(ref.planPageId) ?? (await store.loadPage<StagedPairPlan>(ref.planPageId));
-      if (ref.planHash !== undefined && recordHash(ops) !== ref.planHash) {
-        throw new SyncError('Conflict', `staged plan ${ref.planPageId} no longer matches the approved plan ${ref.planHash}; nothing was written`);
-      }
-      const zero = () => ({ [a]: 0, [b]: 0 });
-      // `pair-read-ahead`: the page was planned while an earlier page of its side was written. If
-      // that write moved a link this plan compared with (a record that changed again during the
-      // sync, or a first link to the same record), write nothing and commit nothing: the
-      // workflow plans the page again from the same cursor. The echo ledger moves with the links,
-      // and the other side's records a plan reads are those of its own links, so the links are
-      // what to compare. A retry that resumes after written batches (heartbeat details) does not
-      // check again; one that finds this plan's own writes in the links re-plans, which is safe.
-      if (ref.check && seen && activityInfo().heartbeatDetails === undefined) {
-        const other = otherSide(p, ref.side);
-        const [now, taken] = await Promise.all([store.findLinks(p.name, ref.side, seen.keys), store.findLinks(p.name, other, seen.free)]);
-        if (seenDigest(seen.keys, now, seen.free, taken) !== seen.digest) {
-          log.info('writePairPage: a link of the page moved since it was planned; the page is planned again', { pair: p.name, side: ref.side, seq: ref.seq });
-          return { created: zero(), updated: zero(), deleted: zero(), quarantined: zero(), stale: true };
-        }
-      }
-      const out: WritePairPageResult = { created: zero(), updated: zero(), deleted: zero(), quarantined: zero() };
-      const failed = new Set<string>();
-      const bad: QuarantineEntry[] = [];
-      const refuse = (op: StagedOp, side: string, o: Extract<WriteOutcome, { ok: false }>) => {
-        failed.add(op.linkId);
-        out.quarantined[side] = (out.quarantined[side] ?? 0) + 1;
-        bad.push({ pipeline: p.name, syncId: ref.syncId, sourceKey: `${side}:${op.keys[side] ?? op.linkId}`, stage: 'write', field: o.error.field ?? null, rule: o.error.type, reason: o.error.message, record: null });
-      };
-      // A create that already happened in an earlier attempt of this activity is not repeated.
-      const resumed = (activityInfo().heartbeatDetails as { created?: Record<string, Record<string, string>> } | undefined)?.created ?? {};
-      const created: Record<string, Record<string, string>> = { ...resumed };
-      // Heartbeat only while each side's requests make progress: a hung request fails the attempt
-      // at its request timeout instead of looking alive until the activity's own timeout.
-      const watched = <T>(side: string, fn: () => Promise<T>): Promise<T> =>
-        watchProgress(
-          {
-            stallMs: stallBudgetMs(connectorOf(p, side).describe().requestTimeoutMs),
-            beatEveryMs: HEARTBEAT_EVERY_MS,
-            beat: () => heartbeat({ created }),
-            what: `writing ${p.sides[side]!.system}.${p.sides[side]!.entity}`,
-          },
-          fn,
-        );
-      for (const side of [a, b]) {
-        const w = writerOf(p, side);
-        const entity = p.sides[side]!.entity;
-        const done = (created[side] ??= {});
-        const inserts = ops.filter((o) => o.create?.side === side && !done[o.linkId]);
-        const insertOutcomes = await watched(side, () => w.insertNative(entity, inserts.map((o) => ({ ref: o.linkId, values: o.create!.values }))));
-        insertOutcomes.forEach((o, i) => {
-          const op = inserts[i]!;
-          if (o.ok) {
-            done[op.linkId] = o.targetKey;
-            out.created[side]!++;
-          } else refuse(op, side, o);
-        });
-        heartbeat({ created });
-        for (const op of ops) if (done[op.linkId]) op.keys[side] = done[op.linkId]!;
-        const patched = ops.flatMap((o) => o.patches.filter((x) => x.side === side && o.keys[side]).map((x) => ({ op: o, key: o.keys[side]!, values: x.values })));
-        const patchOutcomes = await watched(side, () => w.patchNative(entity, patched.map((x) => ({ key: x.key, values: x.values }))));
-        patchOutcomes.forEach((o, i) => {
-          if (o.ok) out.updated[side]!++;
-          else refuse(patched[i]!.op, side, o);
-        });
-        const deletes = ops.filter((o) => o.deleteOn === side && o.keys[side]);
-        if (deletes.length) {
-          await watched(side, () => w.delete(entity, deletes.map((o) => o.keys[side]!)));
-          out.deleted[side]! += deletes.length;
-        }
-        heartbeat({ created });
-      }
-      const now = new Date().toISOString();
-      const durable = ops.filter((o) => !failed.has(o.linkId));
-      const ids = await store.upsertLinks(
-        p.name,
-        durable.map((o) => ({
-          ...(o.isNew ? {} : { linkId: o.linkId }),
-          keys: Object.entries(o.keys).map(([side, key]) => ({ side, system: p.sides[side]!.system, entity: p.sides[side]!.entity, key })),
-          fields: o.link.fields,
-          deletedSides: o.link.deletedSides,
-        })),
-      );
-      const tombstones = durable.flatMap((o, i) => (o.link.tombstone ? [{ linkId: ids[i]!, side: o.link.tombstone.side, at: now }] : []));
-      if (tombstones.length) await store.tombstoneLinks(p.name, tombstones);
-      await store.recordWrites(durable.flatMap((o, i) => o.writes.map((w) => ({ linkId: ids[i]!, ...w }))));
-      await store.quarantine(bad);
-      for (const side of [a, b]) {
-        const ok = durable.map((o) => o.keys[side]).filter((k): k is string => !!k).map((k) => `${side}:${k}`);
-        await store.releaseQuarantine(p.name, ok);
-      }
-      if (ref.commit) {
-        // The page's writes are durable: the side's cursor moves in the same activity (syncPair
-        // since `throughput-v1`). The page before this one is done for good: drop its claim checks.
-        await store.setCheckpoint(pairCheckpoint(p.name, ref.side), ref.commit.cursor, ref.syncId);
-        await store.dropPages(ref.syncId, `${ref.seq - 1}/`);
-        held.delete(ref.planPageId);
-      }
-      return out;
+    async writePairPage(
+      ref: PairPageRef & { planPageId: string; planHash?: string; commit?: { cursor: Cursor | null }; check?: boolean; writeNo?: number; after?: { seq: number; writeNo: number } },
+    ): Promise<WritePairPageResult> {
+      // One chain per sync and side (`pair-write-ahead`): a side's page written ahead waits here for the page before it.
+      const chain = `${ref.syncId}\u0000${ref.pair}\u0000${ref.side}`;
+      return chains.run(chain, ref, () => writeOnePairPage(ref, chain), () => {
+        const [a, b] = sideNamesOf(pairOf(ref.pair));
+        return { created: { [a]: 0, [b]: 0 }, updated: { [a]: 0, [b]: 0 }, deleted: { [a]: 0, [b]: 0 }, quarantined: { [a]: 0, [b]: 0 }, stale: true };
+      });
     },
   };
+  return activities;
+
+  /** writePairPage (above), once the page it was written ahead of has committed. */
+  async function writeOnePairPage(ref: PairPageRef & { planPageId: string; planHash?: string; commit?: { cursor: Cursor | null }; check?: boolean }, chain: string): Promise<WritePairPageResult> {
+    const p = pairOf(ref.pair);
+    const [a, b] = sideNamesOf(p);
+    // From this worker's memory when it planned the page, else from the claim check.
+    const { ops, seen } = held.get(ref.planPageId) ?? (await store.loadPage<StagedPairPlan>(ref.planPageId));
+    if (ref.planHash !== undefined && recordHash(ops) !== ref.planHash) {
+      throw new SyncError('Conflict', `staged plan ${ref.planPageId} no longer matches the approved plan ${ref.planHash}; nothing was written`);
+    }
+    const zero = () => ({ [a]: 0, [b]: 0 });
+    // `pair-read-ahead`: the page was planned while an earlier page of its side was written. If
+    // that write moved a link this plan compared with (a record that changed again during the
+    // sync, or a first link to the same record), write nothing and commit nothing: the
+    // workflow plans the page again from the same cursor. The echo ledger moves with the links,
+    // and the other side's records a plan reads are those of its own links, so the links are
+    // what to compare. A retry that resumes after written batches (heartbeat details) does not
+    // check again; one that finds this plan's own writes in the links re-plans, which is safe.
+    if (ref.check && seen && activityInfo().heartbeatDetails === undefined) {
+      const other = otherSide(p, ref.side);
+      const [now, taken] = await Promise.all([store.findLinks(p.name, ref.side, seen.keys), store.findLinks(p.name, other, seen.free)]);
+      if (seenDigest(seen.keys, now, seen.free, taken) !== seen.digest) {
+        log.info('writePairPage: a link of the page moved since it was planned; the page is planned again', { pair: p.name, side: ref.side, seq: ref.seq });
+        return { created: zero(), updated: zero(), deleted: zero(), quarantined: zero(), stale: true };
+      }
+    }
+    const out: WritePairPageResult = { created: zero(), updated: zero(), deleted: zero(), quarantined: zero() };
+    const failed = new Set<string>();
+    const bad: QuarantineEntry[] = [];
+    const refuse = (op: StagedOp, side: string, o: Extract<WriteOutcome, { ok: false }>) => {
+      failed.add(op.linkId);
+      out.quarantined[side] = (out.quarantined[side] ?? 0) + 1;
+      bad.push({ pipeline: p.name, syncId: ref.syncId, sourceKey: `${side}:${op.keys[side] ?? op.linkId}`, stage: 'write', field: o.error.field ?? null, rule: o.error.type, reason: o.error.message, record: null });
+    };
+    // A create that already happened in an earlier attempt of this activity is not repeated.
+    const resumed = (activityInfo().heartbeatDetails as { created?: Record<string, Record<string, string>> } | undefined)?.created ?? {};
+    const created: Record<string, Record<string, string>> = { ...resumed };
+    // Heartbeat only while each side's requests make progress: a hung request fails the attempt
+    // at its request timeout instead of looking alive until the activity's own timeout.
+    const watched = <T>(side: string, fn: () => Promise<T>): Promise<T> =>
+      watchProgress(
+        {
+          stallMs: stallBudgetMs(connectorOf(p, side).describe().requestTimeoutMs),
+          beatEveryMs: HEARTBEAT_EVERY_MS,
+          beat: () => heartbeat({ created }),
+          what: `writing ${p.sides[side]!.system}.${p.sides[side]!.entity}`,
+        },
+        fn,
+      );
+    for (const side of [a, b]) {
+      const w = writerOf(p, side);
+      const entity = p.sides[side]!.entity;
+      const done = (created[side] ??= {});
+      const inserts = ops.filter((o) => o.create?.side === side && !done[o.linkId]);
+      const insertOutcomes = await watched(side, () => w.insertNative(entity, inserts.map((o) => ({ ref: o.linkId, values: o.create!.values }))));
+      insertOutcomes.forEach((o, i) => {
+        const op = inserts[i]!;
+        if (o.ok) {
+          done[op.linkId] = o.targetKey;
+          out.created[side]!++;
+        } else refuse(op, side, o);
+      });
+      heartbeat({ created });
+      for (const op of ops) if (done[op.linkId]) op.keys[side] = done[op.linkId]!;
+      const patched = ops.flatMap((o) => o.patches.filter((x) => x.side === side && o.keys[side]).map((x) => ({ op: o, key: o.keys[side]!, values: x.values })));
+      const patchOutcomes = await watched(side, () => w.patchNative(entity, patched.map((x) => ({ key: x.key, values: x.values }))));
+      patchOutcomes.forEach((o, i) => {
+        if (o.ok) out.updated[side]!++;
+        else refuse(patched[i]!.op, side, o);
+      });
+      const deletes = ops.filter((o) => o.deleteOn === side && o.keys[side]);
+      if (deletes.length) {
+        await watched(side, () => w.delete(entity, deletes.map((o) => o.keys[side]!)));
+        out.deleted[side]! += deletes.length;
+      }
+      heartbeat({ created });
+    }
+    const now = new Date().toISOString();
+    const durable = ops.filter((o) => !failed.has(o.linkId));
+    const ids = await store.upsertLinks(
+      p.name,
+      durable.map((o) => ({
+        ...(o.isNew ? {} : { linkId: o.linkId }),
+        keys: Object.entries(o.keys).map(([side, key]) => ({ side, system: p.sides[side]!.system, entity: p.sides[side]!.entity, key })),
+        fields: o.link.fields,
+        deletedSides: o.link.deletedSides,
+      })),
+    );
+    const tombstones = durable.flatMap((o, i) => (o.link.tombstone ? [{ linkId: ids[i]!, side: o.link.tombstone.side, at: now }] : []));
+    if (tombstones.length) await store.tombstoneLinks(p.name, tombstones);
+    await store.recordWrites(durable.flatMap((o, i) => o.writes.map((w) => ({ linkId: ids[i]!, ...w }))));
+    await store.quarantine(bad);
+    for (const side of [a, b]) {
+      const ok = durable.map((o) => o.keys[side]).filter((k): k is string => !!k).map((k) => `${side}:${k}`);
+      await store.releaseQuarantine(p.name, ok);
+    }
+    if (ref.commit) {
+      // The page's writes are durable: the side's cursor moves in the same activity (syncPair
+      // since `throughput-v1`). The page before this one is done for good: drop its claim checks.
+      // (A late retry of a page whose successor, written ahead, has committed moves nothing back.)
+      if (!chains.committedAfter(chain, ref.seq)) await store.setCheckpoint(pairCheckpoint(p.name, ref.side), ref.commit.cursor, ref.syncId);
+      await store.dropPages(ref.syncId, `${ref.seq - 1}/`);
+      held.delete(ref.planPageId);
+    }
+    return out;
+  }
 }
 
 /** Side → the first characters of the stableHash of its value: tells values apart without showing them. */

@@ -32,7 +32,7 @@
  */
 import { activityInfo, heartbeat, log } from '@temporalio/activity';
 import { applyLookback, type Cursor } from '../contracts/cursor';
-import { isRetryableType, isSyncError, SyncError } from '../contracts/errors';
+import { SyncError } from '../contracts/errors';
 import { TASK_QUEUES, workerQueue, type PipelineFamily } from '../contracts/queues';
 import type { ConnectorPool, Registry } from '../pipelines/load';
 import type { Pipeline } from '../pipelines/schema';
@@ -356,20 +356,12 @@ export function createSyncActivities({ registry, connectors, store, workerId, ma
     return (i) => mapped[ops[i]!.index]!.fields;
   };
 
-  /** writePage (below): the write and the commit, once the page it was written ahead of has committed. */
+  /** writePage (below): the write and the commit, once the page it was written ahead of has committed (chains.run). */
   const writeOnePage = async (
-    ref: PageRef & { planPageId: string; planHash?: string; commit?: { cursor: Cursor | null }; check?: boolean; writeNo?: number; after?: { seq: number; writeNo: number } },
+    ref: PageRef & { planPageId: string; planHash?: string; commit?: { cursor: Cursor | null }; check?: boolean },
     chain: string,
   ): Promise<WritePageResult> => {
     const p = pipelineOf(ref.pipeline);
-    // Written ahead (`throughput-v3`): the page before this one is being written on this worker;
-    // nothing of this page is written before that page's cursor is committed.
-    if (ref.after !== undefined && activityInfo().heartbeatDetails === undefined) {
-      if ((await chains.waitFor(chain, ref.after)) === 'abandoned') {
-        log.info('writePage: the page before this one ended without committing; this one is prepared again', { pipeline: p.name, seq: ref.seq });
-        return { created: 0, updated: 0, quarantined: 0, stale: true };
-      }
-    }
     const target = connectors.get(p.target.system);
     // From this worker's memory when it prepared the page, else from the claim check.
     const staged = held.get(ref.planPageId) ?? (await store.loadPage<PlanPage>(ref.planPageId));
@@ -473,9 +465,7 @@ export function createSyncActivities({ registry, connectors, store, workerId, ma
       await store.dropPages(ref.syncId, `${ref.seq - 1}/`);
       held.delete(ref.planPageId);
     }
-    const result = { created: acc.created, updated: acc.updated, quarantined: acc.quarantined };
-    if (ref.commit) chains.committed(chain, ref.seq, { planHash: ref.planHash, result });
-    return result;
+    return { created: acc.created, updated: acc.updated, quarantined: acc.quarantined };
   };
 
   /** A page's request to preparePage. */
@@ -628,19 +618,7 @@ export function createSyncActivities({ registry, connectors, store, workerId, ma
       ref: PageRef & { planPageId: string; planHash?: string; commit?: { cursor: Cursor | null }; check?: boolean; writeNo?: number; after?: { seq: number; writeNo: number } },
     ): Promise<WritePageResult> {
       const chain = `${ref.syncId}\u0000${ref.pipeline}`;
-      // A late retry of a page committed here (the same plan): it answers what it answered then.
-      const done = ref.commit ? chains.resultOf<{ planHash?: string; result: WritePageResult }>(chain, ref.seq) : undefined;
-      if (done && done.planHash !== undefined && done.planHash === ref.planHash) return done.result;
-      try {
-        const written = await writeOnePage(ref, chain);
-        if (written.stale) chains.ended(chain, ref.seq, ref.writeNo);
-        return written;
-      } catch (err) {
-        // A failure that will not be retried ends this write: the page written ahead of it, waiting
-        // for its commit, writes nothing. (After a failure that is retried it goes on waiting.)
-        if (isSyncError(err) && !isRetryableType(err.type)) chains.ended(chain, ref.seq, ref.writeNo);
-        throw err;
-      }
+      return chains.run(chain, ref, () => writeOnePage(ref, chain), () => ({ created: 0, updated: 0, quarantined: 0, stale: true }));
     },
     /** Advance the checkpoint: only called after the page's writes are durable. */
     async commitCheckpoint(input: { pipeline: string; syncId: string; seq: number; cursor: Cursor | null }): Promise<void> {

@@ -8,7 +8,8 @@
  * A page N that ends without committing (its plan went stale, or its write failed) ends the wait
  * of N+1 with `abandoned`: N+1 writes nothing, and the workflow prepares it again after N.
  */
-import { Context } from '@temporalio/activity';
+import { activityInfo, Context, log } from '@temporalio/activity';
+import { isRetryableType, isSyncError } from '../contracts/errors';
 
 /** How often a waiting write heartbeats (the SDK sends at most one per 80% of the heartbeat timeout). */
 const BEAT_MS = 1000;
@@ -28,6 +29,17 @@ interface Chain {
 }
 
 export type WaitOutcome = 'committed' | 'abandoned';
+
+/** What a chained write is told by the workflow (writePage, writePairPage). */
+export interface ChainedRef {
+  seq: number;
+  planHash?: string;
+  commit?: unknown;
+  /** The write's number for its page (pages written again after a stale plan are another write). */
+  writeNo?: number;
+  /** Written ahead: the page (and its write) whose commit this one waits for. */
+  after?: { seq: number; writeNo: number };
+}
 
 export class WriteChains {
   private readonly chains = new Map<string, Chain>();
@@ -80,6 +92,36 @@ export class WriteChains {
   /** Forget a sync's chains (it finished or continued as new). */
   drop(syncId: string): void {
     for (const k of [...this.chains.keys()]) if (k.startsWith(`${syncId}\u0000`)) this.chains.delete(k);
+  }
+
+  /**
+   * A page's write in its chain: a late retry of a page committed here answers what it answered
+   * then; a write ahead waits for the page before it (and answers `stale()` without writing when
+   * that page ended without committing); a write that ends without committing (stale, or failed
+   * for good) ends the wait of the page after it; one that commits lets it go on. `write` commits
+   * the cursor itself, and must not move it back when `committedAfter` says a later page has.
+   */
+  async run<R extends { stale?: boolean }>(key: string, ref: ChainedRef, write: () => Promise<R>, stale: () => R): Promise<R> {
+    const done = ref.commit ? this.resultOf<{ planHash?: string; result: R }>(key, ref.seq) : undefined;
+    if (done && done.planHash !== undefined && done.planHash === ref.planHash) return done.result;
+    // Only the first attempt waits: a retry of a write ahead that had started writing goes on.
+    if (ref.after !== undefined && activityInfo().heartbeatDetails === undefined) {
+      if ((await this.waitFor(key, ref.after)) === 'abandoned') {
+        log.info('the page before this one ended without committing; this one is prepared again', { seq: ref.seq });
+        return stale();
+      }
+    }
+    try {
+      const written = await write();
+      if (written.stale) this.ended(key, ref.seq, ref.writeNo);
+      else if (ref.commit) this.committed(key, ref.seq, { planHash: ref.planHash, result: written });
+      return written;
+    } catch (err) {
+      // A failure that will not be retried ends this write: the page written ahead of it, waiting
+      // for its commit, writes nothing. (After a failure that is retried it goes on waiting.)
+      if (isSyncError(err) && !isRetryableType(err.type)) this.ended(key, ref.seq, ref.writeNo);
+      throw err;
+    }
   }
 
   /**

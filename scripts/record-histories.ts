@@ -67,6 +67,8 @@ async function main(): Promise<void> {
     { id: 'sync-pair-read-ahead', type: 'syncPair', before: editPair, input: () => ({ pair: 'demo-customers', mode: 'full', pageSize: 20, pagesPerRun: 4 }) },
     // throughput-v3: a full re-read with changed products, each page's write started ahead of the previous one's end
     { id: 'sync-products-write-ahead', before: touchProducts, input: () => ({ pipeline: 'demo-products', mode: 'full', pageSize: 20, pagesPerRun: 4 }) },
+    // pair-write-ahead: edits on both sides, a full re-read; each side's page written ahead of the previous one's end
+    { id: 'sync-pair-write-ahead', type: 'syncPair', before: editPair, input: () => ({ pair: 'demo-customers', mode: 'full', pageSize: 20, pagesPerRun: 4 }) },
   ];
   // `npx tsx scripts/record-histories.ts <id>…` records only those (the cases before them still run)
   const only = process.argv.slice(2);

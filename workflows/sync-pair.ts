@@ -35,8 +35,8 @@ import { alertOnFinish } from './alerts';
 import { ApprovalGate } from './approval';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
-import type { PreparePairPageResult } from '../activities/pair';
-import { READ_AHEAD, ReadAhead, retriesOf, THROUGHPUT_PATCH, writeHeld } from './page-flow';
+import type { PreparePairPageResult, WritePairPageResult } from '../activities/pair';
+import { AHEAD_WRITE_OPTIONS, READ_AHEAD, ReadAhead, retriesOf, THROUGHPUT_PATCH, WriteAhead, writeHeld, type Writing } from './page-flow';
 import { PAIR_DRY_RUN_PATCH, PairDryRun } from './pair-dry-run';
 
 const fetching = proxyActivities<Activities>(FETCH);
@@ -55,6 +55,14 @@ const HISTORY_SOFT_LIMIT = 1500;
  * writePairPage answers `stale` and the page is prepared again from the same cursor.
  */
 export const PAIR_READ_AHEAD_PATCH = 'pair-read-ahead';
+/**
+ * Marks syncPair histories that write ahead within a side (as syncPipeline does since
+ * `throughput-v3`, workflows/page-flow.ts WriteAhead): while a page of a side is written on the
+ * worker holding it, the side's next page is taken from the reader and its write started on the
+ * same worker, where it waits until the page before has committed (activities/write-chain.ts).
+ * Only a page that needs no approval and no conflict decision, held by the same worker.
+ */
+export const PAIR_WRITE_AHEAD_PATCH = 'pair-write-ahead';
 const EXAMPLE_INPUT = '{"pair":"demo-customers"}';
 /** Conflicts, rejected edits and ambiguous links kept in the result (the run report counts them all). */
 const MAX_NOTICES = 50;
@@ -84,6 +92,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
   const dryRun = input.mode === 'dry-run' && patched(PAIR_DRY_RUN_PATCH) ? new PairDryRun(input.pair, syncId) : null;
   const dry = dryRun ? { dryRun: true } : {};
   const readAhead = fused && !dryRun && patched(PAIR_READ_AHEAD_PATCH);
+  const writeAhead = readAhead && patched(PAIR_WRITE_AHEAD_PATCH);
   let totals: PairTotals = cont?.totals ?? { sides: {}, unchanged: 0, linked: 0, conflicts: 0, pendingConflicts: 0, pages: 0, retries: 0 };
   const notices: PairNotice[] = [...((cont?.notices ?? []) as unknown as PairNotice[])];
   let cursors: Record<string, Cursor | null> = { ...(cont?.cursors ?? {}) };
@@ -186,6 +195,45 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
     const resetReader = async (): Promise<void> => {
       await reader?.pages.reset();
     };
+    const staleWrite = (): WritePairPageResult => {
+      const zero = () => Object.fromEntries(begin.sides.map((s) => [s, 0]));
+      return { created: zero(), updated: zero(), deleted: zero(), quarantined: zero(), stale: true };
+    };
+    /**
+     * Start the write of a side's page on the worker holding its plan (`pair-write-ahead`); it
+     * commits the side's cursor. `after`: the page it is written ahead of, whose commit it waits for.
+     */
+    const writesOf = new Map<number, number>(); // the writes started per page, numbered
+    const startWrite = (
+      at: { seq: number; side: string; nextCursor: Cursor | null },
+      plan: { planPageId: string; planHash: string },
+      heldBy: string | undefined,
+      after?: number,
+    ): Writing<WritePairPageResult> => {
+      const writeNo = (writesOf.get(at.seq) ?? 0) + 1;
+      writesOf.set(at.seq, writeNo);
+      const args = { pair: begin.pair, syncId, seq: at.seq, side: at.side, planPageId: plan.planPageId, planHash: plan.planHash, check: true, writeNo, commit: { cursor: at.nextCursor } };
+      const w: Writing<WritePairPageResult> = { done: Promise.resolve(staleWrite()), fellBack: false };
+      w.done = writeHeld(
+        heldBy,
+        (a, held) =>
+          after === undefined
+            ? a.writePairPage(args)
+            : held
+              ? a.writePairPage({ ...args, after: { seq: after, writeNo: writesOf.get(after) ?? 0 } })
+              : // A write ahead whose worker is gone is not written from its claim check now (it could
+                // race the page before it, written elsewhere too): it answers stale, and is prepared again.
+                Promise.resolve(staleWrite()),
+        () => {
+          totals.retries += 1;
+          w.fellBack = true;
+        },
+        after !== undefined ? AHEAD_WRITE_OPTIONS : {},
+      );
+      return w;
+    };
+    /** The side's next page, taken from the reader while this one is written, and its write started ahead. */
+    let ahead: WriteAhead<PreparePairPageResult, WritePairPageResult> | null = null;
     while (sideIndex < begin.sides.length) {
       side = begin.sides[sideIndex]!;
       const seq = totals.pages;
@@ -194,13 +242,18 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
       const after = cursors[side] ?? null;
       // What the page adds to the result, taken back if its write finds the plan stale.
       const before = readAhead ? { totals: JSON.parse(JSON.stringify(totals)) as PairTotals, notices: notices.length } : null;
-      const prepared = readAhead
+      const mine: WriteAhead<PreparePairPageResult, WritePairPageResult> | null = ahead?.seq === seq ? ahead : null;
+      if (ahead && !mine) await ahead.abandon(true);
+      ahead = null;
+      const prepared: PreparePairPageResult | null = mine
+        ? await mine.page
+        : readAhead
         ? await (await readerFor(side)).take(seq, after)
         : fused
           ? await fetching.preparePairPage({ ...ref, after, limit: begin.pageSize, ...dry })
           : null;
-      const fetched = prepared ?? (await fetching.fetchPairPage({ ...ref, after, limit: begin.pageSize }));
-      let heldBy = prepared?.heldBy;
+      const fetched: Omit<PreparePairPageResult, 'plan' | 'heldBy'> = prepared ?? (await fetching.fetchPairPage({ ...ref, after, limit: begin.pageSize }));
+      let heldBy: string | undefined = prepared?.heldBy;
       sideTotals(side).read += fetched.count;
       totals.retries += retriesOf(fetched);
       if (fetched.count > 0) {
@@ -278,9 +331,40 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
           // covers a plan made before an earlier write, and it commits the cursor (one activity either way).
           step = `writing (${side} changes)`;
           const args = { ...ref, planPageId: plan.planPageId, planHash: plan.planHash, ...(readAhead ? { check: true } : {}) };
-          const written = fused
-            ? await writeHeld(heldBy, (a) => a.writePairPage({ ...args, commit: { cursor: fetched.nextCursor } }), () => (totals.retries += 1))
-            : await writing.writePairPage(args);
+          let written: WritePairPageResult;
+          if (writeAhead) {
+            const current = (await mine?.writing) ?? startWrite({ seq, side, nextCursor: fetched.nextCursor }, plan, heldBy);
+            const runFullAfter = pagesThisRun + 1 >= begin.pagesPerRun || workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_SOFT_LIMIT;
+            if (heldBy && fetched.hasMore && !runFullAfter && !paused && !stopRequested) {
+              const holder: string = heldBy;
+              const at = side;
+              ahead = new WriteAhead(seq + 1, (await readerFor(side)).take(seq + 1, fetched.nextCursor), (n): Writing<WritePairPageResult> | null => {
+                const p = n.plan;
+                const eligible: boolean = !paused && !stopRequested && n.heldBy === holder && n.count > 0 && p !== null && !p.manual && !(p.approvalReasons.length > 0 && begin.approvalPolicy);
+                return eligible && p ? startWrite({ seq: seq + 1, side: at, nextCursor: n.nextCursor }, p, holder, seq) : null;
+              });
+            }
+            try {
+              written = await current.done;
+            } catch (err) {
+              // The write ahead waits for this page's commit, which will not come. After a failure
+              // that is not retried (on this page's worker) it has already been told; else it is cancelled.
+              const told = !current.fellBack && err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
+              await ahead?.abandon(!told);
+              throw err;
+            }
+            if (ahead && (written.stale === true || current.fellBack)) {
+              // The write ahead waited for a commit that did not come, or was made elsewhere: it is
+              // stopped, and its page is written again in its turn.
+              const page1: Promise<PreparePairPageResult> = ahead.page;
+              await ahead.abandon(current.fellBack);
+              ahead = written.stale === true ? null : new WriteAhead(seq + 1, page1, () => null);
+            }
+          } else {
+            written = fused
+              ? await writeHeld(heldBy, (a) => a.writePairPage({ ...args, commit: { cursor: fetched.nextCursor } }), () => (totals.retries += 1))
+              : await writing.writePairPage(args);
+          }
           totals.retries += retriesOf(written);
           committed = fused;
           stale = written.stale === true;
@@ -313,15 +397,17 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
       upsertSearchAttributes([{ key: SA_RECORDS_READ, value: Object.values(totals.sides).reduce((n, t) => n + t.read, 0) }]);
       if (!fetched.hasMore) sideIndex += 1;
 
-      if (stopRequested) break;
+      // A page written ahead is seen through first (its write is in flight); then the run stops.
+      if (stopRequested && !ahead) break;
       if (paused) {
         setStatus('paused');
         step = 'paused';
         await condition(() => !paused || stopRequested);
-        if (stopRequested) break;
+        if (stopRequested && !ahead) break;
         setStatus('running');
       }
-      const runFull = pagesThisRun >= begin.pagesPerRun || workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_SOFT_LIMIT;
+      // A run with a page written ahead goes on to that page (it was started only when the run was not full).
+      const runFull = !ahead && (pagesThisRun >= begin.pagesPerRun || workflowInfo().continueAsNewSuggested || workflowInfo().historyLength > HISTORY_SOFT_LIMIT);
       if (runFull && sideIndex < begin.sides.length) {
         step = 'continuing as new';
         await resetReader();
