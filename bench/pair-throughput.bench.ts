@@ -23,6 +23,7 @@ import { TASK_QUEUES } from '../contracts/queues';
 import { demoPaths, seedDemo } from '../demo/seed';
 import { ConnectorPool, loadRegistry } from '../pipelines/load';
 import { LATENCY_MS, withLatency } from './latency';
+import { cpuProfiler } from './profiler';
 import { startDevServer } from '../scripts/dev-server';
 import { openSqliteStateStore } from '../state/sqlite-store';
 import { createSyncWorkers } from '../workers/worker';
@@ -30,6 +31,8 @@ import { createSyncWorkers } from '../workers/worker';
 const N = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
 const PAGE_SIZES = (process.env.BENCH_PAGE_SIZES ?? '1000,5000').split(',').map(Number);
 const PAIR = 'demo-customers';
+/** `BENCH_CPU_PROFILE=<dir>`: a CPU profile of this process over each timed run (bench/profiler.ts). */
+const profiler = cpuProfiler();
 
 interface Measured {
   ms: number;
@@ -73,6 +76,7 @@ async function plainLoop(dir: string, pageSize: number): Promise<Measured> {
   const acts = createPairActivities({ registry, connectors, store });
   const ctx = new MockActivityEnvironment();
   const run = <A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> => ctx.run(fn, ...args) as Promise<R>;
+  await profiler.start();
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const rss = rssSampler();
@@ -98,6 +102,7 @@ async function plainLoop(dir: string, pageSize: number): Promise<Measured> {
   const ms = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
   const peakRssMb = rss.stop();
+  await profiler.stop(`pair-plain-${pageSize}`);
   await store.dropPages('plain');
   await connectors.closeAll();
   await store.close();
@@ -154,9 +159,11 @@ async function main(): Promise<void> {
       const cpu0 = process.cpuUsage();
       const server0 = procCpuSeconds(server.pid);
       const rss = rssSampler();
+      await profiler.start();
       const r = await pair(pageSize);
       const ms = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
+      await profiler.stop(`pair-workflow-${pageSize}`);
       const sides = Object.values(r.totals.sides);
       return {
         ms,

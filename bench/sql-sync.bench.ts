@@ -9,8 +9,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { recordHash } from '../activities/hash';
@@ -23,6 +22,7 @@ import { ConnectorPool, loadRegistry } from '../pipelines/load';
 import { startDevServer } from '../scripts/dev-server';
 import { openSqliteStateStore } from '../state/sqlite-store';
 import { createSyncWorkers } from '../workers/worker';
+import { cpuProfiler } from './profiler';
 import { LATENCY_MS, withLatency } from './latency';
 
 const N = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
@@ -92,7 +92,7 @@ async function plainLoop(dir: string): Promise<{ ms: number; written: number; cp
     if (!page.hasMore) break;
   }
   const ms = performance.now() - t0;
-  await profiler.stop('plain');
+  await profiler.stop(`plain-${PAGE}`);
   const cpu = process.cpuUsage(cpu0);
   const peakRssMb = rss.stop();
   await pool.closeAll();
@@ -146,7 +146,7 @@ async function throughTemporal(dir: string): Promise<{ ms: number; written: numb
     args: [{ pipeline: 'demo-accounts', pageSize: PAGE }],
   })) as SyncResult;
   const ms = performance.now() - t0;
-  await profiler.stop('workflow');
+  await profiler.stop(`workflow-${PAGE}`);
   const cpu = process.cpuUsage(cpu0);
   const serverCpu = procCpuSeconds(server.pid) - server0;
   const peakRssMb = rss.stop();
@@ -196,31 +196,7 @@ async function profile(client: Client, workflowId: string): Promise<void> {
   console.log(`  workflow tasks: ${wft}`);
 }
 
-/**
- * `BENCH_CPU_PROFILE=<dir>`: a V8 CPU profile of this process over each timed run (the plain
- * loop, or the worker with its activities and workflow bundle while the sync runs), as
- * `<arm>-<page size>-<n>.cpuprofile` (Chrome DevTools, or `npx tsx bench/cpu-profile-top.ts
- * <file>` for the top functions and files by self time).
- */
-const profiler = {
-  session: null as Session | null,
-  n: 0,
-  async start(): Promise<void> {
-    if (!process.env.BENCH_CPU_PROFILE) return;
-    this.session = new Session();
-    this.session.connect();
-    await this.session.post('Profiler.enable');
-    await this.session.post('Profiler.setSamplingInterval', { interval: 500 });
-    await this.session.post('Profiler.start');
-  },
-  async stop(arm: string): Promise<void> {
-    if (!this.session) return;
-    const { profile } = await this.session.post('Profiler.stop');
-    writeFileSync(path.join(process.env.BENCH_CPU_PROFILE!, `${arm}-${PAGE}-${++this.n}.cpuprofile`), JSON.stringify(profile));
-    this.session.disconnect();
-    this.session = null;
-  },
-};
+const profiler = cpuProfiler();
 
 async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
