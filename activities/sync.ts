@@ -386,14 +386,16 @@ export function createSyncActivities({ registry, connectors, store, workerId, ma
     // (A retry that resumes after a written batch checked before its first batch.)
     if (ref.check && !resumed && staged.seen) {
       await turn();
-      const now = await store.findLinks(space.space, space.sourceSide, [...staged.seen.keys, ...ops.map((o) => o.sourceKey)]);
+      // The links' record hashes only (stampOf), not their fields: this runs once per page on the write path.
+      const now = await store.findLinkStamps(space.space, space.sourceSide, [...staged.seen.keys, ...ops.map((o) => o.sourceKey)]);
+      const stamp = (k: string): string | null => now.get(k) ?? null;
       // An op's link may also hold what this very plan wrote (a holder that died mid-page, a
       // retry after the commit): that is as planned, the write goes on (upserts are idempotent).
       const opsHold = ops.every((o) => {
-        const stamp = stampOf(now.get(o.sourceKey));
-        return stamp === (o.was ?? stamp) || stamp === o.hash;
+        const s = stamp(o.sourceKey);
+        return s === (o.was ?? s) || s === o.hash;
       });
-      if (!opsHold || linksDigest(staged.seen.keys, (k) => stampOf(now.get(k))) !== staged.seen.digest) {
+      if (!opsHold || linksDigest(staged.seen.keys, stamp) !== staged.seen.digest) {
         log.info('writePage: a link of the page changed since it was planned; the page is prepared again', { pipeline: p.name, seq: ref.seq });
         return { created: 0, updated: 0, quarantined: 0, stale: true };
       }

@@ -156,6 +156,11 @@ export interface StateStore {
 
   /** Links of a pair by one side's record keys (side key → link); tombstoned links included. */
   findLinks(pair: string, side: string, keys: string[]): Promise<Map<string, Link>>;
+  /**
+   * What `findLinks` finds, as each link's record hash only ('' for a link without one): a cheap
+   * check that links have not moved since a plan read them (writePage), without their fields.
+   */
+  findLinkStamps(pair: string, side: string, keys: string[]): Promise<Map<string, string>>;
   /** Create or update links with their synced values; returns the link ids in input order. */
   upsertLinks(pair: string, links: LinkUpsert[]): Promise<string[]>;
   /** A pair's links in link id order, a page at a time (reconciliation, reports, migrations). */

@@ -4,7 +4,7 @@ import type { Link, LinkField, LinkLedger, LinkUpsert, StateStore } from './type
 export type Query = <R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]) => Promise<QueryResult<R>>;
 export type Transaction = <T>(fn: (c: PoolClient) => Promise<T>) => Promise<T>;
 
-type LinkMethods = Pick<StateStore, 'findLinks' | 'upsertLinks' | 'listLinks' | 'tombstoneLinks' | 'recordWrites' | 'getLedger'>;
+type LinkMethods = Pick<StateStore, 'findLinks' | 'findLinkStamps' | 'upsertLinks' | 'listLinks' | 'tombstoneLinks' | 'recordWrites' | 'getLedger'>;
 type ReconMethods = Pick<StateStore, 'addReconRows' | 'listReconRows' | 'groupReconRows' | 'dropReconRows'>;
 
 interface LinkRow {
@@ -140,6 +140,16 @@ export function createPgLinkStore(q: Query, tx: Transaction, now: () => string):
         const l = links.get(row.link_id);
         if (l) out.set(row.key, l);
       }
+      return out;
+    },
+    async findLinkStamps(pair, side, keys) {
+      const out = new Map<string, string>();
+      if (keys.length === 0) return out;
+      const r = await q<{ key: string; record_hash: string | null }>(
+        'SELECT k.key, l.record_hash FROM link_keys k JOIN links l ON l.link_id = k.link_id WHERE k.pair = $1 AND k.side = $2 AND k.key = ANY($3::text[])',
+        [pair, side, [...new Set(keys)]],
+      );
+      for (const row of r.rows) out.set(row.key, row.record_hash ?? '');
       return out;
     },
     async upsertLinks(pair, items) {

@@ -4,7 +4,7 @@ import type { Link, LinkField, LinkLedger, StateStore } from './types';
 /** Most keys bound into one `IN (…)` list. */
 const IN_CHUNK = 500;
 
-type LinkMethods = Pick<StateStore, 'findLinks' | 'upsertLinks' | 'listLinks' | 'tombstoneLinks' | 'recordWrites' | 'getLedger'>;
+type LinkMethods = Pick<StateStore, 'findLinks' | 'findLinkStamps' | 'upsertLinks' | 'listLinks' | 'tombstoneLinks' | 'recordWrites' | 'getLedger'>;
 
 interface LinkRow {
   link_id: string;
@@ -26,6 +26,8 @@ export function createLinkStore(db: Database.Database, now: () => string): LinkM
   const keysIn = (n: number) => db.prepare(`SELECT key, link_id FROM link_keys WHERE pair = ? AND side = ? AND key IN (${Array(n).fill('?').join(',')})`);
   const linksIn = (n: number) => db.prepare(`SELECT * FROM links WHERE link_id IN (${Array(n).fill('?').join(',')})`);
   const keysOfIn = (n: number) => db.prepare(`SELECT link_id, side, key FROM link_keys WHERE link_id IN (${Array(n).fill('?').join(',')})`);
+  const stampsIn = (n: number) =>
+    db.prepare(`SELECT k.key, l.record_hash FROM link_keys k JOIN links l ON l.link_id = k.link_id WHERE k.pair = ? AND k.side = ? AND k.key IN (${Array(n).fill('?').join(',')})`);
   const ledgerIn = (n: number) => db.prepare(`SELECT link_id, side, field, hash FROM write_ledger WHERE link_id IN (${Array(n).fill('?').join(',')})`);
   const statements = new Map<string, Database.Statement>();
   const cached = (kind: string, n: number, make: (n: number) => Database.Statement) => {
@@ -127,6 +129,13 @@ export function createLinkStore(db: Database.Database, now: () => string): LinkM
       for (const [k, id] of idByKey) {
         const l = links.get(id);
         if (l) out.set(k, l);
+      }
+      return out;
+    },
+    async findLinkStamps(pair, side, keys) {
+      const out = new Map<string, string>();
+      for (const chunk of chunks([...new Set(keys)])) {
+        for (const r of cached('stamps', chunk.length, stampsIn).all(pair, side, ...chunk) as { key: string; record_hash: string | null }[]) out.set(r.key, r.record_hash ?? '');
       }
       return out;
     },

@@ -178,6 +178,25 @@ describe.each(kinds)('StateStore conformance: $name', (kind) => {
       expect((await store.findLinks('other-pair', 'crm', ['42'])).size).toBe(0);
     });
 
+    test('findLinkStamps finds what findLinks finds, as each link\'s record hash (\'\' without one), past 500 keys', async () => {
+      await store.upsertLinks('p', [
+        { keys: [crmKey('42'), erpKey('17')], fields: { name: field('Acme') }, recordHash: 'rh42' },
+        { keys: [crmKey('43'), erpKey('18')], fields: { name: field('Globex') } },
+      ]);
+      expect(await store.findLinkStamps('p', 'crm', ['42', '43', '99'])).toEqual(new Map([['42', 'rh42'], ['43', '']]));
+      expect(await store.findLinkStamps('p', 'erp', ['17'])).toEqual(new Map([['17', 'rh42']]));
+      expect((await store.findLinkStamps('other-pair', 'crm', ['42'])).size).toBe(0);
+      expect((await store.findLinkStamps('p', 'crm', [])).size).toBe(0);
+      // A write moves the stamp; a key that moved to another link is found there.
+      await store.upsertLinks('p', [{ keys: [crmKey('42'), erpKey('17')], fields: { name: field('Acme 2') }, recordHash: 'rh42b' }]);
+      expect((await store.findLinkStamps('p', 'crm', ['42'])).get('42')).toBe('rh42b');
+      const n = 1200;
+      await store.upsertLinks('q', Array.from({ length: n }, (_, i) => ({ keys: [crmKey(String(i))], fields: {}, recordHash: `h${i}` })));
+      const found = await store.findLinkStamps('q', 'crm', Array.from({ length: n }, (_, i) => String(i)));
+      expect(found.size).toBe(n);
+      expect(found.get('1199')).toBe('h1199');
+    });
+
     test('an upsert without an id updates the link found by any of its keys (a retried write makes no second link)', async () => {
       await store.upsertLinks('p', [{ keys: [crmKey('42'), erpKey('17')], fields: { name: field('Acme') } }]);
       const [id] = await store.upsertLinks('p', [{ keys: [erpKey('17'), crmKey('42')], fields: { name: field('Acme 2', 'erp') }, recordHash: 'rh' }]);
