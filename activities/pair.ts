@@ -560,10 +560,14 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
     };
   };
 
-  const prepare = async (ref: PairPageRef & { after: Cursor | null; limit: number; dryRun?: boolean; seen?: boolean }): Promise<PreparePairPageResult> => {
+  const prepare = async (
+    ref: PairPageRef & { after: Cursor | null; limit: number; dryRun?: boolean; seen?: boolean },
+    onFetched?: (f: { hasMore: boolean; nextCursor: Cursor | null }) => void,
+  ): Promise<PreparePairPageResult> => {
     const p = pairOf(ref.pair);
     const page = await connectorOf(p, ref.side).fetchChanges(p.sides[ref.side]!.entity, { after: ref.after, limit: ref.limit, includeDeleted: true });
     const fetched = { count: page.records.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
+    onFetched?.(fetched); // the background may fetch the side's next page while this one is planned
     if (page.records.length === 0) return { ...fetched, pageId: '', plan: null };
     const plan = await planRecords(ref, page.records);
     const pageId = plan.manual ? await store.stagePage(ref.syncId, `${ref.seq}/${ref.side}/raw`, toColumnar(page.records)) : '';
@@ -626,7 +630,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
         const key = (r: typeof ref) => stableJson([r.pair, r.side, r.after ?? null, r.limit]);
         const early = prefetch.take(chain, ref.seq, key(ref));
         const result = (early.page ? await early.page.catch(() => null) : null) ?? (await prepare(ref));
-        if (early.ahead) prefetch.runAhead(chain, ref.seq, result, (seq, after) => prepare({ ...ref, seq, after }), (seq, after) => key({ ...ref, seq, after }));
+        if (early.ahead) prefetch.runAhead(chain, ref.seq, result, (seq, after, onFetched) => prepare({ ...ref, seq, after }, onFetched), (seq, after) => key({ ...ref, seq, after }));
         return result;
       } finally {
         clearInterval(alive);

@@ -3,8 +3,10 @@
  * them. Pages are prepared one after another (each starts where the previous one ended), and the
  * workflow asks for each through a round trip to the server; without this the worker would wait
  * for every such round trip (and for its mapping thread) with nothing else to do. With it, up to
- * `depth` pages after the last one asked for are prepared here in the background, one at a time, and
- * a preparePage for one of them that comes to this worker takes it ready.
+ * `depth` pages after the last one asked for are prepared here in the background, and a preparePage
+ * for one of them that comes to this worker takes it ready. Each is fetched as soon as the page
+ * before it has been fetched (its cursor is known: `onFetched`), so that one page's fetch runs
+ * while the one before it is mapped (on a mapping thread) and planned.
  *
  * A page prepared in the background is exactly a page prepared early: planned against the links
  * as they were then, staged, held. The workflow prepares pages ahead of their writes anyway, and
@@ -23,18 +25,22 @@ export const PREFETCH_DEPTH = 2;
 /** Syncs remembered (a worker runs few at a time). */
 const MAX_SYNCS = 64;
 
+interface Prepared {
+  hasMore: boolean;
+  nextCursor: Cursor | null;
+}
+
 interface Entry<T> {
   /** What the page was asked with (pipeline, cursor, page size): only the same request gets it. */
   request: string;
   at: number;
   value: Promise<T>;
-  done?: T;
+  /** Where the page ends, known once it is fetched (before it is mapped and planned). */
+  fetched?: Prepared;
 }
 
-interface Prepared {
-  hasMore: boolean;
-  nextCursor: Cursor | null;
-}
+/** Prepare page `seq` from `after`; `onFetched` is told where it ends as soon as it is fetched. */
+export type PrepareAhead<T> = (seq: number, after: Cursor | null, onFetched: (f: Prepared) => void) => Promise<T>;
 
 export class PagePrefetch<T extends Prepared> {
   /** Per sync: the pages prepared (or being prepared) in the background, by seq. */
@@ -69,10 +75,11 @@ export class PagePrefetch<T extends Prepared> {
 
   /**
    * Page `seq` was prepared here and answered `result`: keep up to `depth` pages after it prepared
-   * in the background with `prepare`, one at a time, each from the cursor of the one before.
+   * in the background with `prepare`, each fetched from the cursor of the one before once that
+   * one is fetched.
    * `request` says what each is asked with (it must match the workflow's later request).
    */
-  runAhead(syncId: string, seq: number, result: T, prepare: (seq: number, after: Cursor | null) => Promise<T>, request: (seq: number, after: Cursor | null) => string): void {
+  runAhead(syncId: string, seq: number, result: T, prepare: PrepareAhead<T>, request: (seq: number, after: Cursor | null) => string): void {
     const last = this.lastHere.get(syncId);
     if (last?.seq !== seq) return; // a later page has been asked for since
     last.result = result;
@@ -85,33 +92,35 @@ export class PagePrefetch<T extends Prepared> {
     this.lastHere.delete(syncId);
   }
 
-  private extend(syncId: string, prepare: (seq: number, after: Cursor | null) => Promise<T>, request: (seq: number, after: Cursor | null) => string): void {
+  private extend(syncId: string, prepare: PrepareAhead<T>, request: (seq: number, after: Cursor | null) => string): void {
     const last = this.lastHere.get(syncId);
     if (!last?.result) return;
     let entries = this.pages.get(syncId);
     if (!entries) this.remember(this.pages, syncId, (entries = new Map()));
-    let prev: T = last.result;
+    let prev: Prepared = last.result;
     for (let s = last.seq + 1; s <= last.seq + this.depth; s++) {
       if (!prev.hasMore) return;
       const e = entries.get(s);
       if (e) {
-        if (!e.done) return; // being prepared: the chain goes on when it is done
-        prev = e.done;
+        if (!e.fetched) return; // being fetched: the chain goes on when it is
+        prev = e.fetched;
         continue;
       }
       const after = prev.nextCursor;
+      const onFetched = (f: Prepared): void => {
+        if (entry.fetched) return;
+        entry.fetched = { hasMore: f.hasMore, nextCursor: f.nextCursor };
+        if (this.pages.get(syncId)?.get(s) === entry) this.extend(syncId, prepare, request);
+      };
       const entry: Entry<T> = {
         request: request(s, after),
         at: this.now(),
         // Started once the current activity's result is on its way.
-        value: new Promise<void>((resolve) => setImmediate(resolve)).then(() => prepare(s, after)),
+        value: new Promise<void>((resolve) => setImmediate(resolve)).then(() => prepare(s, after, onFetched)),
       };
       entries.set(s, entry);
       entry.value.then(
-        (r) => {
-          entry.done = r;
-          if (this.pages.get(syncId)?.get(s) === entry) this.extend(syncId, prepare, request);
-        },
+        (r) => onFetched(r),
         () => undefined, // a failed page is only a miss: it is prepared when asked for
       );
       return;

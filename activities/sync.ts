@@ -475,10 +475,11 @@ export function createSyncActivities({ registry, connectors, store, workerId, ma
   /** What makes two requests for the same page the same (activities/prefetch.ts). */
   const requestKey = (ref: PrepareRef): string => stableJson([ref.pipeline, ref.after ?? null, ref.limit]);
   /** preparePage (below): fetch, map and validate, plan and stage one page. */
-  const prepareCore = async (ref: PrepareRef): Promise<Omit<PreparePageResult, 'attempt'>> => {
+  const prepareCore = async (ref: PrepareRef, onFetched?: (f: { hasMore: boolean; nextCursor: Cursor | null }) => void): Promise<Omit<PreparePageResult, 'attempt'>> => {
     const p = pipelineOf(ref.pipeline);
     const page = await connectors.get(p.source.system).fetchChanges(p.source.entity, { after: ref.after, limit: ref.limit });
     const fetched = { count: page.records.length, nextCursor: page.nextCursor, hasMore: page.hasMore };
+    onFetched?.(fetched); // the background may fetch the next page while this one is mapped and planned
     if (page.records.length === 0) return { ...fetched, valid: 0, quarantined: 0, plan: null };
     const dry = ref.dryRunPlanId !== undefined ? { planId: ref.dryRunPlanId, seq: ref.seq } : undefined;
     const { valid, quarantined } = await mapRecords(p, ref.syncId, page.records, dry);
@@ -559,7 +560,7 @@ export function createSyncActivities({ registry, connectors, store, workerId, ma
       const early = prefetch.take(ref.syncId, ref.seq, requestKey(ref));
       const result = (early.page ? await early.page.catch(() => null) : null) ?? (await prepareCore(ref));
       if (early.ahead) {
-        prefetch.runAhead(ref.syncId, ref.seq, result, (seq, after) => prepareCore({ ...ref, seq, after }), (seq, after) => requestKey({ ...ref, seq, after }));
+        prefetch.runAhead(ref.syncId, ref.seq, result, (seq, after, onFetched) => prepareCore({ ...ref, seq, after }, onFetched), (seq, after) => requestKey({ ...ref, seq, after }));
       }
       return result;
     },

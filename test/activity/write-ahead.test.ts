@@ -173,3 +173,30 @@ test('pages prepared in the background: up to the depth after the last one asked
   // Page 4 went to another worker: nothing prepared ahead here for page 5.
   expect(old.take('s', 5, 'r5')).toEqual({ page: null, ahead: false });
 });
+
+test("a page prepared in the background is fetched once the page before it is fetched, while that one is still mapped and planned", async () => {
+  const pf = new PagePrefetch<{ hasMore: boolean; nextCursor: Cursor | null; seq: number }>(2);
+  const events: string[] = [];
+  const planned = new Map<number, () => void>();
+  const prepare = async (seq: number, _after: Cursor | null, onFetched?: (f: { hasMore: boolean; nextCursor: Cursor | null }) => void) => {
+    const page = { hasMore: seq < 5, nextCursor: { modifiedAt: `t${seq}`, key: String(seq) }, seq };
+    events.push(`fetch ${seq}`);
+    onFetched?.(page);
+    await new Promise<void>((resolve) => planned.set(seq, resolve)); // mapping and planning, released by the test
+    events.push(`planned ${seq}`);
+    return page;
+  };
+  const settle = () => new Promise((r) => setTimeout(r, 20));
+  pf.take('s', 0, 'r0');
+  const first = prepare(0, null);
+  planned.get(0)!();
+  pf.runAhead('s', 0, await first, prepare, (seq) => `r${seq}`);
+  await settle();
+  // Page 2 is fetched while page 1 is still being planned; no further than the depth.
+  expect(events).toEqual(['fetch 0', 'planned 0', 'fetch 1', 'fetch 2']);
+  planned.get(2)!();
+  planned.get(1)!();
+  await settle();
+  expect((await pf.take('s', 1, 'r1').page)?.seq).toBe(1);
+  expect(events.slice(4).sort()).toEqual(['planned 1', 'planned 2']);
+});
