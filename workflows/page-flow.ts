@@ -5,7 +5,7 @@
  * the fallback when that worker is gone.
  */
 import { ActivityCancellationType, TimeoutType, type ActivityOptions } from '@temporalio/common';
-import { ActivityFailure, CancellationScope, log, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
+import { ActivityFailure, ApplicationFailure, CancellationScope, log, proxyActivities, TimeoutFailure } from '@temporalio/workflow';
 import type { Activities } from '../activities';
 import type { FetchPageResult, MapPageResult, PlanPageResult, PreparePageResult } from '../activities/sync-types';
 import type { Cursor } from '../contracts/cursor';
@@ -236,6 +236,34 @@ export class WriteAhead<P, R> {
     const written = await this.writing.catch(() => null);
     if (written) await written.done.catch(() => undefined);
   }
+}
+
+/**
+ * Wait for page `seq`'s write, with `ahead` (or null) the write started after it, and say what
+ * becomes of that one. When the write fails, the write ahead waits for a commit that will not
+ * come: after a failure that is not retried (on this page's worker) it has already been told and
+ * answers on its own, otherwise it is cancelled; then the failure is thrown. When the write ends
+ * without committing (stale) or was made elsewhere from its claim check, the write ahead is
+ * stopped: with a stale page it goes too (null; both are prepared again), else its page is kept
+ * and written in its turn. Workflow code.
+ */
+export async function settleWrite<P, R extends { stale?: boolean }>(
+  seq: number,
+  current: Writing<R>,
+  ahead: WriteAhead<P, R> | null,
+): Promise<{ written: R; ahead: WriteAhead<P, R> | null }> {
+  let written: R;
+  try {
+    written = await current.done;
+  } catch (err) {
+    const told = !current.fellBack && err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
+    await ahead?.abandon(!told);
+    throw err;
+  }
+  if (!ahead || !(written.stale === true || current.fellBack)) return { written, ahead };
+  const page = ahead.page;
+  await ahead.abandon(current.fellBack);
+  return { written, ahead: written.stale === true ? null : new WriteAhead(seq + 1, page, () => null) };
 }
 
 /** Activity options of a write started ahead: the workflow goes on only once a cancelled one has stopped. */

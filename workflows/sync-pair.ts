@@ -36,7 +36,7 @@ import { ApprovalGate } from './approval';
 import { parseWorkflowInput } from './input';
 import { BOOKKEEPING, FETCH, START, TRANSFORM, WRITE } from './options';
 import type { PreparePairPageResult, WritePairPageResult } from '../activities/pair';
-import { AHEAD_WRITE_OPTIONS, READ_AHEAD, ReadAhead, retriesOf, THROUGHPUT_PATCH, WriteAhead, writeHeld, type Writing } from './page-flow';
+import { AHEAD_WRITE_OPTIONS, READ_AHEAD, ReadAhead, retriesOf, settleWrite, THROUGHPUT_PATCH, WriteAhead, writeHeld, type Writing } from './page-flow';
 import { PAIR_DRY_RUN_PATCH, PairDryRun } from './pair-dry-run';
 
 const fetching = proxyActivities<Activities>(FETCH);
@@ -344,22 +344,9 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
                 return eligible && p ? startWrite({ seq: seq + 1, side: at, nextCursor: n.nextCursor }, p, holder, seq) : null;
               });
             }
-            try {
-              written = await current.done;
-            } catch (err) {
-              // The write ahead waits for this page's commit, which will not come. After a failure
-              // that is not retried (on this page's worker) it has already been told; else it is cancelled.
-              const told = !current.fellBack && err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
-              await ahead?.abandon(!told);
-              throw err;
-            }
-            if (ahead && (written.stale === true || current.fellBack)) {
-              // The write ahead waited for a commit that did not come, or was made elsewhere: it is
-              // stopped, and its page is written again in its turn.
-              const page1: Promise<PreparePairPageResult> = ahead.page;
-              await ahead.abandon(current.fellBack);
-              ahead = written.stale === true ? null : new WriteAhead(seq + 1, page1, () => null);
-            }
+            const settled: { written: WritePairPageResult; ahead: WriteAhead<PreparePairPageResult, WritePairPageResult> | null } = await settleWrite(seq, current, ahead);
+            ahead = settled.ahead;
+            written = settled.written;
           } else {
             written = fused
               ? await writeHeld(heldBy, (a) => a.writePairPage({ ...args, commit: { cursor: fetched.nextCursor } }), () => (totals.retries += 1))

@@ -43,6 +43,7 @@ import {
   READ_AHEAD,
   READ_AHEAD_PATCH,
   ReadAhead,
+  settleWrite,
   stagedPage,
   THROUGHPUT_PATCH,
   WRITE_AHEAD_PATCH,
@@ -305,25 +306,9 @@ export async function syncPipeline(rawInput: SyncPipelineInput): Promise<SyncRes
               return eligible ? startWrite(seq + 1, n, p, seq) : null;
             });
           }
-          let written: WritePageResult;
-          try {
-            written = await current.done;
-          } catch (err) {
-            // The write ahead waits for this page's commit, which will not come. After a failure
-            // that is not retried (on this page's worker) it has already been told and answers on
-            // its own; otherwise it is cancelled.
-            const told = !current.fellBack && err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable;
-            await ahead?.abandon(!told);
-            throw err;
-          }
-          committed = account(written);
-          if (ahead && (committed === 'stale' || current.fellBack)) {
-            // The write ahead waited for a commit that did not come, or was made elsewhere: it is
-            // stopped, and its page is written again in its turn.
-            const page1 = ahead.page;
-            await ahead.abandon(current.fellBack);
-            ahead = committed === 'stale' ? null : new WriteAhead(seq + 1, page1, () => null);
-          }
+          const settled: { written: WritePageResult; ahead: WriteAhead<PreparedPage, WritePageResult> | null } = await settleWrite(seq, current, ahead);
+          ahead = settled.ahead;
+          committed = account(settled.written);
         }
       }
       if (committed === 'stale') {
