@@ -648,10 +648,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
     ): Promise<WritePairPageResult> {
       // One chain per sync and side (`pair-write-ahead`): a side's page written ahead waits here for the page before it.
       const chain = `${ref.syncId}\u0000${ref.pair}\u0000${ref.side}`;
-      return chains.run(chain, ref, () => writeOnePairPage(ref, chain), () => {
-        const [a, b] = sideNamesOf(pairOf(ref.pair));
-        return { created: { [a]: 0, [b]: 0 }, updated: { [a]: 0, [b]: 0 }, deleted: { [a]: 0, [b]: 0 }, quarantined: { [a]: 0, [b]: 0 }, stale: true };
-      });
+      return chains.run(chain, ref, () => writeOnePairPage(ref, chain), () => ({ ...nothingWritten(pairOf(ref.pair)), stale: true }));
     },
   };
   return activities;
@@ -665,7 +662,6 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
     if (ref.planHash !== undefined && recordHash(ops) !== ref.planHash) {
       throw new SyncError('Conflict', `staged plan ${ref.planPageId} no longer matches the approved plan ${ref.planHash}; nothing was written`);
     }
-    const zero = () => ({ [a]: 0, [b]: 0 });
     // `pair-read-ahead`: the page was planned while an earlier page of its side was written. If
     // that write moved a link this plan compared with (a record that changed again during the
     // sync, or a first link to the same record), write nothing and commit nothing: the
@@ -678,10 +674,10 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
       const [now, taken] = await Promise.all([store.findLinks(p.name, ref.side, seen.keys), store.findLinks(p.name, other, seen.free)]);
       if (seenDigest(seen.keys, now, seen.free, taken) !== seen.digest) {
         log.info('writePairPage: a link of the page moved since it was planned; the page is planned again', { pair: p.name, side: ref.side, seq: ref.seq });
-        return { created: zero(), updated: zero(), deleted: zero(), quarantined: zero(), stale: true };
+        return { ...nothingWritten(p), stale: true };
       }
     }
-    const out: WritePairPageResult = { created: zero(), updated: zero(), deleted: zero(), quarantined: zero() };
+    const out: WritePairPageResult = nothingWritten(p);
     const failed = new Set<string>();
     const bad: QuarantineEntry[] = [];
     const refuse = (op: StagedOp, side: string, o: Extract<WriteOutcome, { ok: false }>) => {
@@ -761,6 +757,12 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
     }
     return out;
   }
+}
+
+/** A pair write's counts before anything is written: zero on each side. */
+function nothingWritten(p: Pair): WritePairPageResult {
+  const zero = () => Object.fromEntries(sideNamesOf(p).map((s) => [s, 0]));
+  return { created: zero(), updated: zero(), deleted: zero(), quarantined: zero() };
 }
 
 /** Side → the first characters of the stableHash of its value: tells values apart without showing them. */
