@@ -23,6 +23,7 @@ import { ABSENT } from './plan-items';
 import { CHANGE_SAMPLES_PER_PAGE, fieldChanges, pairChangeSample } from './observe';
 import { fromColumnar, toColumnar, type ColumnarPage } from './page-codec';
 import { stallBudgetMs, watchProgress } from './progress-watch';
+import { turn } from './turn';
 import type { SyncDeps } from './sync';
 
 /** How often a write keeps telling Temporal it is alive while a batch is in a side's hands. */
@@ -319,6 +320,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
         bad.push(quarantineEntry(p, ref.syncId, side, r.key, first.field, first.rule, m.issues.map((i) => `${i.field}: ${i.message} (${i.rule})`).join('; '), r.data));
       }
     }
+    await turn();
     const links = await store.findLinks(p.name, side, [...snaps.keys()]);
     const plannedKeys = [...snaps.keys()];
 
@@ -374,6 +376,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
     }
     const otherSnaps = new Map<string, SideSnapshot>();
     if (otherKeys.size) {
+      await turn();
       const others = await connectorOf(p, other).read(p.sides[other]!.entity, [...otherKeys]);
       const mappedOthers = await mapPage(p, other, others);
       for (const [i, r] of others.entries()) {
@@ -386,6 +389,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
         }
       }
     }
+    await turn();
     const ledgers = await store.getLedger([...links.values()].map((l) => l.linkId));
     // A person's decisions on the conflicts staged by an earlier planning of this page: page key → field → decision.
     const decided = new Map<string, Record<string, ConflictDecision>>();
@@ -513,6 +517,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
       ops.push(op);
       samples.push(...opSamples.slice(0, Math.max(0, CHANGE_SAMPLES_PER_PAGE - samples.length)));
     }
+    await turn();
     // A dry run writes nothing but its plan: no quarantine entries, no run events.
     if (!ref.dryRun) {
       await store.quarantine(bad);
@@ -670,6 +675,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
     // what to compare. A retry that resumes after written batches (heartbeat details) does not
     // check again; one that finds this plan's own writes in the links re-plans, which is safe.
     if (ref.check && seen && activityInfo().heartbeatDetails === undefined) {
+      await turn();
       const other = otherSide(p, ref.side);
       const [now, taken] = await Promise.all([store.findLinks(p.name, ref.side, seen.keys), store.findLinks(p.name, other, seen.free)]);
       if (seenDigest(seen.keys, now, seen.free, taken) !== seen.digest) {
@@ -701,6 +707,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
         fn,
       );
     for (const side of [a, b]) {
+      await turn();
       const w = writerOf(p, side);
       const entity = p.sides[side]!.entity;
       const done = (created[side] ??= {});
@@ -728,6 +735,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
       }
       heartbeat({ created });
     }
+    await turn();
     const now = new Date().toISOString();
     const durable = ops.filter((o) => !failed.has(o.linkId));
     const ids = await store.upsertLinks(
@@ -748,6 +756,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
       await store.releaseQuarantine(p.name, ok);
     }
     if (ref.commit) {
+      await turn();
       // The page's writes are durable: the side's cursor moves in the same activity (syncPair
       // since `throughput-v1`). The page before this one is done for good: drop its claim checks.
       // (A late retry of a page whose successor, written ahead, has committed moves nothing back.)

@@ -57,6 +57,7 @@ import { planRisks } from './plan-risk';
 import { inlineMapper, type Mapper } from './map-pool';
 import { quarantineCopy } from './poison';
 import { stallBudgetMs, watchProgress } from './progress-watch';
+import { turn } from './turn';
 import type {
   BeginSyncResult,
   FetchPageResult,
@@ -73,14 +74,6 @@ import type {
 
 /** How often writePage heartbeats while a batch makes progress (heartbeat timeout 15 s, workflows/options.ts). */
 const HEARTBEAT_EVERY_MS = 3000;
-/**
- * A turn of the event loop. State store and SQL connector calls are synchronous underneath (SQLite),
- * so an activity awaiting them runs without a break; between its larger steps it lets the worker's
- * other work go first (workflow tasks, the next page's activity, heartbeats), which otherwise
- * waits behind the whole page: a round trip through the server costs the sync that much.
- */
-const turn = (): Promise<void> => new Promise<void>((resolve) => setImmediate(resolve));
-
 /** Prepared plans a worker keeps in memory (a sync holds up to six since `throughput-v3`: one written, one written ahead, two read ahead, two prepared in the background). */
 const HELD_PAGES = 16;
 
