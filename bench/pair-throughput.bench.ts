@@ -38,6 +38,8 @@ interface Measured {
   ms: number;
   read: number;
   written: number;
+  /** Activity retries the workflow needed (0 for the plain loop). */
+  retries: number;
   cpu: number;
   serverCpu: number;
   peakRssMb: number;
@@ -106,7 +108,7 @@ async function plainLoop(dir: string, pageSize: number): Promise<Measured> {
   await store.dropPages('plain');
   await connectors.closeAll();
   await store.close();
-  return { ms, read, written, cpu: (cpu.user + cpu.system) / 1e6, serverCpu: 0, peakRssMb };
+  return { ms, read, written, retries: 0, cpu: (cpu.user + cpu.system) / 1e6, serverCpu: 0, peakRssMb };
 }
 
 async function main(): Promise<void> {
@@ -169,6 +171,7 @@ async function main(): Promise<void> {
         ms,
         read: sides.reduce((a, t) => a + t.read, 0),
         written: sides.reduce((a, t) => a + t.created + t.updated, 0),
+        retries: r.totals.retries,
         cpu: (cpu.user + cpu.system) / 1e6,
         serverCpu: procCpuSeconds(server.pid) - server0,
         peakRssMb: rss.stop(),
@@ -177,7 +180,7 @@ async function main(): Promise<void> {
     const rate = (m: Measured) => m.read / (m.ms / 1000);
     console.log(`page ${pageSize} (${changed} CRM changes):`);
     console.log(`  plain loop : ${(plain.ms / 1000).toFixed(2)} s → ${rate(plain).toFixed(0)} records/s (${plain.read} read, ${plain.written} written)`);
-    console.log(`  workflow   : ${(wf.ms / 1000).toFixed(2)} s → ${rate(wf).toFixed(0)} records/s (${wf.read} read, ${wf.written} written)`);
+    console.log(`  workflow   : ${(wf.ms / 1000).toFixed(2)} s → ${rate(wf).toFixed(0)} records/s (${wf.read} read, ${wf.written} written, ${wf.retries} activity retries)`);
     console.log(`  cpu seconds: plain ${plain.cpu.toFixed(1)}; workflow: worker ${wf.cpu.toFixed(1)} + dev server ${wf.serverCpu.toFixed(1)}`);
     console.log(`  ratio workflow/plain = ${(rate(wf) / rate(plain)).toFixed(2)} (goal >= 0.9 at the default page size); peak RSS plain ${plain.peakRssMb.toFixed(0)} MiB, worker ${wf.peakRssMb.toFixed(0)} MiB`);
     if (plain.read !== wf.read || plain.written !== wf.written) console.log('  WARNING: read or written counts differ between the arms');

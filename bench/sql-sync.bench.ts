@@ -118,7 +118,7 @@ function procCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
 }
 
-async function throughTemporal(dir: string): Promise<{ ms: number; written: number; peakRssMb: number; workerCpu: number; serverCpu: number }> {
+async function throughTemporal(dir: string): Promise<{ ms: number; written: number; retries: number; peakRssMb: number; workerCpu: number; serverCpu: number }> {
   const server = await startDevServer({ dbFile: path.join(dir, 'temporal.db') });
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
@@ -156,7 +156,7 @@ async function throughTemporal(dir: string): Promise<{ ms: number; written: numb
   await native.close();
   await connection.close();
   await server.stop();
-  return { ms, written: result.totals.created + result.totals.updated, peakRssMb, workerCpu: (cpu.user + cpu.system) / 1e6, serverCpu };
+  return { ms, written: result.totals.created + result.totals.updated, retries: result.totals.retries, peakRssMb, workerCpu: (cpu.user + cpu.system) / 1e6, serverCpu };
 }
 
 /** Time spent per activity type (queue wait and execution), from the workflow's histories. */
@@ -232,7 +232,7 @@ async function main(): Promise<void> {
     const cpu = (xs: number[]) => median(xs).toFixed(1);
     console.log(`page ${pageSize}:`);
     console.log(`  plain loop : ${plains.map((p) => `${(p.ms / 1000).toFixed(2)} s`).join(', ')} → median ${plainRate.toFixed(0)} records/s (${plains[0]!.written} written)`);
-    console.log(`  workflow   : ${temporals.map((t) => `${(t.ms / 1000).toFixed(2)} s`).join(', ')} → median ${temporalRate.toFixed(0)} records/s (${temporals[0]!.written} written)`);
+    console.log(`  workflow   : ${temporals.map((t) => `${(t.ms / 1000).toFixed(2)} s`).join(', ')} → median ${temporalRate.toFixed(0)} records/s (${temporals[0]!.written} written; activity retries ${temporals.map((t) => t.retries).join(', ')})`);
     console.log(
       `  cpu seconds (median): plain ${cpu(plains.map((p) => p.cpu))}; workflow: worker ${cpu(temporals.map((t) => t.workerCpu))} + dev server ${cpu(temporals.map((t) => t.serverCpu))}`,
     );
