@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import type { Activities } from '../../activities';
 import type { SyncPairResult } from '../../contracts/pair-sync';
 import { demoPaths } from '../../demo/seed';
+import { PageCalls } from '../helpers/page-calls';
 import { startTimeSkippingDemo, type TimeSkippingDemo } from '../helpers/time-skipping-demo';
 
 /**
@@ -19,7 +20,7 @@ const ACCOUNTS = 1200;
 const PAGE = 200;
 let setup: TimeSkippingDemo;
 let env: TestWorkflowEnvironment;
-const calls: { kind: 'prepare' | 'write'; side: string; seq: number; at: 'start' | 'end'; stale?: boolean }[] = [];
+const calls = new PageCalls();
 /** The (side, seq) whose first write answers `stale` without writing. */
 let staleOnce: { side: string; seq: number } | null = null;
 
@@ -31,23 +32,16 @@ beforeAll(async () => {
     config: () => undefined,
     activities: (real: Activities): Activities => ({
       ...real,
-      async preparePairPage(ref) {
-        calls.push({ kind: 'prepare', side: ref.side, seq: ref.seq, at: 'start' });
-        const r = await real.preparePairPage(ref);
-        calls.push({ kind: 'prepare', side: ref.side, seq: ref.seq, at: 'end' });
-        return r;
-      },
-      async writePairPage(ref) {
-        calls.push({ kind: 'write', side: ref.side, seq: ref.seq, at: 'start' });
-        if (staleOnce && staleOnce.side === ref.side && staleOnce.seq === ref.seq) {
+      preparePairPage: (ref) => calls.around('prepare', ref.side, ref.seq, () => real.preparePairPage(ref)),
+      writePairPage: (ref) =>
+        calls.around('write', ref.side, ref.seq, async () => {
+          // A slow target for the first page: its write runs until the next page's prepare has
+          // started (bounded), so that the overlap does not hang on the order the worker starts activities in.
+          if (ref.side === 'crm' && ref.seq === 0) await calls.until('prepare', 'crm', 1, 'start');
+          if (!staleOnce || staleOnce.side !== ref.side || staleOnce.seq !== ref.seq) return real.writePairPage(ref);
           staleOnce = null;
-          calls.push({ kind: 'write', side: ref.side, seq: ref.seq, at: 'end', stale: true });
           return { created: { crm: 0, erp: 0 }, updated: { crm: 0, erp: 0 }, deleted: { crm: 0, erp: 0 }, quarantined: { crm: 0, erp: 0 }, stale: true };
-        }
-        const r = await real.writePairPage(ref);
-        calls.push({ kind: 'write', side: ref.side, seq: ref.seq, at: 'end' });
-        return r;
-      },
+        }),
     }),
   });
   env = setup.env;
@@ -63,22 +57,16 @@ test('pages of a side are prepared ahead of its writes, never across sides; a st
   const r = (await h.result()) as SyncPairResult;
   expect(r.status).toBe('completed');
 
-  // Read ahead: some CRM page was prepared before the previous page's write started (one worker
-  // runs its activities one after another, so it is the order that shows it, not an overlap).
-  const at = (kind: string, side: string, seq: number) => calls.findIndex((c) => c.at === 'start' && c.kind === kind && c.side === side && c.seq === seq);
-  const ahead = calls.filter((c) => c.at === 'start' && c.kind === 'write' && c.side === 'crm').filter((w) => at('prepare', 'crm', w.seq + 1) >= 0 && at('prepare', 'crm', w.seq + 1) < at('write', 'crm', w.seq));
-  expect(ahead.length).toBeGreaterThan(0);
+  // Read ahead: CRM page 1's prepare started before page 0's write ended (page 0's write runs
+  // until it has, bounded, see above; without read-ahead page 1 is prepared only after it).
+  expect(calls.first('prepare', 'crm', 1, 'start')).toBeGreaterThanOrEqual(0);
+  expect(calls.first('prepare', 'crm', 1, 'start')).toBeLessThan(calls.first('write', 'crm', 0, 'end'));
   // Never across sides: the ERP side's first prepare starts after every CRM write ended.
-  const firstErp = calls.findIndex((c) => c.kind === 'prepare' && c.side === 'erp');
-  const lastCrmWriteEnd = calls.map((c, i) => (c.kind === 'write' && c.side === 'crm' && c.at === 'end' ? i : -1)).reduce((a, b) => Math.max(a, b), -1);
-  expect(firstErp).toBeGreaterThan(lastCrmWriteEnd);
+  expect(calls.calls.findIndex((c) => c.kind === 'prepare' && c.side === 'erp')).toBeGreaterThan(calls.lastWriteEnd('crm'));
 
   // The stale page: written once as stale, prepared again from the same cursor, written again.
-  const page2 = calls.filter((c) => c.side === 'crm' && c.seq === 2 && c.at === 'end');
-  expect(page2.map((c) => [c.kind, c.stale === true])).toEqual(
-    expect.arrayContaining([['write', true], ['write', false]]),
-  );
-  expect(calls.filter((c) => c.kind === 'prepare' && c.side === 'crm' && c.seq === 2 && c.at === 'start').length).toBeGreaterThanOrEqual(2);
+  expect(calls.writeEnds('crm', 2)).toEqual(expect.arrayContaining([true, false]));
+  expect(calls.starts('prepare', 'crm', 2)).toBeGreaterThanOrEqual(2);
 
   // Counted once: every account read once (the stale page's 200 are taken back), one ERP customer
   // per created one, the stale page as a retry.

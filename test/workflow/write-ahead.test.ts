@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import type { Activities } from '../../activities';
 import type { SyncResult } from '../../contracts/sync';
 import { demoPaths } from '../../demo/seed';
+import { PageCalls } from '../helpers/page-calls';
 import { startTimeSkippingDemo, type TimeSkippingDemo } from '../helpers/time-skipping-demo';
 
 /**
@@ -19,7 +20,8 @@ const ACCOUNTS = 1200;
 const PAGE = 200;
 let setup: TimeSkippingDemo;
 let env: TestWorkflowEnvironment;
-const calls: { kind: 'prepare' | 'write'; seq: number; at: 'start' | 'end'; stale?: boolean }[] = [];
+const calls = new PageCalls();
+const SIDE = 'accounts'; // one-way: one cursor
 let staleOnce: number | null = null;
 
 beforeAll(async () => {
@@ -31,37 +33,21 @@ beforeAll(async () => {
     config: () => undefined,
     activities: (real: Activities): Activities => ({
       ...real,
-      async preparePage(ref) {
-        calls.push({ kind: 'prepare', seq: ref.seq, at: 'start' });
-        const r = await real.preparePage(ref);
-        calls.push({ kind: 'prepare', seq: ref.seq, at: 'end' });
-        return r;
-      },
-      async writePage(ref) {
-        calls.push({ kind: 'write', seq: ref.seq, at: 'start' });
-        // A slow target for the first page: its write runs until the write of the page after has
-        // started ahead of it (bounded), so that the overlap does not hang on timing.
-        if (ref.seq === 0 && ref.after === undefined) {
-          const deadline = Date.now() + 30_000;
-          while (!calls.some((c) => c.kind === 'write' && c.seq === 1 && c.at === 'start') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-        }
-        if (staleOnce === ref.seq) {
+      preparePage: (ref) => calls.around('prepare', SIDE, ref.seq, () => real.preparePage(ref)),
+      writePage: (ref) =>
+        calls.around('write', SIDE, ref.seq, async () => {
+          // A slow target for the first page: its write runs until the write of the page after has
+          // started ahead of it (bounded), so that the overlap does not hang on timing.
+          if (ref.seq === 0 && ref.after === undefined) await calls.until('write', SIDE, 1, 'start');
+          if (staleOnce !== ref.seq) return real.writePage(ref);
           staleOnce = null;
           // Held until the page after has been written ahead of this one (its write started and
           // waits on the worker for this one's commit), so what follows does not hang on timing.
-          const deadline = Date.now() + 30_000;
-          while (!calls.some((c) => c.kind === 'write' && c.seq === ref.seq + 1 && c.at === 'start') && Date.now() < deadline) {
-            await new Promise((resolve) => setTimeout(resolve, 20));
-          }
+          await calls.until('write', SIDE, ref.seq + 1, 'start');
           // The real write refuses the page (not its plan): it ends without committing, as a stale one does.
           await real.writePage({ ...ref, planHash: 'steered' }).catch(() => undefined);
-          calls.push({ kind: 'write', seq: ref.seq, at: 'end', stale: true });
           return { created: 0, updated: 0, quarantined: 0, stale: true };
-        }
-        const r = await real.writePage(ref);
-        calls.push({ kind: 'write', seq: ref.seq, at: 'end', stale: r.stale === true });
-        return r;
-      },
+        }),
     }),
   });
   env = setup.env;
@@ -84,19 +70,16 @@ test('the next page is written ahead, commits stay in order, and a page that end
   const r = (await h.result()) as SyncResult;
   expect(r.status).toBe('completed');
 
-  const first = (kind: string, seq: number, at: 'start' | 'end') => calls.findIndex((c) => c.kind === kind && c.seq === seq && c.at === at);
   // Written ahead: some page's write started before the previous page's write ended.
   // (Page 0's write runs until page 1's has started, see above.)
-  expect(first('write', 1, 'start')).toBeGreaterThan(first('write', 0, 'start'));
-  expect(first('write', 1, 'start')).toBeLessThan(first('write', 0, 'end'));
+  expect(calls.first('write', SIDE, 1, 'start')).toBeGreaterThan(calls.first('write', SIDE, 0, 'start'));
+  expect(calls.first('write', SIDE, 1, 'start')).toBeLessThan(calls.first('write', SIDE, 0, 'end'));
   // Commits in page order: the writes that did write ended in page order.
-  const written = calls.filter((c) => c.kind === 'write' && c.at === 'end' && !c.stale).map((c) => c.seq);
-  expect(written).toEqual([0, 1, 2, 3, 4, 5]);
+  expect(calls.written(SIDE)).toEqual([0, 1, 2, 3, 4, 5]);
   // Page 2 ended without committing; page 3, written ahead of it, wrote nothing; both were prepared again.
-  const ends = (seq: number) => calls.filter((c) => c.kind === 'write' && c.seq === seq && c.at === 'end').map((c) => c.stale === true);
-  expect(ends(2)).toEqual([true, false]);
-  expect(ends(3)).toEqual([true, false]);
-  expect(calls.filter((c) => c.kind === 'prepare' && c.seq === 3 && c.at === 'start').length).toBeGreaterThanOrEqual(2);
+  expect(calls.writeEnds(SIDE, 2)).toEqual([true, false]);
+  expect(calls.writeEnds(SIDE, 3)).toEqual([true, false]);
+  expect(calls.starts('prepare', SIDE, 3)).toBeGreaterThanOrEqual(2);
 
   // Counted once: every account read once, one ERP customer per created one.
   expect(r.totals.read).toBe(ACCOUNTS);
