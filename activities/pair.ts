@@ -7,7 +7,7 @@ import { workerQueue, type PipelineFamily } from '../contracts/queues';
 import { SyncError } from '../contracts/errors';
 import type { Link, LinkLedger } from '../contracts/link';
 import { sideNamesOf, type Pair } from '../contracts/pair';
-import { pairCheckpoint, type PairNotice } from '../contracts/pair-sync';
+import { nothingWritten, pairCheckpoint, type PairNotice, type PairWriteCounts } from '../contracts/pair-sync';
 import { stableHash, stableJson } from '../contracts/stable-json';
 import type { CompiledMapping } from '../mappings/dsl/compile';
 import { planRecord, type ConflictDecision, type RecordPlan, type SideSnapshot } from '../mappings/two-way/planner';
@@ -179,11 +179,7 @@ export interface PreparePairPageResult {
   heldBy?: string;
 }
 
-export interface WritePairPageResult {
-  created: Record<string, number>;
-  updated: Record<string, number>;
-  deleted: Record<string, number>;
-  quarantined: Record<string, number>;
+export interface WritePairPageResult extends PairWriteCounts {
   /** `check`: a link the page was planned against moved since; nothing was written or committed. */
   stale?: true;
 }
@@ -653,7 +649,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
     ): Promise<WritePairPageResult> {
       // One chain per sync and side (`pair-write-ahead`): a side's page written ahead waits here for the page before it.
       const chain = `${ref.syncId}\u0000${ref.pair}\u0000${ref.side}`;
-      return chains.run(chain, ref, () => writeOnePairPage(ref, chain), () => ({ ...nothingWritten(pairOf(ref.pair)), stale: true }));
+      return chains.run(chain, ref, () => writeOnePairPage(ref, chain), () => ({ ...nothingWritten(sideNamesOf(pairOf(ref.pair))), stale: true }));
     },
   };
   return activities;
@@ -680,10 +676,10 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
       const [now, taken] = await Promise.all([store.findLinks(p.name, ref.side, seen.keys), store.findLinks(p.name, other, seen.free)]);
       if (seenDigest(seen.keys, now, seen.free, taken) !== seen.digest) {
         log.info('writePairPage: a link of the page moved since it was planned; the page is planned again', { pair: p.name, side: ref.side, seq: ref.seq });
-        return { ...nothingWritten(p), stale: true };
+        return { ...nothingWritten(sideNamesOf(p)), stale: true };
       }
     }
-    const out: WritePairPageResult = nothingWritten(p);
+    const out: WritePairPageResult = nothingWritten(sideNamesOf(p));
     const failed = new Set<string>();
     const bad: QuarantineEntry[] = [];
     const refuse = (op: StagedOp, side: string, o: Extract<WriteOutcome, { ok: false }>) => {
@@ -766,12 +762,6 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
     }
     return out;
   }
-}
-
-/** A pair write's counts before anything is written: zero on each side. */
-function nothingWritten(p: Pair): WritePairPageResult {
-  const zero = () => Object.fromEntries(sideNamesOf(p).map((s) => [s, 0]));
-  return { created: zero(), updated: zero(), deleted: zero(), quarantined: zero() };
 }
 
 /** Side → the first characters of the stableHash of its value: tells values apart without showing them. */

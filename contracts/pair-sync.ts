@@ -154,3 +154,17 @@ export const pairProgressQuery = defineQuery<PairProgress>('progress');
 
 /** Checkpoint name of one side of a pair in the state store. */
 export const pairCheckpoint = (pair: string, side: string): string => `pair:${pair}:${side}`;
+
+/** What a pair page's write did on each side (side name → records). */
+export interface PairWriteCounts {
+  created: Record<string, number>;
+  updated: Record<string, number>;
+  deleted: Record<string, number>;
+  quarantined: Record<string, number>;
+}
+
+/** A pair write that wrote nothing: zero on each side (where a write's counts start, and a stale page's answer). */
+export function nothingWritten(sides: readonly string[]): PairWriteCounts {
+  const zero = () => Object.fromEntries(sides.map((s) => [s, 0]));
+  return { created: zero(), updated: zero(), deleted: zero(), quarantined: zero() };
+}

@@ -19,6 +19,7 @@ import type { Activities } from '../activities';
 import type { Cursor } from '../contracts/cursor';
 import {
   EMPTY_SIDE_TOTALS,
+  nothingWritten,
   pairCheckpoint,
   pairProgressQuery,
   SyncPairInputSchema,
@@ -195,10 +196,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
     const resetReader = async (): Promise<void> => {
       await reader?.pages.reset();
     };
-    const staleWrite = (): WritePairPageResult => {
-      const zero = () => Object.fromEntries(begin.sides.map((s) => [s, 0]));
-      return { created: zero(), updated: zero(), deleted: zero(), quarantined: zero(), stale: true };
-    };
+    const staleWrite = (): WritePairPageResult => ({ ...nothingWritten(begin.sides), stale: true });
     /**
      * Start the write of a side's page on the worker holding its plan (`pair-write-ahead`); it
      * commits the side's cursor. `after`: the page it is written ahead of, whose commit it waits for.

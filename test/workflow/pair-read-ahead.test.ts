@@ -1,7 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import Database from 'better-sqlite3';
 import type { Activities } from '../../activities';
-import type { SyncPairResult } from '../../contracts/pair-sync';
+import { nothingWritten, type SyncPairResult } from '../../contracts/pair-sync';
 import { demoPaths } from '../../demo/seed';
 import { PageCalls } from '../helpers/page-calls';
 import { startTimeSkippingDemo, type TimeSkippingDemo } from '../helpers/time-skipping-demo';
@@ -40,7 +40,7 @@ beforeAll(async () => {
           if (ref.side === 'crm' && ref.seq === 0) await calls.until('prepare', 'crm', 1, 'start');
           if (!staleOnce || staleOnce.side !== ref.side || staleOnce.seq !== ref.seq) return real.writePairPage(ref);
           staleOnce = null;
-          return { created: { crm: 0, erp: 0 }, updated: { crm: 0, erp: 0 }, deleted: { crm: 0, erp: 0 }, quarantined: { crm: 0, erp: 0 }, stale: true };
+          return { ...nothingWritten(['crm', 'erp']), stale: true as const };
         }),
     }),
   });

@@ -1,7 +1,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import Database from 'better-sqlite3';
 import type { Activities } from '../../activities';
-import type { SyncPairResult } from '../../contracts/pair-sync';
+import { nothingWritten, type SyncPairResult } from '../../contracts/pair-sync';
 import { demoPaths } from '../../demo/seed';
 import { PageCalls } from '../helpers/page-calls';
 import { startTimeSkippingDemo, type TimeSkippingDemo } from '../helpers/time-skipping-demo';
@@ -47,7 +47,7 @@ beforeAll(async () => {
           await calls.until('write', ref.side, ref.seq + 1, 'start');
           // The real write refuses the page (not its plan): it ends without committing, as a stale one does.
           await real.writePairPage({ ...ref, planHash: 'steered' }).catch(() => undefined);
-          return { created: { crm: 0, erp: 0 }, updated: { crm: 0, erp: 0 }, deleted: { crm: 0, erp: 0 }, quarantined: { crm: 0, erp: 0 }, stale: true };
+          return { ...nothingWritten(['crm', 'erp']), stale: true as const };
         }),
     }),
   });
