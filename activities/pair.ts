@@ -5,7 +5,7 @@ import { ALL_CONFLICTS, type ApprovalPolicy, type ConflictChoice } from '../cont
 import type { Cursor } from '../contracts/cursor';
 import { workerQueue, type PipelineFamily } from '../contracts/queues';
 import { SyncError } from '../contracts/errors';
-import type { Link, LinkLedger } from '../contracts/link';
+import { linkVersion, type Link, type LinkLedger } from '../contracts/link';
 import { sideNamesOf, type Pair } from '../contracts/pair';
 import { nothingWritten, pairCheckpoint, type PairNotice, type PairWriteCounts } from '../contracts/pair-sync';
 import { stableHash, stableJson } from '../contracts/stable-json';
@@ -102,17 +102,17 @@ export interface PairSeen {
 }
 
 /**
- * The digest of a PairSeen: which link each of `keys` on the page's side has and when it was last
- * written (every upsert and tombstone sets `updatedAt`), and which `free` keys of the other side
- * are linked. Stamps, not the links' values: a page's worth of links hashed whole cost more CPU
- * than the read-ahead saved (measured with bench/pair-throughput.bench.ts).
+ * The digest of a PairSeen: each of `keys` on the page's side with the version of its link (its
+ * id and when it was last written: every upsert and tombstone sets `updatedAt`), and which `free`
+ * keys of the other side are linked. Versions, not the links' values: a page's worth of links
+ * hashed whole cost more CPU than the read-ahead saved, and `findLinkVersions` reads them without
+ * the links' fields (measured with bench/pair-throughput.bench.ts).
  */
-const seenDigest = (keys: string[], links: Map<string, Link>, free: string[], taken: Map<string, Link>): string =>
-  linksDigest([...keys, ...free.map((k) => `\u0001${k}`)], (k) => {
-    if (k.startsWith('\u0001')) return taken.has(k.slice(1)) ? 'taken' : null;
-    const l = links.get(k);
-    return l ? `${l.linkId}@${l.updatedAt ?? ''}` : null;
-  });
+const seenDigest = (keys: string[], versions: Map<string, string>, free: string[], taken: Map<string, unknown>): string =>
+  linksDigest([...keys, ...free.map((k) => `\u0001${k}`)], (k) => (k.startsWith('\u0001') ? (taken.has(k.slice(1)) ? 'taken' : null) : (versions.get(k) ?? null)));
+
+/** Key → `linkVersion` of the links a plan read, as `findLinkVersions` answers for them later. */
+const versionsOf = (links: Map<string, Link>): Map<string, string> => new Map([...links].map(([k, l]) => [k, linkVersion(l)]));
 
 /** A pending `manual` conflict as staged for a person's decision: full hashes, never values. */
 export interface StagedConflict {
@@ -213,7 +213,7 @@ const notALookup =
  */
 export function createPairActivities({ registry, connectors, store, workerId, mapper = inlineMapper }: SyncDeps) {
   /** Plans planned by this worker and not yet written: the write reads them here, not from the store. */
-  const held = new HeldPages<StagedPairPlan>(HELD_PAGES);
+  const held = new HeldPages<{ plan: StagedPairPlan; hash: string }>(HELD_PAGES);
   /** A side's next pages, prepared here in the background while the workflow takes this one. */
   const prefetch = new PagePrefetch<PreparePairPageResult>();
   /** A side's writes in page order (write-ahead): a page's write waits for the commit of the page before. */
@@ -525,11 +525,12 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
       quarantined[s] = (quarantined[s] ?? 0) + 1;
     }
     const free = [...newLinks.values()];
-    const staged: StagedPairPlan = { ops, ...(ref.seen ? { seen: { keys: plannedKeys, free, digest: seenDigest(plannedKeys, links, free, new Map()) } } : {}) };
+    const staged: StagedPairPlan = { ops, ...(ref.seen ? { seen: { keys: plannedKeys, free, digest: seenDigest(plannedKeys, versionsOf(links), free, new Map()) } } : {}) };
     // A planning with decisions stages apart from the first one (whose conflicts it read).
     const suffix = ref.decisions ? '-decided' : '';
     const planPageId = await store.stagePage(ref.syncId, `${ref.seq}/${side}/plan${suffix}`, staged);
-    held.put(planPageId, staged);
+    const planHash = recordHash(ops);
+    held.put(planPageId, { plan: staged, hash: planHash });
     const manualPageId = manual.length ? await store.stagePage(ref.syncId, `${ref.seq}/${side}/conflicts${suffix}`, manual) : null;
     const approvalReasons = pairRisks(p, writes, snaps.size);
     return {
@@ -556,7 +557,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
         : null,
       decidedConflicts,
       notices,
-      planHash: recordHash(ops),
+      planHash,
       approvalReasons,
     };
   };
@@ -654,15 +655,28 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
   };
   return activities;
 
+  /**
+   * The staged plan a write is asked for: from this worker's memory when it planned the page (its
+   * hash kept from then, so the plan is not hashed again), else from the claim check, whose plan
+   * must hash to the one the workflow was given (and any approval was for).
+   */
+  async function stagedPlanOf(ref: { planPageId: string; planHash?: string }): Promise<StagedPairPlan> {
+    const kept = held.get(ref.planPageId);
+    if (kept && (ref.planHash === undefined || kept.hash === ref.planHash)) return kept.plan;
+    const staged = await store.loadPage<StagedPairPlan>(ref.planPageId);
+    if (ref.planHash !== undefined && recordHash(staged.ops) !== ref.planHash) {
+      throw new SyncError('Conflict', `staged plan ${ref.planPageId} no longer matches the approved plan ${ref.planHash}; nothing was written`);
+    }
+    return staged;
+  }
+
   /** writePairPage (above), once the page it was written ahead of has committed. */
   async function writeOnePairPage(ref: PairPageRef & { planPageId: string; planHash?: string; commit?: { cursor: Cursor | null }; check?: boolean }, chain: string): Promise<WritePairPageResult> {
     const p = pairOf(ref.pair);
     const [a, b] = sideNamesOf(p);
-    // From this worker's memory when it planned the page, else from the claim check.
-    const { ops, seen } = held.get(ref.planPageId) ?? (await store.loadPage<StagedPairPlan>(ref.planPageId));
-    if (ref.planHash !== undefined && recordHash(ops) !== ref.planHash) {
-      throw new SyncError('Conflict', `staged plan ${ref.planPageId} no longer matches the approved plan ${ref.planHash}; nothing was written`);
-    }
+    const { ops: planned, seen } = await stagedPlanOf(ref);
+    // Created records' keys go on copies: the held plan stays exactly the plan that was hashed.
+    const ops = planned.map((o) => ({ ...o, keys: { ...o.keys } }));
     // `pair-read-ahead`: the page was planned while an earlier page of its side was written. If
     // that write moved a link this plan compared with (a record that changed again during the
     // sync, or a first link to the same record), write nothing and commit nothing: the
@@ -673,7 +687,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
     if (ref.check && seen && activityInfo().heartbeatDetails === undefined) {
       await turn();
       const other = otherSide(p, ref.side);
-      const [now, taken] = await Promise.all([store.findLinks(p.name, ref.side, seen.keys), store.findLinks(p.name, other, seen.free)]);
+      const [now, taken] = await Promise.all([store.findLinkVersions(p.name, ref.side, seen.keys), store.findLinkVersions(p.name, other, seen.free)]);
       if (seenDigest(seen.keys, now, seen.free, taken) !== seen.digest) {
         log.info('writePairPage: a link of the page moved since it was planned; the page is planned again', { pair: p.name, side: ref.side, seq: ref.seq });
         return { ...nothingWritten(sideNamesOf(p)), stale: true };

@@ -29,6 +29,13 @@ export interface Link {
   updatedAt?: string;
 }
 
+/**
+ * A link's version: its id and when it was last written (every upsert and tombstone sets
+ * `updatedAt`). Equal versions mean the link has not been written since; what
+ * `StateStore.findLinkVersions` answers for each key, without reading the link's fields.
+ */
+export const linkVersion = (l: Pick<Link, 'linkId' | 'updatedAt'>): string => `${l.linkId}@${l.updatedAt ?? ''}`;
+
 /** A link's write ledger: side → canonical field path → stableHash of the value we last wrote there. */
 export type LinkLedger = Record<string, Record<string, string>>;
 

@@ -161,6 +161,11 @@ export interface StateStore {
    * check that links have not moved since a plan read them (writePage), without their fields.
    */
   findLinkStamps(pair: string, side: string, keys: string[]): Promise<Map<string, string>>;
+  /**
+   * What `findLinks` finds, as each link's `linkVersion` (contracts/link) only: a cheap check that
+   * no write touched these links since a plan read them (writePairPage), without their fields.
+   */
+  findLinkVersions(pair: string, side: string, keys: string[]): Promise<Map<string, string>>;
   /** Create or update links with their synced values; returns the link ids in input order. */
   upsertLinks(pair: string, links: LinkUpsert[]): Promise<string[]>;
   /** A pair's links in link id order, a page at a time (reconciliation, reports, migrations). */

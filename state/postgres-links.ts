@@ -1,10 +1,11 @@
 import type { PoolClient, QueryResult, QueryResultRow } from 'pg';
 import type { Link, LinkField, LinkLedger, LinkUpsert, StateStore } from './types';
+import { linkVersion } from '../contracts/link';
 
 export type Query = <R extends QueryResultRow = QueryResultRow>(sql: string, params?: unknown[]) => Promise<QueryResult<R>>;
 export type Transaction = <T>(fn: (c: PoolClient) => Promise<T>) => Promise<T>;
 
-type LinkMethods = Pick<StateStore, 'findLinks' | 'findLinkStamps' | 'upsertLinks' | 'listLinks' | 'tombstoneLinks' | 'recordWrites' | 'getLedger'>;
+type LinkMethods = Pick<StateStore, 'findLinks' | 'findLinkStamps' | 'findLinkVersions' | 'upsertLinks' | 'listLinks' | 'tombstoneLinks' | 'recordWrites' | 'getLedger'>;
 type ReconMethods = Pick<StateStore, 'addReconRows' | 'listReconRows' | 'groupReconRows' | 'dropReconRows'>;
 
 interface LinkRow {
@@ -150,6 +151,16 @@ export function createPgLinkStore(q: Query, tx: Transaction, now: () => string):
         [pair, side, [...new Set(keys)]],
       );
       for (const row of r.rows) out.set(row.key, row.record_hash ?? '');
+      return out;
+    },
+    async findLinkVersions(pair, side, keys) {
+      const out = new Map<string, string>();
+      if (keys.length === 0) return out;
+      const r = await q<{ key: string; link_id: string; updated_at: string }>(
+        'SELECT k.key, l.link_id, l.updated_at FROM link_keys k JOIN links l ON l.link_id = k.link_id WHERE k.pair = $1 AND k.side = $2 AND k.key = ANY($3::text[])',
+        [pair, side, [...new Set(keys)]],
+      );
+      for (const row of r.rows) out.set(row.key, linkVersion({ linkId: row.link_id, updatedAt: row.updated_at }));
       return out;
     },
     async upsertLinks(pair, items) {

@@ -1,10 +1,11 @@
 import type Database from 'better-sqlite3';
 import type { Link, LinkField, LinkLedger, StateStore } from './types';
+import { linkVersion } from '../contracts/link';
 
 /** Most keys bound into one `IN (…)` list. */
 const IN_CHUNK = 500;
 
-type LinkMethods = Pick<StateStore, 'findLinks' | 'findLinkStamps' | 'upsertLinks' | 'listLinks' | 'tombstoneLinks' | 'recordWrites' | 'getLedger'>;
+type LinkMethods = Pick<StateStore, 'findLinks' | 'findLinkStamps' | 'findLinkVersions' | 'upsertLinks' | 'listLinks' | 'tombstoneLinks' | 'recordWrites' | 'getLedger'>;
 
 interface LinkRow {
   link_id: string;
@@ -28,6 +29,8 @@ export function createLinkStore(db: Database.Database, now: () => string): LinkM
   const keysOfIn = (n: number) => db.prepare(`SELECT link_id, side, key FROM link_keys WHERE link_id IN (${Array(n).fill('?').join(',')})`);
   const stampsIn = (n: number) =>
     db.prepare(`SELECT k.key, l.record_hash FROM link_keys k JOIN links l ON l.link_id = k.link_id WHERE k.pair = ? AND k.side = ? AND k.key IN (${Array(n).fill('?').join(',')})`);
+  const versionsIn = (n: number) =>
+    db.prepare(`SELECT k.key, l.link_id, l.updated_at FROM link_keys k JOIN links l ON l.link_id = k.link_id WHERE k.pair = ? AND k.side = ? AND k.key IN (${Array(n).fill('?').join(',')})`);
   const ledgerIn = (n: number) => db.prepare(`SELECT link_id, side, field, hash FROM write_ledger WHERE link_id IN (${Array(n).fill('?').join(',')})`);
   const statements = new Map<string, Database.Statement>();
   const cached = (kind: string, n: number, make: (n: number) => Database.Statement) => {
@@ -136,6 +139,15 @@ export function createLinkStore(db: Database.Database, now: () => string): LinkM
       const out = new Map<string, string>();
       for (const chunk of chunks([...new Set(keys)])) {
         for (const r of cached('stamps', chunk.length, stampsIn).all(pair, side, ...chunk) as { key: string; record_hash: string | null }[]) out.set(r.key, r.record_hash ?? '');
+      }
+      return out;
+    },
+    async findLinkVersions(pair, side, keys) {
+      const out = new Map<string, string>();
+      for (const chunk of chunks([...new Set(keys)])) {
+        for (const r of cached('versions', chunk.length, versionsIn).all(pair, side, ...chunk) as { key: string; link_id: string; updated_at: string }[]) {
+          out.set(r.key, linkVersion({ linkId: r.link_id, updatedAt: r.updated_at }));
+        }
       }
       return out;
     },

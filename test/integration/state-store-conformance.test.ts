@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
 import { SyncError } from '../../contracts/errors';
+import { linkVersion } from '../../contracts/link';
 import { stableHash } from '../../contracts/stable-json';
 import { loadRegistry } from '../../pipelines/load';
 import { openStateStore } from '../../state/open';
@@ -195,6 +196,34 @@ describe.each(kinds)('StateStore conformance: $name', (kind) => {
       const found = await store.findLinkStamps('q', 'crm', Array.from({ length: n }, (_, i) => String(i)));
       expect(found.size).toBe(n);
       expect(found.get('1199')).toBe('h1199');
+    });
+
+    test('findLinkVersions finds what findLinks finds, as each link\'s linkVersion, moved by an upsert and a tombstone, past 500 keys', async () => {
+      await store.upsertLinks('p', [
+        { keys: [crmKey('42'), erpKey('17')], fields: { name: field('Acme') } },
+        { keys: [crmKey('43'), erpKey('18')], fields: { name: field('Globex') } },
+      ]);
+      const links = await store.findLinks('p', 'crm', ['42', '43', '99']);
+      const versions = await store.findLinkVersions('p', 'crm', ['42', '43', '99']);
+      expect(versions).toEqual(new Map([...links].map(([k, l]) => [k, linkVersion(l)])));
+      expect(versions.get('42')).toMatch(/^p:crm:42@\d{4}-/);
+      expect(await store.findLinkVersions('p', 'erp', ['17'])).toEqual(new Map([['17', versions.get('42')]]));
+      expect((await store.findLinkVersions('other-pair', 'crm', ['42'])).size).toBe(0);
+      expect((await store.findLinkVersions('p', 'crm', [])).size).toBe(0);
+      // A write moves the version (the clock moves on first: versions are stamped to the millisecond).
+      await new Promise((r) => setTimeout(r, 5));
+      await store.upsertLinks('p', [{ keys: [crmKey('42'), erpKey('17')], fields: { name: field('Acme 2') } }]);
+      const upserted = (await store.findLinkVersions('p', 'crm', ['42'])).get('42')!;
+      expect(upserted).not.toBe(versions.get('42'));
+      expect(upserted).toBe(linkVersion((await store.findLinks('p', 'crm', ['42'])).get('42')!));
+      await new Promise((r) => setTimeout(r, 5));
+      await store.tombstoneLinks('p', [{ linkId: links.get('43')!.linkId, side: 'erp', at: '2026-02-01T00:00:00.000Z' }]);
+      expect((await store.findLinkVersions('p', 'crm', ['43'])).get('43')).not.toBe(versions.get('43'));
+      const n = 1200;
+      await store.upsertLinks('q', Array.from({ length: n }, (_, i) => ({ keys: [crmKey(String(i))], fields: {} })));
+      const found = await store.findLinkVersions('q', 'crm', Array.from({ length: n }, (_, i) => String(i)));
+      expect(found.size).toBe(n);
+      expect(found.get('1199')).toMatch(/^q:crm:1199@/);
     });
 
     test('an upsert without an id updates the link found by any of its keys (a retried write makes no second link)', async () => {
