@@ -50,7 +50,7 @@ export interface MapRequest {
   records: readonly Record<string, unknown>[];
   options: MapRecordsOptions;
 }
-export type MapReply = { id: number; results: MappedOne[] } | { id: number; error: string };
+export type MapReply = { id: number; results: MappedOne[] } | { id: number; error: string } | { ready: true };
 
 /** Below this many records a page is mapped on the activity's thread: sending it would cost more than it saves. */
 export const MIN_THREADED_RECORDS = 64;
@@ -86,12 +86,14 @@ require(workerData.entry);
 
 interface Thread {
   worker: Worker;
+  /** Settles once the thread has loaded its code (or has died trying). */
+  ready: Promise<void>;
   pending: Map<number, { resolve: (r: MappedOne[]) => void; reject: (e: Error) => void }>;
   /** Mappings this thread has compiled. */
   known: Set<number>;
 }
 
-/** A fixed number of mapping threads, started on first use; pages go to the least busy one. */
+/** A fixed number of mapping threads, started by `warm()` or on first use; pages go to the least busy one. */
 export class MapPool implements Mapper {
   private readonly threads: (Thread | null)[];
   private readonly ids = new WeakMap<CompiledMapping, number>();
@@ -110,6 +112,22 @@ export class MapPool implements Mapper {
 
   get size(): number {
     return this.threads.length;
+  }
+
+  /** Threads started so far (a thread that died is started again by the next page). */
+  get running(): number {
+    return this.threads.filter((t) => t !== null).length;
+  }
+
+  /**
+   * Start every thread now and wait until each has loaded its code, so that a worker's first page
+   * does not wait for a thread to boot (hundreds of milliseconds under tsx). Never fails: a
+   * thread that cannot start fails the page that needs it, as on first use.
+   */
+  async warm(): Promise<void> {
+    if (this.closed) return;
+    for (let i = 0; i < this.threads.length; i++) this.threads[i] ??= this.start(i);
+    await Promise.all(this.threads.map((t) => t?.ready));
   }
 
   async map(mapping: CompiledMapping, records: readonly Record<string, unknown>[], options: MapRecordsOptions): Promise<MappedOne[]> {
@@ -156,13 +174,16 @@ export class MapPool implements Mapper {
       // Not a reason for the process to stay up: a worker shutting down does not wait for it.
     });
     worker.unref();
-    const t: Thread = { worker, pending: new Map(), known: new Set() };
+    let loaded = (): void => {};
+    const t: Thread = { worker, pending: new Map(), known: new Set(), ready: new Promise<void>((resolve) => (loaded = resolve)) };
     const fail = (why: string) => {
+      loaded();
       if (this.threads[slot] === t) this.threads[slot] = null; // the next page starts a new thread
       for (const p of t.pending.values()) p.reject(new Error(`the mapping thread ${why}; the page is mapped again on retry`));
       t.pending.clear();
     };
     worker.on('message', (reply: MapReply) => {
+      if ('ready' in reply) return loaded();
       const p = t.pending.get(reply.id);
       if (!p) return;
       t.pending.delete(reply.id);

@@ -25,3 +25,5 @@ port.on('message', (m: MapRequest) => {
   }
   port.postMessage(reply);
 });
+// Loaded: MapPool.warm() waits for this.
+port.postMessage({ ready: true } satisfies MapReply);

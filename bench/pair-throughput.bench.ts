@@ -4,17 +4,18 @@
  * every ERP customer, the ERP phase reads those writes back as echoes). In the same run, on
  * copies of the same state, the same pair activities (preparePairPage, writePairPage with its
  * commit) run in a plain loop in this process (MockActivityEnvironment, no server), and through
- * Temporal (dev server + worker) as `syncPair`, at page sizes 1,000 and 5,000. Prints records/s
- * (records read on both sides per second), the ratio (goal ≥ 0.9 at the default page size), CPU
- * seconds of the worker and the dev server, and peak RSS. Run by `npm run bench` after the
- * one-way bench.
+ * Temporal (dev server + worker) as `syncPair`, at page sizes 1,000 and 5,000: BENCH_ROUNDS (2)
+ * rounds of plain → workflow and one more plain run, each on its own copy. Prints the medians of
+ * records/s (records read on both sides per second), the ratio (goal ≥ 0.9 at the default page
+ * size), CPU seconds of the worker and the dev server, and peak RSS. Run by `npm run bench` after
+ * the one-way bench.
  *   npx tsx bench/pair-throughput.bench.ts      (BENCH_ACCOUNTS=20000 for a quick look)
  */
 import Database from 'better-sqlite3';
 import { Client, Connection } from '@temporalio/client';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createPairActivities } from '../activities/pair';
@@ -24,12 +25,15 @@ import { demoPaths, seedDemo } from '../demo/seed';
 import { ConnectorPool, loadRegistry } from '../pipelines/load';
 import { LATENCY_MS, withLatency } from './latency';
 import { cpuProfiler } from './profiler';
+import { bracketed, median, procCpuSeconds, rssSampler, TABLE_HEADER } from './side-by-side';
 import { startDevServer } from '../scripts/dev-server';
 import { openSqliteStateStore } from '../state/sqlite-store';
 import { createSyncWorkers } from '../workers/worker';
 
 const N = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
 const PAGE_SIZES = (process.env.BENCH_PAGE_SIZES ?? '1000,5000').split(',').map(Number);
+/** Rounds of plain → workflow per page size, then one more plain run (bench/side-by-side.ts); medians reported. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 const PAIR = 'demo-customers';
 /** `BENCH_CPU_PROFILE=<dir>`: a CPU profile of this process over each timed run (bench/profiler.ts). */
 const profiler = cpuProfiler();
@@ -43,22 +47,6 @@ interface Measured {
   cpu: number;
   serverCpu: number;
   peakRssMb: number;
-}
-
-function rssSampler(): { stop(): number } {
-  let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
-  return {
-    stop() {
-      clearInterval(timer);
-      return Math.max(peak, process.memoryUsage().rss) / 2 ** 20;
-    },
-  };
-}
-
-function procCpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 /** Every CRM account changes (its name), one second ahead so the incremental read sees it. */
@@ -135,7 +123,7 @@ async function main(): Promise<void> {
   const pair = (pageSize?: number) =>
     client.workflow.execute('syncPair', { taskQueue: TASK_QUEUES.sql, workflowId: `bench-pair-${++n}`, args: [{ pair: PAIR, ...(pageSize ? { pageSize } : {}) }] }) as Promise<SyncPairResult>;
 
-  console.log(`bench (two-way): ${N} linked customers, all CRM accounts changed, page sizes ${PAGE_SIZES.join(', ')}, ${LATENCY_MS} ms per connector call, node ${process.version}, ${os.cpus().length} cpus, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(`bench (two-way): ${N} linked customers, all CRM accounts changed, page sizes ${PAGE_SIZES.join(', ')}, ${ROUNDS} rounds, ${LATENCY_MS} ms per connector call, node ${process.version}, ${os.cpus().length} cpus, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   const setup = path.join(base, 'setup');
   seedDemo(setup, { accounts: N, contacts: 0, products: 0 });
   const linked = await withWorker(setup, async () => {
@@ -150,13 +138,19 @@ async function main(): Promise<void> {
     return d;
   };
   const rows: string[] = [];
-  for (const pageSize of PAGE_SIZES) {
-    const plainDir = copy();
-    const changed = touchAllCrm(plainDir);
-    const plain = await plainLoop(plainDir, pageSize);
-    const wfDir = copy();
-    touchAllCrm(wfDir);
-    const wf = await withWorker(wfDir, async (): Promise<Measured> => {
+  let changed = 0;
+  /** One run on its own copy of the linked state with every CRM account changed; the copy is removed after. */
+  const onCopy = async (run: (dir: string) => Promise<Measured>): Promise<Measured> => {
+    const d = copy();
+    changed = touchAllCrm(d);
+    try {
+      return await run(d);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  };
+  const workflowRun = (dir: string, pageSize: number) =>
+    withWorker(dir, async (): Promise<Measured> => {
       const t0 = performance.now();
       const cpu0 = process.cpuUsage();
       const server0 = procCpuSeconds(server.pid);
@@ -177,18 +171,27 @@ async function main(): Promise<void> {
         peakRssMb: rss.stop(),
       };
     });
-    const rate = (m: Measured) => m.read / (m.ms / 1000);
+  const rate = (m: Measured) => m.read / (m.ms / 1000);
+  const secs = (ms: Measured[]) => ms.map((m) => `${(m.ms / 1000).toFixed(2)} s`).join(', ');
+  const cpu = (xs: number[]) => median(xs).toFixed(1);
+  for (const pageSize of PAGE_SIZES) {
+    const { plains, workflows } = await bracketed(ROUNDS, () => onCopy((d) => plainLoop(d, pageSize)), () => onCopy((d) => workflowRun(d, pageSize)));
+    const plainRate = median(plains.map(rate));
+    const wfRate = median(workflows.map(rate));
+    const plainRss = Math.max(...plains.map((m) => m.peakRssMb));
+    const workerRss = Math.max(...workflows.map((m) => m.peakRssMb));
+    const [first] = plains as [Measured];
     console.log(`page ${pageSize} (${changed} CRM changes):`);
-    console.log(`  plain loop : ${(plain.ms / 1000).toFixed(2)} s → ${rate(plain).toFixed(0)} records/s (${plain.read} read, ${plain.written} written)`);
-    console.log(`  workflow   : ${(wf.ms / 1000).toFixed(2)} s → ${rate(wf).toFixed(0)} records/s (${wf.read} read, ${wf.written} written, ${wf.retries} activity retries)`);
-    console.log(`  cpu seconds: plain ${plain.cpu.toFixed(1)}; workflow: worker ${wf.cpu.toFixed(1)} + dev server ${wf.serverCpu.toFixed(1)}`);
-    console.log(`  ratio workflow/plain = ${(rate(wf) / rate(plain)).toFixed(2)} (goal >= 0.9 at the default page size); peak RSS plain ${plain.peakRssMb.toFixed(0)} MiB, worker ${wf.peakRssMb.toFixed(0)} MiB`);
-    if (plain.read !== wf.read || plain.written !== wf.written) console.log('  WARNING: read or written counts differ between the arms');
+    console.log(`  plain loop : ${secs(plains)} → median ${plainRate.toFixed(0)} records/s (${first.read} read, ${first.written} written)`);
+    console.log(`  workflow   : ${secs(workflows)} → median ${wfRate.toFixed(0)} records/s (activity retries ${workflows.map((m) => m.retries).join(', ')})`);
+    console.log(`  cpu seconds (median): plain ${cpu(plains.map((m) => m.cpu))}; workflow: worker ${cpu(workflows.map((m) => m.cpu))} + dev server ${cpu(workflows.map((m) => m.serverCpu))}`);
+    console.log(`  ratio workflow/plain = ${(wfRate / plainRate).toFixed(2)} (goal >= 0.9 at the default page size); peak RSS plain ${plainRss.toFixed(0)} MiB, worker ${workerRss.toFixed(0)} MiB`);
+    if ([...plains, ...workflows].some((m) => m.read !== first.read || m.written !== first.written)) console.log('  WARNING: read or written counts differ between runs');
     rows.push(
-      `| ${pageSize.toLocaleString('en')} | ${rate(plain).toFixed(0)} | ${rate(wf).toFixed(0)} | ${(rate(wf) / rate(plain)).toFixed(2)} | ${plain.cpu.toFixed(1)} | ${wf.cpu.toFixed(1)} + ${wf.serverCpu.toFixed(1)} | ${plain.peakRssMb.toFixed(0)} / ${wf.peakRssMb.toFixed(0)} |`,
+      `| ${pageSize.toLocaleString('en')} | ${plainRate.toFixed(0)} | ${wfRate.toFixed(0)} | ${(wfRate / plainRate).toFixed(2)} | ${cpu(plains.map((m) => m.cpu))} | ${cpu(workflows.map((m) => m.cpu))} + ${cpu(workflows.map((m) => m.serverCpu))} | ${plainRss.toFixed(0)} / ${workerRss.toFixed(0)} |`,
     );
   }
-  console.log('\n| page size | plain records/s | workflow records/s | ratio | CPU s plain | CPU s worker + server | peak RSS MiB plain / worker |\n|---|---|---|---|---|---|---|');
+  console.log(`\n${TABLE_HEADER}`);
   for (const r of rows) console.log(r);
   await native.close();
   await connection.close();

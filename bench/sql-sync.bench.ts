@@ -9,7 +9,7 @@
  */
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { recordHash } from '../activities/hash';
@@ -24,6 +24,7 @@ import { openSqliteStateStore } from '../state/sqlite-store';
 import { createSyncWorkers } from '../workers/worker';
 import { cpuProfiler } from './profiler';
 import { LATENCY_MS, withLatency } from './latency';
+import { bracketed, median, procCpuSeconds, rssSampler, TABLE_HEADER } from './side-by-side';
 
 const N = Number(process.env.BENCH_ACCOUNTS ?? 100_000);
 const PAGE_SIZES = (process.env.BENCH_PAGE_SIZES ?? process.env.BENCH_PAGE_SIZE ?? '1000,5000').split(',').map(Number);
@@ -98,24 +99,6 @@ async function plainLoop(dir: string): Promise<{ ms: number; written: number; cp
   await pool.closeAll();
   await store.close();
   return { ms, written, cpu: (cpu.user + cpu.system) / 1e6, peakRssMb };
-}
-
-/** Peak RSS of this process (MiB) from now until stop(), sampled every 100 ms. */
-function rssSampler(): { stop(): number } {
-  let peak = process.memoryUsage().rss;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 100);
-  return {
-    stop() {
-      clearInterval(timer);
-      return Math.max(peak, process.memoryUsage().rss) / 2 ** 20;
-    },
-  };
-}
-
-/** CPU seconds (user + system) a process has used, from /proc. */
-function procCpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
 }
 
 async function throughTemporal(dir: string): Promise<{ ms: number; written: number; retries: number; peakRssMb: number; workerCpu: number; serverCpu: number }> {
@@ -210,23 +193,11 @@ async function main(): Promise<void> {
     return d;
   };
   const rate = (x: { written: number; ms: number }) => x.written / (x.ms / 1000);
-  const median = (xs: number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    const m = Math.floor(s.length / 2);
-    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-  };
   const rows: string[] = [];
   for (const pageSize of PAGE_SIZES) {
     PAGE = pageSize;
-    // Rounds alternate plain → Temporal on fresh copies of the same data, then one last plain run,
-    // so every Temporal run is bracketed by baseline runs and drift in machine load shows.
-    const plains: Awaited<ReturnType<typeof plainLoop>>[] = [];
-    const temporals: Awaited<ReturnType<typeof throughTemporal>>[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      plains.push(await plainLoop(fresh()));
-      temporals.push(await throughTemporal(fresh()));
-    }
-    plains.push(await plainLoop(fresh()));
+    // Fresh copies of the same data for every run.
+    const { plains, workflows: temporals } = await bracketed(ROUNDS, () => plainLoop(fresh()), () => throughTemporal(fresh()));
     const plainRate = median(plains.map(rate));
     const temporalRate = median(temporals.map(rate));
     const cpu = (xs: number[]) => median(xs).toFixed(1);
@@ -244,7 +215,7 @@ async function main(): Promise<void> {
       `| ${pageSize.toLocaleString('en')} | ${plainRate.toFixed(0)} | ${temporalRate.toFixed(0)} | ${(temporalRate / plainRate).toFixed(2)} | ${cpu(plains.map((p) => p.cpu))} | ${cpu(temporals.map((t) => t.workerCpu))} + ${cpu(temporals.map((t) => t.serverCpu))} | ${plainRss.toFixed(0)} / ${workerRss.toFixed(0)} |`,
     );
   }
-  console.log('\n| page size | plain records/s | workflow records/s | ratio | CPU s plain | CPU s worker + server | peak RSS MiB plain / worker |\n|---|---|---|---|---|---|---|');
+  console.log(`\n${TABLE_HEADER}`);
   for (const r of rows) console.log(r);
   rmSync(base, { recursive: true, force: true });
 }

@@ -116,6 +116,8 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
   const workerId = `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
   // Pages are mapped on other cores while this thread fetches, plans, writes and talks to Temporal.
   const mapper = new MapPool(mapThreads);
+  // The threads boot while the workflows are bundled, so a worker's first page does not wait for them.
+  const warming = opts.families.some((f) => f !== 'orders') ? mapper.warm() : Promise.resolve();
   const activities = createActivities({ registry, connectors, store, workerId, mapper, approvalKeys, alerts: alerts.settings, ...ordersDeps(registry, connectors, store, opts, dataConverter) });
   // OpenTelemetry (OTEL_EXPORTER_OTLP_ENDPOINT, workers/tracing.ts): off by default.
   const tracing = startTracing(opts.env, 'worker');
@@ -144,6 +146,7 @@ export async function createSyncWorkers(opts: SyncWorkerOptions): Promise<SyncWo
     // Activities only: the writes of pages this process prepared (workflows/page-flow.ts writeHeld).
     ...opts.families.filter((f) => f !== 'orders').map((family) => Worker.create({ ...common, taskQueue: workerQueue(family, workerId) })),
   ]);
+  await warming;
   return {
     workers,
     registry,

@@ -115,3 +115,23 @@ test('preparePage with mapping threads quarantines and plans what it does withou
   expect(prepared[1]).toEqual(prepared[0]);
   expect(prepared[0]!.page.valid).toBeGreaterThan(300);
 });
+
+test('warm() starts every thread before the first page, once, and the pages then map on them', async () => {
+  const pool = new MapPool(2);
+  try {
+    expect(pool.running).toBe(0);
+    await pool.warm();
+    expect(pool.running).toBe(2);
+    await pool.warm();
+    expect(pool.running).toBe(2);
+    const [a, b] = await Promise.all([pool.map(mapping(), records, options), pool.map(mapping(), records, options)]);
+    expect(pool.threadedRecords).toBe(2 * records.length);
+    expect(a).toEqual(b);
+    expect(pool.running).toBe(2);
+  } finally {
+    await pool.close();
+  }
+  expect(pool.running).toBe(0);
+  await pool.warm(); // a closed pool starts nothing
+  expect(pool.running).toBe(0);
+});
