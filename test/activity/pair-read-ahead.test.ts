@@ -7,16 +7,12 @@
  */
 import { MockActivityEnvironment } from '@temporalio/testing';
 import Database from 'better-sqlite3';
-import { mkdtempSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { createPairActivities } from '../../activities/pair';
+import { type createPairActivities } from '../../activities/pair';
 import { pairCheckpoint } from '../../contracts/pair-sync';
-import { demoPaths, seedDemo } from '../../demo/seed';
-import { ConnectorPool, loadRegistry } from '../../pipelines/load';
-import { openSqliteStateStore } from '../../state/sqlite-store';
+import { demoPaths } from '../../demo/seed';
 import type { StateStore } from '../../state/types';
 import { runActivity as run } from '../helpers/activity-run';
+import { pairActivitiesOn } from '../helpers/pair-activities';
 import { setCrmCity } from '../helpers/demo-env';
 
 
@@ -25,12 +21,7 @@ let dir: string;
 let store: StateStore;
 let acts: ReturnType<typeof createPairActivities>;
 beforeEach(() => {
-  dir = mkdtempSync(path.join(os.tmpdir(), 'pair-read-ahead-'));
-  seedDemo(dir, { accounts: 30, contacts: 0, products: 0 });
-  const vars = { DEMO_DATA_DIR: dir };
-  const registry = loadRegistry({ env: vars });
-  store = openSqliteStateStore(path.join(dir, 'state.db'));
-  acts = createPairActivities({ registry, connectors: new ConnectorPool(registry, vars), store });
+  ({ dir, store, acts } = pairActivitiesOn('pair-read-ahead-', 30));
 });
 afterEach(async () => {
   await store.close();
