@@ -7,7 +7,7 @@ import { workerQueue, type PipelineFamily } from '../contracts/queues';
 import { SyncError } from '../contracts/errors';
 import { linkVersion, type Link, type LinkLedger } from '../contracts/link';
 import { sideNamesOf, type Pair } from '../contracts/pair';
-import { nothingWritten, pairCheckpoint, type PairNotice, type PairWriteCounts } from '../contracts/pair-sync';
+import { nothingWritten, pairCheckpoint, staleWrite, type PairNotice, type PairWriteCounts } from '../contracts/pair-sync';
 import { stableHash, stableJson } from '../contracts/stable-json';
 import type { CompiledMapping } from '../mappings/dsl/compile';
 import { planRecord, type ConflictDecision, type RecordPlan, type SideSnapshot } from '../mappings/two-way/planner';
@@ -650,7 +650,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
     ): Promise<WritePairPageResult> {
       // One chain per sync and side (`pair-write-ahead`): a side's page written ahead waits here for the page before it.
       const chain = `${ref.syncId}\u0000${ref.pair}\u0000${ref.side}`;
-      return chains.run(chain, ref, () => writeOnePairPage(ref, chain), () => ({ ...nothingWritten(sideNamesOf(pairOf(ref.pair))), stale: true }));
+      return chains.run(chain, ref, () => writeOnePairPage(ref, chain), () => staleWrite(sideNamesOf(pairOf(ref.pair))));
     },
   };
   return activities;
@@ -690,7 +690,7 @@ const planRecords = async (ref: PairPageRef & { matchesPageId?: string; decision
       const [now, taken] = await Promise.all([store.findLinkVersions(p.name, ref.side, seen.keys), store.findLinkVersions(p.name, other, seen.free)]);
       if (seenDigest(seen.keys, now, seen.free, taken) !== seen.digest) {
         log.info('writePairPage: a link of the page moved since it was planned; the page is planned again', { pair: p.name, side: ref.side, seq: ref.seq });
-        return { ...nothingWritten(sideNamesOf(p)), stale: true };
+        return staleWrite(sideNamesOf(p));
       }
     }
     const out: WritePairPageResult = nothingWritten(sideNamesOf(p));

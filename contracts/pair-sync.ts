@@ -168,3 +168,6 @@ export function nothingWritten(sides: readonly string[]): PairWriteCounts {
   const zero = () => Object.fromEntries(sides.map((s) => [s, 0]));
   return { created: zero(), updated: zero(), deleted: zero(), quarantined: zero() };
 }
+
+/** A pair write's answer for a page planned against links that moved since: nothing written, planned again. */
+export const staleWrite = (sides: readonly string[]): PairWriteCounts & { stale: true } => ({ ...nothingWritten(sides), stale: true });

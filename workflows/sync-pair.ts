@@ -19,7 +19,7 @@ import type { Activities } from '../activities';
 import type { Cursor } from '../contracts/cursor';
 import {
   EMPTY_SIDE_TOTALS,
-  nothingWritten,
+  staleWrite,
   pairCheckpoint,
   pairProgressQuery,
   SyncPairInputSchema,
@@ -196,7 +196,6 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
     const resetReader = async (): Promise<void> => {
       await reader?.pages.reset();
     };
-    const staleWrite = (): WritePairPageResult => ({ ...nothingWritten(begin.sides), stale: true });
     /**
      * Start the write of a side's page on the worker holding its plan (`pair-write-ahead`); it
      * commits the side's cursor. `after`: the page it is written ahead of, whose commit it waits for.
@@ -211,7 +210,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
       const writeNo = (writesOf.get(at.seq) ?? 0) + 1;
       writesOf.set(at.seq, writeNo);
       const args = { pair: begin.pair, syncId, seq: at.seq, side: at.side, planPageId: plan.planPageId, planHash: plan.planHash, check: true, writeNo, commit: { cursor: at.nextCursor } };
-      const w: Writing<WritePairPageResult> = { done: Promise.resolve(staleWrite()), fellBack: false };
+      const w: Writing<WritePairPageResult> = { done: Promise.resolve(staleWrite(begin.sides)), fellBack: false };
       w.done = writeHeld(
         heldBy,
         (a, held) =>
@@ -221,7 +220,7 @@ export async function syncPair(rawInput: SyncPairInput): Promise<SyncPairResult>
               ? a.writePairPage({ ...args, after: { seq: after, writeNo: writesOf.get(after) ?? 0 } })
               : // A write ahead whose worker is gone is not written from its claim check now (it could
                 // race the page before it, written elsewhere too): it answers stale, and is prepared again.
-                Promise.resolve(staleWrite()),
+                Promise.resolve(staleWrite(begin.sides)),
         () => {
           totals.retries += 1;
           w.fellBack = true;
